@@ -16,3 +16,10 @@ export interface Matrix {
   cols: number;
   data: Float32Array;
 }
+
+/** A float64 matrix `[rows][cols]` row-major, e.g. a mel filterbank `[nMels][nBins]`. */
+export interface Matrix64 {
+  rows: number;
+  cols: number;
+  data: Float64Array;
+}

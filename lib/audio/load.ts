@@ -1,0 +1,124 @@
+/**
+ * Loading audio files as librosa.load(path, sr=44100, mono=True) does: decode, mix down to
+ * mono with the float32 mean of the channels, resample other rates with resampy kaiser_best.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { decodeWav } from './wav';
+import { resample } from './resample';
+
+/** Options of {@link loadAudioFile}. */
+export interface LoadAudioOptions {
+  /** Output sample rate in Hz (default 44100); other rates are resampled. null keeps the file's rate. */
+  sampleRate?: number | null;
+}
+
+/** Decoded multi-channel audio: one Float32Array `[frames]` per channel. */
+export interface DecodedAudio {
+  sampleRate: number;
+  channelData: Float32Array[];
+}
+
+/**
+ * Mono mix-down `[frames]` of `channels` (each `[frames]`): numpy's float32 mean over the channel
+ * axis, i.e. a float32 running sum divided by the channel count (for stereo exactly
+ * `fround(L + R) / 2`, bit-identical to librosa.to_mono).
+ */
+export function toMono(channels: Float32Array[]): Float32Array {
+  if (channels.length === 0) throw new Error('toMono: channels must not be empty');
+  if (channels.length === 1) return channels[0];
+  const n = channels[0].length;
+  const out = new Float32Array(n);
+  const c = channels.length;
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let k = 0; k < c; k++) s = Math.fround(s + channels[k][i]);
+    out[i] = s / c;
+  }
+  return out;
+}
+
+let flacDecoderModule: { FLACDecoder: new () => FlacDecoder } | null = null;
+interface FlacDecoder {
+  ready: Promise<void>;
+  decodeFile(data: Uint8Array): Promise<{ channelData: Float32Array[]; samplesDecoded: number; sampleRate: number; errors: { message: string }[] }>;
+  free(): void;
+}
+
+/** Decodes FLAC bytes with @wasm-audio-decoders/flac. Errors name `name` and the reason. */
+export async function decodeFlac(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
+  if (bytes.length === 0) throw new Error(`${name}: file is empty (0 bytes)`);
+  if (bytes.length < 4 || String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]) !== 'fLaC') {
+    throw new Error(`${name}: not a FLAC file: no "fLaC" marker`);
+  }
+  // ESM-only package: Node ≥ 20.19 can require() it, which also works under tslab's CommonJS.
+  flacDecoderModule ??= require('@wasm-audio-decoders/flac') as { FLACDecoder: new () => FlacDecoder };
+  const decoder = new flacDecoderModule.FLACDecoder();
+  try {
+    await decoder.ready;
+    const r = await decoder.decodeFile(bytes);
+    if (r.errors.length > 0) throw new Error(`${name}: FLAC decode error: ${r.errors[0].message}`);
+    if (r.samplesDecoded === 0 || r.channelData.length === 0) throw new Error(`${name}: FLAC stream holds no samples`);
+    return { sampleRate: r.sampleRate, channelData: r.channelData.map((ch) => ch.subarray(0, r.samplesDecoded)) };
+  } finally {
+    decoder.free();
+  }
+}
+
+/**
+ * Decodes WAV or FLAC bytes (by magic number) into per-channel float32 samples.
+ * Throws an Error naming `name` and the reason when the bytes are not valid audio.
+ */
+export async function decodeAudio(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
+  if (bytes.length >= 4 && bytes[0] === 0x66 && bytes[1] === 0x4c && bytes[2] === 0x61 && bytes[3] === 0x43) {
+    return decodeFlac(bytes, name);
+  }
+  if (extname(name).toLowerCase() === '.flac') return decodeFlac(bytes, name);
+  return decodeWav(bytes, name);
+}
+
+/**
+ * Converts decoded audio to mono at `sampleRate` (librosa.load semantics: mean of the
+ * channels in float32, then resampy kaiser_best). Throws if the audio holds no samples.
+ *
+ * @returns mono samples `[frames · sampleRate / fileRate]`, float32
+ */
+export function audioToMono(audio: DecodedAudio, name: string, sampleRate: number | null = 44100): Float32Array {
+  const frames = audio.channelData[0]?.length ?? 0;
+  if (frames === 0) throw new Error(`${name}: audio holds no samples (0 frames)`);
+  const mono = toMono(audio.channelData);
+  if (sampleRate === null || sampleRate === audio.sampleRate) return mono;
+  if (!(sampleRate > 0)) throw new Error(`sampleRate must be > 0, got ${sampleRate}`);
+  return resample(mono, audio.sampleRate, sampleRate);
+}
+
+/**
+ * Loads an audio file (WAV: PCM 8/16/24/32-bit, float 32/64, extensible; FLAC) as mono float32
+ * at `sampleRate` Hz, like `librosa.load(path, sr=44100, mono=True)`.
+ * Errors (missing, empty, random bytes, truncated) name the file and the reason.
+ *
+ * @returns mono samples `[n]`, nominally in [-1, 1)
+ */
+export async function loadAudioFile(path: string, options: LoadAudioOptions = {}): Promise<Float32Array> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new Error(`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const audio = await decodeAudio(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+  return audioToMono(audio, path, options.sampleRate === undefined ? 44100 : options.sampleRate);
+}
+
+/** Synchronous {@link loadAudioFile} for WAV files only (FLAC decoding is asynchronous). */
+export function loadWavFileSync(path: string, options: LoadAudioOptions = {}): Float32Array {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new Error(`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const audio = decodeWav(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+  return audioToMono(audio, path, options.sampleRate === undefined ? 44100 : options.sampleRate);
+}

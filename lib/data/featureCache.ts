@@ -1,0 +1,131 @@
+/**
+ * On-disk cache of clip images: `<cacheDir>/<configHash>/<dataset>/<fname>.u8`.
+ *
+ * The folder is named after a hash of the whole {@link PreprocessConfig} (and of
+ * {@link FEATURE_CACHE_VERSION}), so changing any preprocessing parameter lands in a new folder
+ * and can never serve stale images. Entries are written atomically; each starts with a 16-byte
+ * header (magic "F19I", version, nMels, frames, little-endian uint32) and is checked on read:
+ * a truncated or foreign entry is treated as missing and recomputed.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { isAbsolute, join, normalize, sep } from 'node:path';
+import type { PreprocessConfig } from '../config';
+import type { ClipImage } from '../features/types';
+import { writeFileAtomicSync } from '../util/atomicWrite';
+
+/** Bump when the feature code changes its output for the same config: old caches are then ignored. */
+export const FEATURE_CACHE_VERSION = 1;
+
+const MAGIC = 0x49393146; // "F19I" read as little-endian uint32
+const HEADER_BYTES = 16;
+
+/** Short (12 hex digits) sha256 of the config's JSON (keys sorted) and the cache version. */
+export function preprocessConfigHash(config: PreprocessConfig): string {
+  const keys = Object.keys(config).sort();
+  const json = JSON.stringify({ featureCacheVersion: FEATURE_CACHE_VERSION, config }, ['featureCacheVersion', 'config', ...keys]);
+  return createHash('sha256').update(json).digest('hex').slice(0, 12);
+}
+
+/** `<cacheDir>/<configHash>`: the folder holding every dataset's images for this config. */
+export function featureCacheDir(cacheDir: string, config: PreprocessConfig): string {
+  return join(cacheDir, preprocessConfigHash(config));
+}
+
+/** Path of one clip's entry. `fname` must be a relative path inside the dataset (no `..`). */
+export function cacheEntryPath(cacheDir: string, config: PreprocessConfig, dataset: string, fname: string): string {
+  checkRelative('dataset', dataset);
+  checkRelative('fname', fname);
+  return join(featureCacheDir(cacheDir, config), dataset, `${fname}.u8`);
+}
+
+function checkRelative(what: string, p: string): void {
+  if (!p || isAbsolute(p) || normalize(p).split(sep).includes('..')) {
+    throw new Error(`${what} must be a relative path inside the dataset, got "${p}"`);
+  }
+}
+
+/** Serialises an image: 16-byte header + `[nMels][frames]` uint8. */
+export function encodeClipImage(img: ClipImage): Uint8Array {
+  if (img.data.length !== img.nMels * img.frames) {
+    throw new Error(`image data length must be nMels × frames = ${img.nMels * img.frames}, got ${img.data.length}`);
+  }
+  const out = new Uint8Array(HEADER_BYTES + img.data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, MAGIC, true);
+  view.setUint32(4, FEATURE_CACHE_VERSION, true);
+  view.setUint32(8, img.nMels, true);
+  view.setUint32(12, img.frames, true);
+  out.set(img.data, HEADER_BYTES);
+  return out;
+}
+
+/**
+ * Parses an entry; throws an Error naming `name` and the problem (bad magic, version, size).
+ * `expectedNMels`, when given, must match the header.
+ */
+export function decodeClipImage(bytes: Uint8Array, name: string, expectedNMels?: number): ClipImage {
+  if (bytes.length < HEADER_BYTES) throw new Error(`${name}: cache entry truncated: ${bytes.length} bytes < ${HEADER_BYTES}-byte header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== MAGIC) throw new Error(`${name}: not a clip-image cache entry (bad magic)`);
+  const version = view.getUint32(4, true);
+  if (version !== FEATURE_CACHE_VERSION) throw new Error(`${name}: cache entry version ${version}, expected ${FEATURE_CACHE_VERSION}`);
+  const nMels = view.getUint32(8, true);
+  const frames = view.getUint32(12, true);
+  if (expectedNMels !== undefined && nMels !== expectedNMels) throw new Error(`${name}: cache entry has nMels ${nMels}, expected ${expectedNMels}`);
+  if (nMels === 0 || frames === 0) throw new Error(`${name}: cache entry has an empty image (${nMels}×${frames})`);
+  const want = HEADER_BYTES + nMels * frames;
+  if (bytes.length !== want) throw new Error(`${name}: cache entry truncated or padded: ${bytes.length} bytes, expected ${want} for ${nMels}×${frames}`);
+  return { nMels, frames, data: bytes.slice(HEADER_BYTES) };
+}
+
+/** Reads an entry; null when it is missing or invalid (the caller recomputes it). */
+export function readCachedImage(path: string, expectedNMels?: number): ClipImage | null {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    return null;
+  }
+  try {
+    return decodeClipImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path, expectedNMels);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * True when the entry exists and its header and size are consistent (reads 16 bytes only; used
+ * to skip finished clips when a preprocessing run resumes).
+ */
+export function isValidCacheEntry(path: string, expectedNMels?: number): boolean {
+  if (!existsSync(path)) return false;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    if (size < HEADER_BYTES) return false;
+    const head = new Uint8Array(HEADER_BYTES);
+    if (readSync(fd, head, 0, HEADER_BYTES, 0) !== HEADER_BYTES) return false;
+    const view = new DataView(head.buffer);
+    const nMels = view.getUint32(8, true);
+    const frames = view.getUint32(12, true);
+    return (
+      view.getUint32(0, true) === MAGIC &&
+      view.getUint32(4, true) === FEATURE_CACHE_VERSION &&
+      (expectedNMels === undefined || nMels === expectedNMels) &&
+      nMels > 0 &&
+      frames > 0 &&
+      size === HEADER_BYTES + nMels * frames
+    );
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Writes an entry atomically (readers see the old entry or the whole new one). */
+export function writeCachedImage(path: string, img: ClipImage): void {
+  writeFileAtomicSync(path, encodeClipImage(img));
+}

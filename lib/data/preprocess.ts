@@ -1,0 +1,330 @@
+/**
+ * Dataset preprocessing: every audio file of the chosen datasets → its clip image in the
+ * feature cache ({@link featureCacheDir}), on worker threads.
+ *
+ * - Resumable: entries already in the cache (valid header and size) are skipped, so a second
+ *   run computes nothing and an interrupted run picks up where it stopped.
+ * - Robust: a file that cannot be decoded (corrupt, empty, truncated, unreadable) is recorded
+ *   with its reason; the run goes on. The report is returned and written to
+ *   `<cacheDir>/<configHash>/preprocess-report.json`.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { PREPROCESS_DEFAULTS, withDefaults, type PreprocessConfig } from '../config';
+import type { ClipImage } from '../features/types';
+import { loadAudioFile } from '../audio/load';
+import { clipImageFromSamples, trimClip } from '../features/logmel';
+import { writeFileAtomicSync } from '../util/atomicWrite';
+import {
+  cacheEntryPath,
+  featureCacheDir,
+  isValidCacheEntry,
+  preprocessConfigHash,
+  readCachedImage,
+  writeCachedImage,
+} from './featureCache';
+import { runPreprocessJob, type PreprocessJob, type PreprocessJobResult } from './preprocessJob';
+
+/** The Kaggle dataset folders preprocessed by default, when present. */
+export const DEFAULT_DATASETS = ['train_curated', 'train_noisy', 'test'] as const;
+
+/** Audio files picked up in a dataset folder. */
+const AUDIO_EXT = /\.(wav|flac)$/i;
+
+/** Options of {@link preprocessDatasets}. */
+export interface PreprocessOptions {
+  /** Folder holding the dataset folders (Kaggle layout), e.g. `data/fsdkaggle2019`. */
+  dataDir: string;
+  /** Dataset folder names; default: whichever of train_curated, train_noisy, test exist. */
+  datasets?: string[];
+  /** Cache root (default `work/features`). */
+  cacheDir?: string;
+  /** Preprocessing parameters (default {@link PREPROCESS_DEFAULTS}). */
+  config?: PreprocessConfig;
+  /** Worker threads (default os.availableParallelism()); 0 runs in the calling thread. */
+  workers?: number;
+  /** Called after every finished clip (and once after the cache scan). */
+  onProgress?: (p: PreprocessProgress) => void;
+  /** Stops dispatching new clips; in-flight clips finish, the report says `aborted: true`. */
+  signal?: AbortSignal;
+}
+
+/** Progress of a run. `done` counts computed + skipped + failed clips. */
+export interface PreprocessProgress {
+  done: number;
+  total: number;
+  computed: number;
+  skipped: number;
+  failed: number;
+  elapsedSec: number;
+  /** Estimated seconds left (null until a clip has been computed). */
+  etaSec: number | null;
+  /** The clip that just finished (absent for the scan notification). */
+  dataset?: string;
+  fname?: string;
+}
+
+/** A file that could not be preprocessed. */
+export interface PreprocessFailure {
+  dataset: string;
+  fname: string;
+  file: string;
+  reason: string;
+}
+
+/** Per-dataset counters. */
+export interface DatasetCounts {
+  total: number;
+  computed: number;
+  skipped: number;
+  failed: number;
+}
+
+/** Summary of a run, also written to `<cacheDir>/<configHash>/preprocess-report.json`. */
+export interface PreprocessReport {
+  configHash: string;
+  /** `<cacheDir>/<configHash>`. */
+  cacheDir: string;
+  dataDir: string;
+  config: PreprocessConfig;
+  datasets: Record<string, DatasetCounts>;
+  total: number;
+  computed: number;
+  skipped: number;
+  failed: number;
+  failures: PreprocessFailure[];
+  /** True when the run was stopped by its AbortSignal before finishing. */
+  aborted: boolean;
+  /** Worker threads used (0 = the calling thread). */
+  workers: number;
+  elapsedSec: number;
+  startedAt: string;
+  finishedAt: string;
+}
+
+interface PlannedJob extends PreprocessJob {
+  dataset: string;
+  fname: string;
+}
+
+/** Sorted audio file names (wav/flac) directly inside `dir`. */
+export function listAudioFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => (d.isFile() || d.isSymbolicLink()) && AUDIO_EXT.test(d.name))
+    .map((d) => d.name)
+    .sort();
+}
+
+function resolveDatasets(dataDir: string, datasets?: string[]): string[] {
+  if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) throw new Error(`dataDir not found or not a folder: ${dataDir}`);
+  if (datasets && datasets.length > 0) {
+    for (const d of datasets) {
+      const p = join(dataDir, d);
+      if (!existsSync(p) || !statSync(p).isDirectory()) throw new Error(`dataset folder not found: ${p}`);
+    }
+    return datasets;
+  }
+  const found = DEFAULT_DATASETS.filter((d) => existsSync(join(dataDir, d)) && statSync(join(dataDir, d)).isDirectory());
+  if (found.length === 0) throw new Error(`no dataset folder (${DEFAULT_DATASETS.join(', ')}) in ${dataDir}`);
+  return [...found];
+}
+
+/**
+ * Preprocesses every audio file of the datasets into the feature cache.
+ * @returns the run's report (failed files listed with their reasons; never throws for a bad file)
+ */
+export async function preprocessDatasets(options: PreprocessOptions): Promise<PreprocessReport> {
+  const started = Date.now();
+  const config = options.config ?? withDefaults(PREPROCESS_DEFAULTS);
+  const cacheRoot = options.cacheDir ?? 'work/features';
+  const workers = options.workers ?? availableParallelism();
+  if (!Number.isInteger(workers) || workers < 0) throw new Error(`workers must be a non-negative integer, got ${workers}`);
+  const dataDir = options.dataDir;
+  const datasets = resolveDatasets(dataDir, options.datasets);
+  const hashDir = featureCacheDir(cacheRoot, config);
+  writeFileAtomicSync(join(hashDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+
+  const counts: Record<string, DatasetCounts> = {};
+  const failures: PreprocessFailure[] = [];
+  const todo: PlannedJob[] = [];
+  let total = 0;
+  let skipped = 0;
+  for (const dataset of datasets) {
+    const c: DatasetCounts = { total: 0, computed: 0, skipped: 0, failed: 0 };
+    counts[dataset] = c;
+    for (const fname of listAudioFiles(join(dataDir, dataset))) {
+      c.total++;
+      total++;
+      const entry = cacheEntryPath(cacheRoot, config, dataset, fname);
+      if (isValidCacheEntry(entry, config.nMels)) {
+        c.skipped++;
+        skipped++;
+      } else {
+        todo.push({ id: todo.length, dataset, fname, file: join(dataDir, dataset, fname), entry });
+      }
+    }
+  }
+
+  let computed = 0;
+  let failed = 0;
+  const progress = (job?: PlannedJob): void => {
+    if (!options.onProgress) return;
+    const elapsedSec = (Date.now() - started) / 1000;
+    const finished = computed + failed;
+    const remaining = todo.length - finished;
+    const etaSec = finished > 0 ? (elapsedSec / finished) * remaining : null;
+    options.onProgress({ done: skipped + finished, total, computed, skipped, failed, elapsedSec, etaSec, dataset: job?.dataset, fname: job?.fname });
+  };
+  const onResult = (r: PreprocessJobResult): void => {
+    const job = todo[r.id];
+    if (r.ok) {
+      computed++;
+      counts[job.dataset].computed++;
+    } else {
+      failed++;
+      counts[job.dataset].failed++;
+      failures.push({ dataset: job.dataset, fname: job.fname, file: job.file, reason: r.reason });
+    }
+    progress(job);
+  };
+  progress();
+
+  let aborted = false;
+  if (todo.length > 0) {
+    if (workers === 0 || !existsSync(WORKER_SCRIPT)) {
+      // In-process: asked for, or the bootstrap is not beside this module (e.g. a bundler or a
+      // notebook kernel that compiled the sources elsewhere).
+      for (const job of todo) {
+        if (options.signal?.aborted) break;
+        onResult(await runPreprocessJob(job, config));
+      }
+    } else {
+      await runOnWorkers(todo, config, Math.min(workers, todo.length), onResult, options.signal);
+    }
+    aborted = computed + failed < todo.length;
+  }
+
+  failures.sort((a, b) => (a.dataset === b.dataset ? (a.fname < b.fname ? -1 : 1) : a.dataset < b.dataset ? -1 : 1));
+  const usedWorkers = workers > 0 && existsSync(WORKER_SCRIPT) ? Math.min(workers, Math.max(1, todo.length)) : 0;
+  const report: PreprocessReport = {
+    configHash: preprocessConfigHash(config),
+    cacheDir: hashDir,
+    dataDir,
+    config,
+    datasets: counts,
+    total,
+    computed,
+    skipped,
+    failed,
+    failures,
+    aborted,
+    workers: usedWorkers,
+    elapsedSec: (Date.now() - started) / 1000,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date().toISOString(),
+  };
+  writeFileAtomicSync(join(hashDir, 'preprocess-report.json'), JSON.stringify(report, null, 2) + '\n');
+  return report;
+}
+
+const WORKER_SCRIPT = join(__dirname, 'preprocessWorker.cjs');
+/** Jobs queued per worker, so a worker never idles while its next job is in transit. */
+const IN_FLIGHT_PER_WORKER = 2;
+
+function runOnWorkers(
+  jobs: PlannedJob[],
+  config: PreprocessConfig,
+  nWorkers: number,
+  onResult: (r: PreprocessJobResult) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  return new Promise<void>((resolveAll) => {
+    let next = 0;
+    let live = 0;
+    let crashesInARow = 0;
+    let lastCrash = '';
+    const stopping = () => signal?.aborted === true;
+    const start = (): void => {
+      const worker = new Worker(WORKER_SCRIPT);
+      const inFlight = new Set<number>();
+      live++;
+      const feed = (): void => {
+        while (!stopping() && next < jobs.length && inFlight.size < IN_FLIGHT_PER_WORKER) {
+          const { id, file, entry } = jobs[next++];
+          inFlight.add(id);
+          worker.postMessage({ type: 'job', job: { id, file, entry }, config });
+        }
+        if (inFlight.size === 0) void worker.terminate();
+      };
+      worker.on('message', (r: PreprocessJobResult) => {
+        crashesInARow = 0;
+        inFlight.delete(r.id);
+        onResult(r);
+        feed();
+      });
+      const fail = (reason: string): void => {
+        // A crashed thread (e.g. out of memory): its clips fail, a fresh worker takes the rest.
+        for (const id of inFlight) onResult({ id, ok: false, reason });
+        inFlight.clear();
+        crashesInARow++;
+        lastCrash = reason;
+      };
+      worker.on('error', (err) => fail(`worker thread crashed: ${err.message}`));
+      worker.on('exit', (code) => {
+        if (inFlight.size > 0) fail(`worker thread exited with code ${code}`);
+        live--;
+        if (crashesInARow >= 3) {
+          // Threads die before finishing anything (broken install?): fail the rest, don't loop.
+          while (next < jobs.length) onResult({ id: jobs[next++].id, ok: false, reason: `not processed: ${lastCrash}` });
+        }
+        if (!stopping() && next < jobs.length) start();
+        else if (live === 0) resolveAll();
+      });
+      feed();
+    };
+    for (let i = 0; i < nWorkers; i++) start();
+  });
+}
+
+/** Options of {@link loadClipImages}. */
+export interface LoadClipImagesOptions {
+  dataDir: string;
+  dataset: string;
+  /** File names inside `<dataDir>/<dataset>/`, e.g. from the label CSV. */
+  fnames: string[];
+  cacheDir?: string;
+  config?: PreprocessConfig;
+}
+
+/**
+ * Images of `fnames` in that order, from the cache; missing entries are computed (in this
+ * thread) and cached. A file that cannot be decoded throws an Error naming it.
+ */
+export async function loadClipImages(options: LoadClipImagesOptions): Promise<ClipImage[]> {
+  const config = options.config ?? withDefaults(PREPROCESS_DEFAULTS);
+  const cacheRoot = options.cacheDir ?? 'work/features';
+  const out: ClipImage[] = [];
+  for (const fname of options.fnames) {
+    const entry = cacheEntryPath(cacheRoot, config, options.dataset, fname);
+    let img = readCachedImage(entry, config.nMels);
+    if (!img) {
+      const file = join(options.dataDir, options.dataset, fname);
+      img = clipImageFromSamples(await loadAudioFile(file, { sampleRate: config.sampleRate }), config);
+      writeCachedImage(entry, img);
+    }
+    out.push(img);
+  }
+  return out;
+}
+
+/**
+ * A clip's trimmed waveform at config.sampleRate (load → trim, no padding), for waveform
+ * augmentations that rebuild the image with `imageFromTrimmed`.
+ * @returns mono samples `[n]` (a fresh array)
+ */
+export async function loadClipWaveform(file: string, config: PreprocessConfig = withDefaults(PREPROCESS_DEFAULTS)): Promise<Float32Array> {
+  const samples = await loadAudioFile(file, { sampleRate: config.sampleRate });
+  return trimClip(samples, config).slice();
+}

@@ -1,0 +1,137 @@
+/**
+ * dB conversion and the uint8 clip image (SPEC preprocessing steps 4–5), reproducing the
+ * reference's numpy float32 arithmetic (golden README 4.6–4.7) so images match bit for bit.
+ */
+import type { ClipImage, Matrix } from './types';
+
+/** power_to_db parameters (librosa). */
+export interface PowerToDbOptions {
+  /** Reference power: 0 dB. Default 1. */
+  ref?: number;
+  /** Floor on the power before the log. Default 1e-10. */
+  amin?: number;
+  /** Clip to `max − topDb`; null = no clipping. Default 80. */
+  topDb?: number | null;
+}
+
+/**
+ * `10·log10(max(amin, S)) − 10·log10(max(amin, |ref|))`, then `max(D, D.max() − topDb)`,
+ * computed in float64 and rounded to float32 once (librosa 0.6.3 on a float64 S, then the
+ * kernel's `astype(float32)`). An all-zero S gives −100 everywhere.
+ *
+ * @param power power spectrogram `[rows][cols]` (any layout: the operation is elementwise)
+ * @returns dB values, same length, float32
+ */
+export function powerToDb(power: ArrayLike<number>, o: PowerToDbOptions = {}): Float32Array {
+  const ref = o.ref ?? 1;
+  const amin = o.amin ?? 1e-10;
+  const topDb = o.topDb === undefined ? 80 : o.topDb;
+  if (!(amin > 0)) throw new Error(`amin must be > 0, got ${amin}`);
+  if (topDb !== null && !(topDb >= 0)) throw new Error(`topDb must be >= 0 or null, got ${topDb}`);
+  const n = power.length;
+  const db = new Float64Array(n);
+  const refDb = 10 * Math.log10(Math.max(amin, Math.abs(ref)));
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = 10 * Math.log10(Math.max(amin, power[i])) - refDb;
+    db[i] = v;
+    if (v > max) max = v;
+  }
+  const out = new Float32Array(n);
+  if (topDb === null) {
+    out.set(db);
+  } else {
+    const floor = max - topDb;
+    for (let i = 0; i < n; i++) out[i] = db[i] > floor ? db[i] : floor;
+  }
+  return out;
+}
+
+/**
+ * numpy's float32 pairwise summation (`pairwise_sum_FLOAT`: blocks of ≤ 128 summed with 8
+ * accumulators, halves split on multiples of 8), every addition rounded to float32.
+ */
+export function pairwiseSumF32(a: Float32Array, start: number, n: number): number {
+  const f = Math.fround;
+  if (n < 8) {
+    let res = 0;
+    for (let i = 0; i < n; i++) res = f(res + a[start + i]);
+    return res;
+  }
+  if (n <= 128) {
+    let r0 = a[start], r1 = a[start + 1], r2 = a[start + 2], r3 = a[start + 3];
+    let r4 = a[start + 4], r5 = a[start + 5], r6 = a[start + 6], r7 = a[start + 7];
+    const end = n - (n % 8);
+    let i = 8;
+    for (; i < end; i += 8) {
+      const p = start + i;
+      r0 = f(r0 + a[p]); r1 = f(r1 + a[p + 1]); r2 = f(r2 + a[p + 2]); r3 = f(r3 + a[p + 3]);
+      r4 = f(r4 + a[p + 4]); r5 = f(r5 + a[p + 5]); r6 = f(r6 + a[p + 6]); r7 = f(r7 + a[p + 7]);
+    }
+    let res = f(f(f(r0 + r1) + f(r2 + r3)) + f(f(r4 + r5) + f(r6 + r7)));
+    for (; i < n; i++) res = f(res + a[start + i]);
+    return res;
+  }
+  let n2 = Math.floor(n / 2);
+  n2 -= n2 % 8;
+  return f(pairwiseSumF32(a, start, n2) + pairwiseSumF32(a, start + n2, n - n2));
+}
+
+/**
+ * `np.add.reduce` of a contiguous float32 array: the reduction iterator hands the loop chunks
+ * of at most 8192 elements (numpy's buffer size); each is summed pairwise and added to the
+ * running float32 total.
+ */
+export function numpySumF32(a: Float32Array): number {
+  const CHUNK = 8192;
+  let total = 0;
+  for (let s = 0; s < a.length; s += CHUNK) {
+    total = Math.fround(total + pairwiseSumF32(a, s, Math.min(CHUNK, a.length - s)));
+  }
+  return total;
+}
+
+/** Options of {@link dbToImage}. */
+export interface ImageOptions {
+  /** Added to the std before dividing (reference 1e-6). */
+  imageEps: number;
+}
+
+/**
+ * The reference kernel's `mono_to_color` on a dB matrix: z-score with the matrix's own float32
+ * mean/std (numpy semantics over the 3 stacked channels), min-max to 0..255, truncate to uint8;
+ * all zeros when the z-scored range is ≤ 1e-6. Bit-exact emulation of numpy 1.24 float32 maths.
+ *
+ * @param m dB matrix `[nMels][frames]` (mel row 0 = lowest band)
+ * @returns one channel `[nMels][frames]` uint8
+ */
+export function dbToImage(m: Matrix, o: ImageOptions): ClipImage {
+  const { rows, cols, data } = m;
+  const n = rows * cols;
+  if (data.length !== n) throw new Error(`matrix data length must be rows × cols = ${n}, got ${data.length}`);
+  if (n === 0) throw new Error(`matrix must not be empty, got ${rows}×${cols}`);
+  const f = Math.fround;
+  // X = stack([D, D, D], -1): the reductions run over the interleaved 3n values.
+  const x = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) { const v = data[i]; x[3 * i] = v; x[3 * i + 1] = v; x[3 * i + 2] = v; }
+  const count = 3 * n;
+  const mean = f(numpySumF32(x) / count);
+  for (let i = 0; i < count; i++) { const d = f(x[i] - mean); x[i] = f(d * d); }
+  const std = f(Math.sqrt(f(numpySumF32(x) / count)));
+  // numpy < 2: std (float32 scalar) + 1e-6 (Python float) is float64, cast back by the division.
+  const divisor = f(std + o.imageEps);
+  const z = new Float32Array(n);
+  let mn = Infinity, mx = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = f(f(data[i] - mean) / divisor);
+    z[i] = v;
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+  }
+  const out = new Uint8Array(n);
+  const range = f(mx - mn);
+  if (range > 1e-6) {
+    for (let i = 0; i < n; i++) out[i] = Math.trunc(f(f(255 * f(z[i] - mn)) / range));
+  }
+  return { nMels: rows, frames: cols, data: out };
+}

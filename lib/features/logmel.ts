@@ -1,0 +1,103 @@
+/**
+ * The whole per-clip feature pipeline of the reference (SPEC preprocessing): trim → centred pad
+ * → log-mel (float64 STFT and mel, float32 dB) → uint8 image. Plans (window, FFT, sparse mel)
+ * are built once per configuration and reused; the frame loop allocates nothing.
+ */
+import type { PreprocessConfig } from '../config';
+import { sparseMelFilterbank, type SparseMel } from './mel';
+import { StftPlan } from './stft';
+import { padCentered, trimSilence } from './trim';
+import { dbToImage, powerToDb } from './image';
+import type { ClipImage, Matrix, Matrix64 } from './types';
+
+/** The parts of {@link PreprocessConfig} the log-mel transform depends on. */
+export type LogMelConfig = Pick<PreprocessConfig, 'sampleRate' | 'nFft' | 'hopLength' | 'nMels' | 'fMin' | 'fMax'>;
+
+interface LogMelPlan {
+  stft: StftPlan;
+  mel: SparseMel;
+  power: Float64Array;
+}
+
+const plans = new Map<string, LogMelPlan>();
+
+function planFor(cfg: LogMelConfig): LogMelPlan {
+  const key = `${cfg.sampleRate}|${cfg.nFft}|${cfg.hopLength}|${cfg.nMels}|${cfg.fMin}|${cfg.fMax}`;
+  let plan = plans.get(key);
+  if (!plan) {
+    const stft = new StftPlan({ nFft: cfg.nFft, hopLength: cfg.hopLength, center: true });
+    const mel = sparseMelFilterbank({ sampleRate: cfg.sampleRate, nFft: cfg.nFft, nMels: cfg.nMels, fMin: cfg.fMin, fMax: cfg.fMax });
+    plan = { stft, mel, power: new Float64Array(stft.bins) };
+    plans.set(key, plan);
+  }
+  return plan;
+}
+
+/**
+ * Mel power spectrogram S = M · |STFT|² in float64 (librosa 0.6.3 `melspectrogram(power=2)` on
+ * a float64 filterbank; the power itself is float32 as numpy computes it).
+ *
+ * @param samples mono waveform `[n]` at cfg.sampleRate
+ * @returns `[nMels][1 + floor(n / hopLength)]` float64, mel row 0 = lowest band
+ */
+export function melSpectrogram(samples: Float32Array, cfg: LogMelConfig): Matrix64 {
+  const { stft, mel, power } = planFor(cfg);
+  const padded = stft.padSignal(samples);
+  const frames = stft.frames(samples.length);
+  const { nMels, start, length, offset, weights } = mel;
+  const s = new Float64Array(nMels * frames);
+  for (let t = 0; t < frames; t++) {
+    stft.transformFrame(padded, t);
+    stft.framePower(power);
+    for (let m = 0; m < nMels; m++) {
+      let acc = 0;
+      const k0 = start[m], o = offset[m], len = length[m];
+      for (let j = 0; j < len; j++) acc += weights[o + j] * power[k0 + j];
+      s[m * frames + t] = acc;
+    }
+  }
+  return { rows: nMels, cols: frames, data: s };
+}
+
+/**
+ * Log-mel spectrogram in dB: {@link melSpectrogram} then `power_to_db(ref=cfg.dbRef,
+ * amin=cfg.dbAmin, top_db=cfg.dbTopDb)` in float64, rounded to float32. No trimming or padding.
+ *
+ * @param samples mono waveform `[n]` at cfg.sampleRate
+ * @returns dB `[nMels][1 + floor(n / hopLength)]` float32
+ */
+export function logMelSpectrogram(samples: Float32Array, cfg: LogMelConfig & Pick<PreprocessConfig, 'dbRef' | 'dbAmin' | 'dbTopDb'>): Matrix {
+  const s = melSpectrogram(samples, cfg);
+  return { rows: s.rows, cols: s.cols, data: powerToDb(s.data, { ref: cfg.dbRef, amin: cfg.dbAmin, topDb: cfg.dbTopDb }) };
+}
+
+/**
+ * Trims silence as librosa 0.6.3 `effects.trim` does, with the config's parameters.
+ * @returns the kept region, a view `[end − start]` of `samples`
+ */
+export function trimClip(samples: Float32Array, cfg: Pick<PreprocessConfig, 'trimTopDb' | 'trimFrameLength' | 'trimHopLength'>): Float32Array {
+  return trimSilence(samples, { topDb: cfg.trimTopDb, frameLength: cfg.trimFrameLength, hopLength: cfg.trimHopLength }).trimmed;
+}
+
+/**
+ * Image of an already trimmed waveform: centred zero pad to cfg.minSamples → log-mel → uint8.
+ * Waveform augmentations use this on the output of {@link trimClip}.
+ *
+ * @param trimmed mono waveform `[n]` at cfg.sampleRate
+ * @returns `[nMels][1 + floor(max(n, minSamples) / hopLength)]` uint8
+ */
+export function imageFromTrimmed(trimmed: Float32Array, cfg: PreprocessConfig): ClipImage {
+  if (trimmed.length === 0) throw new Error('trimmed waveform must not be empty, got 0 samples');
+  return dbToImage(logMelSpectrogram(padCentered(trimmed, cfg.minSamples), cfg), cfg);
+}
+
+/**
+ * The reference preprocessing of one clip: trim → pad → log-mel → uint8 image (SPEC steps 2–5).
+ *
+ * @param samples mono waveform `[n]` at cfg.sampleRate (n ≥ 1)
+ * @returns `[nMels][frames]` uint8 image, frames = 128 for clips of ≤ 2 s with the defaults
+ */
+export function clipImageFromSamples(samples: Float32Array, cfg: PreprocessConfig): ClipImage {
+  if (samples.length === 0) throw new Error('samples must not be empty, got 0 samples');
+  return imageFromTrimmed(trimClip(samples, cfg), cfg);
+}
