@@ -1,0 +1,110 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { UsageError, type Command } from './command';
+import { scoreSubmission, readVocabularyAny, type ScoreReport } from '../metrics/score';
+import { LWLRAP_TIES, type LwlrapTies } from '../metrics/lwlrap';
+
+const DEFAULT_TRUTH = 'data/fsdkaggle2019/test_post_competition.csv';
+
+/** The default truth file: relative to the working directory, else to the project root. */
+function defaultTruth(): string {
+  if (existsSync(DEFAULT_TRUTH)) return DEFAULT_TRUTH;
+  const inProject = resolve(__dirname, '..', '..', DEFAULT_TRUTH);
+  return existsSync(inProject) ? inProject : DEFAULT_TRUTH;
+}
+
+function fmt(x: number): string {
+  return Number.isNaN(x) ? 'n/a' : x.toFixed(6);
+}
+
+/** Human-readable report: lwlrap per split and overall, then (optionally) the class table. */
+export function formatScoreReport(report: ScoreReport, perClass: boolean): string {
+  const lines: string[] = [];
+  lines.push(`lwlrap (ties: ${report.ties})`);
+  lines.push(`  ${'split'.padEnd(10)} ${'clips'.padStart(6)}  lwlrap`);
+  for (const [name, s] of Object.entries(report.perSplit)) {
+    lines.push(`  ${name.padEnd(10)} ${String(s.clips).padStart(6)}  ${fmt(s.lwlrap)}`);
+  }
+  lines.push(`  ${'all'.padEnd(10)} ${String(report.clips).padStart(6)}  ${fmt(report.overall)}`);
+  if (report.extraClips > 0) lines.push(`  (${report.extraClips} submission rows without truth were ignored)`);
+  if (perClass) {
+    const width = Math.max(5, ...report.perClass.map((c) => c.label.length));
+    lines.push('');
+    lines.push(`  ${'class'.padEnd(width)} ${'clips'.padStart(6)} ${'weight'.padStart(8)}  lwlrap`);
+    for (const c of report.perClass) {
+      lines.push(`  ${c.label.padEnd(width)} ${String(c.positives).padStart(6)} ${c.weight.toFixed(4).padStart(8)}  ${c.positives > 0 ? fmt(c.lwlrap) : 'n/a'}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** `fat2019 score`: lwlrap of a submission on labelled clips (Public / Private / all). */
+export const scoreCommand: Command = {
+  name: 'score',
+  summary: 'Score a submission CSV with lwlrap (Public, Private, all, per class)',
+  help: `Usage: fat2019 score <submission.csv> [options]
+
+Scores a submission (fname + one score column per class) with lwlrap, the FAT2019 metric,
+against a label CSV (fname,labels[,usage]): per usage split (Public / Private), over all clips,
+and optionally per class. Exits 1 with a message naming the problem when the submission lacks
+clips, has unknown or missing class columns, or holds a non-numeric value.
+
+Options:
+  --truth <csv>        truth labels (default: ${DEFAULT_TRUTH},
+                       the FSDKaggle2019 post-competition test labels)
+  --vocabulary <file>  expected classes: sample_submission.csv or vocabulary.csv (default: a
+                       vocabulary.csv beside the truth file if there is one, else the
+                       submission's own columns)
+  --split <name>       score only truth clips with this usage (repeatable), e.g. Public when
+                       the submission covers only the Kaggle public test clips
+  --ties <rule>        tie rule: ${LWLRAP_TIES.join(' | ')} (default numpy = the official
+                       DCASE reference)
+  --per-class          add the per-class table
+  --json               print the report as JSON
+  -h, --help           this help
+
+Example:
+  fat2019 score weights/run1/submission.csv --per-class
+`,
+  options: {
+    truth: { type: 'string' },
+    vocabulary: { type: 'string' },
+    split: { type: 'string', multiple: true },
+    ties: { type: 'string' },
+    'per-class': { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run(values, positionals) {
+    if (positionals.length !== 1) {
+      throw new UsageError(`expected one submission CSV, got ${positionals.length} arguments`);
+    }
+    const ties = (values.ties as string | undefined) ?? 'numpy';
+    if (!(LWLRAP_TIES as readonly string[]).includes(ties)) {
+      throw new UsageError(`--ties must be one of ${LWLRAP_TIES.join(', ')}, got "${ties}"`);
+    }
+    const truthPath = (values.truth as string | undefined) ?? defaultTruth();
+    if (!existsSync(truthPath)) throw new Error(`truth file not found: ${truthPath}`);
+    let vocabularyPath = values.vocabulary as string | undefined;
+    if (vocabularyPath === undefined) {
+      const beside = join(dirname(truthPath), 'vocabulary.csv');
+      if (existsSync(beside)) vocabularyPath = beside;
+    }
+    const vocabulary = vocabularyPath ? readVocabularyAny(vocabularyPath) : undefined;
+    const report = scoreSubmission({
+      submissionPath: positionals[0],
+      truthPath,
+      vocabulary,
+      splits: values.split as string[] | undefined,
+      ties: ties as LwlrapTies,
+    });
+    const perClass = values['per-class'] === true;
+    if (values.json) {
+      const { perClass: table, ...rest } = report;
+      const out = { submission: positionals[0], truth: truthPath, vocabulary: vocabularyPath ?? 'submission header', ...rest, ...(perClass ? { perClass: table } : {}) };
+      process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+    } else {
+      process.stdout.write(formatScoreReport(report, perClass));
+    }
+    return 0;
+  },
+};
