@@ -1,0 +1,317 @@
+/**
+ * The training loop (fastai style): shuffle → batches → forward/backward (with gradient
+ * accumulation) → AdamW step on the one-cycle schedule → callbacks. Validation, checkpoints
+ * and resume are the only things the loop does itself; progress, logs, live plots and early
+ * stopping are callbacks (./callbacks).
+ *
+ * Randomness: one Rng seeded from `train.seed` drives the epoch shuffles, the batch maker
+ * (crops, augmentation) and the dropout masks (a fresh seed per forward pass), in that order,
+ * and its state is checkpointed, so a resumed run reproduces an uninterrupted one.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import type { OptimizerConfig, TrainConfig } from '../config';
+import type { TrainingClip } from '../data/types';
+import { lwlrap } from '../metrics/lwlrap';
+import { Rng } from '../util/rng';
+import { AdamW, trainableVariables } from './adamw';
+import { centreStart, copyWindow, MakeBatch, randomCropBatch, slidingWindowStarts } from './batch';
+import { Callback, EpochLog, FitContext, bestEpoch, earlyStopping, runHook } from './callbacks';
+import { loadCheckpoint, loadWeightsInto, saveCheckpoint, saveModel, TrainingState } from './checkpoint';
+import { snapshotRunningVariances } from './bnStats';
+import { bceWithLogits } from './loss';
+import { oneCycleBeta1, oneCycleLr } from './oneCycle';
+
+/** How validation clips are scored. */
+export interface ValidationOptions {
+  /**
+   * 'centre' (default): one `windowFrames` crop at the centre of each clip (fast, what a
+   * fastai validation set of fixed-size crops gives); 'sliding': the reference sliding
+   * windows (SPEC Inference), probabilities averaged.
+   */
+  mode?: 'centre' | 'sliding';
+  windowFrames?: number;
+  windowShift?: number;
+  /** Windows per forward pass; default 32. */
+  batchSize?: number;
+}
+
+export interface FitOptions {
+  /** Built by lib/models `buildModel`; input `[B, H, W, 3]`, logits `[B, C]`. */
+  model: tf.LayersModel;
+  trainClips: TrainingClip[];
+  /** Scored after every epoch (loss + lwlrap) when given. */
+  validClips?: TrainingClip[];
+  train: TrainConfig;
+  optimizer: OptimizerConfig;
+  /** Batch maker; default {@link randomCropBatch}(model input width). */
+  makeBatch?: MakeBatch;
+  callbacks?: Callback[];
+  validation?: ValidationOptions;
+  /**
+   * Run folder (e.g. `weights/<run>`): the checkpoint goes to `<dir>/last` after every epoch,
+   * the best model by validation lwlrap to `<dir>/best` (model files only).
+   */
+  checkpointDir?: string;
+  /**
+   * Continue from `<checkpointDir>/last`. true: the checkpoint must exist (else an Error);
+   * 'ifExists': start fresh when there is no `last` folder at all. An incomplete or corrupt
+   * checkpoint always throws.
+   */
+  resume?: boolean | 'ifExists';
+  /** Extra configuration stored in the checkpoint (e.g. the ModelConfig and data selection). */
+  runConfig?: unknown;
+}
+
+export interface FitResult {
+  history: EpochLog[];
+  /** Epochs completed in total (restored ones included). */
+  epochs: number;
+  steps: number;
+  /** Best validation epoch, when validation ran. */
+  best?: EpochLog;
+  stoppedEarly: boolean;
+  stopReason?: string;
+  resumed: boolean;
+}
+
+/** Sets a fresh seed on every Dropout layer so masks come from the training Rng (determinism). */
+function reseedDropout(model: tf.LayersModel, rng: Rng): void {
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'Dropout') (layer as unknown as { seed?: number }).seed = 1 + rng.int(0x7ffffffe);
+  }
+}
+
+function clearDropoutSeeds(model: tf.LayersModel): void {
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'Dropout') (layer as unknown as { seed?: number }).seed = undefined;
+  }
+}
+
+/** Single-channel `[n][H][W]` → NHWC `[n, H, W, 3]` (three identical channels, as the reference). */
+export function toModelInput(x: Float32Array, n: number, height: number, width: number): tf.Tensor4D {
+  return tf.tidy(() => tf.tensor4d(x, [n, height, width, 1]).tile([1, 1, 1, 3]) as tf.Tensor4D);
+}
+
+function inputShape(model: tf.LayersModel): { height: number; width: number } {
+  const shape = model.inputs[0].shape;
+  if (shape.length !== 4 || shape[1] == null || shape[2] == null || shape[3] !== 3) {
+    throw new Error(`fit: model input must be [batch, height, width, 3], got [${shape}]`);
+  }
+  return { height: shape[1], width: shape[2] };
+}
+
+function validateOptions(o: FitOptions): void {
+  const t = o.train;
+  if (!Number.isInteger(t.epochs) || t.epochs < 1) throw new Error(`train.epochs must be an integer >= 1, got ${t.epochs}`);
+  if (!Number.isInteger(t.batchSize) || t.batchSize < 1) throw new Error(`train.batchSize must be an integer >= 1, got ${t.batchSize}`);
+  if (!Number.isInteger(t.microBatchSize) || t.microBatchSize < 0) throw new Error(`train.microBatchSize must be an integer >= 0, got ${t.microBatchSize}`);
+  if (o.trainClips.length === 0) throw new Error('fit: trainClips must not be empty');
+  if (o.resume && !o.checkpointDir) throw new Error('fit: resume needs checkpointDir');
+}
+
+/**
+ * One optimizer step on `batch` (`x` `[B][H][W]`, `y` `[B][C]`): micro-batches of
+ * `microBatch` samples, their gradients summed with weights n_micro / B (= the gradient of
+ * the batch-mean loss), then one AdamW step. Returns the batch-mean loss. Leaves no tensors.
+ * BatchNorm sees each micro-batch separately (batch statistics and running-stat updates per
+ * micro-batch, as gradient accumulation in PyTorch would); running variances follow PyTorch's
+ * unbiased update (./bnStats). Dropout masks are seeded from `rng`.
+ */
+export function trainStep(
+  model: tf.LayersModel, optimizer: AdamW, batch: { x: Float32Array; y: Float32Array }, size: number,
+  microBatch: number, hyper: { lr: number; beta1: number }, rng: Rng,
+): number {
+  const { height, width } = inputShape(model);
+  const pixels = height * width;
+  const numClasses = batch.y.length / size;
+  const vars = optimizer.params.map((p) => p.variable);
+  let acc: tf.Tensor[] | null = null;
+  let loss = 0;
+  try {
+    for (let start = 0; start < size; start += microBatch) {
+      const n = Math.min(microBatch, size - start);
+      reseedDropout(model, rng);
+      const weight = n / size;
+      const bnFix = snapshotRunningVariances(model);
+      let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
+      try {
+        result = tf.tidy(() => {
+          const x = toModelInput(batch.x.subarray(start * pixels, (start + n) * pixels), n, height, width);
+          const y = tf.tensor2d(batch.y.subarray(start * numClasses, (start + n) * numClasses), [n, numClasses]);
+          return tf.variableGrads(() => bceWithLogits(model.apply(x, { training: true }) as tf.Tensor, y), vars);
+        });
+        bnFix.apply(n);
+      } catch (err) {
+        bnFix.dispose();
+        throw err;
+      }
+      const { value, grads } = result;
+      loss += weight * (value.dataSync()[0]);
+      value.dispose();
+      const ordered = vars.map((v) => grads[v.name]);
+      const prev = acc as tf.Tensor[] | null;
+      const next: tf.Tensor[] = tf.tidy(() => ordered.map((g, i) => (prev !== null ? tf.add(prev[i], tf.mul(g, weight)) : tf.mul(g, weight))));
+      acc = next;
+      if (prev !== null) tf.dispose(prev);
+      tf.dispose(Object.values(grads));
+    }
+    optimizer.step(acc!, hyper);
+  } finally {
+    clearDropoutSeeds(model);
+    if (acc) tf.dispose(acc);
+  }
+  return loss;
+}
+
+/**
+ * Scores `clips` with `model` (inference mode): per-clip probabilities `[numClips][C]`
+ * (sigmoid, averaged over the clip's windows). See {@link ValidationOptions}.
+ */
+export function predictForValidation(model: tf.LayersModel, clips: TrainingClip[], options: ValidationOptions = {}): Float32Array {
+  const { height, width } = inputShape(model);
+  const frames = options.windowFrames ?? width;
+  if (frames !== width) throw new Error(`validation windowFrames (${frames}) must equal the model input width ${width}`);
+  const shift = options.windowShift ?? 48;
+  const batchSize = options.batchSize ?? 32;
+  const mode = options.mode ?? 'centre';
+  const windows: Array<{ clip: number; start: number }> = [];
+  clips.forEach((c, i) => {
+    if (c.image.nMels !== height) throw new Error(`validation clip ${c.fname} has ${c.image.nMels} mel bands, model expects ${height}`);
+    const starts = mode === 'sliding' ? slidingWindowStarts(c.image.frames, frames, shift) : [centreStart(c.image.frames, frames)];
+    for (const s of starts) windows.push({ clip: i, start: s });
+  });
+  const numClasses = (model.outputs[0].shape[1] as number);
+  const sums = new Float64Array(clips.length * numClasses);
+  const counts = new Float64Array(clips.length);
+  const pixels = height * frames;
+  for (let b = 0; b < windows.length; b += batchSize) {
+    const chunk = windows.slice(b, b + batchSize);
+    const x = new Float32Array(chunk.length * pixels);
+    chunk.forEach((w, j) => copyWindow(clips[w.clip], w.start, frames, x, j * pixels));
+    const probs = tf.tidy(() => tf.sigmoid(model.predict(toModelInput(x, chunk.length, height, frames)) as tf.Tensor).dataSync());
+    chunk.forEach((w, j) => {
+      for (let c = 0; c < numClasses; c++) sums[w.clip * numClasses + c] += probs[j * numClasses + c];
+      counts[w.clip]++;
+    });
+  }
+  const out = new Float32Array(sums.length);
+  for (let i = 0; i < clips.length; i++) for (let c = 0; c < numClasses; c++) out[i * numClasses + c] = sums[i * numClasses + c] / counts[i];
+  return out;
+}
+
+/** Validation loss (BCE of probabilities, clamped to [1e-7, 1 − 1e-7], float64) and lwlrap. */
+export function scoreValidation(clips: TrainingClip[], probs: Float32Array): { loss: number; lwlrap: number } {
+  const numClasses = probs.length / clips.length;
+  const truth = new Float32Array(probs.length);
+  let loss = 0;
+  clips.forEach((c, i) => {
+    for (let k = 0; k < numClasses; k++) {
+      const y = c.target[k];
+      const p = Math.min(1 - 1e-7, Math.max(1e-7, probs[i * numClasses + k]));
+      loss -= y * Math.log(p) + (1 - y) * Math.log(1 - p);
+      truth[i * numClasses + k] = y;
+    }
+  });
+  return { loss: loss / probs.length, lwlrap: lwlrap(truth, probs, numClasses).overall };
+}
+
+/**
+ * Trains `options.model` in place. Steps per epoch = floor(N / batchSize) (the incomplete last
+ * batch is dropped, as fastai's training loader; one batch of all N when N < batchSize);
+ * total steps = epochs × steps per epoch is the one-cycle length.
+ */
+export async function fit(options: FitOptions): Promise<FitResult> {
+  validateOptions(options);
+  const { model, trainClips, validClips, train, optimizer: optCfg } = options;
+  const { width } = inputShape(model);
+  const makeBatch = options.makeBatch ?? randomCropBatch(width);
+  const n = trainClips.length;
+  const batchSize = Math.min(train.batchSize, n);
+  const micro = train.microBatchSize > 0 ? Math.min(train.microBatchSize, batchSize) : batchSize;
+  const stepsPerEpoch = Math.floor(n / batchSize);
+  const totalSteps = train.epochs * stepsPerEpoch;
+  const rng = new Rng(train.seed);
+  const optimizer = new AdamW(trainableVariables(model), optCfg);
+  const callbacks = [...(options.callbacks ?? [])];
+  if (train.earlyStoppingPatience > 0 && validClips && validClips.length > 0) callbacks.push(earlyStopping(train.earlyStoppingPatience));
+  const lastDir = options.checkpointDir ? path.join(options.checkpointDir, 'last') : undefined;
+  const bestDir = options.checkpointDir ? path.join(options.checkpointDir, 'best') : undefined;
+  const config = { train, optimizer: optCfg, run: options.runConfig ?? null };
+
+  const ctx: FitContext = {
+    model, epoch: 0, epochs: train.epochs, step: 0, stepsPerEpoch, totalSteps, history: [],
+    stopTraining: false, resumed: false,
+  };
+  try {
+    if (options.resume && lastDir && (options.resume === true || existsSync(lastDir))) {
+      const ckpt = loadCheckpoint<EpochLog>(lastDir);
+      const s = ckpt.state;
+      if (s.totalSteps !== totalSteps || s.stepsPerEpoch !== stepsPerEpoch || s.numTrainClips !== n) {
+        throw new Error(`fit: checkpoint ${lastDir} was made for ${s.numTrainClips} clips, ${s.stepsPerEpoch} steps/epoch, ${s.totalSteps} steps; this run has ${n}, ${stepsPerEpoch}, ${totalSteps} (same data, batch size and epochs are needed to resume)`);
+      }
+      loadWeightsInto(model, lastDir);
+      optimizer.setState(ckpt.optimizer);
+      rng.setState(s.rngState);
+      ctx.epoch = s.epoch;
+      ctx.step = s.step;
+      ctx.history = s.history;
+      ctx.resumed = true;
+      if (s.completed) {
+        ctx.stopTraining = true;
+        ctx.completed = true;
+        ctx.stopReason = s.stopReason;
+      }
+    }
+    await runHook(callbacks, 'onTrainBegin', ctx);
+    const startEpoch = ctx.epoch + 1;
+    for (let epoch = startEpoch; epoch <= train.epochs && !ctx.stopTraining; epoch++) {
+      ctx.epoch = epoch;
+      await runHook(callbacks, 'onEpochBegin', ctx);
+      const t0 = Date.now();
+      const order = rng.permutation(n);
+      let lossSum = 0;
+      let lr = 0;
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        const indices = order.slice(b * batchSize, (b + 1) * batchSize);
+        const batch = makeBatch(trainClips, indices, rng);
+        lr = oneCycleLr(ctx.step, totalSteps, optCfg);
+        const beta1 = oneCycleBeta1(ctx.step, totalSteps, optCfg);
+        const loss = trainStep(model, optimizer, batch, indices.length, micro, { lr, beta1 }, rng);
+        if (!Number.isFinite(loss)) throw new Error(`fit: loss is ${loss} at epoch ${epoch}, step ${ctx.step + 1} (lr ${lr}); lower optimizer.maxLr`);
+        ctx.step++;
+        lossSum += loss;
+        await runHook(callbacks, 'onBatchEnd', ctx, { epoch, batch: b, step: ctx.step, loss, lr, beta1, samples: indices.length });
+      }
+      const trainSeconds = (Date.now() - t0) / 1000;
+      const log: EpochLog = {
+        epoch, step: ctx.step, trainLoss: lossSum / stepsPerEpoch, lr, seconds: 0,
+        samplesPerSecond: (stepsPerEpoch * batchSize) / Math.max(trainSeconds, 1e-9),
+      };
+      if (validClips && validClips.length > 0) {
+        const scores = scoreValidation(validClips, predictForValidation(model, validClips, options.validation));
+        log.validLoss = scores.loss;
+        log.validLwlrap = scores.lwlrap;
+      }
+      log.seconds = (Date.now() - t0) / 1000;
+      ctx.history.push(log);
+      await runHook(callbacks, 'onEpochEnd', ctx, log);
+      if (bestDir && log.validLwlrap !== undefined && bestEpoch(ctx.history) === log) await saveModel(model, bestDir);
+      if (lastDir) {
+        const state: TrainingState<EpochLog> = {
+          epoch, step: ctx.step, totalSteps, stepsPerEpoch, rngState: rng.getState(), numTrainClips: n, config, history: ctx.history,
+          completed: ctx.completed === true, stopReason: ctx.stopReason,
+        };
+        await saveCheckpoint(lastDir, model, optimizer.getState(), state);
+      }
+    }
+    await runHook(callbacks, 'onTrainEnd', ctx);
+  } finally {
+    optimizer.dispose();
+  }
+  return {
+    history: ctx.history, epochs: ctx.epoch, steps: ctx.step, best: bestEpoch(ctx.history),
+    stoppedEarly: ctx.stopTraining && ctx.epoch < train.epochs, stopReason: ctx.stopReason, resumed: ctx.resumed,
+  };
+}

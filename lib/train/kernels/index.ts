@@ -1,0 +1,130 @@
+/**
+ * Registers the training kernels the project adds to tfjs (see conv2dGrads.ts, batchNormGrad.ts).
+ * Registration is global to the one tfjs-core instance and idempotent: a second call (or a
+ * second copy of this module, as notebooks may load) finds the markers and does nothing.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
+import { fusedBatchNormGradConfig } from './batchNormGrad';
+import { makeLeadingReduceWasm } from './reduce';
+
+export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
+export { fusedBatchNormGradConfig } from './batchNormGrad';
+export { makeLeadingReduceWasm, leadingAxesCount, columnSums } from './reduce';
+
+/** Which custom kernels/gradients to install; all on by default. */
+export interface CustomKernelOptions {
+  conv2dBackpropFilter?: boolean;
+  conv2dBackpropInput?: boolean;
+  batchNormGrad?: boolean;
+  /** wasm `Sum`/`Mean` over leading axes without a transpose (batch-norm statistics). */
+  reductions?: boolean;
+}
+
+interface KernelState {
+  installed: Set<string>;
+  stockBackpropInput?: tf.KernelConfig;
+  stockBatchNormGrad?: tf.GradConfig;
+  stockReductions?: Record<string, tf.KernelConfig>;
+}
+
+const STATE_KEY = Symbol.for('fat2019.customKernels.state');
+
+function state(): KernelState {
+  const g = globalThis as Record<symbol, unknown>;
+  if (!g[STATE_KEY]) g[STATE_KEY] = { installed: new Set<string>() } satisfies KernelState;
+  return g[STATE_KEY] as KernelState;
+}
+
+/** Names (as listed in BackendInfo.customKernels) of what is installed now. */
+export function installedCustomKernels(): string[] {
+  return [...state().installed].sort();
+}
+
+/**
+ * Installs the wasm conv-gradient kernels and the batch-norm gradient (all backends). Call it
+ * after the wasm backend is initialised: the stock `Conv2DBackpropInput`, kept as the fallback
+ * for NCHW, gets its wasm bindings from the backend's setup. Returns the names installed.
+ */
+export function registerCustomKernels(options: CustomKernelOptions = {}): string[] {
+  const st = state();
+  const want = {
+    conv2dBackpropFilter: options.conv2dBackpropFilter ?? true,
+    conv2dBackpropInput: options.conv2dBackpropInput ?? true,
+    batchNormGrad: options.batchNormGrad ?? true,
+    reductions: options.reductions ?? true,
+  };
+  if (want.conv2dBackpropFilter && !st.installed.has('wasm:Conv2DBackpropFilter')) {
+    if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
+    tf.registerKernel({
+      kernelName: 'Conv2DBackpropFilter',
+      backendName: 'wasm',
+      kernelFunc: conv2dBackpropFilterWasm as unknown as tf.KernelFunc,
+    });
+    st.installed.add('wasm:Conv2DBackpropFilter');
+  }
+  if (want.conv2dBackpropInput && !st.installed.has('wasm:Conv2DBackpropInput')) {
+    const stock = tf.getKernel('Conv2DBackpropInput', 'wasm');
+    if (stock) {
+      st.stockBackpropInput = stock;
+      tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+    }
+    tf.registerKernel({
+      kernelName: 'Conv2DBackpropInput',
+      backendName: 'wasm',
+      kernelFunc: makeConv2dBackpropInputWasm(st.stockBackpropInput?.kernelFunc) as unknown as tf.KernelFunc,
+    });
+    st.installed.add('wasm:Conv2DBackpropInput');
+  }
+  if (want.reductions) {
+    for (const kind of ['Sum', 'Mean'] as const) {
+      if (st.installed.has(`wasm:${kind}`)) continue;
+      const stock = st.stockReductions?.[kind] ?? tf.getKernel(kind, 'wasm');
+      // Without a stock kernel (wasm not loaded) there is nothing to fall back on: skip.
+      if (!stock) continue;
+      st.stockReductions = { ...st.stockReductions, [kind]: stock };
+      tf.unregisterKernel(kind, 'wasm');
+      tf.registerKernel({
+        kernelName: kind,
+        backendName: 'wasm',
+        kernelFunc: makeLeadingReduceWasm(kind, stock.kernelFunc) as unknown as tf.KernelFunc,
+      });
+      st.installed.add(`wasm:${kind}`);
+    }
+  }
+  if (want.batchNormGrad && !st.installed.has('grad:FusedBatchNorm')) {
+    st.stockBatchNormGrad = tf.getGradient('FusedBatchNorm');
+    tf.registerGradient(fusedBatchNormGradConfig);
+    st.installed.add('grad:FusedBatchNorm');
+  }
+  return installedCustomKernels();
+}
+
+/**
+ * Puts back tfjs' own `Conv2DBackpropInput` and batch-norm gradient (for A/B benchmarks and
+ * tests). `Conv2DBackpropFilter` stays: wasm has no stock kernel and training needs one.
+ */
+export function restoreStockKernels(
+  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean } = {},
+): void {
+  const st = state();
+  const input = which.conv2dBackpropInput ?? true;
+  const bn = which.batchNormGrad ?? true;
+  if ((which.reductions ?? true) && st.stockReductions) {
+    for (const [kind, config] of Object.entries(st.stockReductions)) {
+      if (!st.installed.has(`wasm:${kind}`)) continue;
+      tf.unregisterKernel(kind, 'wasm');
+      tf.registerKernel(config);
+      st.installed.delete(`wasm:${kind}`);
+    }
+  }
+  if (input && st.installed.has('wasm:Conv2DBackpropInput') && st.stockBackpropInput) {
+    tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+    tf.registerKernel(st.stockBackpropInput);
+    st.installed.delete('wasm:Conv2DBackpropInput');
+  }
+  if (bn && st.installed.has('grad:FusedBatchNorm') && st.stockBatchNormGrad) {
+    tf.registerGradient(st.stockBatchNormGrad);
+    st.installed.delete('grad:FusedBatchNorm');
+  }
+}

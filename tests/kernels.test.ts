@@ -1,0 +1,286 @@
+/**
+ * Custom wasm training kernels (lib/train/kernels) against the cpu backend's gradients, and
+ * tensor bookkeeping of a training loop on wasm.
+ *
+ * The oracle is tfjs' cpu backend (pure JS reference kernels, tfjs-core's own gradients): the
+ * same inputs are run on 'cpu' and 'wasm' in one process by switching backends and copying data.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, BackendInfo } from '../lib/train/backend';
+import { registerCustomKernels, restoreStockKernels } from '../lib/train/kernels';
+import { Rng } from '../lib/util/rng';
+import { buildModel } from '../lib/models';
+import { MODEL_DEFAULTS } from '../lib/config';
+
+let info: BackendInfo;
+before(async () => {
+  info = await initBackend();
+});
+
+const rng = new Rng(20190601);
+
+function randn(n: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.normal();
+  return out;
+}
+
+/** max |a−b| / max |a|: error relative to the reference's scale. */
+function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
+  assert.equal(got.length, ref.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    diff = Math.max(diff, Math.abs(ref[i] - got[i]));
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+
+/** dL/dx and dL/dW of L = Σ conv2d(x, W)·R on `backend` (R fixes dy to a random tensor). */
+function convGrads(backend: string, xs: number[], ws: number[], stride: number, pad: Pad,
+  xv: Float32Array, wv: Float32Array, rv: (outShape: number[]) => Float32Array): [Float32Array, Float32Array] {
+  tf.setBackend(backend);
+  return tf.tidy(() => {
+    const x = tf.tensor4d(xv, xs as [number, number, number, number]);
+    const w = tf.tensor4d(wv, ws as [number, number, number, number]);
+    const probe = tf.conv2d(x, w, stride, pad as 'same');
+    const r = tf.tensor(rv(probe.shape), probe.shape);
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad as 'same'), r)));
+    const [gx, gw] = g([x, w]);
+    return [gx.dataSync() as Float32Array, gw.dataSync() as Float32Array];
+  });
+}
+
+const convCases: Array<{ x: number[]; w: number[]; stride: number; pad: Pad }> = [
+  { x: [2, 7, 9, 3], w: [3, 3, 3, 5], stride: 1, pad: 'same' },
+  { x: [2, 7, 9, 3], w: [3, 3, 3, 5], stride: 2, pad: 'same' },
+  { x: [3, 8, 8, 4], w: [3, 3, 4, 6], stride: 2, pad: 'valid' },
+  { x: [2, 9, 7, 4], w: [3, 3, 4, 1], stride: 1, pad: 'valid' },
+  { x: [2, 9, 7, 4], w: [1, 1, 4, 6], stride: 1, pad: 'valid' },
+  { x: [3, 11, 5, 5], w: [1, 1, 5, 2], stride: 2, pad: 'same' },
+  { x: [1, 10, 10, 1], w: [3, 3, 1, 8], stride: 2, pad: 'valid' },
+  { x: [2, 13, 11, 17], w: [3, 3, 17, 9], stride: 1, pad: 'same' },
+  { x: [2, 12, 9, 8], w: [3, 3, 8, 16], stride: 2, pad: 'same' },
+  { x: [1, 9, 9, 3], w: [3, 3, 3, 4], stride: 2, pad: 1 },
+  { x: [2, 8, 7, 2], w: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+];
+
+for (const c of convCases) {
+  test(`conv2d gradients on wasm match cpu: x ${c.x} W ${c.w} stride ${c.stride} pad ${JSON.stringify(c.pad)}`, (t) => {
+    if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+    const xv = randn(c.x.reduce((a, b) => a * b));
+    const wv = randn(c.w.reduce((a, b) => a * b));
+    let rCache: Float32Array | null = null;
+    const rv = (shape: number[]) => (rCache ??= randn(shape.reduce((a, b) => a * b)));
+    const before = tf.memory().numTensors;
+    const [dxCpu, dwCpu] = convGrads('cpu', c.x, c.w, c.stride, c.pad, xv, wv, rv);
+    const [dxWasm, dwWasm] = convGrads('wasm', c.x, c.w, c.stride, c.pad, xv, wv, rv);
+    tf.setBackend('wasm');
+    assert.equal(tf.memory().numTensors, before, 'gradient kernels leak no tensors');
+    assert.ok(relErr(dxCpu, dxWasm) <= 1e-5, `dx relative error ${relErr(dxCpu, dxWasm)}`);
+    assert.ok(relErr(dwCpu, dwWasm) <= 1e-5, `dW relative error ${relErr(dwCpu, dwWasm)}`);
+  });
+}
+
+test('custom kernels are installed on wasm', (t) => {
+  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+  assert.ok(info.customKernels.includes('wasm:Conv2DBackpropFilter'));
+  assert.ok(info.customKernels.includes('wasm:Conv2DBackpropInput'));
+  assert.ok(info.customKernels.includes('grad:FusedBatchNorm'));
+  assert.equal(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelName, 'Conv2DBackpropFilter');
+});
+
+/** Gradients of Σ batchNorm(x, moments(x), γ, β)·R w.r.t. x, γ, β on the current backend. */
+function bnGrads(backend: string, shape: number[], xv: Float32Array, gv: Float32Array, bv: Float32Array,
+  rv: Float32Array): Float32Array[] {
+  tf.setBackend(backend);
+  return tf.tidy(() => {
+    const c = shape[shape.length - 1];
+    const x = tf.tensor(xv, shape);
+    const gamma = tf.tensor1d(gv);
+    const beta = tf.tensor1d(bv);
+    const r = tf.tensor(rv, shape);
+    const axes = shape.slice(0, -1).map((_, i) => i);
+    const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const { mean, variance } = tf.moments(a, axes);
+      return tf.sum(tf.mul(tf.batchNorm(a, mean, variance, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3), r));
+    };
+    assert.equal(gamma.shape[0], c);
+    return tf.grads(f)([x, gamma, beta]).map((g) => g.dataSync() as Float32Array);
+  });
+}
+
+test('batch-norm gradient matches tfjs-core\'s own (cpu) for 4-D and 2-D inputs', (t) => {
+  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+  for (const shape of [[3, 5, 7, 6], [9, 11]]) {
+    const n = shape.reduce((a, b) => a * b);
+    const c = shape[shape.length - 1];
+    const xv = randn(n).map((v) => 2 * v + 0.5);
+    const gv = randn(c);
+    const bv = randn(c);
+    const rv = randn(n);
+    restoreStockKernels();
+    const ref = bnGrads('cpu', shape, xv, gv, bv, rv);
+    registerCustomKernels();
+    const before = tf.memory().numTensors;
+    for (const backend of ['cpu', 'wasm']) {
+      const got = bnGrads(backend, shape, xv, gv, bv, rv);
+      ref.forEach((r, i) => assert.ok(relErr(r, got[i]) <= 1e-5,
+        `${backend} ${shape} grad ${['x', 'gamma', 'beta'][i]} relative error ${relErr(r, got[i])}`));
+    }
+    tf.setBackend('wasm');
+    assert.equal(tf.memory().numTensors, before);
+  }
+});
+
+/** A tiny conv net with every layer type the project's models train (written here, not lib/models). */
+function tinyNet(): tf.LayersModel {
+  const input = tf.input({ shape: [12, 10, 3] });
+  let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
+  x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
+  x = tf.layers.averagePooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'valid' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
+  x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 6, kernelSize: 1 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor;
+  const gmax = tf.layers.globalMaxPooling2d({}).apply(x) as tf.SymbolicTensor;
+  const gavg = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  let h = tf.layers.concatenate().apply([gmax, gavg]) as tf.SymbolicTensor;
+  h = tf.layers.batchNormalization().apply(h) as tf.SymbolicTensor;
+  h = tf.layers.dropout({ rate: 0.25 }).apply(h) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 5 }).apply(h) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out });
+}
+
+test('20 training steps of a tiny conv+BN net on wasm keep tf.memory().numTensors constant and lower the loss', (t) => {
+  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+  tf.setBackend('wasm');
+  const model = tinyNet();
+  const optimizer = tf.train.adam(0.01);
+  const x = tf.tensor4d(randn(6 * 12 * 10 * 3), [6, 12, 10, 3]);
+  const y = tf.tensor2d(Float32Array.from({ length: 30 }, (_, i) => (i % 7 === 0 ? 1 : 0)), [6, 5]);
+  const losses: number[] = [];
+  const counts: number[] = [];
+  for (let step = 0; step < 20; step++) {
+    const { value, grads } = tf.variableGrads(() =>
+      tf.losses.sigmoidCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+    optimizer.applyGradients(grads as unknown as Parameters<typeof optimizer.applyGradients>[0]);
+    losses.push(value.dataSync()[0]);
+    tf.dispose([value, ...Object.values(grads)]);
+    counts.push(tf.memory().numTensors);
+  }
+  // Step 1 creates Adam's moment variables; from then on the count must not move.
+  assert.deepEqual(counts.slice(1), new Array(19).fill(counts[1]), `numTensors per step: ${counts}`);
+  assert.ok(losses[19] < losses[0], `loss should fall: ${losses[0]} → ${losses[19]}`);
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  model.dispose();
+});
+
+test('Sum and Mean on wasm match cpu for leading-axis and other reductions', (t) => {
+  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+  assert.ok(info.customKernels.includes('wasm:Sum') && info.customKernels.includes('wasm:Mean'), `${info.customKernels}`);
+  const cases: Array<{ shape: number[]; axis: number | number[]; keepDims: boolean }> = [
+    { shape: [3, 5, 7, 6], axis: [0, 1, 2], keepDims: false },
+    { shape: [3, 5, 7, 6], axis: [2, 0, 1], keepDims: true },
+    { shape: [3, 5, 7, 6], axis: [0], keepDims: false },
+    { shape: [9, 11], axis: 0, keepDims: false },
+    { shape: [9, 11], axis: -2, keepDims: true },
+    { shape: [3, 5, 7, 6], axis: [1, 2], keepDims: false }, // not leading: stock kernel
+    { shape: [4, 6], axis: [0, 1], keepDims: false }, // full reduction: stock kernel
+  ];
+  for (const c of cases) {
+    const xv = randn(c.shape.reduce((a, b) => a * b)).map((v) => v + 3);
+    for (const op of ['sum', 'mean'] as const) {
+      const run = (backend: string) => {
+        tf.setBackend(backend);
+        return tf.tidy(() => {
+          const y = tf[op](tf.tensor(xv, c.shape), c.axis, c.keepDims);
+          return { shape: y.shape, data: y.dataSync() as Float32Array };
+        });
+      };
+      const ref = run('cpu');
+      const got = run('wasm');
+      assert.deepEqual(got.shape, ref.shape, `${op} ${JSON.stringify(c)} shape`);
+      assert.ok(relErr(ref.data, got.data) <= 1e-5, `${op} ${JSON.stringify(c)} relative error ${relErr(ref.data, got.data)}`);
+    }
+  }
+  tf.setBackend('wasm');
+  const ints = tf.sum(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), 0);
+  assert.equal(ints.dtype, 'int32');
+  assert.deepEqual(Array.from(ints.dataSync()), [4, 6]);
+  ints.dispose();
+});
+
+/** Loss and gradients of one training step of lib/models' `arch` (dropout 0) on `backend`. */
+function modelStepGrads(backend: string, arch: 'cnnModel1' | 'vgg16bn', xv: Float32Array, yv: Float32Array):
+  { loss: number; grads: Map<string, Float32Array> } {
+  tf.setBackend(backend);
+  const model = buildModel({
+    ...MODEL_DEFAULTS, arch, numClasses: 7, inputMels: 32, inputFrames: 32, widthMultiplier: 0.125,
+    headDropout1: 0, headDropout2: 0,
+  }, { seed: 7 });
+  try {
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const tensors = tf.tidy(() => {
+      const x = tf.tensor4d(xv, [4, 32, 32, 3]);
+      const y = tf.tensor2d(yv, [4, 7]);
+      const { value, grads } = tf.variableGrads(() =>
+        tf.losses.sigmoidCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, vars);
+      return [value, ...vars.map((v) => grads[v.name])];
+    });
+    const out = new Map<string, Float32Array>();
+    // Variable names carry a per-process uniquifier; the weight order is the stable key.
+    vars.forEach((v, i) => out.set(`${i}:${model.trainableWeights[i].originalName}`, tensors[i + 1].dataSync() as Float32Array));
+    const loss = tensors[0].dataSync()[0];
+    tf.dispose(tensors);
+    return { loss, grads: out };
+  } finally {
+    model.dispose();
+  }
+}
+
+for (const arch of ['cnnModel1', 'vgg16bn'] as const) {
+  test(`a training step of ${arch} (lib/models, width 0.125, 32×32) gives the same gradients on wasm and cpu`, (t) => {
+    if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+    const xv = Float32Array.from(randn(4 * 32 * 32 * 3), (v) => Math.abs(v) % 1);
+    const yv = Float32Array.from({ length: 28 }, (_, i) => (i % 5 === 0 ? 1 : 0));
+    const ref = modelStepGrads('cpu', arch, xv, yv);
+    const before = tf.memory().numTensors;
+    const got = modelStepGrads('wasm', arch, xv, yv);
+    tf.setBackend('wasm');
+    assert.equal(tf.memory().numTensors, before);
+    assert.ok(Math.abs(ref.loss - got.loss) <= 1e-5 * Math.abs(ref.loss), `loss ${ref.loss} vs ${got.loss}`);
+    assert.equal(got.grads.size, ref.grads.size);
+    // Conv biases feeding batch norm have a true gradient of 0 (BN removes the mean): both
+    // backends return rounding noise there, so such gradients must just be ≈ 0 on both.
+    let globalMax = 0;
+    for (const g of ref.grads.values()) for (const v of g) globalMax = Math.max(globalMax, Math.abs(v));
+    for (const [name, g] of ref.grads) {
+      const w = got.grads.get(name);
+      assert.ok(g && w, `gradient of ${name} missing`);
+      assert.ok(w.every(Number.isFinite), `${name}: non-finite gradient`);
+      let diff = 0;
+      let scale = 0;
+      let gotMax = 0;
+      for (let i = 0; i < g.length; i++) {
+        diff = Math.max(diff, Math.abs(g[i] - w[i]));
+        scale = Math.max(scale, Math.abs(g[i]));
+        gotMax = Math.max(gotMax, Math.abs(w[i]));
+      }
+      if (scale < 1e-4 * globalMax) {
+        assert.ok(gotMax < 1e-4 * globalMax, `${name}: should be ≈ 0 like cpu (${scale}), got ${gotMax}`);
+        continue;
+      }
+      assert.ok(diff / scale <= 1e-4, `${name}: relative error ${diff / scale}`);
+    }
+  });
+}
