@@ -167,6 +167,134 @@ export const PIPELINE_DEFAULTS: Readonly<PipelineConfig> = Object.freeze({
   ensembleStages: [2, 3, 4],
 });
 
+/**
+ * One augmentation's switch: when `enabled`, it is applied to each sample independently with
+ * probability `p` (0..1). `enabled: false` and `p: 0` both skip it without drawing randomness.
+ */
+export interface AugmentToggle {
+  enabled: boolean;
+  p: number;
+}
+
+/** How masked/erased pixels are filled: 0, the sample's mean, or a fixed value in 0..1. */
+export type MaskFill = 'zero' | 'mean' | number;
+
+/** Waveform augmentations (SoX-style, 7th place FAT2019); not in the 12th-place reference. */
+export interface WaveformAugmentConfig {
+  /**
+   * Master switch. Needs `TrainingClip.waveform`; every augmented clip's image is recomputed
+   * (one log-mel per clip per batch, bypassing the feature cache), hence off by default.
+   */
+  enabled: boolean;
+  /** Gain in dB ~ U(minDb, maxDb). (Nearly a no-op on the z-scored image alone; matters with noise.) */
+  gain: AugmentToggle & { minDb: number; maxDb: number };
+  /** Circular shift by ~ U(−maxFraction, maxFraction) of the clip length. */
+  timeShift: AugmentToggle & { maxFraction: number };
+  /** Duration × r, r ~ U(minStretch, maxStretch) (phase vocoder; pitch unchanged). */
+  timeStretch: AugmentToggle & { minStretch: number; maxStretch: number };
+  /** Pitch shift by ~ U(−maxSemitones, maxSemitones) semitones, length preserved. */
+  pitchShift: AugmentToggle & { maxSemitones: number };
+  /**
+   * Background noise at SNR ~ U(minSnrDb, maxSnrDb). `source`: generated coloured noise
+   * (`color`, 'random' = white/pink/brown uniformly), clips passed to the batch maker, or
+   * 'mixed' (each 50 %).
+   */
+  noise: AugmentToggle & {
+    minSnrDb: number;
+    maxSnrDb: number;
+    source: 'generated' | 'clips' | 'mixed';
+    color: 'white' | 'pink' | 'brown' | 'random';
+  };
+  /** Fade-in and fade-out lengths ~ U(0, max…Fraction) of the clip. */
+  fade: AugmentToggle & { maxInFraction: number; maxOutFraction: number; shape: 'linear' | 'quarterSine' | 'halfSine' };
+  /** Exponentially decaying noise impulse response: RT60 ~ U(minRt60, maxRt60) s, wet ~ U(minWet, maxWet). */
+  reverb: AugmentToggle & { minRt60: number; maxRt60: number; minWet: number; maxWet: number };
+  /** RBJ low shelf at `frequency` Hz, gain ~ U(−maxGainDb, maxGainDb) (SoX `bass`: 100 Hz). */
+  bass: AugmentToggle & { frequency: number; maxGainDb: number };
+  /** RBJ high shelf at `frequency` Hz, gain ~ U(−maxGainDb, maxGainDb) (SoX `treble`: 3 kHz). */
+  treble: AugmentToggle & { frequency: number; maxGainDb: number };
+  /** RBJ peaking EQ, centre log-uniform in [minFrequency, maxFrequency] Hz, gain ~ U(±maxGainDb). */
+  equalize: AugmentToggle & { minFrequency: number; maxFrequency: number; maxGainDb: number; q: number };
+}
+
+/**
+ * Training augmentation (lib/augment). Order per batch: waveform (when enabled) → crop →
+ * zoom → lighting per sample, then mixup → SpecMix → SpecAugment → random erasing on the batch.
+ */
+export interface AugmentConfig {
+  /** mixup: per sample λ ~ Beta(alpha, alpha), λ = max(λ, 1 − λ), partner from a permutation. */
+  mixup: AugmentToggle & { alpha: number };
+  /** SpecMix: h, w ~ U(0, maxFraction); int(h·H) mel rows and int(w·W) frames from the partner. */
+  specMix: AugmentToggle & { maxFraction: number };
+  /** SpecAugment masks: up to `freqMasks` bands of width U{0..freqMaxWidth} rows (same for time). */
+  specAugment: AugmentToggle & {
+    freqMasks: number;
+    freqMaxWidth: number;
+    timeMasks: number;
+    timeMaxWidth: number;
+    fill: MaskFill;
+  };
+  /** Random erasing (Zhong et al. 2017): area fraction U(minArea, maxArea), log-uniform aspect. */
+  randomErasing: AugmentToggle & {
+    minArea: number;
+    maxArea: number;
+    minAspect: number;
+    maxAspect: number;
+    /** 'random' = i.i.d. U(0, 1) pixels (the paper's choice). */
+    fill: MaskFill | 'random';
+  };
+  /** fastai `rand_zoom`: scale ~ U(minScale, maxScale), random centre, bilinear, cropped to size. */
+  zoom: AugmentToggle & { minScale: number; maxScale: number };
+  /**
+   * fastai lighting in logit space: brightness change ~ U(0.5·(1 ± maxChange)), contrast scale
+   * log-uniform in [1 − maxChange, 1 / (1 − maxChange)]; each applied with probability p.
+   */
+  lighting: AugmentToggle & { maxChange: number };
+  /**
+   * Strength-adaptive crop (7th place): with probability p the window start is drawn with
+   * probability ∝ (window mean of the image)^power, else uniformly.
+   */
+  strengthCrop: AugmentToggle & { power: number };
+  /** Clips narrower than the crop: 'centre' = zero-padded both sides, 'wrap' = tiled. */
+  shortClipPad: 'centre' | 'wrap';
+  waveform: WaveformAugmentConfig;
+}
+
+/** Freezes an object and every nested object, so shared defaults cannot be mutated by accident. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Reference defaults (SPEC Augmentation); nested sections frozen too: copy with `withDefaults`. */
+export const AUGMENT_DEFAULTS: Readonly<AugmentConfig> = deepFreeze<AugmentConfig>({
+  mixup: { enabled: true, p: 1, alpha: 0.4 },
+  specMix: { enabled: true, p: 1, maxFraction: 0.25 },
+  specAugment: { enabled: false, p: 0.5, freqMasks: 2, freqMaxWidth: 16, timeMasks: 2, timeMaxWidth: 16, fill: 'zero' as MaskFill },
+  randomErasing: { enabled: false, p: 0.5, minArea: 0.02, maxArea: 0.4, minAspect: 0.3, maxAspect: 1 / 0.3, fill: 'random' as MaskFill | 'random' },
+  zoom: { enabled: true, p: 0.75, minScale: 1, maxScale: 1.05 },
+  // (unknown) maxChange: the reference's value is not recoverable; fastai's default is 0.2.
+  lighting: { enabled: true, p: 0.75, maxChange: 0.1 },
+  strengthCrop: { enabled: false, p: 0.5, power: 1 },
+  shortClipPad: 'centre' as 'centre' | 'wrap',
+  waveform: {
+    enabled: false,
+    gain: { enabled: true, p: 0.5, minDb: -6, maxDb: 6 },
+    timeShift: { enabled: true, p: 0.5, maxFraction: 0.5 },
+    timeStretch: { enabled: true, p: 0.3, minStretch: 0.8, maxStretch: 1.2 },
+    pitchShift: { enabled: true, p: 0.3, maxSemitones: 2 },
+    noise: { enabled: true, p: 0.3, minSnrDb: 10, maxSnrDb: 30, source: 'generated' as 'generated' | 'clips' | 'mixed', color: 'random' as 'white' | 'pink' | 'brown' | 'random' },
+    fade: { enabled: true, p: 0.2, maxInFraction: 0.1, maxOutFraction: 0.1, shape: 'linear' as 'linear' | 'quarterSine' | 'halfSine' },
+    reverb: { enabled: true, p: 0.2, minRt60: 0.1, maxRt60: 0.8, minWet: 0.1, maxWet: 0.4 },
+    bass: { enabled: true, p: 0.2, frequency: 100, maxGainDb: 6 },
+    treble: { enabled: true, p: 0.2, frequency: 3000, maxGainDb: 6 },
+    equalize: { enabled: true, p: 0.2, minFrequency: 100, maxFrequency: 8000, maxGainDb: 6, q: 1 },
+  },
+});
+
 /** A recursive partial, for overrides: `withDefaults(TRAIN_DEFAULTS, { epochs: 3 })`. */
 export type DeepPartial<T> = {
   [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K];
