@@ -157,6 +157,13 @@ export interface PipelineConfig {
   stage4MinScore: number;
   /** Stages whose models form the test ensemble. */
   ensembleStages: number[];
+  /**
+   * Epochs of stages 1..4 (index 0 = stage 1). (unknown) The reference's per-stage epochs were
+   * not published; the public kernel it started from trained 100 epochs at lr 3e-3.
+   */
+  stageEpochs: number[];
+  /** One-cycle max learning rate of stages 1..4 (unknown, see stageEpochs). */
+  stageMaxLr: number[];
 }
 
 export const PIPELINE_DEFAULTS: Readonly<PipelineConfig> = Object.freeze({
@@ -165,6 +172,8 @@ export const PIPELINE_DEFAULTS: Readonly<PipelineConfig> = Object.freeze({
   stage3MaxPerFoldPerLabel: 5,
   stage4MinScore: 1,
   ensembleStages: [2, 3, 4],
+  stageEpochs: [100, 100, 100, 100],
+  stageMaxLr: [3e-3, 3e-3, 3e-3, 3e-3],
 });
 
 /**
@@ -293,6 +302,31 @@ export const AUGMENT_DEFAULTS: Readonly<AugmentConfig> = deepFreeze<AugmentConfi
     treble: { enabled: true, p: 0.2, frequency: 3000, maxGainDb: 6 },
     equalize: { enabled: true, p: 0.2, minFrequency: 100, maxFrequency: 8000, maxGainDb: 6, q: 1 },
   },
+});
+
+/**
+ * Everything a run is made of, one section per concern; a run folder stores it as `run.json`
+ * so every later job (another fold, inference, tagging) uses the same settings.
+ */
+export interface Fat2019Config {
+  preprocess: PreprocessConfig;
+  model: ModelConfig;
+  optimizer: OptimizerConfig;
+  train: TrainConfig;
+  augment: AugmentConfig;
+  pipeline: PipelineConfig;
+  infer: InferConfig;
+}
+
+/** The reference configuration (SPEC.md): full-size models, 10 folds, 4 stages. */
+export const CONFIG_DEFAULTS: Readonly<Fat2019Config> = deepFreeze<Fat2019Config>({
+  preprocess: { ...PREPROCESS_DEFAULTS },
+  model: { ...MODEL_DEFAULTS },
+  optimizer: { ...OPTIMIZER_DEFAULTS },
+  train: { ...TRAIN_DEFAULTS },
+  augment: JSON.parse(JSON.stringify(AUGMENT_DEFAULTS)) as AugmentConfig,
+  pipeline: { ...PIPELINE_DEFAULTS, ensembleStages: [...PIPELINE_DEFAULTS.ensembleStages], stageEpochs: [...PIPELINE_DEFAULTS.stageEpochs], stageMaxLr: [...PIPELINE_DEFAULTS.stageMaxLr] },
+  infer: { ...INFER_DEFAULTS },
 });
 
 /** A recursive partial, for overrides: `withDefaults(TRAIN_DEFAULTS, { epochs: 3 })`. */
