@@ -1,0 +1,135 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Architecture, Fat2019Config } from '../../config';
+import { writeFileAtomicSync } from '../../util/atomicWrite';
+
+/**
+ * The run folder, `weights/<run>/`: everything a run is made of, so that any later job (another
+ * fold on another machine, inference, tagging) works from it alone.
+ *
+ *   run.json                                  {@link RunInfo}: config, vocabulary, data folder
+ *   folds/curated.csv, folds/noisy.csv        fname,fold
+ *   <arch>/stage<k>/fold<f>/last/ and best/   fit checkpoints (resumable) and best model
+ *   <arch>/stage<k>/fold<f>/done.json         {@link FoldDone}, written last: the job finished
+ *   <arch>/stage<k>/fold<f>/oof_<set>.csv     predictions of the fold's held-out clips
+ *   <arch>/stage<k>/noisy_scores.csv          per-clip out-of-fold lwlrap of the noisy set
+ *   <arch>/stage<k>/selected_noisy.csv        noisy clips a stage trained on (stages 3, 4)
+ */
+
+export const RUN_INFO_VERSION = 1;
+
+/** Contents of `run.json`. */
+export interface RunInfo {
+  version: number;
+  config: Fat2019Config;
+  /** Class names in submission column order (the data's sample_submission.csv). */
+  vocabulary: string[];
+  /** Data folder the run trained on (as given, usually relative to the project root). */
+  dataDir: string;
+  createdAt: string;
+}
+
+/** Contents of `done.json`: what a finished (arch, stage, fold) job reports. */
+export interface FoldDone {
+  arch: Architecture;
+  stage: number;
+  fold: number;
+  epochs: number;
+  /** Best validation lwlrap over the epochs (NaN serialised as null). */
+  bestValidLwlrap: number | null;
+  trainClips: number;
+  validClips: number;
+  seconds: number;
+  finishedAt: string;
+}
+
+export const runInfoPath = (runDir: string): string => join(runDir, 'run.json');
+export const foldsPath = (runDir: string, set: 'curated' | 'noisy'): string => join(runDir, 'folds', `${set}.csv`);
+export const stageDir = (runDir: string, arch: Architecture, stage: number): string => join(runDir, arch, `stage${stage}`);
+export const foldDir = (runDir: string, arch: Architecture, stage: number, fold: number): string =>
+  join(stageDir(runDir, arch, stage), `fold${fold}`);
+export const foldDonePath = (runDir: string, arch: Architecture, stage: number, fold: number): string =>
+  join(foldDir(runDir, arch, stage, fold), 'done.json');
+
+/** Writes `run.json` atomically. */
+export function writeRunInfo(runDir: string, info: RunInfo): void {
+  writeFileAtomicSync(runInfoPath(runDir), JSON.stringify(info, null, 2) + '\n');
+}
+
+/** Reads `run.json`; a missing or malformed file throws an Error naming it. */
+export function readRunInfo(runDir: string): RunInfo {
+  const path = runInfoPath(runDir);
+  if (!existsSync(path)) throw new Error(`${path}: no run.json: ${runDir} is not a run folder (train a model first: fat2019 train)`);
+  let info: RunInfo;
+  try {
+    info = JSON.parse(readFileSync(path, 'utf8')) as RunInfo;
+  } catch (err) {
+    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  if (info.version !== RUN_INFO_VERSION) throw new Error(`${path}: run.json version ${info.version}, this version reads ${RUN_INFO_VERSION}`);
+  if (!info.config || !Array.isArray(info.vocabulary) || info.vocabulary.length === 0) {
+    throw new Error(`${path}: run.json lacks "config" or "vocabulary"`);
+  }
+  return info;
+}
+
+/** Marks a fold's job finished (atomically; the last file the job writes). */
+export function writeFoldDone(runDir: string, done: FoldDone): void {
+  writeFileAtomicSync(foldDonePath(runDir, done.arch, done.stage, done.fold), JSON.stringify(done, null, 2) + '\n');
+}
+
+/** The fold's `done.json`, or null when the job has not finished. */
+export function readFoldDone(runDir: string, arch: Architecture, stage: number, fold: number): FoldDone | null {
+  const path = foldDonePath(runDir, arch, stage, fold);
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as FoldDone;
+  } catch (err) {
+    throw new Error(`${path}: not valid JSON (${(err as Error).message}); delete it to retrain that fold`);
+  }
+}
+
+/** A finished (arch, stage, fold) model of a run, usable in an ensemble. */
+export interface RunMember {
+  arch: Architecture;
+  stage: number;
+  fold: number;
+  /** Folder holding model.json: `best/` when present, else `last/`. */
+  modelDir: string;
+}
+
+/** Filters of {@link findRunMembers}; each absent field means "all". */
+export interface MemberFilter {
+  archs?: readonly Architecture[];
+  stages?: readonly number[];
+  folds?: readonly number[];
+}
+
+const ARCHS: readonly Architecture[] = ['cnnModel1', 'vgg16bn'];
+
+/**
+ * Every finished model of a run (a fold folder with done.json), sorted by arch, stage, fold.
+ * Unfinished folds are skipped: an ensemble never uses a half-trained model.
+ */
+export function findRunMembers(runDir: string, filter: MemberFilter = {}): RunMember[] {
+  const out: RunMember[] = [];
+  for (const arch of ARCHS) {
+    if (filter.archs && !filter.archs.includes(arch)) continue;
+    const archDir = join(runDir, arch);
+    if (!existsSync(archDir)) continue;
+    for (const stageName of readdirSync(archDir).sort()) {
+      const stage = /^stage(\d+)$/.exec(stageName);
+      if (!stage || (filter.stages && !filter.stages.includes(Number(stage[1])))) continue;
+      for (const foldName of readdirSync(join(archDir, stageName)).sort()) {
+        const fold = /^fold(\d+)$/.exec(foldName);
+        if (!fold || (filter.folds && !filter.folds.includes(Number(fold[1])))) continue;
+        const dir = join(archDir, stageName, foldName);
+        if (!existsSync(join(dir, 'done.json'))) continue;
+        const modelDir = existsSync(join(dir, 'best', 'model.json')) ? join(dir, 'best') : join(dir, 'last');
+        if (!existsSync(join(modelDir, 'model.json'))) throw new Error(`${dir}: done.json present but no best/model.json or last/model.json`);
+        out.push({ arch, stage: Number(stage[1]), fold: Number(fold[1]), modelDir });
+      }
+    }
+  }
+  return out.sort((a, b) => a.arch.localeCompare(b.arch) || a.stage - b.stage || a.fold - b.fold);
+}
