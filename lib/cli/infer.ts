@@ -1,0 +1,206 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { UsageError, numberOption, type Command } from './command';
+import type { Architecture, InferConfig } from '../config';
+import { writeSubmission } from '../data/submission';
+import { readRunInfo } from '../train/pipeline/runFolder';
+import { initBackend, describeBackend } from '../train/backend';
+import { loadEnsemble, memberName } from '../infer/ensemble';
+import { predictDataset } from '../infer/dataset';
+import type { InferProgress } from '../infer/types';
+import type { PreprocessProgress } from '../data/preprocess';
+import { scoreSubmission } from '../metrics/score';
+import { formatScoreReport } from './score';
+import { formatProgressBar } from './preprocess';
+
+const ARCHS: readonly Architecture[] = ['cnnModel1', 'vgg16bn'];
+
+/** `--stages 2,3,4` → [2, 3, 4]; non-integers are a usage error naming the option. */
+export function intListOption(values: Record<string, unknown>, name: string): number[] | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const parts = String(raw).split(',').map((s) => s.trim()).filter(Boolean);
+  const out = parts.map(Number);
+  if (parts.length === 0 || out.some((n) => !Number.isInteger(n) || n < 0)) {
+    throw new UsageError(`--${name} must be a comma-separated list of integers >= 0, got "${String(raw)}"`);
+  }
+  return out;
+}
+
+/** `--arch cnnModel1,vgg16bn` (also repeatable) → the architectures, validated. */
+export function archOption(values: Record<string, unknown>): Architecture[] | undefined {
+  const raw = values.arch;
+  if (raw === undefined) return undefined;
+  const parts = (Array.isArray(raw) ? raw : [raw]).flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean);
+  for (const p of parts) {
+    if (!(ARCHS as readonly string[]).includes(p)) throw new UsageError(`--arch must be one of ${ARCHS.join(', ')}, got "${p}"`);
+  }
+  return parts as Architecture[];
+}
+
+/** `--mean` and `--batch-size` → overrides of the run's infer config. */
+export function inferOverrides(values: Record<string, unknown>): Partial<InferConfig> {
+  const out: Partial<InferConfig> = {};
+  if (values.mean !== undefined) {
+    if (values.mean !== 'arithmetic' && values.mean !== 'geometric') throw new UsageError(`--mean must be arithmetic or geometric, got "${String(values.mean)}"`);
+    out.ensembleMean = values.mean;
+  }
+  if (values['batch-size'] !== undefined) {
+    const b = numberOption(values, 'batch-size', 0);
+    if (!Number.isInteger(b) || b < 1) throw new UsageError(`--batch-size must be an integer >= 1, got ${b}`);
+    out.batchSize = b;
+  }
+  return out;
+}
+
+/** Selects the tfjs backend (`--backend`, `--threads`, else FAT2019_BACKEND / auto) and logs it to stderr. */
+export async function initCliBackend(values: Record<string, unknown>, quiet: boolean): Promise<void> {
+  const prefer = values.backend === undefined ? undefined : String(values.backend);
+  if (prefer !== undefined && !['auto', 'gpu', 'node', 'wasm', 'cpu'].includes(prefer)) {
+    throw new UsageError(`--backend must be one of auto, gpu, node, wasm, cpu, got "${prefer}"`);
+  }
+  const threads = values.threads === undefined ? undefined : numberOption(values, 'threads', 1);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`--threads must be an integer >= 1, got ${threads}`);
+  const info = await initBackend({ prefer: prefer as 'auto' | undefined, threads });
+  if (!quiet) process.stderr.write(`${describeBackend(info)}\n`);
+}
+
+function formatSeconds(sec: number): string {
+  const s = Math.round(sec);
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** A progress printer for stderr: redrawn in place on a terminal, a line every 10 s otherwise. */
+export function progressPrinter(quiet: boolean): (p: InferProgress) => void {
+  let last = 0;
+  const tty = process.stderr.isTTY === true;
+  return (p) => {
+    if (quiet) return;
+    const now = Date.now();
+    const end = p.done === p.total;
+    if (!end && now - last < (tty ? 200 : 10000)) return;
+    last = now;
+    const frac = p.total > 0 ? p.done / p.total : 1;
+    const width = 30;
+    const line = `[${'#'.repeat(Math.round(frac * width))}${'.'.repeat(width - Math.round(frac * width))}] ` +
+      `${p.done}/${p.total} clip passes  ${(100 * frac).toFixed(1)}%  ${memberName(p.member)}` +
+      (p.etaSec !== null && !end ? `  ETA ${formatSeconds(p.etaSec)}` : `  ${formatSeconds(p.elapsedSec)}`);
+    process.stderr.write(tty ? `\r${line}\x1b[K${end ? '\n' : ''}` : `${line}\n`);
+  };
+}
+
+/** Progress of filling the feature cache, on stderr (only when there is something to compute). */
+function preprocessPrinter(quiet: boolean): (p: PreprocessProgress) => void {
+  let last = 0;
+  const tty = process.stderr.isTTY === true;
+  return (p) => {
+    if (quiet || p.skipped === p.total) return;
+    const now = Date.now();
+    const end = p.done === p.total;
+    if (!end && now - last < (tty ? 200 : 10000)) return;
+    last = now;
+    const line = `features ${formatProgressBar(p)}`;
+    process.stderr.write(tty ? `\r${line}\x1b[K${end ? '\n' : ''}` : `${line}\n`);
+  };
+}
+
+/** `fat2019 infer`: a run's ensemble on a dataset folder → submission.csv (and its lwlrap). */
+export const inferCommand: Command = {
+  name: 'infer',
+  summary: "Predict a dataset folder with a run's ensemble and write submission.csv",
+  help: `Usage: fat2019 infer --run weights/<run> [options]
+
+Runs the ensemble of a run folder (every finished <arch>/stage<k>/fold<f> model of the chosen
+stages) over the clips of a dataset folder: 128-frame windows every 48 frames, sigmoid scores
+averaged over windows and models. Rows follow <data>/sample_submission.csv (test set) or the
+sorted audio files; columns are the run's classes. Images come from the feature cache (missing
+ones are computed with the run's preprocessing and cached).
+
+Options:
+  --run <dir>          run folder (required), e.g. weights/demo
+  --data <dir>         data folder (default: the run's data folder from run.json)
+  --dataset <name>     dataset folder inside --data (default: test)
+  --out <csv>          submission file (default: <run>/submission.csv; <run>/submission_<dataset>.csv
+                       for another dataset)
+  --stages <list>      stages whose models vote, e.g. 2,3,4 (default: the run's
+                       pipeline.ensembleStages)
+  --arch <list>        architectures: cnnModel1, vgg16bn (default: all trained)
+  --folds <list>       folds, e.g. 0,1,2 (default: all finished)
+  --mean <kind>        arithmetic | geometric mean of window and model scores (default: the
+                       run's infer.ensembleMean, arithmetic)
+  --batch-size <n>     windows per forward pass (default: the run's infer.batchSize, 64)
+  --one-at-a-time      load one model at a time (big ensembles; clips are read again per model)
+  --score              score the submission with lwlrap (Public / Private / all) against
+                       --truth; fails when there is no truth file
+  --truth <csv>        truth labels for --score (default: <data>/test_post_competition.csv)
+  --cache <dir>        feature cache root (default: work/features)
+  --workers <n>        threads that fill the feature cache first; 0 = compute missing images
+                       while predicting (default: ${availableParallelism()})
+  --backend <name>     auto | gpu | node | wasm | cpu (default: auto; FAT2019_BACKEND overrides)
+  --threads <n>        wasm threads (default: the core count; FAT2019_THREADS overrides)
+  --quiet              no progress output
+
+Example:
+  fat2019 infer --run weights/demo --data data/demo --score
+  fat2019 infer --run weights/fat2019 --data data/fsdkaggle2019 --stages 2,3,4 --mean geometric
+`,
+  options: {
+    run: { type: 'string' },
+    data: { type: 'string' },
+    dataset: { type: 'string' },
+    out: { type: 'string' },
+    stages: { type: 'string' },
+    arch: { type: 'string', multiple: true },
+    folds: { type: 'string' },
+    mean: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'one-at-a-time': { type: 'boolean' },
+    score: { type: 'boolean' },
+    truth: { type: 'string' },
+    cache: { type: 'string' },
+    workers: { type: 'string' },
+    backend: { type: 'string' },
+    threads: { type: 'string' },
+    quiet: { type: 'boolean' },
+  },
+  async run(values, positionals) {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    if (typeof values.run !== 'string') throw new UsageError('--run <dir> is required (a run folder, e.g. weights/demo)');
+    const runDir = values.run;
+    const stages = intListOption(values, 'stages');
+    const folds = intListOption(values, 'folds');
+    const archs = archOption(values);
+    const infer = inferOverrides(values);
+    const workers = numberOption(values, 'workers', availableParallelism());
+    if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be an integer >= 0, got ${workers}`);
+    const quiet = values.quiet === true;
+    const dataset = typeof values.dataset === 'string' ? values.dataset : 'test';
+    const info = readRunInfo(runDir);
+    const dataDir = typeof values.data === 'string' ? values.data : info.dataDir;
+    if (!existsSync(dataDir)) throw new Error(`data folder not found: ${dataDir}${typeof values.data === 'string' ? '' : ` (from ${join(runDir, 'run.json')}; pass --data)`}`);
+    const out = typeof values.out === 'string' ? values.out : join(runDir, dataset === 'test' ? 'submission.csv' : `submission_${dataset}.csv`);
+    const truth = typeof values.truth === 'string' ? values.truth : join(dataDir, 'test_post_competition.csv');
+    if (values.score === true && !existsSync(truth)) throw new Error(`--score: truth file not found: ${truth}`);
+
+    await initCliBackend(values, quiet);
+    const ensemble = await loadEnsemble(runDir, { archs, stages, folds, lazy: values['one-at-a-time'] === true });
+    let prediction;
+    try {
+      if (!quiet) process.stderr.write(`${ensemble.members.length} model(s): ${ensemble.members.map(memberName).join(', ')}\n`);
+      prediction = await predictDataset({
+        ensemble, dataDir, dataset, cacheDir: typeof values.cache === 'string' ? values.cache : 'work/features',
+        preprocessWorkers: workers, infer, onProgress: progressPrinter(quiet), onPreprocessProgress: preprocessPrinter(quiet),
+      });
+    } finally {
+      ensemble.dispose();
+    }
+    writeSubmission(out, prediction.fnames, prediction.scores, prediction.vocabulary);
+    process.stdout.write(`wrote ${out}: ${prediction.fnames.length} clips × ${prediction.vocabulary.length} classes, ${ensemble.members.length} model(s)\n`);
+    if (values.score === true) {
+      const report = scoreSubmission({ submissionPath: out, truthPath: truth, vocabulary: prediction.vocabulary });
+      process.stdout.write(formatScoreReport(report, false));
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,18 @@
+/**
+ * Inference: a run's ensemble on clip images, dataset folders and audio files (SPEC "Inference":
+ * 128-frame windows every 48 frames, sigmoid scores averaged over windows and models), and the
+ * class-frequency baseline.
+ */
+export type { Ensemble, EnsembleMember, InferProgress, PredictOptions } from './types';
+export { loadEnsemble, ensembleFromModels, memberName, resolveInferConfig, withMemberModel } from './ensemble';
+export type { LoadEnsembleOptions } from './ensemble';
+export { windowStarts, planWindows, fillWindowBatch } from './windows';
+export type { InferenceWindow } from './windows';
+export { predictImages, predictSource } from './predict';
+export type { ClipSource } from './predict';
+export { predictDataset, datasetFnames } from './dataset';
+export type { PredictDatasetOptions, DatasetPrediction } from './dataset';
+export { tagFiles, decodeForTagging, rankLabels } from './tag';
+export type { TagOptions, TagResult, LabelScore, DecodedClip } from './tag';
+export { frequencyBaseline } from './baseline';
+export { writeSubmission } from '../data/submission';

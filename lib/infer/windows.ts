@@ -1,0 +1,50 @@
+/**
+ * The sliding windows of inference (SPEC "Inference"): each clip image `[nMels][T]` is cut
+ * into s = ceil((T − W) / shift) + 1 windows of W frames, start_i = round_half_even((T − W)·i/(s − 1)),
+ * a single window when T ≤ W. A clip narrower than W is centred and zero-padded exactly as a
+ * training crop is (lib/train copyWindow), so the model sees the same input either way.
+ */
+import type { ClipImage } from '../features/types';
+import type { TrainingClip } from '../data/types';
+import { copyWindow, slidingWindowStarts } from '../train/batch';
+
+/** One window: clip index (into the images given) and first frame. */
+export interface InferenceWindow {
+  clip: number;
+  start: number;
+}
+
+/** Window starts of one `width`-frame image: the reference formula (lib/train slidingWindowStarts). */
+export function windowStarts(width: number, windowFrames: number, windowShift: number): number[] {
+  if (!Number.isInteger(windowFrames) || windowFrames < 1) throw new Error(`windowFrames must be an integer >= 1, got ${windowFrames}`);
+  if (!Number.isInteger(windowShift) || windowShift < 1) throw new Error(`windowShift must be an integer >= 1, got ${windowShift}`);
+  return slidingWindowStarts(width, windowFrames, windowShift);
+}
+
+/** Every window of `images`, clip by clip, starts ascending. */
+export function planWindows(images: readonly ClipImage[], windowFrames: number, windowShift: number): InferenceWindow[] {
+  const out: InferenceWindow[] = [];
+  images.forEach((img, clip) => {
+    for (const start of windowStarts(img.frames, windowFrames, windowShift)) out.push({ clip, start });
+  });
+  return out;
+}
+
+const NO_TARGET = new Float32Array(0);
+
+/**
+ * Copies `windows` of `images` into `out` as single-channel `[n][nMels][windowFrames]` floats
+ * in 0..1 (uint8 / 255), n = windows.length; `out` must hold at least n·nMels·windowFrames values.
+ */
+export function fillWindowBatch(
+  images: readonly ClipImage[],
+  windows: readonly InferenceWindow[],
+  windowFrames: number,
+  out: Float32Array,
+): void {
+  windows.forEach((w, j) => {
+    const image = images[w.clip];
+    const clip: TrainingClip = { fname: '', image, target: NO_TARGET };
+    copyWindow(clip, w.start, windowFrames, out, j * image.nMels * windowFrames);
+  });
+}
