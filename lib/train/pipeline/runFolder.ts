@@ -41,6 +41,11 @@ export interface FoldDone {
   validClips: number;
   seconds: number;
   finishedAt: string;
+  /** Which model made the out-of-fold predictions: 'last' (the final epoch) or 'best'. */
+  oofModel?: 'last' | 'best';
+  /** lwlrap of the fold's out-of-fold predictions on its held-out curated / noisy clips (null: none). */
+  oofCuratedLwlrap?: number | null;
+  oofNoisyLwlrap?: number | null;
 }
 
 export const runInfoPath = (runDir: string): string => join(runDir, 'run.json');
@@ -50,6 +55,15 @@ export const foldDir = (runDir: string, arch: Architecture, stage: number, fold:
   join(stageDir(runDir, arch, stage), `fold${fold}`);
 export const foldDonePath = (runDir: string, arch: Architecture, stage: number, fold: number): string =>
   join(foldDir(runDir, arch, stage, fold), 'done.json');
+/** Out-of-fold predictions of a fold's held-out clips of one set (fname + class columns). */
+export const oofPath = (runDir: string, arch: Architecture, stage: number, fold: number, set: 'curated' | 'noisy'): string =>
+  join(foldDir(runDir, arch, stage, fold), `oof_${set}.csv`);
+/** Per-clip out-of-fold lwlrap of the noisy set after all folds of a stage (fname,fold,lwlrap). */
+export const noisyScoresPath = (runDir: string, arch: Architecture, stage: number): string =>
+  join(stageDir(runDir, arch, stage), 'noisy_scores.csv');
+/** Noisy clips a stage (3, 4) trains on (fname,fold,score). */
+export const selectedNoisyPath = (runDir: string, arch: Architecture, stage: number): string =>
+  join(stageDir(runDir, arch, stage), 'selected_noisy.csv');
 
 /** Writes `run.json` atomically. */
 export function writeRunInfo(runDir: string, info: RunInfo): void {

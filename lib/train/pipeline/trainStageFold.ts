@@ -1,0 +1,204 @@
+/**
+ * One job of the warm-up pipeline: (arch, stage, fold) → a trained model, its out-of-fold
+ * predictions and `done.json`. The unit a scheduler (CLI, Slurm array, CI matrix) runs.
+ *
+ * Restartable: a finished job (done.json) returns at once; an interrupted one resumes from
+ * its checkpoint (`<fold>/last`), and a crash after training but before done.json only
+ * repeats the cheap prediction step.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Architecture, Fat2019Config } from '../../config';
+import { labelMatrix } from '../../data/labels';
+import { writeSubmission } from '../../data/submission';
+import type { TrainingClip } from '../../data/types';
+import { batchMaker } from '../../augment/pipeline';
+import { lwlrap } from '../../metrics/lwlrap';
+import { buildModel } from '../../models/index';
+import { jsonlLogger, type Callback } from '../callbacks';
+import { loadWeightsInto } from '../checkpoint';
+import { fit, predictForValidation } from '../fit';
+import { ClipStore, loadRunData, type RunData } from './data';
+import type { ClipSet } from './folds';
+import { openRun } from './runInfo';
+import { foldDir, foldDonePath, oofPath, readFoldDone, readRunInfo, writeFoldDone, type FoldDone } from './runFolder';
+import { checkStageFold, ensureNoisyScores, ensureSelection, planStageFold, unfinishedFolds } from './stages';
+
+/** Thrown when a callback paused training (e.g. `stopAfterEpochs`) before the last epoch: rerun to resume. */
+export class TrainingPausedError extends Error {
+  constructor(readonly arch: Architecture, readonly stage: number, readonly fold: number, readonly epochs: number, readonly target: number, readonly reason?: string) {
+    super(`${arch} stage ${stage} fold ${fold}: training paused after epoch ${epochs}/${target}${reason ? ` (${reason})` : ''}; run the job again to resume from its checkpoint`);
+    this.name = 'TrainingPausedError';
+  }
+}
+
+/** Options of {@link trainStageFold}. */
+export interface TrainStageFoldOptions {
+  /** Run folder, e.g. `weights/<run>`. */
+  runDir: string;
+  /** Data folder (Kaggle layout). */
+  dataDir: string;
+  /** Feature cache root (default `work/features`). */
+  cacheDir?: string;
+  /** Architecture (default config.model.arch). */
+  arch?: Architecture;
+  /** 1..4. */
+  stage: number;
+  /** 0 .. config.pipeline.folds − 1. */
+  fold: number;
+  /** The run's config (default: the run.json of `runDir`, which must exist). */
+  config?: Fat2019Config;
+  /** fit callbacks (progress bar, live plots, stopAfterEpochs…). */
+  callbacks?: Callback[];
+  log?: (msg: string) => void;
+  /**
+   * Parsed label files / folds and loaded clips to share between jobs of one process (what
+   * runPipeline passes); by default each call reads its own.
+   */
+  shared?: { data: RunData; store: ClipStore };
+}
+
+/**
+ * Seed of a job: the run's train.seed offset by stage and fold, so folds and stages draw
+ * different shuffles and augmentations, and a rerun of a job draws the same ones.
+ */
+export function jobSeed(config: Fat2019Config, stage: number, fold: number): number {
+  return config.train.seed + 1000 * stage + fold;
+}
+
+/** The job's config: `config` (or run.json's) with `arch` applied, deep-copied. */
+function resolveConfig(runDir: string, config: Fat2019Config | undefined, arch: Architecture | undefined): Fat2019Config {
+  const base = config ?? readRunInfo(runDir).config;
+  const out = JSON.parse(JSON.stringify(base)) as Fat2019Config;
+  if (arch) out.model.arch = arch;
+  return out;
+}
+
+/**
+ * Trains (arch, stage, fold) as SPEC "Training" describes (see ./stages for the clip lists):
+ * fit on the stage's training clips (checkpointDir = the fold folder, resume 'ifExists',
+ * lib/augment batchMaker with config.augment, epochs = pipeline.stageEpochs[stage−1], max lr
+ * = pipeline.stageMaxLr[stage−1]), initialised from the final model of (stage−1, fold); then
+ * predicts the held-out curated and noisy fold f (sliding windows, config.infer) into
+ * oof_curated.csv / oof_noisy.csv; then writes done.json, last. The epoch history goes to
+ * `<fold>/history.jsonl` as training goes (lib/train jsonlLogger). When this was the last
+ * unfinished fold of the stage, also writes the stage's noisy_scores.csv.
+ *
+ * Stage k needs (k−1, fold) finished; stages 3 and 4 need every fold of the stages their
+ * selection comes from (1 and 2, resp. 3). Missing prerequisites throw, naming them.
+ *
+ * @returns the fold's done.json contents (the existing one when the job had finished before)
+ * @throws TrainingPausedError when a callback paused training before the last epoch
+ */
+export async function trainStageFold(options: TrainStageFoldOptions): Promise<FoldDone> {
+  const { runDir, dataDir, stage, fold } = options;
+  const log = options.log ?? (() => undefined);
+  const config = resolveConfig(runDir, options.config, options.arch);
+  const arch = config.model.arch;
+  checkStageFold(stage, fold, config);
+  // First: a job with other settings than the run's fails even when its fold is finished.
+  const info = openRun(runDir, dataDir, config);
+  const finished = readFoldDone(runDir, arch, stage, fold);
+  if (finished) {
+    log(`${arch} stage ${stage} fold ${fold}: finished before (${foldDonePath(runDir, arch, stage, fold)}), skipped`);
+    return finished;
+  }
+  const k = config.pipeline.folds;
+  const data = options.shared?.data ?? loadRunData(runDir, dataDir, info.vocabulary, config);
+  if (config.preprocess.nMels !== config.model.inputMels) {
+    throw new Error(`config.model.inputMels (${config.model.inputMels}) must equal config.preprocess.nMels (${config.preprocess.nMels})`);
+  }
+  if (stage > 1 && readFoldDone(runDir, arch, stage - 1, fold) === null) {
+    throw new Error(`${arch} stage ${stage} fold ${fold} starts from stage ${stage - 1} fold ${fold}, which has not finished (no ${foldDonePath(runDir, arch, stage - 1, fold)}); train it first`);
+  }
+  const selected = stage >= 3 ? ensureSelection(runDir, arch, stage, data, config) : undefined;
+  const plan = planStageFold(stage, fold, data, selected);
+  const store = options.shared?.store ?? new ClipStore(data, { cacheDir: options.cacheDir, preprocess: config.preprocess });
+  const waveform = config.augment.waveform.enabled;
+  const trainClips: TrainingClip[] = [
+    ...(await store.get('curated', plan.train.curated, { waveform })),
+    ...(await store.get('noisy', plan.train.noisy, { waveform })),
+  ];
+  const validClips = await store.get(plan.valid.set, plan.valid.fnames);
+  const dir = foldDir(runDir, arch, stage, fold);
+  const epochs = config.pipeline.stageEpochs[stage - 1];
+  log(`${arch} stage ${stage} fold ${fold}: training on ${trainClips.length} clips (curated ${plan.train.curated.length}, noisy ${plan.train.noisy.length}), ` +
+    `validating on ${validClips.length} ${plan.valid.set} clips, ${epochs} epochs, max lr ${config.pipeline.stageMaxLr[stage - 1]}` +
+    (plan.initFromStage ? `, from stage ${plan.initFromStage} fold ${fold}` : ', from scratch'));
+
+  const seed = jobSeed(config, stage, fold);
+  const model = buildModel(config.model, { seed });
+  let done: FoldDone;
+  try {
+    const resuming = existsSync(join(dir, 'last'));
+    if (plan.initFromStage !== null && !resuming) {
+      // The previous stage's final model (last/): the warm-up continues where that stage's
+      // one-cycle ended, and it is the model whose out-of-fold scores drove the selection.
+      loadWeightsInto(model, join(foldDir(runDir, arch, plan.initFromStage, fold), 'last'));
+    }
+    let completed = false;
+    const watch: Callback = { name: 'pipelineWatch', onTrainEnd: (ctx) => void (completed = ctx.completed === true) };
+    const result = await fit({
+      model,
+      trainClips,
+      validClips,
+      train: { ...config.train, epochs, seed },
+      optimizer: { ...config.optimizer, maxLr: config.pipeline.stageMaxLr[stage - 1] },
+      makeBatch: batchMaker(config.augment, config.model.inputFrames, config.model.numClasses, config.preprocess),
+      callbacks: [...(options.callbacks ?? []), jsonlLogger(join(dir, 'history.jsonl')), watch],
+      validation: { mode: 'centre', windowFrames: config.model.inputFrames, batchSize: config.infer.batchSize },
+      checkpointDir: dir,
+      resume: 'ifExists',
+      runConfig: { arch, stage, fold, model: config.model, augment: config.augment, trainClips: trainClips.length },
+    });
+    if (result.epochs < epochs && !completed) throw new TrainingPausedError(arch, stage, fold, result.epochs, epochs, result.stopReason);
+    if (result.resumed) log(`${arch} stage ${stage} fold ${fold}: resumed from its checkpoint`);
+
+    // Out-of-fold predictions from the FINAL model (the one in memory now), not best/: best/
+    // was chosen by lwlrap on these very held-out clips, so its scores would be optimistically
+    // biased, and these scores select noisy clips and give the cross-validation figures.
+    const predictStart = Date.now();
+    const oofScore: Record<ClipSet, number | null> = { curated: null, noisy: null };
+    for (const set of ['curated', 'noisy'] as ClipSet[]) {
+      const fnames = plan.heldOut[set];
+      const clips = await store.get(set, fnames, { keep: set === plan.valid.set });
+      const probs = predictForValidation(model, clips, {
+        mode: 'sliding', windowFrames: config.infer.windowFrames, windowShift: config.infer.windowShift, batchSize: config.infer.batchSize,
+      });
+      writeSubmission(oofPath(runDir, arch, stage, fold, set), fnames, probs, data.vocabulary);
+      if (fnames.length > 0) {
+        const setData = data.sets[set];
+        const truth = labelMatrix(fnames.map((f) => setData.clips[setData.index.get(f)!]), data.vocabulary);
+        const score = lwlrap(truth, probs, data.vocabulary.length).overall;
+        oofScore[set] = Number.isFinite(score) ? score : null;
+      }
+    }
+    const best = result.best?.validLwlrap;
+    done = {
+      arch, stage, fold,
+      epochs: result.epochs,
+      bestValidLwlrap: best !== undefined && Number.isFinite(best) ? best : null,
+      trainClips: trainClips.length,
+      validClips: validClips.length,
+      // Epoch time over all runs of the job (resumed ones included) + this run's predictions.
+      seconds: result.history.reduce((s, h) => s + h.seconds, 0) + (Date.now() - predictStart) / 1000,
+      finishedAt: new Date().toISOString(),
+      oofModel: 'last',
+      oofCuratedLwlrap: oofScore.curated,
+      oofNoisyLwlrap: oofScore.noisy,
+    };
+  } finally {
+    model.dispose();
+  }
+  writeFoldDone(runDir, done);
+  log(`${arch} stage ${stage} fold ${fold}: done, out-of-fold lwlrap curated ${fmt(done.oofCuratedLwlrap)}, noisy ${fmt(done.oofNoisyLwlrap)}`);
+  if (unfinishedFolds(runDir, arch, stage, k).length === 0) {
+    ensureNoisyScores(runDir, arch, stage, data, k);
+    log(`${arch} stage ${stage}: all ${k} folds finished, noisy_scores.csv written`);
+  }
+  return done;
+}
+
+function fmt(x: number | null | undefined): string {
+  return x === null || x === undefined ? 'n/a' : x.toFixed(4);
+}
