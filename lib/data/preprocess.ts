@@ -179,13 +179,15 @@ export async function preprocessDatasets(options: PreprocessOptions): Promise<Pr
   };
   const onResult = (r: PreprocessJobResult): void => {
     const job = todo[r.id];
-    if (r.ok) {
-      computed++;
-      counts[job.dataset].computed++;
-    } else {
+    // `ok === false`, not `!r.ok`: tslab compiles without strictNullChecks, where only a
+    // literal comparison narrows this union.
+    if (r.ok === false) {
       failed++;
       counts[job.dataset].failed++;
       failures.push({ dataset: job.dataset, fname: job.fname, file: job.file, reason: r.reason });
+    } else {
+      computed++;
+      counts[job.dataset].computed++;
     }
     progress(job);
   };

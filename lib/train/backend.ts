@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type * as TfWasm from '@tensorflow/tfjs-backend-wasm';
-import { registerCustomKernels, installedCustomKernels, CustomKernelOptions } from './kernels';
+import { registerCustomKernels, installedCustomKernels, CustomKernelOptions } from './kernels/index';
 import { prepareWasmThreads, withReportedCores } from './threads/wasmThreads';
 
 /** tfjs backend names this project can run on. */

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (tslab compiles notebook imports without the DOM lib; this file uses WebAssembly/Blob types.)
 /**
  * Calling registered wasm kernels from inside other kernels.
  *
