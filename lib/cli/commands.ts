@@ -1,9 +1,14 @@
 import type { Command } from './command';
+import { generateCommand } from './generate';
 import { scoreCommand } from './score';
 import { preprocessCommand } from './preprocess';
+import { trainCommand } from './train';
+import { inferCommand } from './infer';
+import { tagCommand } from './tag';
+import { demoCommand } from './demo';
 
 /**
  * Every `fat2019` command, in the order `--help` lists them. Each lives in its own module
  * under lib/cli/ and is added here.
  */
-export const COMMANDS: Command[] = [preprocessCommand, scoreCommand];
+export const COMMANDS: Command[] = [demoCommand, generateCommand, preprocessCommand, trainCommand, scoreCommand, inferCommand, tagCommand];
