@@ -177,9 +177,30 @@ test('feature cache: the config hash changes with any parameter; entries round-t
   const img = { nMels: 2, frames: 3, data: new Uint8Array([1, 2, 3, 4, 5, 6]) };
   const bytes = encodeClipImage(img);
   assert.deepEqual(decodeClipImage(bytes, 'x'), img);
-  assert.throws(() => decodeClipImage(bytes.subarray(0, 20), 'x.u8'), /x\.u8: cache entry truncated or padded: 20 bytes, expected 22/);
+  assert.throws(() => decodeClipImage(bytes.subarray(0, 36), 'x.u8'), /x\.u8: cache entry truncated or padded: 36 bytes, expected 38/);
   assert.throws(() => decodeClipImage(bytes, 'x.u8', 128), /nMels 2, expected 128/);
   assert.throws(() => cacheEntryPath('c', CFG, 'test', '../evil.wav'), /fname must be a relative path/);
+});
+
+test('a cache entry made from another version of the audio file is recomputed, not served stale', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fat2019-pre-'));
+  try {
+    const data = join(dir, 'data');
+    const cache = join(dir, 'cache');
+    makeData(data);
+    const clip = join(data, 'train_curated', 'short_0p6s.wav');
+    const first = await loadClipImages({ dataDir: data, dataset: 'train_curated', fnames: ['short_0p6s.wav'], cacheDir: cache, config: CFG });
+    assert.deepEqual(first[0].data, goldenImg('short_0p6s'));
+    // The same file name now holds another recording (a regenerated dataset): both the bulk
+    // preprocessing and the loader must see the change.
+    copyFileSync(join(G, 'audio', 'burst_silence.wav'), clip);
+    const report = await preprocessDatasets({ dataDir: data, datasets: ['train_curated'], cacheDir: cache, config: CFG, workers: 0 });
+    assert.ok(report.computed >= 1, 'the changed clip is recomputed');
+    const again = await loadClipImages({ dataDir: data, dataset: 'train_curated', fnames: ['short_0p6s.wav'], cacheDir: cache, config: CFG });
+    assert.deepEqual(again[0].data, goldenImg('burst_silence'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('loadClipImages returns images in fnames order, computing missing ones; errors name the file', async () => {
@@ -196,7 +217,7 @@ test('loadClipImages returns images in fnames order, computing missing ones; err
       loadClipImages({ dataDir: data, dataset: 'test', fnames: ['good.wav', 'random.wav'], cacheDir: cache, config: CFG }),
       /test[/\\]random\.wav: not a WAV file/,
     );
-    await assert.rejects(loadClipImages({ dataDir: data, dataset: 'test', fnames: ['nope.wav'], cacheDir: cache, config: CFG }), /nope\.wav: cannot read: ENOENT/);
+    await assert.rejects(loadClipImages({ dataDir: data, dataset: 'test', fnames: ['nope.wav'], cacheDir: cache, config: CFG }), /nope\.wav: audio file not found/);
     const w = await loadClipWaveform(join(data, 'train_curated', 'burst_silence.wav'), CFG);
     assert.equal(w.length, 76288 - 43520); // golden trim indices
     await assert.rejects(preprocessDatasets({ dataDir: join(dir, 'nothing'), cacheDir: cache }), /dataDir not found/);

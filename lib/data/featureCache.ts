@@ -3,22 +3,46 @@
  *
  * The folder is named after a hash of the whole {@link PreprocessConfig} (and of
  * {@link FEATURE_CACHE_VERSION}), so changing any preprocessing parameter lands in a new folder
- * and can never serve stale images. Entries are written atomically; each starts with a 16-byte
- * header (magic "F19I", version, nMels, frames, little-endian uint32) and is checked on read:
- * a truncated or foreign entry is treated as missing and recomputed.
+ * and can never serve stale images. Entries are written atomically; each starts with a 32-byte
+ * header (magic "F19I", version, nMels, frames as little-endian uint32, then the source file's
+ * size and mtime in ms as float64) and is checked on read: a truncated or foreign entry, or one
+ * made from another version of the audio file (a regenerated dataset, another data folder with
+ * the same dataset and file names), is treated as missing and recomputed.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import type { PreprocessConfig } from '../config';
 import type { ClipImage } from '../features/types';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 
 /** Bump when the feature code changes its output for the same config: old caches are then ignored. */
-export const FEATURE_CACHE_VERSION = 1;
+export const FEATURE_CACHE_VERSION = 2;
 
 const MAGIC = 0x49393146; // "F19I" read as little-endian uint32
-const HEADER_BYTES = 16;
+const HEADER_BYTES = 32;
+
+/** Identity of the audio file an entry was computed from: its size and modification time. */
+export interface SourceStamp {
+  size: number;
+  mtimeMs: number;
+}
+
+/** The stamp of `file` as it is now, or null when it cannot be stat'ed. */
+export function sourceStamp(file: string): SourceStamp | null {
+  try {
+    const st = statSync(file);
+    return { size: st.size, mtimeMs: st.mtimeMs };
+  } catch {
+    return null;
+  }
+}
+
+const NO_STAMP: SourceStamp = { size: 0, mtimeMs: 0 };
+
+function stampMatches(view: DataView, stamp: SourceStamp | undefined): boolean {
+  return stamp === undefined || (view.getFloat64(16, true) === stamp.size && view.getFloat64(24, true) === stamp.mtimeMs);
+}
 
 /** Short (12 hex digits) sha256 of the config's JSON (keys sorted) and the cache version. */
 export function preprocessConfigHash(config: PreprocessConfig): string {
@@ -45,8 +69,8 @@ function checkRelative(what: string, p: string): void {
   }
 }
 
-/** Serialises an image: 16-byte header + `[nMels][frames]` uint8. */
-export function encodeClipImage(img: ClipImage): Uint8Array {
+/** Serialises an image: 32-byte header (with the source's stamp) + `[nMels][frames]` uint8. */
+export function encodeClipImage(img: ClipImage, source: SourceStamp = NO_STAMP): Uint8Array {
   if (img.data.length !== img.nMels * img.frames) {
     throw new Error(`image data length must be nMels × frames = ${img.nMels * img.frames}, got ${img.data.length}`);
   }
@@ -56,6 +80,8 @@ export function encodeClipImage(img: ClipImage): Uint8Array {
   view.setUint32(4, FEATURE_CACHE_VERSION, true);
   view.setUint32(8, img.nMels, true);
   view.setUint32(12, img.frames, true);
+  view.setFloat64(16, source.size, true);
+  view.setFloat64(24, source.mtimeMs, true);
   out.set(img.data, HEADER_BYTES);
   return out;
 }
@@ -79,8 +105,11 @@ export function decodeClipImage(bytes: Uint8Array, name: string, expectedNMels?:
   return { nMels, frames, data: bytes.slice(HEADER_BYTES) };
 }
 
-/** Reads an entry; null when it is missing or invalid (the caller recomputes it). */
-export function readCachedImage(path: string, expectedNMels?: number): ClipImage | null {
+/**
+ * Reads an entry; null when it is missing, invalid, or (when `source` is given) computed from
+ * another version of the audio file: the caller recomputes it.
+ */
+export function readCachedImage(path: string, expectedNMels?: number, source?: SourceStamp): ClipImage | null {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -88,6 +117,7 @@ export function readCachedImage(path: string, expectedNMels?: number): ClipImage
     return null;
   }
   try {
+    if (bytes.length < HEADER_BYTES || !stampMatches(new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES), source)) return null;
     return decodeClipImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path, expectedNMels);
   } catch {
     return null;
@@ -95,10 +125,11 @@ export function readCachedImage(path: string, expectedNMels?: number): ClipImage
 }
 
 /**
- * True when the entry exists and its header and size are consistent (reads 16 bytes only; used
- * to skip finished clips when a preprocessing run resumes).
+ * True when the entry exists, its header and size are consistent and (when `source` is given)
+ * it was computed from that version of the audio file. Reads the header only; used to skip
+ * finished clips when a preprocessing run resumes.
  */
-export function isValidCacheEntry(path: string, expectedNMels?: number): boolean {
+export function isValidCacheEntry(path: string, expectedNMels?: number, source?: SourceStamp): boolean {
   if (!existsSync(path)) return false;
   let fd: number | undefined;
   try {
@@ -116,7 +147,8 @@ export function isValidCacheEntry(path: string, expectedNMels?: number): boolean
       (expectedNMels === undefined || nMels === expectedNMels) &&
       nMels > 0 &&
       frames > 0 &&
-      size === HEADER_BYTES + nMels * frames
+      size === HEADER_BYTES + nMels * frames &&
+      stampMatches(view, source)
     );
   } catch {
     return false;
@@ -126,6 +158,6 @@ export function isValidCacheEntry(path: string, expectedNMels?: number): boolean
 }
 
 /** Writes an entry atomically (readers see the old entry or the whole new one). */
-export function writeCachedImage(path: string, img: ClipImage): void {
-  writeFileAtomicSync(path, encodeClipImage(img));
+export function writeCachedImage(path: string, img: ClipImage, source?: SourceStamp): void {
+  writeFileAtomicSync(path, encodeClipImage(img, source));
 }

@@ -24,6 +24,7 @@ import {
   preprocessConfigHash,
   readCachedImage,
   writeCachedImage,
+  sourceStamp,
 } from './featureCache';
 import { runPreprocessJob, type PreprocessJob, type PreprocessJobResult } from './preprocessJob';
 
@@ -158,11 +159,12 @@ export async function preprocessDatasets(options: PreprocessOptions): Promise<Pr
       c.total++;
       total++;
       const entry = cacheEntryPath(cacheRoot, config, dataset, fname);
-      if (isValidCacheEntry(entry, config.nMels)) {
+      const file = join(dataDir, dataset, fname);
+      if (isValidCacheEntry(entry, config.nMels, sourceStamp(file) ?? undefined)) {
         c.skipped++;
         skipped++;
       } else {
-        todo.push({ id: todo.length, dataset, fname, file: join(dataDir, dataset, fname), entry });
+        todo.push({ id: todo.length, dataset, fname, file, entry });
       }
     }
   }
@@ -310,11 +312,13 @@ export async function loadClipImages(options: LoadClipImagesOptions): Promise<Cl
   const out: ClipImage[] = [];
   for (const fname of options.fnames) {
     const entry = cacheEntryPath(cacheRoot, config, options.dataset, fname);
-    let img = readCachedImage(entry, config.nMels);
+    const file = join(options.dataDir, options.dataset, fname);
+    const stamp = sourceStamp(file);
+    if (!stamp) throw new Error(`${file}: audio file not found (listed in the label CSV)`);
+    let img = readCachedImage(entry, config.nMels, stamp);
     if (!img) {
-      const file = join(options.dataDir, options.dataset, fname);
       img = clipImageFromSamples(await loadAudioFile(file, { sampleRate: config.sampleRate }), config);
-      writeCachedImage(entry, img);
+      writeCachedImage(entry, img, stamp);
     }
     out.push(img);
   }

@@ -5,7 +5,7 @@
 import type { PreprocessConfig } from '../config';
 import { loadAudioFile } from '../audio/load';
 import { clipImageFromSamples } from '../features/logmel';
-import { writeCachedImage } from './featureCache';
+import { sourceStamp, writeCachedImage } from './featureCache';
 
 /** A clip to preprocess: its audio file and the cache entry to write. */
 export interface PreprocessJob {
@@ -20,9 +20,11 @@ export type PreprocessJobResult = { id: number; ok: true; frames: number } | { i
 /** Runs one job; never throws (failures come back with the Error's message). */
 export async function runPreprocessJob(job: PreprocessJob, config: PreprocessConfig): Promise<PreprocessJobResult> {
   try {
+    // Stamp taken before decoding: if the file changes meanwhile, the entry is stale and redone.
+    const stamp = sourceStamp(job.file);
     const samples = await loadAudioFile(job.file, { sampleRate: config.sampleRate });
     const img = clipImageFromSamples(samples, config);
-    writeCachedImage(job.entry, img);
+    writeCachedImage(job.entry, img, stamp ?? undefined);
     return { id: job.id, ok: true, frames: img.frames };
   } catch (err) {
     const msg = (err as Error)?.message ?? String(err);
