@@ -47,6 +47,8 @@ export const SOURCE_PEAK = 0.9;
 /** Chance of each extra event (a repeat of one of the clip's labels), up to {@link MAX_EVENTS}. */
 export const EXTRA_EVENT_CHANCE = 0.35;
 export const MAX_EVENTS = 3;
+/** A clip lasts at most its longest event / U(MIN_EVENT_COVERAGE, 1) (but at least minSeconds). */
+export const MIN_EVENT_COVERAGE = 0.4;
 
 /** One sound event of a clip. */
 export interface DemoEventPlan {
@@ -130,7 +132,7 @@ export function planClip(
   },
 ): DemoClipPlan {
   const { spec, vocabulary } = opts;
-  const frames = drawFrames(rng, spec.minSeconds, spec.maxSeconds, opts.sampleRate);
+  const drawn = drawFrames(rng, spec.minSeconds, spec.maxSeconds, opts.sampleRate);
   const labels = [opts.primary];
   if (opts.extraLabels > 0) {
     const others = rng.shuffle(vocabulary.filter((l) => l !== opts.primary));
@@ -139,7 +141,7 @@ export function planClip(
   const eventLabels = [...labels];
   while (eventLabels.length < MAX_EVENTS && rng.chance(EXTRA_EVENT_CHANCE)) eventLabels.push(pick(rng, labels));
 
-  const events: DemoEventPlan[] = eventLabels.map((label) => {
+  const drawnEvents = eventLabels.map((label) => {
     const recordings = opts.pool[label];
     if (!recordings || recordings.length === 0) throw new Error(`demo class "${label}" has no ${opts.set} recordings`);
     const recording = pick(rng, recordings);
@@ -147,7 +149,16 @@ export function planClip(
     const gainDb = rng.range(GAIN_DB_RANGE[0], GAIN_DB_RANGE[1]);
     const n = opts.lengths.get(recording);
     if (n === undefined) throw new Error(`demo recording "${recording}" was not loaded`);
-    const total = rateChangedLength(n, Math.pow(2, semitones / 12));
+    return { label, recording, semitones, gainDb, total: rateChangedLength(n, Math.pow(2, semitones / 12)) };
+  });
+  // Like FSDKaggle2019 clips, which are mostly the sound itself, the clip is at most as long as
+  // its longest event over a drawn coverage: a 0.2 s drum hit alone in a 15 s clip would make
+  // most 2 s training crops unlabelled noise.
+  const longest = Math.max(...drawnEvents.map((e) => e.total));
+  const coverage = rng.range(MIN_EVENT_COVERAGE, 1);
+  const minFrames = Math.round(spec.minSeconds * opts.sampleRate);
+  const frames = Math.max(minFrames, Math.min(drawn, Math.round(longest / coverage)));
+  const events: DemoEventPlan[] = drawnEvents.map(({ label, recording, semitones, gainDb, total }) => {
     const u = rng.uniform();
     if (total <= frames) {
       return { label, recording, semitones, gainDb, onset: Math.floor(u * (frames - total + 1)), offset: 0, length: total };
