@@ -101,6 +101,9 @@ test("lib/ compiles under tslab's TypeScript 5.0 settings (no DOM lib, non-stric
     'narrow unions by string discriminants (strictNullChecks is off there)');
 });
 
+/** Shrinks the training notebooks' QUICK setting to one epoch per stage of a 1/16-wide model. */
+const SMOKE_PARAMETERS = 'QUICK.stageEpochs = [1, 1, 1, 1];\nQUICK.widthMultiplier = 1 / 16;\nQUICK.batchSize = 16;';
+
 test('notebooks execute headlessly on tiny demo data with the quick setting', { timeout: 15 * 60_000 }, async (t) => {
   let tools: JupyterTools;
   try {
@@ -127,6 +130,8 @@ test('notebooks execute headlessly on tiny demo data with the quick setting', { 
           tools,
           cellTimeoutS: 300,
           totalTimeoutS: 600,
+          // The notebooks' QUICK setting trains for minutes; here every step runs once, tiny.
+          injectParameters: name.startsWith('training-') ? SMOKE_PARAMETERS : undefined,
         });
         assert.ok(r.ok, `${name}.ipynb failed after ${r.seconds.toFixed(1)} s:\n${r.error}`);
         const executed = readNotebook(r.outputPath);

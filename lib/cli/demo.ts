@@ -53,6 +53,8 @@ export interface MainJobSummary {
   /** Test lwlrap of the ensemble and of the frequency baseline (null without test labels). */
   test: { model: SplitScores; baseline: SplitScores } | null;
   submissionPath: string;
+  /** Models in the test ensemble, e.g. `cnnModel1 stages 2, 3, 4 × 2 folds`. */
+  ensemble: string;
 }
 
 interface SplitScores {
@@ -125,11 +127,14 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobSummar
   );
 
   const submissionPath = join(options.runDir, 'submission.csv');
+  let ensembleName = '';
   const baselinePath = join(options.runDir, 'baseline_submission.csv');
   await timed('infer', async () => {
     const ensemble = await loadEnsemble(options.runDir, { archs: [options.arch] });
     try {
-      log(`ensemble: ${ensemble.members.length} models (stages ${config.pipeline.ensembleStages.join(', ')} × folds)`);
+      const folds = new Set(ensemble.members.map((m) => m.fold)).size;
+      ensembleName = `${ensemble.members.length} models: ${options.arch} stages ${config.pipeline.ensembleStages.join(', ')} × ${folds} folds`;
+      log(`ensemble: ${ensembleName}`);
       const pred = await predictDataset({ ensemble, dataDir: options.dataDir, dataset: 'test', cacheDir: options.cacheDir });
       writeSubmission(submissionPath, pred.fnames, pred.scores, pred.vocabulary);
       const curated = readLabelCsv(join(options.dataDir, 'train_curated.csv'), vocabulary);
@@ -161,6 +166,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobSummar
     stages: pipeline.stages.map((s) => ({ stage: s.stage, cvCurated: s.cvCurated, cvNoisy: s.cvNoisy, selectedNoisy: s.selectedNoisy })),
     test,
     submissionPath,
+    ensemble: ensembleName,
   };
   mkdirSync(options.runDir, { recursive: true });
   writeFileAtomicSync(join(options.runDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -180,7 +186,7 @@ export function formatMainJobSummary(s: MainJobSummary): string {
   const lines = [
     '',
     `Summary (${s.runDir}/summary.json)`,
-    `  backend   ${s.backend}`,
+    `  ${s.backend}`,
     `  data      ${s.dataDir}`,
     '  time per phase:',
     ...s.phases.map((p) => `    ${p.name.padEnd(30)} ${p.seconds.toFixed(1).padStart(7)} s`),
@@ -192,9 +198,10 @@ export function formatMainJobSummary(s: MainJobSummary): string {
   ];
   if (s.test) {
     const splits = Object.keys(s.test.model.perSplit).sort();
-    lines.push(`  test lwlrap:${' '.repeat(27)}${['all', ...splits].map((k) => k.padStart(8)).join(' ')}`);
-    const row = (name: string, r: SplitScores) => `    ${name.padEnd(36)}${[r.overall, ...splits.map((k) => r.perSplit[k])].map((v) => fmt(v).padStart(8)).join(' ')}`;
-    lines.push(row('ensemble (stages ' + 'of the run)', s.test.model), row('baseline: classes by training frequency', s.test.baseline));
+    const width = 60;
+    lines.push(`  test lwlrap:`.padEnd(width + 2) + ['all', ...splits].map((k) => k.padStart(8)).join(' '));
+    const row = (name: string, r: SplitScores) => `    ${name.padEnd(width - 2)}${[r.overall, ...splits.map((k) => r.perSplit[k])].map((v) => fmt(v).padStart(8)).join(' ')}`;
+    lines.push(row(`ensemble (${s.ensemble})`, s.test.model), row('baseline (classes by training frequency)', s.test.baseline));
   }
   lines.push(`  submission: ${s.submissionPath}`);
   return lines.join('\n') + '\n';

@@ -1,6 +1,10 @@
 """Executes a Jupyter notebook with nbclient and saves the executed copy, even on failure.
 
-Usage: execute_notebook.py IN.ipynb OUT.ipynb [--kernel tslab] [--timeout SECONDS]
+Usage: execute_notebook.py IN.ipynb OUT.ipynb [--kernel tslab] [--timeout SECONDS] [--inject CODE]
+
+--inject CODE: as papermill does, a code cell (tagged "injected-parameters") holding CODE is
+inserted after the cell tagged "parameters" (the notebook's settings), so a test can shrink
+the settings the reader sees without editing the notebook.
 
 Unlike `jupyter nbconvert --execute`, a failing cell's own output (tslab prints errors and
 compile diagnostics to the cell's stderr stream, not into the error reply) is printed to
@@ -37,9 +41,18 @@ def main():
     ap.add_argument("output")
     ap.add_argument("--kernel", default="tslab")
     ap.add_argument("--timeout", type=int, default=600, help="per-cell timeout in seconds")
+    ap.add_argument("--inject", default=None, help="code inserted after the cell tagged 'parameters'")
     args = ap.parse_args()
 
     nb = nbformat.read(args.input, as_version=4)
+    if args.inject:
+        tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+        if not tagged:
+            print("%s: --inject given but no cell is tagged 'parameters'" % args.input, file=sys.stderr)
+            return 2
+        cell = nbformat.v4.new_code_cell(args.inject)
+        cell.metadata["tags"] = ["injected-parameters"]
+        nb.cells.insert(tagged[0] + 1, cell)
     started = {"index": None}
 
     def on_start(cell, cell_index, **_):

@@ -91,6 +91,11 @@ export interface ExecuteOptions {
   cellTimeoutS?: number;
   /** Whole-run timeout in seconds (default 1200). */
   totalTimeoutS?: number;
+  /**
+   * Code run right after the cell tagged `parameters` (papermill's convention), e.g. to shrink
+   * the quick setting in tests; it appears in the executed copy as an `injected-parameters` cell.
+   */
+  injectParameters?: string;
   tools?: JupyterTools;
 }
 
@@ -130,6 +135,7 @@ export function executeNotebook(notebookPath: string, options: ExecuteOptions): 
   const outputPath = join(options.outputDir, basename(nb));
   const runner = join(__dirname, 'execute_notebook.py');
   const args = [runner, nb, outputPath, '--kernel', 'tslab', '--timeout', String(options.cellTimeoutS ?? 600)];
+  if (options.injectParameters) args.push('--inject', options.injectParameters);
   const start = Date.now();
   const r = spawnSync(tools.python, args, {
     cwd: dirname(nb),

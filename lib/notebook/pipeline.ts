@@ -32,6 +32,8 @@ export interface TrainingSetting {
   batchSize: number;
   /** Multiplies every conv and dense width (1 = the published models). */
   widthMultiplier: number;
+  /** Dropout of the two head blocks (reference 0.25, 0.5). */
+  headDropout: number[];
 }
 
 /**
@@ -43,7 +45,7 @@ export interface TrainingSetting {
 export function trainingConfig(arch: Architecture, setting: TrainingSetting, options: { dataDir: string; augment?: AugmentConfig }): Fat2019Config {
   const numClasses = readVocabulary(join(options.dataDir, 'sample_submission.csv')).length;
   return pipelineConfig({
-    model: { arch, numClasses, widthMultiplier: setting.widthMultiplier },
+    model: { arch, numClasses, widthMultiplier: setting.widthMultiplier, headDropout1: setting.headDropout[0], headDropout2: setting.headDropout[1] },
     train: { batchSize: setting.batchSize },
     pipeline: { folds: setting.folds, stageEpochs: [...setting.stageEpochs], stageMaxLr: [...setting.stageMaxLr] },
     ...(options.augment ? { augment: options.augment } : {}),
