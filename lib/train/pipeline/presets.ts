@@ -24,7 +24,7 @@ export const QUICK_OVERRIDES: DeepPartial<Fat2019Config> = {
   augment: { mixup: { enabled: false }, specMix: { enabled: false } },
   pipeline: {
     folds: 2,
-    stageEpochs: [4, 8, 4, 4],
+    stageEpochs: [3, 7, 4, 4],
     stageMaxLr: [1e-2, 5e-3, 3e-3, 3e-3],
   },
   infer: { batchSize: 32 },
