@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatMainJobSummary, runMainJob } from '../lib/cli/demo';
@@ -63,6 +63,22 @@ test('main job: generate → preprocess → 4 stages → submission → scores, 
     assert.deepEqual(again.stages, summary.stages);
     assert.deepEqual(again.test, summary.test);
     assert.ok(existsSync(join(options.runDir, 'baseline_submission.csv')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('main job: a data folder of other files without the Kaggle CSVs is an error, not overwritten', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fat2019-main-'));
+  try {
+    const dataDir = join(dir, 'fsd');
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, 'train_curated_post_competition.csv'), 'fname,labels\n');
+    await assert.rejects(
+      runMainJob({ dataDir, runDir: join(dir, 'run'), cacheDir: join(dir, 'f'), arch: 'cnnModel1', overrides: {}, demoSize: 'tiny', seed: 1, log: () => undefined }),
+      /fsd: no train_curated\.csv \(Kaggle layout/,
+    );
+    assert.deepEqual(readdirSync(dataDir), ['train_curated_post_competition.csv']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

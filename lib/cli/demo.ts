@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, numberOption, type Command } from './command';
 import { formatPreprocessReport, formatProgressBar } from './preprocess';
@@ -89,6 +89,13 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobSummar
     if (existsSync(join(options.dataDir, 'train_curated.csv'))) {
       log(`using the data in ${options.dataDir}`);
       return;
+    }
+    // Only an absent or empty folder, or an earlier demo set, gets the demo data: a folder of
+    // someone's own files (e.g. FSDKaggle2019 label files without the Kaggle CSVs) is left alone.
+    const entries = existsSync(options.dataDir) ? readdirSync(options.dataDir) : [];
+    if (entries.length > 0 && !entries.includes('demo.json')) {
+      throw new Error(`${options.dataDir}: no train_curated.csv (Kaggle layout: train_curated/, train_noisy/, test/, train_curated.csv, ` +
+        `train_noisy.csv, sample_submission.csv); the demo data is only generated into an absent or empty folder`);
     }
     log(`no data in ${options.dataDir}: generating the demo dataset (size ${options.demoSize}, seed ${options.seed})`);
     const demo = await generateDemoDataset({ outDir: options.dataDir, size: options.demoSize, seed: options.seed });
