@@ -10,6 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeBackend, parseBackendPreference, parseThreads, BackendInfo } from '../lib/train/backend';
+import { backendOptions } from '../lib/cli/backendOption';
+import { UsageError } from '../lib/cli/command';
 
 const BACKEND_TS = path.join(__dirname, '..', 'lib', 'train', 'backend.ts');
 
@@ -115,4 +117,12 @@ test('describeBackend gives one line with flavour, threads, kernels and reasons'
   });
   assert.equal(line, 'backend wasm (SIMD, 2 threads; custom: wasm:Conv2DBackpropFilter; skipped: tfjs-node: not installed)');
   assert.ok(!line.includes('\n'));
+});
+
+test('CLI --backend/--threads follow the backend rules; a bad value is a usage error naming the option', () => {
+  assert.deepEqual(backendOptions({}), {});
+  assert.deepEqual(backendOptions({ backend: 'wasm', threads: '2' }), { prefer: 'wasm', threads: 2 });
+  assert.deepEqual(backendOptions({ backend: 'tfjs-node' }), { prefer: 'tfjs-node' }, 'the FAT2019_BACKEND spellings work too');
+  assert.throws(() => backendOptions({ backend: 'gpuu' }), (e: Error) => e instanceof UsageError && /--backend must be one of .*got 'gpuu'/.test(e.message));
+  assert.throws(() => backendOptions({ threads: '0' }), (e: Error) => e instanceof UsageError && /--threads must be an integer >= 1, got '0'/.test(e.message));
 });

@@ -6,6 +6,8 @@ import type { Architecture, InferConfig } from '../config';
 import { writeSubmission } from '../data/submission';
 import { readRunInfo } from '../train/pipeline/runFolder';
 import { initBackend, describeBackend } from '../train/backend';
+import { formatDuration } from '../train/callbacks';
+import { backendOptions, BACKEND_OPTIONS_HELP } from './backendOption';
 import { loadEnsemble, memberName } from '../infer/ensemble';
 import { predictDataset } from '../infer/dataset';
 import type { InferProgress } from '../infer/types';
@@ -56,19 +58,8 @@ export function inferOverrides(values: Record<string, unknown>): Partial<InferCo
 
 /** Selects the tfjs backend (`--backend`, `--threads`, else FAT2019_BACKEND / auto) and logs it to stderr. */
 export async function initCliBackend(values: Record<string, unknown>, quiet: boolean): Promise<void> {
-  const prefer = values.backend === undefined ? undefined : String(values.backend);
-  if (prefer !== undefined && !['auto', 'gpu', 'node', 'wasm', 'cpu'].includes(prefer)) {
-    throw new UsageError(`--backend must be one of auto, gpu, node, wasm, cpu, got "${prefer}"`);
-  }
-  const threads = values.threads === undefined ? undefined : numberOption(values, 'threads', 1);
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`--threads must be an integer >= 1, got ${threads}`);
-  const info = await initBackend({ prefer: prefer as 'auto' | undefined, threads });
+  const info = await initBackend(backendOptions(values));
   if (!quiet) process.stderr.write(`${describeBackend(info)}\n`);
-}
-
-function formatSeconds(sec: number): string {
-  const s = Math.round(sec);
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
 /** A progress printer for stderr: redrawn in place on a terminal, a line every 10 s otherwise. */
@@ -85,7 +76,7 @@ export function progressPrinter(quiet: boolean): (p: InferProgress) => void {
     const width = 30;
     const line = `[${'#'.repeat(Math.round(frac * width))}${'.'.repeat(width - Math.round(frac * width))}] ` +
       `${p.done}/${p.total} clip passes  ${(100 * frac).toFixed(1)}%  ${memberName(p.member)}` +
-      (p.etaSec !== null && !end ? `  ETA ${formatSeconds(p.etaSec)}` : `  ${formatSeconds(p.elapsedSec)}`);
+      (p.etaSec !== null && !end ? `  ETA ${formatDuration(p.etaSec)}` : `  ${formatDuration(p.elapsedSec)}`);
     process.stderr.write(tty ? `\r${line}\x1b[K${end ? '\n' : ''}` : `${line}\n`);
   };
 }
@@ -137,8 +128,7 @@ Options:
   --cache <dir>        feature cache root (default: work/features)
   --workers <n>        threads that fill the feature cache first; 0 = compute missing images
                        while predicting (default: ${availableParallelism()})
-  --backend <name>     auto | gpu | node | wasm | cpu (default: auto; FAT2019_BACKEND overrides)
-  --threads <n>        wasm threads (default: the core count; FAT2019_THREADS overrides)
+${BACKEND_OPTIONS_HELP}
   --quiet              no progress output
 
 Example:

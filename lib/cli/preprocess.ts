@@ -1,17 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { UsageError, numberOption, type Command } from './command';
 import { PREPROCESS_DEFAULTS, withDefaults } from '../config';
+import { formatDuration } from '../train/callbacks';
 import { preprocessDatasets, DEFAULT_DATASETS, type PreprocessProgress, type PreprocessReport } from '../data/preprocess';
 
-function formatDuration(sec: number): string {
-  if (!Number.isFinite(sec)) return '?';
-  const s = Math.round(sec);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s % 60).padStart(2, '0')}s`;
-}
-
-/** One-line progress bar: `[#####.....]  512/4970  10.3%  12.4 clips/s  ETA 6m01s  (3 failed)`. */
+/** One-line progress bar: `[#####.....]  512/4970  10.3%  12.4 clips/s  ETA 6:01  (3 failed)`. */
 export function formatProgressBar(p: PreprocessProgress, width = 30): string {
   const frac = p.total > 0 ? p.done / p.total : 1;
   const filled = Math.round(frac * width);

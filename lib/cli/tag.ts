@@ -2,6 +2,7 @@ import { UsageError, numberOption, type Command } from './command';
 import { loadEnsemble } from '../infer/ensemble';
 import { tagFiles, type TagResult } from '../infer/tag';
 import { archOption, inferOverrides, initCliBackend, intListOption, progressPrinter } from './infer';
+import { BACKEND_OPTIONS_HELP } from './backendOption';
 
 /** The human table of one file: `file (3.2 s)` then rank, probability, label. */
 export function formatTagResult(r: TagResult): string {
@@ -31,8 +32,7 @@ Options:
   --mean <kind>        arithmetic | geometric (default: the run's infer.ensembleMean)
   --batch-size <n>     windows per forward pass (default: the run's infer.batchSize)
   --one-at-a-time      load one model at a time (big ensembles)
-  --backend <name>     auto | gpu | node | wasm | cpu (default: auto; FAT2019_BACKEND overrides)
-  --threads <n>        wasm threads (FAT2019_THREADS overrides)
+${BACKEND_OPTIONS_HELP}
   --quiet              no backend line or progress output
 
 Example:

@@ -5,7 +5,8 @@ import { UsageError, numberOption, type Command } from './command';
 import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config } from '../config';
 import { readVocabulary } from '../data/labels';
 import { preprocessDatasets } from '../data/preprocess';
-import { initBackend, describeBackend, type BackendPreference } from '../train/backend';
+import { initBackend, describeBackend } from '../train/backend';
+import { backendOptions, BACKEND_OPTIONS_HELP } from './backendOption';
 import { progressBar } from '../train/callbacks';
 import { QUICK_OVERRIDES } from '../train/pipeline/presets';
 import { readRunInfo, runInfoPath, type FoldDone } from '../train/pipeline/runFolder';
@@ -16,7 +17,6 @@ import { STAGES } from '../train/pipeline/stages';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
 
 const ARCHS: readonly Architecture[] = ['cnnModel1', 'vgg16bn'];
-const BACKENDS = ['auto', 'gpu', 'node', 'wasm', 'cpu'];
 
 /** "all" → undefined (every one); "2" or "1,3" → the numbers, each checked by `check`. */
 function parseList(raw: unknown, name: string, check: (n: number) => boolean, allowed: string): number[] | undefined {
@@ -111,8 +111,7 @@ Options:
   --width <m>          model width multiplier (1 = reference)
   --folds <k>          number of folds (default 10)
   --cache <dir>        feature cache root (default: work/features)
-  --backend <name>     ${BACKENDS.join(' | ')} (default auto: the fastest available;
-                       also FAT2019_BACKEND, and FAT2019_THREADS for wasm threads)
+${BACKEND_OPTIONS_HELP}
   --workers <n>        preprocessing threads for clips not yet cached (default: ${availableParallelism()})
   --prepare            only create run.json and folds/{curated,noisy}.csv, then exit: the step
                        before fanning jobs out to other machines
@@ -135,6 +134,7 @@ Examples:
     folds: { type: 'string' },
     cache: { type: 'string' },
     backend: { type: 'string' },
+    threads: { type: 'string' },
     workers: { type: 'string' },
     prepare: { type: 'boolean' },
     quiet: { type: 'boolean' },
@@ -145,8 +145,7 @@ Examples:
     const runDir = values.run;
     const dataDir = typeof values.data === 'string' ? values.data
       : existsSync(runInfoPath(runDir)) ? readRunInfo(runDir).dataDir : 'data/demo';
-    const backend = (values.backend as string | undefined) ?? 'auto';
-    if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got "${backend}"`);
+    const backend = backendOptions(values);
     const workers = numberOption(values, 'workers', availableParallelism());
     if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be a non-negative integer, got ${workers}`);
     const config = trainConfig(runDir, dataDir, values);
@@ -165,7 +164,7 @@ Examples:
     const cacheDir = typeof values.cache === 'string' ? values.cache : 'work/features';
     const log = quiet ? undefined : (msg: string) => process.stderr.write(`${msg}\n`);
 
-    const info = await initBackend({ prefer: backend as BackendPreference });
+    const info = await initBackend(backend);
     log?.(describeBackend(info));
     // Images of clips not in the feature cache yet, on every core (cached ones are skipped).
     const pre = await preprocessDatasets({ dataDir, datasets: ['train_curated', 'train_noisy'], cacheDir, config: config.preprocess, workers });
