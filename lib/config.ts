@@ -48,7 +48,12 @@ export const PREPROCESS_DEFAULTS: Readonly<PreprocessConfig> = Object.freeze({
   imageEps: 1e-6,
 });
 
-export type Architecture = 'cnnModel1' | 'vgg16bn';
+/**
+ * A network's name as registered in lib/models/registry (`architectureNames()` lists them:
+ * cnnModel1, vgg16bn, ...). A plain string here so that config stays free of model code;
+ * `buildModel`, the CLI and run folders validate it with `getArchitecture`.
+ */
+export type Architecture = string;
 
 /** Model shape. Reference: 3×128×128 input, 80 classes, full width. */
 export interface ModelConfig {
@@ -65,7 +70,7 @@ export interface ModelConfig {
 }
 
 export const MODEL_DEFAULTS: Readonly<ModelConfig> = Object.freeze({
-  arch: 'cnnModel1' as Architecture,
+  arch: 'cnnModel1',
   numClasses: 80,
   inputMels: 128,
   inputFrames: 128,
