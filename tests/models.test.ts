@@ -116,12 +116,15 @@ test('Kaiming-normal init: conv/dense kernels ~ N(0, 2/fanIn), biases 0, BN gamm
   }
 });
 
-test('widthMultiplier scales conv and dense widths; output is [B, numClasses] logits', () => {
+test('widthMultiplier scales conv widths, the head keeps headUnits (512) hidden units; output is [B, numClasses] logits', () => {
   const model = buildModel(tiny({ widthMultiplier: 0.25 }));
   try {
     assert.equal((model.getLayer('block1_1_conv').getConfig() as { filters: number }).filters, 16);
     assert.equal((model.getLayer('block4_2_conv').getConfig() as { filters: number }).filters, 128);
-    assert.equal((model.getLayer('head_fc1').getConfig() as { units: number }).units, 128);
+    assert.equal((model.getLayer('head_fc1').getConfig() as { units: number }).units, 512);
+    const narrowHead = buildModel(tiny({ widthMultiplier: 0.25, headUnits: 32 }));
+    assert.equal((narrowHead.getLayer('head_fc1').getConfig() as { units: number }).units, 32);
+    narrowHead.dispose();
     const out = tf.tidy(() => model.predict(tf.zeros([2, 32, 32, 3])) as tf.Tensor);
     assert.deepEqual(out.shape, [2, 4]);
     out.dispose();
@@ -133,6 +136,7 @@ test('widthMultiplier scales conv and dense widths; output is [B, numClasses] lo
 test('bad model configs fail with the field name and value', () => {
   assert.throws(() => buildModel(tiny({ numClasses: 0 })), /numClasses must be a positive integer, got 0/);
   assert.throws(() => buildModel(tiny({ widthMultiplier: -1 })), /widthMultiplier must be > 0, got -1/);
+  assert.throws(() => buildModel(tiny({ headUnits: 0 })), /headUnits must be a positive integer, got 0/);
   assert.throws(() => buildModel(tiny({ headDropout1: 1 })), /headDropout1 must be in \[0, 1\), got 1/);
   assert.throws(() => buildModel(tiny({ arch: 'vgg16bn', inputMels: 16 })), /at least 32×32 for vgg16bn/);
   assert.throws(() => buildModel(tiny({ arch: 'resnet' })), /unknown architecture 'resnet' \(known: cnnModel1, vgg16bn/);

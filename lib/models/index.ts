@@ -37,6 +37,7 @@ export function validateModelConfig(cfg: ModelConfig): void {
   positiveInt('numClasses');
   positiveInt('inputMels');
   positiveInt('inputFrames');
+  positiveInt('headUnits');
   if (!(cfg.widthMultiplier > 0)) throw new Error(`ModelConfig.widthMultiplier must be > 0, got ${cfg.widthMultiplier}`);
   for (const name of ['headDropout1', 'headDropout2'] as const) {
     if (!(cfg[name] >= 0 && cfg[name] < 1)) throw new Error(`ModelConfig.${name} must be in [0, 1), got ${cfg[name]}`);

@@ -33,7 +33,7 @@ export function vgg16bn(cfg: ModelConfig): tf.LayersModel {
   }
   const logits = applyHead(x, {
     numClasses: cfg.numClasses,
-    hiddenUnits: scaledWidth(512, cfg.widthMultiplier),
+    hiddenUnits: cfg.headUnits,
     dropout1: cfg.headDropout1,
     dropout2: cfg.headDropout2,
   });
