@@ -6,17 +6,27 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config';
 import { Rng } from '../util/rng';
-import { getArchitecture, minInputOf } from './registry';
+import { architectureNames, getArchitecture, minInputOf } from './registry';
 
 // Every family, in the order `architectureNames()` lists them.
 import './cnnModel1';
 import './vgg16bn';
+import './resnet';
+import './mobilenetv2';
+import './cnn7th';
+import './xresnet';
 
 export { cnnModel1, CNN_MODEL1_WIDTHS } from './cnnModel1';
 export { vgg16bn, VGG16_CONFIG } from './vgg16bn';
 export { applyHead, batchNorm, convBnRelu, scaledWidth, BN_MOMENTUM, BN_EPSILON } from './head';
 export type { HeadOptions } from './head';
-export { kaimingNormalInit } from './init';
+export { kaimingNormalInit, initModel, FASTAI_INIT } from './init';
+export type { InitScheme } from './init';
+export { Mish } from './layers';
+export { resnet, RESNET_LAYERS } from './resnet';
+export { mobilenetv2, makeDivisible, MOBILENETV2_SETTING } from './mobilenetv2';
+export { cnn7th, CNN7TH_BLOCKS } from './cnn7th';
+export { xresnet, XRESNET_VARIANTS } from './xresnet';
 export {
   registerArchitecture, unregisterArchitecture, getArchitecture, architectureNames, isArchitecture, minInputOf, inputChannelsOf,
 } from './registry';
@@ -46,7 +56,20 @@ export function validateModelConfig(cfg: ModelConfig): void {
   if (cfg.inputMels < min.mels || cfg.inputFrames < min.frames) {
     throw new Error(`ModelConfig inputMels×inputFrames must be at least ${min.mels}×${min.frames} for ${cfg.arch} (${spec.pools} pools), got ${cfg.inputMels}×${cfg.inputFrames}`);
   }
+  if (cfg.activation !== 'relu' && cfg.activation !== 'mish') throw new Error(`ModelConfig.activation must be 'relu' or 'mish', got '${String(cfg.activation)}'`);
+  if (typeof cfg.channelStem !== 'boolean') throw new Error(`ModelConfig.channelStem must be true or false, got ${String(cfg.channelStem)}`);
+  const supports = spec.supports ?? [];
+  if (cfg.activation !== 'relu' && !supports.includes('activation')) {
+    throw new Error(`ModelConfig.activation '${cfg.activation}' is not an option of ${cfg.arch} (only of ${architecturesSupporting('activation')})`);
+  }
+  if (cfg.channelStem && !supports.includes('channelStem')) {
+    throw new Error(`ModelConfig.channelStem is not an option of ${cfg.arch} (only of ${architecturesSupporting('channelStem')})`);
+  }
   spec.validate?.(cfg);
+}
+
+function architecturesSupporting(option: 'activation' | 'channelStem'): string {
+  return architectureNames().filter((n) => getArchitecture(n).supports?.includes(option)).join(', ');
 }
 
 /**
