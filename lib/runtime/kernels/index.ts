@@ -1,14 +1,17 @@
 /**
- * Registers the training kernels the project adds to tfjs (see conv2dGrads.ts, batchNormGrad.ts).
+ * Registers the training kernels the project adds to tfjs (see conv2dGrads.ts, depthwiseGrads.ts,
+ * batchNormGrad.ts).
  * Registration is global to the one tfjs-core instance and idempotent: a second call (or a
  * second copy of this module, as notebooks may load) finds the markers and does nothing.
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
+import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
 import { fusedBatchNormGradConfig } from './batchNormGrad';
 import { makeLeadingReduceWasm } from './reduce';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
+export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
 export { fusedBatchNormGradConfig } from './batchNormGrad';
 export { makeLeadingReduceWasm, leadingAxesCount, columnSums } from './reduce';
 
@@ -16,6 +19,8 @@ export { makeLeadingReduceWasm, leadingAxesCount, columnSums } from './reduce';
 export interface CustomKernelOptions {
   conv2dBackpropFilter?: boolean;
   conv2dBackpropInput?: boolean;
+  /** wasm `DepthwiseConv2dNativeBackpropFilter`/`Input` (absent from tfjs-backend-wasm 4.22). */
+  depthwiseGrads?: boolean;
   batchNormGrad?: boolean;
   /** wasm `Sum`/`Mean` over leading axes without a transpose (batch-norm statistics). */
   reductions?: boolean;
@@ -51,6 +56,7 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
   const want = {
     conv2dBackpropFilter: options.conv2dBackpropFilter ?? true,
     conv2dBackpropInput: options.conv2dBackpropInput ?? true,
+    depthwiseGrads: options.depthwiseGrads ?? true,
     batchNormGrad: options.batchNormGrad ?? true,
     reductions: options.reductions ?? true,
   };
@@ -75,6 +81,18 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
       kernelFunc: makeConv2dBackpropInputWasm(st.stockBackpropInput?.kernelFunc) as unknown as tf.KernelFunc,
     });
     st.installed.add('wasm:Conv2DBackpropInput');
+  }
+  if (want.depthwiseGrads) {
+    const kernels = [
+      ['DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilterWasm],
+      ['DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInputWasm],
+    ] as const;
+    for (const [kernelName, kernelFunc] of kernels) {
+      if (st.installed.has(`wasm:${kernelName}`)) continue;
+      if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
+      tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+      st.installed.add(`wasm:${kernelName}`);
+    }
   }
   if (want.reductions) {
     for (const kind of ['Sum', 'Mean'] as const) {
