@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { MODEL_DEFAULTS } from '../lib/config';
-import { architectureNames, isArchitecture } from '../lib/models';
+import { architectureNames, isArchitecture } from '../lib/models/index';
 
 /** A name registered in lib/models/registry. */
 export type BenchArch = string;
