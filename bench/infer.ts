@@ -11,7 +11,7 @@
  */
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, describeBackend } from '../lib/train/backend';
+import { initBackend, describeBackend } from '../lib/runtime/backend';
 import { buildBenchModel, parseBenchOptions, machineLoad, benchData, median, PYTORCH_RECORDED, BenchArch } from './_common';
 
 interface InferResult {

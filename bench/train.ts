@@ -12,8 +12,8 @@
  * loss. The last line of output is one JSON object.
  */
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, describeBackend } from '../lib/train/backend';
-import { restoreStockKernels, installedCustomKernels } from '../lib/train/kernels';
+import { initBackend, describeBackend } from '../lib/runtime/backend';
+import { restoreStockKernels, installedCustomKernels } from '../lib/runtime/kernels';
 import { buildBenchModel, parseBenchOptions, machineLoad, benchData, median, PYTORCH_RECORDED, BenchArch } from './_common';
 
 interface TrainResult {

@@ -1,5 +1,5 @@
 /**
- * Backend selection (lib/train/backend). initBackend is once per process, so each scenario runs
+ * Backend selection (lib/runtime/backend). initBackend is once per process, so each scenario runs
  * in a child process that prints its BackendInfo as JSON; the child must also exit by itself
  * (wasm pthread workers must not keep a process alive).
  */
@@ -9,11 +9,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describeBackend, parseBackendPreference, parseThreads, BackendInfo } from '../lib/train/backend';
+import { describeBackend, parseBackendPreference, parseThreads, BackendInfo } from '../lib/runtime/backend';
 import { backendOptions } from '../lib/cli/backendOption';
 import { UsageError } from '../lib/cli/command';
 
-const BACKEND_TS = path.join(__dirname, '..', 'lib', 'train', 'backend.ts');
+const BACKEND_TS = path.join(__dirname, '..', 'lib', 'runtime', 'backend.ts');
 
 function isInstalled(pkg: string): boolean {
   try {

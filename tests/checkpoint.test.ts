@@ -11,9 +11,10 @@ import * as tf from '@tensorflow/tfjs';
 import { MODEL_DEFAULTS, ModelConfig, OPTIMIZER_DEFAULTS } from '../lib/config';
 import { buildModel } from '../lib/models';
 import {
-  AdamW, loadCheckpoint, loadModel, loadWeightsInto, saveCheckpoint, saveModel, trainableVariables, trainStep,
+  AdamW, loadCheckpoint, saveCheckpoint, trainableVariables, trainStep,
   TrainingState, verifyCheckpoint,
 } from '../lib/train';
+import { loadModel, loadWeightsInto, saveModel } from '../lib/runtime';
 import { Rng } from '../lib/util/rng';
 
 const tinyCfg = (over: Partial<ModelConfig> = {}): ModelConfig =>

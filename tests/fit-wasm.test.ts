@@ -1,5 +1,5 @@
 /**
- * Training on the wasm backend (lib/train/backend's initBackend with the project's custom
+ * Training on the wasm backend (lib/runtime/backend's initBackend with the project's custom
  * gradient kernels): weights saved on cpu load on wasm, a tiny model overfits a fixed batch,
  * fit runs leak-free. Skipped (with the reason) when initBackend cannot give wasm here.
  */
@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import { MODEL_DEFAULTS, ModelConfig, OPTIMIZER_DEFAULTS, TRAIN_DEFAULTS } from '../lib/config';
 import type { TrainingClip } from '../lib/data/types';
 import { buildModel } from '../lib/models';
-import { AdamW, Callback, fit, initBackend, loadModel, saveModel, trainableVariables, trainStep } from '../lib/train';
+import { AdamW, Callback, fit, initBackend, trainableVariables, trainStep } from '../lib/train';
+import { loadModel, saveModel } from '../lib/runtime';
 import { Rng } from '../lib/util/rng';
 
 const tinyCfg = (over: Partial<ModelConfig> = {}): ModelConfig =>

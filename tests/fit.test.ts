@@ -13,9 +13,10 @@ import { MODEL_DEFAULTS, ModelConfig, OPTIMIZER_DEFAULTS, TRAIN_DEFAULTS } from 
 import type { TrainingClip } from '../lib/data/types';
 import { buildModel } from '../lib/models';
 import {
-  AdamW, Callback, EpochLog, FitContext, earlyStopping, fit, jsonlLogger, randomCropBatch, slidingWindowStarts,
+  AdamW, Callback, EpochLog, FitContext, earlyStopping, fit, jsonlLogger, randomCropBatch,
   trainableVariables, trainStep,
 } from '../lib/train';
+import { slidingWindowStarts } from '../lib/runtime';
 import { Rng } from '../lib/util/rng';
 
 const tinyCfg = (over: Partial<ModelConfig> = {}): ModelConfig =>

@@ -13,8 +13,8 @@ import { CONFIG_DEFAULTS, withDefaults, type Fat2019Config } from '../lib/config
 import { encodeWavPcm16 } from '../lib/audio/wav';
 import type { ClipImage } from '../lib/features/types';
 import { buildModel } from '../lib/models/index';
-import { saveModel } from '../lib/train/checkpoint';
-import { writeFoldDone, writeRunInfo } from '../lib/train/pipeline/runFolder';
+import { saveModel } from '../lib/runtime/modelFile';
+import { writeFoldDone, writeRunInfo } from '../lib/run/runFolder';
 import { writeSubmission, readSubmission } from '../lib/data/submission';
 import { scoreSubmission } from '../lib/metrics/score';
 import { spawnSync } from 'node:child_process';

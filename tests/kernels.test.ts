@@ -1,5 +1,5 @@
 /**
- * Custom wasm training kernels (lib/train/kernels) against the cpu backend's gradients, and
+ * Custom wasm training kernels (lib/runtime/kernels) against the cpu backend's gradients, and
  * tensor bookkeeping of a training loop on wasm.
  *
  * The oracle is tfjs' cpu backend (pure JS reference kernels, tfjs-core's own gradients): the
@@ -8,8 +8,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, BackendInfo } from '../lib/train/backend';
-import { registerCustomKernels, restoreStockKernels } from '../lib/train/kernels';
+import { initBackend, BackendInfo } from '../lib/runtime/backend';
+import { registerCustomKernels, restoreStockKernels } from '../lib/runtime/kernels';
 import { Rng } from '../lib/util/rng';
 import { buildModel } from '../lib/models';
 import { MODEL_DEFAULTS } from '../lib/config';

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readSubmission } from '../lib/data/submission';
 import { runCommand } from '../lib/cli/command';
 import { trainCommand } from '../lib/cli/train';
-import { initBackend } from '../lib/train/backend';
+import { initBackend } from '../lib/runtime/backend';
 import type { Callback } from '../lib/train/callbacks';
 import { stopAfterEpochs } from '../lib/train/callbacks';
 import {

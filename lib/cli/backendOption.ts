@@ -1,5 +1,5 @@
 import { UsageError } from './command';
-import { parseBackendPreference, parseThreads, type BackendPreference, type InitBackendOptions } from '../train/backend';
+import { parseBackendPreference, parseThreads, type BackendPreference, type InitBackendOptions } from '../runtime/backend';
 
 /** The `--backend` / `--threads` help lines shared by the commands that run models. */
 export const BACKEND_OPTIONS_HELP = `  --backend <name>     auto | gpu | node | wasm | cpu (default: auto, the fastest available;

@@ -8,7 +8,7 @@ import { preprocessDatasets } from '../data/preprocess';
 import { readLabelCsv, readVocabulary } from '../data/labels';
 import { writeSubmission } from '../data/submission';
 import { scoreSubmission, type ScoreReport } from '../metrics/score';
-import { initBackend, describeBackend } from '../train/backend';
+import { initBackend, describeBackend } from '../runtime/backend';
 import { formatEpochLog, progressBar, type Callback } from '../train/callbacks';
 import { runPipeline, QUICK_OVERRIDES, type PipelineReport } from '../train/pipeline/index';
 import { loadEnsemble, predictDataset, frequencyBaseline } from '../infer/index';

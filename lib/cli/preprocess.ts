@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { UsageError, numberOption, type Command } from './command';
 import { PREPROCESS_DEFAULTS, withDefaults } from '../config';
-import { formatDuration } from '../train/callbacks';
+import { formatDuration } from '../util/format';
 import { preprocessDatasets, DEFAULT_DATASETS, type PreprocessProgress, type PreprocessReport } from '../data/preprocess';
 
 /** One-line progress bar: `[#####.....]  512/4970  10.3%  12.4 clips/s  ETA 6:01  (3 failed)`. */

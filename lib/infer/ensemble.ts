@@ -1,12 +1,12 @@
 /**
- * Ensembles: the finished models of a run folder (lib/train/pipeline/runFolder layout), loaded
+ * Ensembles: the finished models of a run folder (lib/run/runFolder layout), loaded
  * all at once (small models) or one at a time while predicting (`lazy`, big ensembles).
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Architecture, Fat2019Config, InferConfig } from '../config';
 import { INFER_DEFAULTS } from '../config';
-import { loadModel } from '../train/checkpoint';
-import { findRunMembers, readRunInfo, type MemberFilter } from '../train/pipeline/runFolder';
+import { loadModel } from '../runtime/modelFile';
+import { findRunMembers, readRunInfo, type MemberFilter } from '../run/runFolder';
 import type { Ensemble, EnsembleMember } from './types';
 
 /** Options of {@link loadEnsemble}; absent filters mean "all". */

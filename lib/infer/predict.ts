@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { InferConfig } from '../config';
 import type { ClipImage } from '../features/types';
-import { toModelInput } from '../train/fit';
+import { toModelInput } from '../runtime/modelInput';
 import { memberName, resolveInferConfig, withMemberModel } from './ensemble';
 import type { Ensemble, EnsembleMember, InferProgress, PredictOptions } from './types';
 import { fillWindowBatch, planWindows } from './windows';

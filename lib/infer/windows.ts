@@ -2,11 +2,11 @@
  * The sliding windows of inference (SPEC "Inference"): each clip image `[nMels][T]` is cut
  * into s = ceil((T − W) / shift) + 1 windows of W frames, start_i = round_half_even((T − W)·i/(s − 1)),
  * a single window when T ≤ W. A clip narrower than W is centred and zero-padded exactly as a
- * training crop is (lib/train copyWindow), so the model sees the same input either way.
+ * training crop is (lib/runtime/windows copyWindow), so the model sees the same input either way.
  */
 import type { ClipImage } from '../features/types';
 import type { TrainingClip } from '../data/types';
-import { copyWindow, slidingWindowStarts } from '../train/batch';
+import { copyWindow, slidingWindowStarts } from '../runtime/windows';
 
 /** One window: clip index (into the images given) and first frame. */
 export interface InferenceWindow {
@@ -14,7 +14,7 @@ export interface InferenceWindow {
   start: number;
 }
 
-/** Window starts of one `width`-frame image: the reference formula (lib/train slidingWindowStarts). */
+/** Window starts of one `width`-frame image: the reference formula (lib/runtime/windows slidingWindowStarts). */
 export function windowStarts(width: number, windowFrames: number, windowShift: number): number[] {
   if (!Number.isInteger(windowFrames) || windowFrames < 1) throw new Error(`windowFrames must be an integer >= 1, got ${windowFrames}`);
   if (!Number.isInteger(windowShift) || windowShift < 1) throw new Error(`windowShift must be an integer >= 1, got ${windowShift}`);

@@ -4,7 +4,7 @@ import { readVocabulary } from '../data/labels';
 import { lwlrap } from '../metrics/lwlrap';
 import { loadRunData } from '../train/pipeline/data';
 import { pipelineConfig } from '../train/pipeline/presets';
-import { readFoldDone, readRunInfo } from '../train/pipeline/runFolder';
+import { readFoldDone, readRunInfo } from '../run/runFolder';
 import type { PipelineReport } from '../train/pipeline/runPipeline';
 import { readOof } from '../train/pipeline/stages';
 import { htmlTable } from '../viz/grid';

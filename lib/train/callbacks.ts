@@ -4,6 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { writeFileAtomicSync } from '../util/atomicWrite';
+import { formatDuration } from '../util/format';
 
 /** After each optimizer step. */
 export interface BatchLog {
@@ -86,16 +87,6 @@ export async function runHook<K extends keyof Omit<Callback, 'name'>>(
     const fn = cb[hook] as ((ctx: FitContext, ...a: unknown[]) => void | Promise<void>) | undefined;
     if (fn) await fn.call(cb, ctx, ...args);
   }
-}
-
-/** "1:05:03" / "4:09" from seconds. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
 }
 
 function fmt(v: number | undefined, digits = 4): string {

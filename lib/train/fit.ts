@@ -16,9 +16,12 @@ import type { TrainingClip } from '../data/types';
 import { lwlrap } from '../metrics/lwlrap';
 import { Rng } from '../util/rng';
 import { AdamW, trainableVariables } from './adamw';
-import { centreStart, copyWindow, MakeBatch, randomCropBatch, slidingWindowStarts } from './batch';
+import { MakeBatch, randomCropBatch } from './batch';
+import { centreStart, copyWindow, slidingWindowStarts } from '../runtime/windows';
+import { toModelInput } from '../runtime/modelInput';
+import { loadWeightsInto, saveModel } from '../runtime/modelFile';
 import { Callback, EpochLog, FitContext, bestEpoch, earlyStopping, runHook } from './callbacks';
-import { loadCheckpoint, loadWeightsInto, saveCheckpoint, saveModel, TrainingState } from './checkpoint';
+import { loadCheckpoint, saveCheckpoint, TrainingState } from './checkpoint';
 import { snapshotRunningVariances } from './bnStats';
 import { bceWithLogits } from './loss';
 import { oneCycleBeta1, oneCycleLr } from './oneCycle';
@@ -87,11 +90,6 @@ function clearDropoutSeeds(model: tf.LayersModel): void {
   for (const layer of model.layers) {
     if (layer.getClassName() === 'Dropout') (layer as unknown as { seed?: number }).seed = undefined;
   }
-}
-
-/** Single-channel `[n][H][W]` → NHWC `[n, H, W, 3]` (three identical channels, as the reference). */
-export function toModelInput(x: Float32Array, n: number, height: number, width: number): tf.Tensor4D {
-  return tf.tidy(() => tf.tensor4d(x, [n, height, width, 1]).tile([1, 1, 1, 3]) as tf.Tensor4D);
 }
 
 function inputShape(model: tf.LayersModel): { height: number; width: number } {

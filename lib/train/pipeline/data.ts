@@ -9,7 +9,7 @@ import { multiHot, readLabelCsv, type LabeledClip } from '../../data/labels';
 import { loadClipImages, loadClipWaveform } from '../../data/preprocess';
 import type { TrainingClip } from '../../data/types';
 import { ensureFolds, type ClipSet } from './folds';
-import { foldsPath } from './runFolder';
+import { foldsPath } from '../../run/runFolder';
 
 /** Dataset folder (audio) and label CSV of each set, in the Kaggle layout. */
 export const SET_FILES: Readonly<Record<ClipSet, { dataset: string; labelCsv: string }>> = {

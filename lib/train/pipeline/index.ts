@@ -5,8 +5,8 @@
 export {
   RUN_INFO_VERSION, runInfoPath, foldsPath, stageDir, foldDir, foldDonePath, oofPath, noisyScoresPath, selectedNoisyPath,
   writeRunInfo, readRunInfo, writeFoldDone, readFoldDone, findRunMembers,
-} from './runFolder';
-export type { RunInfo, FoldDone, RunMember, MemberFilter } from './runFolder';
+} from '../../run/runFolder';
+export type { RunInfo, FoldDone, RunMember, MemberFilter } from '../../run/runFolder';
 export { iterativeStratification, ensureFolds, readFoldsCsv, writeFoldsCsv } from './folds';
 export type { ClipSet, EnsureFoldsOptions } from './folds';
 export { clipScores, geometricMeanScores, selectNoisyClips, readScoresCsv, writeScoresCsv } from './selection';

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fat2019Config } from '../../config';
 import { readVocabulary } from '../../data/labels';
-import { readRunInfo, runInfoPath, RUN_INFO_VERSION, writeRunInfo, type RunInfo } from './runFolder';
+import { readRunInfo, runInfoPath, RUN_INFO_VERSION, writeRunInfo, type RunInfo } from '../../run/runFolder';
 
 /**
  * Config fields that may differ between jobs of one run (dotted paths; a trailing `.*` covers

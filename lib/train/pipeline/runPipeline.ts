@@ -9,7 +9,7 @@ import type { Callback } from '../callbacks';
 import { ClipStore, loadRunData, type RunData } from './data';
 import type { ClipSet } from './folds';
 import { openRun } from './runInfo';
-import { readFoldDone, type FoldDone } from './runFolder';
+import { readFoldDone, type FoldDone } from '../../run/runFolder';
 import { STAGES, checkStageFold, ensureNoisyScores, ensureSelection, planStageFold, readOof, unfinishedFolds } from './stages';
 import { trainStageFold } from './trainStageFold';
 

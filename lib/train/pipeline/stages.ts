@@ -17,7 +17,7 @@ import { readSubmission } from '../../data/submission';
 import type { ClipSet } from './folds';
 import type { RunData } from './data';
 import { foldFnames } from './data';
-import { foldDir, noisyScoresPath, oofPath, readFoldDone, selectedNoisyPath } from './runFolder';
+import { foldDir, noisyScoresPath, oofPath, readFoldDone, selectedNoisyPath } from '../../run/runFolder';
 import { clipScores, geometricMeanScores, readScoresCsv, selectNoisyClips, writeScoresCsv, type ClipScore, type SelectedClip } from './selection';
 
 /** The stages of the warm-up pipeline. */

@@ -16,12 +16,12 @@ import { batchMaker } from '../../augment/pipeline';
 import { lwlrap } from '../../metrics/lwlrap';
 import { buildModel } from '../../models/index';
 import { jsonlLogger, type Callback } from '../callbacks';
-import { loadWeightsInto } from '../checkpoint';
+import { loadWeightsInto } from '../../runtime/modelFile';
 import { fit, predictForValidation } from '../fit';
 import { ClipStore, loadRunData, type RunData } from './data';
 import type { ClipSet } from './folds';
 import { openRun } from './runInfo';
-import { foldDir, foldDonePath, oofPath, readFoldDone, readRunInfo, writeFoldDone, type FoldDone } from './runFolder';
+import { foldDir, foldDonePath, oofPath, readFoldDone, readRunInfo, writeFoldDone, type FoldDone } from '../../run/runFolder';
 import { checkStageFold, ensureNoisyScores, ensureSelection, planStageFold, unfinishedFolds } from './stages';
 
 /** Thrown when a callback paused training (e.g. `stopAfterEpochs`) before the last epoch: rerun to resume. */
