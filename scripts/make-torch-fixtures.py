@@ -284,6 +284,58 @@ def write_hostile(out, gen, classes):
     save_legacy(export_state(wrong, classes, False), os.path.join(out, 'mismatch_export.pkl'))
 
 
+def protocol_sample():
+    "One object using every kind of value torch/fastai pickles hold, for each pickle protocol."
+    shared = [7, 8]
+    return {
+        'ints': [0, 1, -1, 255, 256, 65535, 65536, 2 ** 31 - 1, -2 ** 31, 2 ** 40, -2 ** 40],
+        'big': 2 ** 70,
+        'floats': [0.5, -1e300, 3.25],
+        'str': 'h\u00e9llo \u2713',
+        'bytes': b'\x00\xff\x10',
+        'tuple': (1, (2, 3), ()),
+        'set': {1, 2},
+        'frozenset': frozenset({3}),
+        'none': None,
+        'bools': [True, False],
+        'od': collections.OrderedDict([('b', 1), ('a', 2)]),
+        'shared': [shared, shared],
+        'np_f32': np.array([[1.5, -2.0], [0.25, 8.0]], dtype=np.float32),
+        'np_i64': np.array([1, -2, 3], dtype=np.int64),
+        'np_str': np.array(['Bark', 'Meow']),
+        'np_scalar': np.float64(0.125),
+        'partial': functools.partial(collections.OrderedDict, a=1),
+    }
+
+
+PROTOCOL_EXPECTED = {
+    'ints': [0, 1, -1, 255, 256, 65535, 65536, 2 ** 31 - 1, -2 ** 31, 2 ** 40, -2 ** 40],
+    'big': str(2 ** 70),
+    'floats': [0.5, -1e300, 3.25],
+    'str': 'h\u00e9llo \u2713',
+    'bytes': [0, 255, 16],
+    'tuple': [1, [2, 3], []],
+    'set': [1, 2], 'frozenset': [3], 'none': None, 'bools': [True, False],
+    'od': [['b', 1], ['a', 2]],
+    'shared': [[7, 8], [7, 8]],
+    'np_f32': {'shape': [2, 2], 'data': [1.5, -2.0, 0.25, 8.0]},
+    'np_i64': {'shape': [3], 'data': [1, -2, 3]},
+    'np_str': {'shape': [2], 'data': ['Bark', 'Meow']},
+    'np_scalar': 0.125,
+    'partial': 'collections.OrderedDict',
+}
+
+
+def write_protocols(out):
+    import pickle
+    for proto in range(0, 6):
+        with open(os.path.join(out, f'protocol{proto}.pkl'), 'wb') as f:
+            pickle.dump(protocol_sample(), f, protocol=proto)
+    with open(os.path.join(out, 'protocols.json'), 'w') as f:
+        json.dump(PROTOCOL_EXPECTED, f)
+        f.write('\n')
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', default='tests/fixtures/torchimport')
@@ -315,6 +367,7 @@ def main():
 
     write_all(args.out, 1 / 16)
     write_hostile(args.out, gen, classes)
+    write_protocols(args.out)
     print(f'wrote {args.out}')
     if args.full:
         write_all(args.full, 1)

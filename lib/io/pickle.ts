@@ -161,6 +161,15 @@ registerReducer('numpy.core.multiarray._reconstruct', (args, err) => {
   if (!(sub instanceof PyGlobal) || sub.qualifiedName !== 'numpy.ndarray') err(`numpy _reconstruct of ${sub instanceof PyGlobal ? sub.qualifiedName : 'a non-class'}`);
   return { kind: 'ndarray', dtype: '', shape: [], data: [] } satisfies NdArray;
 });
+// protocol 5: numpy.core.numeric._frombuffer(buffer, dtype, shape, order)
+registerReducer('numpy.core.numeric._frombuffer', (args, err) => {
+  const [buf, dtype, shape, order] = args;
+  if (!(buf instanceof Uint8Array) || !(dtype instanceof NpDtype)) return err('numpy _frombuffer without bytes and a dtype');
+  const arr: NdArray = { kind: 'ndarray', dtype: '', shape: [], data: [] };
+  buildNdArray(arr, [1, shape, dtype, order === 'F', buf], err);
+  return arr;
+});
+REDUCERS.set('numpy._core.numeric._frombuffer', REDUCERS.get('numpy.core.numeric._frombuffer')!);
 // numpy ≥ 1.25 pickles under numpy._core
 REDUCERS.set('numpy._core.multiarray.scalar', REDUCERS.get('numpy.core.multiarray.scalar')!);
 REDUCERS.set('numpy._core.multiarray._reconstruct', REDUCERS.get('numpy.core.multiarray._reconstruct')!);
