@@ -331,8 +331,14 @@ def write_protocols(out):
     for proto in range(0, 6):
         with open(os.path.join(out, f'protocol{proto}.pkl'), 'wb') as f:
             pickle.dump(protocol_sample(), f, protocol=proto)
+    # Views share one storage with strides and offsets; float16/float64 storages convert.
+    x = torch.arange(12, dtype=torch.float32).reshape(3, 4) / 4
+    save_legacy({'x': x, 'xt': x.t(), 'col': x[1:, 2], 'half': x.half(), 'double': x.double()}, os.path.join(out, 'strided.pth'))
+    expected = dict(PROTOCOL_EXPECTED, strided={
+        'x': x.flatten().tolist(), 'xt': x.t().flatten().tolist(), 'col': x[1:, 2].flatten().tolist(),
+        'half': x.half().float().flatten().tolist(), 'double': x.flatten().tolist()})
     with open(os.path.join(out, 'protocols.json'), 'w') as f:
-        json.dump(PROTOCOL_EXPECTED, f)
+        json.dump(expected, f)
         f.write('\n')
 
 

@@ -250,9 +250,14 @@ export function loadTorchBytes(bytes: Uint8Array, path: string): TorchFile {
 export function tensorToFloat32(t: TorchTensor): Float32Array {
   const s = t.storage;
   if (!s.data) throw new TorchFileError(`tensor [${t.shape}]: storage ${s.key} has no data`);
+  const n = t.numel;
+  if (t.dtype === 'float32' && isContiguous(t)) {
+    // one copy of the bytes (also realigns: storages in a file start at any byte offset)
+    const start = s.data.byteOffset + t.offset * 4;
+    return new Float32Array(s.data.buffer.slice(start, start + n * 4));
+  }
   const view = new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength);
   const read = elementReader(t.dtype, view);
-  const n = t.numel;
   const out = new Float32Array(n);
   const rank = t.shape.length;
   const index = new Array<number>(rank).fill(0);
@@ -266,6 +271,15 @@ export function tensorToFloat32(t: TorchTensor): Float32Array {
     }
   }
   return out;
+}
+
+function isContiguous(t: TorchTensor): boolean {
+  let expected = 1;
+  for (let d = t.shape.length - 1; d >= 0; d--) {
+    if (t.shape[d] !== 1 && t.stride[d] !== expected) return false;
+    expected *= t.shape[d];
+  }
+  return true;
 }
 
 function elementReader(dtype: TorchDtype, v: DataView): (i: number) => number {
