@@ -34,7 +34,7 @@ async function main(): Promise<number> {
       const ckpt = readCheckpoint(loadTorchFile(join(dir, `${arch}_${kind}`)));
       const { model, config } = networkFromCheckpoint(ckpt, arch, kind);
       const seconds = (Date.now() - t0) / 1000;
-      const got = tf.tidy(() => (model.predict(toModelInput(x, count, height, width, config.inputNormalization)) as tf.Tensor).dataSync());
+      const got = tf.tidy(() => (model.predict(toModelInput(x, count, height, width, 3, config.inputNormalization)) as tf.Tensor).dataSync());
       model.dispose();
       const want = (expected[arch][config.inputNormalization ? 'logitsNormalized' : 'logitsRaw'] as number[][]).flat();
       let d = 0;

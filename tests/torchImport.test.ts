@@ -22,7 +22,6 @@ import { encodeWavPcm16 } from '../lib/audio/wav';
 import { importWeightsCommand } from '../lib/cli/importWeights';
 import { tagCommand } from '../lib/cli/tag';
 import { runCommand } from '../lib/cli/command';
-import type { Architecture } from '../lib/config';
 
 const DIR = join(__dirname, 'fixtures', 'torchimport');
 const fixture = (name: string) => join(DIR, name);
@@ -38,7 +37,7 @@ const EXPECTED = JSON.parse(readFileSync(fixture('expected.json'), 'utf8')) as E
 const { count: N, height: H, width: W } = EXPECTED.inputs;
 const INPUT_U8 = readFileSync(fixture(EXPECTED.inputs.file));
 const INPUT = Float32Array.from(INPUT_U8, (v) => v / 255);
-const ARCHS: Architecture[] = ['cnnModel1', 'vgg16bn'];
+const ARCHS = ['cnnModel1', 'vgg16bn'] as const;
 const KINDS = [
   { file: 'export.pkl', kind: 'export', format: 'legacy', normalized: true },
   { file: 'learnsave.pth', kind: 'learn.save', format: 'legacy', normalized: false },
@@ -142,7 +141,7 @@ for (const arch of ARCHS) {
           assert.equal(ckpt.classes, null);
           assert.equal(config.inputNormalization, null);
         }
-        const logits = tf.tidy(() => (model.predict(toModelInput(INPUT, N, H, W, config.inputNormalization)) as tf.Tensor).dataSync());
+        const logits = tf.tidy(() => (model.predict(toModelInput(INPUT, N, H, W, 3, config.inputNormalization)) as tf.Tensor).dataSync());
         const want = k.normalized ? EXPECTED[arch].logitsNormalized : EXPECTED[arch].logitsRaw;
         const d = maxDiff(logits, want);
         assert.ok(d < TOL, `max |logit difference| ${d}`);

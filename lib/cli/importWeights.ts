@@ -2,6 +2,7 @@ import { UsageError, numberOption, type Command } from './command';
 import { readVocabularyAny } from '../metrics/score';
 import { importWeights, stageFoldFromName, type ImportSource } from '../run/importWeights';
 import { archOption } from './infer';
+import { IMPORTABLE_ARCHITECTURES } from '../models/import/toNetwork';
 
 /** `fat2019 import-weights`: PyTorch / fastai v1 checkpoints → members of a run folder. */
 export const importWeightsCommand: Command = {
@@ -48,7 +49,9 @@ Example:
   async run(values, positionals) {
     if (typeof values.run !== 'string') throw new UsageError('--run <dir> is required (the run folder to create or extend)');
     const archs = archOption(values);
-    if (!archs || archs.length !== 1) throw new UsageError('--arch must name one architecture: cnnModel1 or vgg16bn');
+    if (!archs || archs.length !== 1 || !IMPORTABLE_ARCHITECTURES.includes(archs[0])) {
+      throw new UsageError(`--arch must name one architecture the import supports: ${IMPORTABLE_ARCHITECTURES.join(' or ')}`);
+    }
     if (positionals.length === 0) throw new UsageError('no checkpoint file given');
     const explicit = values.stage !== undefined || values.fold !== undefined;
     if (explicit && (values.stage === undefined || values.fold === undefined)) throw new UsageError('--stage and --fold go together');

@@ -75,6 +75,7 @@ function permuteOutputs(model: tf.LayersModel, perm: number[]): void {
 
 function sameModelShape(a: ModelConfig, b: ModelConfig): string | null {
   if (a.widthMultiplier !== b.widthMultiplier) return `widthMultiplier ${a.widthMultiplier} vs ${b.widthMultiplier}`;
+  if (a.headUnits !== b.headUnits) return `headUnits ${a.headUnits} vs ${b.headUnits}`;
   if (a.numClasses !== b.numClasses) return `numClasses ${a.numClasses} vs ${b.numClasses}`;
   if (a.inputMels !== b.inputMels || a.inputFrames !== b.inputFrames) return `input ${a.inputMels}×${a.inputFrames} vs ${b.inputMels}×${b.inputFrames}`;
   const na = a.inputNormalization ?? null;

@@ -3,13 +3,21 @@ import * as tf from '@tensorflow/tfjs';
 import type { InputNormalization } from '../config';
 
 /**
- * Single-channel `[n][H][W]` (0..1) → NHWC `[n, H, W, 3]` (three identical channels, as the
- * reference), then `(x − mean[c]) / std[c]` per channel when `normalization` is given
- * (ModelConfig.inputNormalization, e.g. the imagenet stats of an imported fastai model).
+ * Single-channel `[n][H][W]` (0..1) → NHWC `[n, H, W, channels]`: three identical channels, as the
+ * reference, for most networks; one for a network that makes its own channels (mobilenetv2's
+ * channelStem). `channels` is the last axis of the model's input. Then `(x − mean[c]) / std[c]`
+ * per channel when `normalization` is given (ModelConfig.inputNormalization, e.g. the imagenet
+ * stats of an imported fastai model).
  */
-export function toModelInput(x: Float32Array, n: number, height: number, width: number, normalization?: InputNormalization | null): tf.Tensor4D {
+export function toModelInput(
+  x: Float32Array, n: number, height: number, width: number, channels = 3, normalization: InputNormalization | null = null,
+): tf.Tensor4D {
+  if (normalization && (normalization.mean.length !== channels || normalization.std.length !== channels)) {
+    throw new Error(`inputNormalization has ${normalization.mean.length} means and ${normalization.std.length} stds for a ${channels}-channel model input`);
+  }
   return tf.tidy(() => {
-    const tiled = tf.tensor4d(x, [n, height, width, 1]).tile([1, 1, 1, 3]) as tf.Tensor4D;
+    const image = tf.tensor4d(x, [n, height, width, 1]);
+    const tiled = (channels === 1 ? image : image.tile([1, 1, 1, channels])) as tf.Tensor4D;
     if (!normalization) return tiled;
     return tiled.sub(tf.tensor1d(normalization.mean)).div(tf.tensor1d(normalization.std)) as tf.Tensor4D;
   });

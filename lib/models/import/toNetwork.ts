@@ -19,8 +19,11 @@ import type { TorchCheckpoint, TorchLayer } from './torchCheckpoint';
 /** First conv's output channels at width 1 (both architectures start with 64). */
 const FIRST_CONV_WIDTH = 64;
 
-/** Pooling modules each architecture may contain (module trees); anything else changes the network. */
-const POOLINGS: Record<Architecture, RegExp> = {
+/**
+ * The architectures a checkpoint can be imported into (those of the reference), with the pooling
+ * modules each may contain in a module tree; any other pooling changes the network.
+ */
+const POOLINGS: Record<string, RegExp> = {
   cnnModel1: /^(AvgPool2d|AdaptiveConcatPool2d)$/,
   vgg16bn: /^(MaxPool2d|AdaptiveConcatPool2d)$/,
 };
@@ -63,14 +66,21 @@ function kindCounts(kinds: string[]): string {
   return [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
 }
 
-/** The network's width multiplier and class count implied by the checkpoint's first conv and last linear. */
-export function inferShape(ckpt: TorchCheckpoint, source: string): { widthMultiplier: number; numClasses: number } {
+/** Architectures {@link networkFromCheckpoint} imports into. */
+export const IMPORTABLE_ARCHITECTURES: readonly string[] = Object.keys(POOLINGS);
+
+/**
+ * The network's width multiplier, head units and class count implied by the checkpoint's first
+ * conv and last linear (fastai head: Linear(headUnits → classes) last).
+ */
+export function inferShape(ckpt: TorchCheckpoint, source: string): { widthMultiplier: number; headUnits: number; numClasses: number } {
   const firstConv = ckpt.layers.find((l) => l.kind === 'conv2d');
   const lastLinear = [...ckpt.layers].reverse().find((l) => l.kind === 'linear');
   if (!firstConv || !lastLinear) {
     throw new Error(`${source}: no ${!firstConv ? 'Conv2d' : 'Linear'} layer found (${kindCounts(ckpt.layers.map((l) => l.kind))}): not CNN-model-1 or VGG16-BN`);
   }
-  return { widthMultiplier: firstConv.tensors.get('weight')!.shape[0] / FIRST_CONV_WIDTH, numClasses: lastLinear.tensors.get('weight')!.shape[0] };
+  const [numClasses, headUnits] = lastLinear.tensors.get('weight')!.shape;
+  return { widthMultiplier: firstConv.tensors.get('weight')!.shape[0] / FIRST_CONV_WIDTH, headUnits, numClasses };
 }
 
 /**
@@ -132,16 +142,17 @@ export interface NetworkFromCheckpointOptions {
 export function networkFromCheckpoint(
   ckpt: TorchCheckpoint, arch: Architecture, source: string, options: NetworkFromCheckpointOptions = {},
 ): { model: tf.LayersModel; config: ModelConfig } {
-  const { widthMultiplier, numClasses } = inferShape(ckpt, source);
+  if (!POOLINGS[arch]) throw new Error(`${source}: importing into ${arch} is not supported (only ${IMPORTABLE_ARCHITECTURES.join(', ')})`);
+  const { widthMultiplier, headUnits, numClasses } = inferShape(ckpt, source);
   const config: ModelConfig = {
-    ...MODEL_DEFAULTS, ...options.base, arch, widthMultiplier, numClasses, inputNormalization: ckpt.normalization,
+    ...MODEL_DEFAULTS, ...options.base, arch, widthMultiplier, headUnits, numClasses, inputNormalization: ckpt.normalization,
   };
   const model = buildModel(config);
   try {
     const net = networkLayers(model);
     const diff = firstDifference(ckpt, net, arch);
     if (diff) {
-      throw new Error(`${source}: not ${arch} (width ${widthMultiplier}, ${numClasses} classes): ${diff}. ` +
+      throw new Error(`${source}: not ${arch} (width ${widthMultiplier}, ${headUnits} head units, ${numClasses} classes): ${diff}. ` +
         `The file has ${kindCounts(ckpt.layers.map((l) => l.kind))}; ${arch} has ${kindCounts(net.map((l) => l.kind))}.`);
     }
     net.forEach((m, i) => {
