@@ -267,3 +267,28 @@ test('torch files: strided views of one storage, float16 and float64 tensors', (
   }
   assert.equal(value.get('x')!.storage, value.get('xt')!.storage, 'views share the storage');
 });
+
+test('import-weights CLI: usage errors exit 2, bad files exit 1 before writing anything', async () => {
+  const err = process.stderr.write.bind(process.stderr);
+  const lines: string[] = [];
+  process.stderr.write = ((chunk: string) => { lines.push(String(chunk)); return true; }) as typeof process.stderr.write;
+  const runDir = join(root, 'run-cli');
+  try {
+    assert.equal(await runCommand(importWeightsCommand, ['--run', runDir, fixture('cnnModel1_export.pkl')]), 2);
+    assert.equal(await runCommand(importWeightsCommand, ['--arch', 'resnet18', '--run', runDir, fixture('cnnModel1_export.pkl')]), 2);
+    assert.equal(await runCommand(importWeightsCommand, ['--arch', 'cnnModel1', '--run', runDir, fixture('cnnModel1_export.pkl')]), 2);
+    assert.match(lines.join(''), /does not say its stage and fold/);
+    assert.equal(await runCommand(importWeightsCommand, ['--arch', 'cnnModel1', '--run', runDir, '--stage', '2', fixture('cnnModel1_export.pkl')]), 2);
+    lines.length = 0;
+    assert.equal(await runCommand(importWeightsCommand, ['--arch', 'cnnModel1', '--run', runDir, '--stage', '2', '--fold', '0', fixture('hostile_os_system.pkl')]), 1);
+    assert.match(lines.join(''), /posix\.system/);
+    assert.equal(existsSync(runDir), false, 'nothing written');
+  } finally {
+    process.stderr.write = err;
+  }
+});
+
+test('unpickler: POP of an empty frame removes the MARK, as Python does', () => {
+  // MARK, POP (the mark), BININT1 5, STOP
+  assert.equal(unpickle(new Uint8Array([0x28, 0x30, 0x4b, 5, 0x2e])).value, 5);
+});

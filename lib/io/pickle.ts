@@ -390,7 +390,10 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): Unpi
         return { value, end: pos };
       }
       case 0x28: marks.push(stack.length); break; // MARK
-      case 0x30: pop(); break; // POP
+      case 0x30: // POP (of an empty frame: the MARK, as Python does)
+        if (marks.length > 0 && stack.length === marks[marks.length - 1]) marks.pop();
+        else pop();
+        break;
       case 0x31: popMark(); break; // POP_MARK
       case 0x32: stack.push(top()); break; // DUP
       // numbers

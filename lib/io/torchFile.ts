@@ -139,26 +139,31 @@ function bindViews(storages: Map<string, TorchStorage>, fail: (m: string) => nev
 
 /** Checks every tensor against its storage: too-short storages are an error naming the file. */
 function checkTensors(value: unknown, fail: (m: string) => never): void {
+  // iterative: a hostile pickle may nest containers deeper than the call stack
   const seen = new Set<unknown>();
-  const visit = (v: unknown): void => {
-    if (v === null || typeof v !== 'object' || seen.has(v) || ArrayBuffer.isView(v) || v instanceof TorchStorage) return;
+  const todo: unknown[] = [value];
+  while (todo.length > 0) {
+    const v = todo.pop();
+    if (v === null || typeof v !== 'object' || seen.has(v) || ArrayBuffer.isView(v) || v instanceof TorchStorage) continue;
     seen.add(v);
     if (v instanceof TorchTensor) {
       const s = v.storage;
-      if (!s.data) fail(`tensor [${v.shape}] refers to storage ${s.key}, which the file does not contain`);
+      if (!s.data) return fail(`tensor [${v.shape}] refers to storage ${s.key}, which the file does not contain`);
+      if (v.shape.length !== v.stride.length || v.offset < 0 || v.shape.some((d) => !Number.isInteger(d) || d < 0)) {
+        return fail(`tensor with shape [${v.shape}], stride [${v.stride}] and offset ${v.offset} is malformed`);
+      }
       let last = v.offset;
       for (let d = 0; d < v.shape.length; d++) last += (v.shape[d] - 1) * v.stride[d];
       const needed = v.numel === 0 ? 0 : (last + 1) * s.elementBytes;
-      if (needed > s.data!.byteLength) {
-        fail(`tensor [${v.shape}] needs ${needed} bytes of storage ${s.key} but the storage holds ${s.data!.byteLength} (truncated or corrupted file)`);
+      if (needed > s.data.byteLength) {
+        return fail(`tensor [${v.shape}] needs ${needed} bytes of storage ${s.key} but the storage holds ${s.data.byteLength} (truncated or corrupted file)`);
       }
-      return;
+      continue;
     }
-    if (v instanceof Map) for (const [k, x] of v) { visit(k); visit(x); }
-    else if (Array.isArray(v) || v instanceof Set) for (const x of v) visit(x);
-    else for (const x of Object.values(v)) visit(x);
-  };
-  visit(value);
+    if (v instanceof Map) for (const [k, x] of v) todo.push(k, x);
+    else if (Array.isArray(v) || v instanceof Set) for (const x of v) todo.push(x);
+    else for (const x of Object.values(v)) todo.push(x);
+  }
 }
 
 function isZip(bytes: Uint8Array): boolean {
