@@ -3,16 +3,15 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { cellSource, executeNotebook, findJupyter, JupyterTools, NotebookJson } from '../lib/notebook/jupyter';
+import { cellSource, executeNotebook, NotebookJson } from '../lib/notebook/jupyter';
 import { projectRoot } from '../lib/notebook/params';
 import { listTsFiles, shorthandCrossCellRefs, tslabDiagnostics } from '../lib/notebook/tslabCheck';
 
 /**
- * The notebooks, executed headlessly with nbconvert's engine (nbclient) on the tslab kernel,
- * in order, on a tiny demo dataset generated into a temp folder by the EDA notebook itself,
+ * The notebooks, executed headlessly on the tslab kernel (started as its kernelspec would and
+ * driven from Node over the Jupyter protocol, lib/notebook/kernelClient.ts: no Python), in order, on a tiny demo dataset generated into a temp folder by the EDA notebook itself,
  * with the quick setting. The training notebooks write their weights into a shared temp run
- * folder that the inference notebook then loads. Jupyter must be installed (Debian packages,
- * see README "Notebooks"): without it these tests fail, they do not skip.
+ * folder that the inference notebook then loads.
  */
 
 const root = projectRoot(__dirname);
@@ -105,12 +104,6 @@ test("lib/ compiles under tslab's TypeScript 5.0 settings (no DOM lib, non-stric
 const SMOKE_PARAMETERS = 'QUICK.stageEpochs = [1, 1, 1, 1];\nQUICK.widthMultiplier = 1 / 16;\nQUICK.batchSize = 16;';
 
 test('notebooks execute headlessly on tiny demo data with the quick setting', { timeout: 15 * 60_000 }, async (t) => {
-  let tools: JupyterTools;
-  try {
-    tools = findJupyter();
-  } catch (err) {
-    assert.fail(`${(err as Error).message}\n(CI installs these in .ci/run; the notebook tests need them and do not skip.)`);
-  }
   const tmp = mkdtempSync(join(tmpdir(), 'fat2019-notebooks-'));
   const dataDir = join(tmp, 'demo');
   const runRoot = join(tmp, 'runs');
@@ -122,12 +115,10 @@ test('notebooks execute headlessly on tiny demo data with the quick setting', { 
   };
   try {
     for (const name of NOTEBOOKS) {
-      await t.test(name, () => {
-        const r = executeNotebook(join(notebooksDir, `${name}.ipynb`), {
+      await t.test(name, async () => {
+        const r = await executeNotebook(join(notebooksDir, `${name}.ipynb`), {
           outputDir: join(tmp, 'executed'),
-          root,
           env,
-          tools,
           cellTimeoutS: 300,
           totalTimeoutS: 600,
           // The notebooks' QUICK setting trains for minutes; here every step runs once, tiny.
