@@ -10,7 +10,8 @@ import { initBackend, describeBackend } from '../runtime/backend';
 import { formatDuration } from '../util/format';
 import { backendOptions, BACKEND_OPTIONS_HELP } from './backendOption';
 import { loadEnsemble, memberName } from '../infer/ensemble';
-import { predictDataset } from '../infer/dataset';
+import { datasetFnames, predictDataset } from '../infer/dataset';
+import { datasetClips, validateClips } from '../data/validateClips';
 import type { InferProgress } from '../infer/types';
 import type { PreprocessProgress } from '../data/preprocess';
 import { scoreSubmission } from '../metrics/score';
@@ -176,6 +177,8 @@ Example:
     if (values.score === true && !existsSync(truth)) throw new Error(`--score: truth file not found: ${truth}`);
     // Before any work: the output may not replace an input, and its folder must exist.
     checkOutputPath(out, { option: '--out', inputs: [truth, runInfoPath(runDir), join(dataDir, 'sample_submission.csv')], protectedDirs: [dataDir] });
+    // Every clip is checked against the disk before the models load: all problems at once.
+    validateClips(datasetClips(dataDir, dataset, datasetFnames(dataDir, dataset)), dataDir, join(dataDir, dataset));
 
     await initCliBackend(values, quiet);
     const ensemble = await loadEnsemble(runDir, { archs, stages, folds, lazy: values['one-at-a-time'] === true });
