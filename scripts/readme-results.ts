@@ -214,9 +214,6 @@ function run(args: string[], cwd: string): string {
   return r.stdout;
 }
 
-/** The clips the tag example shows (the first two test clips, as in the README so far). */
-const DEFAULT_TAG_CLIPS = ['012e5ac6.wav', '020fc64b.wav'];
-
 /**
  * Records a finished run: its summary, the README's infer and tag commands run on it (paths as
  * given, relative to `cwd`), the truth labels of the tagged clips and their submission rows.
@@ -225,14 +222,15 @@ export function recordRun(runDir: string, opts: { cwd?: string; dataDir?: string
   const cwd = opts.cwd ?? process.cwd();
   const summary = JSON.parse(readFileSync(join(cwd, runDir, 'summary.json'), 'utf8')) as MainJobSummary;
   const dataDir = opts.dataDir ?? summary.dataDir;
-  const clips = opts.tagClips ?? DEFAULT_TAG_CLIPS;
+  const truth = readCsvTable(join(cwd, dataDir, 'test_post_competition.csv'), 'truth file');
+  const fcol = truth.header.indexOf('fname');
+  const lcol = truth.header.indexOf('labels');
+  // By default the tag example shows the first two test clips of the truth file.
+  const clips = opts.tagClips ?? truth.records.slice(0, 2).map((r) => r.fields[fcol]);
   const inferArgs = ['infer', '--run', runDir, '--data', dataDir, '--score'];
   const tagArgs = ['tag', '--run', runDir, '--top', '3', ...clips.map((c) => `${dataDir}/test/${c}`)];
   const inferOutput = run([...inferArgs, '--quiet'], cwd);
   const tagOutput = run([...tagArgs, '--quiet'], cwd);
-  const truth = readCsvTable(join(cwd, dataDir, 'test_post_competition.csv'), 'truth file');
-  const fcol = truth.header.indexOf('fname');
-  const lcol = truth.header.indexOf('labels');
   const tagTruth: Record<string, string[]> = {};
   for (const c of clips) {
     const rec = truth.records.find((r) => r.fields[fcol] === c);
@@ -262,14 +260,15 @@ function main(argv: string[]): number {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   if (argv.includes('--help') || argv.length === 0) {
-    process.stdout.write('Usage: npx tsx scripts/readme-results.ts --run weights/demo [--data data/demo] [--demo-command "npm start"] [--machine TEXT]\n' +
+    process.stdout.write('Usage: npx tsx scripts/readme-results.ts --run weights/demo [--data data/demo] [--clips a.wav,b.wav] [--demo-command "npm start"] [--machine TEXT]\n' +
       '       npx tsx scripts/readme-results.ts --check\n');
     return argv.length === 0 ? 2 : 0;
   }
   const runDir = arg('--run');
   if (runDir) {
     if (!existsSync(join(runDir, 'summary.json'))) throw new Error(`${runDir}/summary.json not found: run the demo first (npm start)`);
-    const recorded = recordRun(runDir, { dataDir: arg('--data'), demoCommand: arg('--demo-command'), machine: arg('--machine') });
+    const clips = arg('--clips')?.split(',').map((c) => c.trim()).filter(Boolean);
+    const recorded = recordRun(runDir, { dataDir: arg('--data'), demoCommand: arg('--demo-command'), machine: arg('--machine'), tagClips: clips });
     const problems = consistencyProblems(recorded);
     if (problems.length > 0) throw new Error(`the run's outputs disagree, README not changed:\n  ${problems.join('\n  ')}`);
     writeFixture(recorded);
