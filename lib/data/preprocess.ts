@@ -4,8 +4,11 @@
  *
  * - Resumable: entries already in the cache (valid header and size) are skipped, so a second
  *   run computes nothing and an interrupted run picks up where it stopped.
- * - Robust: a file that cannot be decoded (corrupt, empty, truncated, unreadable) is recorded
- *   with its reason; the run goes on. The report is returned and written to
+ * - Checked first: every clip of the folders and of their label files is looked up on disk
+ *   before any work ({@link checkDatasets}, lib/data/validateClips): missing, unreadable or
+ *   unsupported (MP3, OGG…) clips are all reported in one error.
+ * - Robust: a file that passes that check but cannot be decoded (truncated, damaged header) is
+ *   recorded with its reason; the run goes on. The report is returned and written to
  *   `<cacheDir>/<configHash>/preprocess-report.json`.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
