@@ -17,7 +17,7 @@ import type { PreprocessProgress } from '../data/preprocess';
 import { scoreSubmission } from '../metrics/score';
 import { formatScoreReport } from './score';
 import { formatProgressBar } from './preprocess';
-import { architectureNames, isArchitecture } from '../models';
+import { architectureNames, isArchitecture } from '../models/index';
 
 /** `--stages 2,3,4` → [2, 3, 4]; non-integers are a usage error naming the option. */
 export function intListOption(values: Record<string, unknown>, name: string): number[] | undefined {

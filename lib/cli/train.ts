@@ -15,7 +15,7 @@ import { loadRunData, SET_FILES } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
 import { STAGES } from '../train/pipeline/stages';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
-import { architectureNames, getArchitecture, isArchitecture } from '../models';
+import { architectureNames, getArchitecture, isArchitecture } from '../models/index';
 
 
 /** "all" → undefined (every one); "2" or "1,3" → the numbers, each checked by `check`. */

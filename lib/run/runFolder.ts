@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Architecture, Fat2019Config } from '../config';
 import { writeFileAtomicSync } from '../util/atomicWrite';
-import { architectureNames } from '../models';
+import { architectureNames } from '../models/index';
 
 /**
  * The run folder, `weights/<run>/`: everything a run is made of, so that any later job (another
