@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Architecture } from '../config';
 import { readCsvTable, readVocabulary } from '../data/labels';
 import { listAudioFiles, loadClipImages, preprocessDatasets, type PreprocessProgress } from '../data/preprocess';
+import { datasetClips, validateClips } from '../data/validateClips';
 import { loadEnsemble } from './ensemble';
 import { predictSource } from './predict';
 import type { Ensemble, PredictOptions } from './types';
@@ -95,6 +96,7 @@ export async function predictDataset(options: PredictDatasetOptions): Promise<Da
   if (!Number.isInteger(chunkClips) || chunkClips < 1) throw new Error(`chunkClips must be an integer >= 1, got ${chunkClips}`);
   if (!options.ensemble && !options.runDir) throw new Error('predictDataset: give runDir or ensemble');
   const fnames = datasetFnames(options.dataDir, dataset);
+  validateClips(datasetClips(options.dataDir, dataset, fnames), options.dataDir, join(options.dataDir, dataset));
   const ensemble = options.ensemble ?? await loadEnsemble(options.runDir!, options);
   try {
     checkVocabulary(options.dataDir, ensemble.vocabulary);
