@@ -7,10 +7,12 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 import { fusedBatchNormGradConfig } from './batchNormGrad';
 import { makeLeadingReduceWasm } from './reduce';
+import { installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { fusedBatchNormGradConfig } from './batchNormGrad';
 export { makeLeadingReduceWasm, leadingAxesCount, columnSums } from './reduce';
+export { batchNormTraining, installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
 
 /** Which custom kernels/gradients to install; all on by default. */
 export interface CustomKernelOptions {
@@ -19,6 +21,8 @@ export interface CustomKernelOptions {
   batchNormGrad?: boolean;
   /** wasm `Sum`/`Mean` over leading axes without a transpose (batch-norm statistics). */
   reductions?: boolean;
+  /** BatchNormalization layers train through one op with a closed-form gradient (./batchNormTraining). */
+  batchNormTraining?: boolean;
 }
 
 interface KernelState {
@@ -53,6 +57,7 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     conv2dBackpropInput: options.conv2dBackpropInput ?? true,
     batchNormGrad: options.batchNormGrad ?? true,
     reductions: options.reductions ?? true,
+    batchNormTraining: options.batchNormTraining ?? true,
   };
   if (want.conv2dBackpropFilter && !st.installed.has('wasm:Conv2DBackpropFilter')) {
     if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
@@ -97,17 +102,25 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     tf.registerGradient(fusedBatchNormGradConfig);
     st.installed.add('grad:FusedBatchNorm');
   }
+  if (want.batchNormTraining && !st.installed.has('layers:BatchNormalization')) {
+    installBatchNormTraining();
+    st.installed.add('layers:BatchNormalization');
+  }
   return installedCustomKernels();
 }
 
 /**
- * Puts back tfjs' own `Conv2DBackpropInput` and batch-norm gradient (for A/B benchmarks and
+ * Puts back tfjs' own `Conv2DBackpropInput`, batch-norm gradient and layer (for A/B benchmarks and
  * tests). `Conv2DBackpropFilter` stays: wasm has no stock kernel and training needs one.
  */
 export function restoreStockKernels(
-  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean } = {},
+  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean } = {},
 ): void {
   const st = state();
+  if ((which.batchNormTraining ?? true) && st.installed.has('layers:BatchNormalization')) {
+    uninstallBatchNormTraining();
+    st.installed.delete('layers:BatchNormalization');
+  }
   const input = which.conv2dBackpropInput ?? true;
   const bn = which.batchNormGrad ?? true;
   if ((which.reductions ?? true) && st.stockReductions) {
