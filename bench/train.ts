@@ -3,7 +3,7 @@
  * logits, BatchNorm running-variance fix, dropout seeding, micro-batch gradient accumulation),
  * side by side with the same step in PyTorch.
  *
- *   npm run bench:train -- [--models cnnModel1] [--widths 0.125,1] [--batch 32] [--micro N]
+ *   npm run bench:train -- [--models cnnModel1[,name...]] [--widths 0.125,1] [--batch 32] [--micro N]
  *                          [--rounds 3] [--size 128] [--classes 80] [--no-peer] [--stock]
  *   FAT2019_BACKEND=wasm|cpu  FAT2019_THREADS=1|2  select the backend / wasm threads.
  *
@@ -12,8 +12,9 @@
  * micro: 8 at full width, where the 4 GiB wasm heap cannot hold more, else the whole batch),
  * then one AdamW step. The batch maker's time (crop + copy) is measured separately.
  *
- * Where Debian's python3-torch imports, bench/torch_peer.py builds the same network
- * (bench/torch_models.py) and runs the same step (same batch, micro-batches, loss, AdamW,
+ * `--models` takes any names registered in lib/models (issue 15: samples/s per network next to
+ * PyTorch's for the same network). Where Debian's python3-torch imports, bench/torch_peer.py
+ * builds the same network (bench/torch_models.py) and runs the same step (same batch, micro-batches, loss, AdamW,
  * threads = this backend's threads). Repetitions alternate: one step here, one step there, so
  * both see the same machine load; each side's figure is its median, the ratio the median of the
  * per-round ratios. The last line of output is one JSON object.
@@ -22,7 +23,7 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, describeBackend } from '../lib/runtime/backend';
 import { restoreStockKernels, installedCustomKernels } from '../lib/runtime/kernels';
-import { buildModel } from '../lib/models';
+import { architectureNames, buildModel, isArchitecture } from '../lib/models';
 import { MODEL_DEFAULTS, OPTIMIZER_DEFAULTS, type Architecture } from '../lib/config';
 import { AdamW, trainableVariables } from '../lib/train/adamw';
 import { trainStep } from '../lib/train/fit';
@@ -83,6 +84,9 @@ function benchClips(n: number, size: number, frames: number, numClasses: number)
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const models = (argValue(argv, 'models') ?? 'cnnModel1').split(',').map((m) => m.trim()).filter(Boolean);
+  for (const m of models) {
+    if (!isArchitecture(m)) throw new Error(`--models: unknown network '${m}' (registered: ${architectureNames().join(', ')})`);
+  }
   const widths = (argValue(argv, 'widths') ?? argValue(argv, 'width') ?? '0.125,1').split(',').map(Number);
   for (const w of widths) if (!(w > 0 && w <= 4)) throw new Error(`--widths: each width must be in (0, 4], got ${w}`);
   const batch = positive(argv, 'batch', 32);
