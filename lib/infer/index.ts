@@ -7,7 +7,13 @@ export type { Ensemble, EnsembleMember, InferProgress, PredictOptions } from './
 export { loadEnsemble, ensembleFromModels, memberName, resolveInferConfig, withMemberModel } from './ensemble';
 export type { LoadEnsembleOptions } from './ensemble';
 export { windowStarts, planWindows, fillWindowBatch } from './windows';
-export type { InferenceWindow } from './windows';
+export type { InferenceWindow, WindowMode } from './windows';
+export { activate, activateRow, checkActivation, OUTPUT_ACTIVATIONS } from './activation';
+export type { OutputActivation } from './activation';
+export { WindowScoreSums } from './scores';
+export type { EnsembleMean } from './scores';
+export { predictClipImages, modelInputSize, modelClassCount } from './modelPredict';
+export type { ClipPredictOptions } from './modelPredict';
 export { predictImages, predictSource } from './predict';
 export type { ClipSource } from './predict';
 export { predictDataset, datasetFnames } from './dataset';

@@ -1,6 +1,7 @@
 /**
  * Ensemble prediction over clip images: sliding windows (./windows) through every member,
- * sigmoid scores averaged over windows and members.
+ * the task's activation (sigmoid by default) on each window's logits, averaged over windows and
+ * members (./scores).
  *
  * Memory stays bounded whatever the number of clips, their length or the ensemble size:
  * - one forward pass holds `infer.batchSize` windows (one `[batchSize, nMels, W, 3]` input);
@@ -11,8 +12,8 @@
  *   runs every member on each chunk.
  * Every tensor is made and freed inside one `tf.tidy` per forward pass.
  *
- * Means: 'arithmetic' = mean of the sigmoid probabilities over all windows of all members
- * (the reference); 'geometric' = exp of the mean log-probability (log σ computed from the
+ * Means: 'arithmetic' = mean of the probabilities over all windows of all members
+ * (the reference); 'geometric' = exp of the mean log-probability (computed from the
  * logits, so tiny probabilities do not underflow to log 0). Every member sees the same windows,
  * so averaging per window and member at once equals averaging over windows, then members.
  */
@@ -22,6 +23,8 @@ import type { ClipImage } from '../features/types';
 import { toModelInput } from '../runtime/modelInput';
 import { memberName, resolveInferConfig, withMemberModel } from './ensemble';
 import type { Ensemble, EnsembleMember, InferProgress, PredictOptions } from './types';
+import { checkActivation } from './activation';
+import { WindowScoreSums } from './scores';
 import { fillWindowBatch, planWindows } from './windows';
 
 /** Clips to predict, read in chunks (e.g. from the feature cache) so they need not all be in memory. */
@@ -33,39 +36,6 @@ export interface ClipSource {
   name?(i: number): string;
   /** Clips per chunk (default: all at once). */
   chunkSize?: number;
-}
-
-/** Running per-clip sums of window scores (probabilities or log-probabilities). */
-class ScoreSums {
-  readonly sums: Float64Array;
-  readonly counts: Float64Array;
-  constructor(readonly numClips: number, readonly numClasses: number, readonly mean: InferConfig['ensembleMean']) {
-    this.sums = new Float64Array(numClips * numClasses);
-    this.counts = new Float64Array(numClips);
-  }
-
-  /** Adds one window's scores `values[offset .. offset + C)` to clip `clip`. */
-  add(clip: number, values: ArrayLike<number>, offset: number): void {
-    const C = this.numClasses;
-    const row = clip * C;
-    for (let c = 0; c < C; c++) this.sums[row + c] += values[offset + c];
-    this.counts[clip]++;
-  }
-
-  /** Per-clip means `[numClips][C]` (probabilities). */
-  result(): Float32Array {
-    const C = this.numClasses;
-    const out = new Float32Array(this.sums.length);
-    for (let i = 0; i < this.numClips; i++) {
-      const n = this.counts[i];
-      if (n === 0) throw new Error(`internal: clip ${i} received no window scores`);
-      for (let c = 0; c < C; c++) {
-        const m = this.sums[i * C + c] / n;
-        out[i * C + c] = this.mean === 'geometric' ? Math.exp(m) : m;
-      }
-    }
-    return out;
-  }
 }
 
 /** The model's input `[height, width]`; width must be the window size (null = any). */
@@ -90,7 +60,7 @@ async function addMemberScores(
   first: number,
   source: ClipSource,
   infer: InferConfig,
-  sums: ScoreSums,
+  sums: WindowScoreSums,
   onPass: (clipsDone: number) => void,
 ): Promise<void> {
   const { height } = modelInput(model, name, infer);
@@ -102,7 +72,6 @@ async function addMemberScores(
   });
   const windows = planWindows(images, infer.windowFrames, infer.windowShift);
   const C = sums.numClasses;
-  const geometric = sums.mean === 'geometric';
   let buffer = new Float32Array(0);
   for (let b = 0; b < windows.length; b += infer.batchSize) {
     const batch = windows.slice(b, b + infer.batchSize);
@@ -112,11 +81,8 @@ async function addMemberScores(
     if (buffer.length < size) buffer = new Float32Array(size);
     const x = buffer.subarray(0, size);
     fillWindowBatch(images, batch, infer.windowFrames, x);
-    const scores = tf.tidy(() => {
-      const logits = model.predict(toModelInput(x, batch.length, nMels, infer.windowFrames)) as tf.Tensor;
-      return (geometric ? tf.logSigmoid(logits) : tf.sigmoid(logits)).dataSync();
-    });
-    batch.forEach((w, j) => sums.add(first + w.clip, scores, j * C));
+    const logits = tf.tidy(() => (model.predict(toModelInput(x, batch.length, nMels, infer.windowFrames)) as tf.Tensor).dataSync());
+    batch.forEach((w, j) => sums.addLogits(first + w.clip, logits, j * C));
     const next = windows[b + infer.batchSize];
     onPass(next ? next.clip : images.length);
     // Let timers and I/O (progress output, notebook widgets) run between passes.
@@ -133,7 +99,7 @@ export async function predictSource(ensemble: Ensemble, source: ClipSource, opti
   const infer = resolveInferConfig(ensemble, options.infer);
   const n = source.count;
   const C = ensemble.vocabulary.length;
-  const sums = new ScoreSums(n, C, infer.ensembleMean);
+  const sums = new WindowScoreSums(n, C, infer.ensembleMean, checkActivation(options.activation ?? 'sigmoid'));
   if (n === 0) return new Float32Array(0);
   if (ensemble.members.length === 0) throw new Error('predict: the ensemble has no members');
   const chunk = Math.max(1, Math.min(n, source.chunkSize ?? n));

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Architecture, Fat2019Config, InferConfig } from '../config';
+import type { OutputActivation } from './activation';
 
 /**
  * One model of an ensemble: a finished (arch, stage, fold) job of a run, or a model handed in
@@ -50,6 +51,8 @@ export interface InferProgress {
 export interface PredictOptions {
   /** Overrides of the run's `config.infer` (window size and shift, mean, windows per pass). */
   infer?: Partial<InferConfig>;
+  /** The task's activation on the logits (default 'sigmoid': multi-label, the reference). */
+  activation?: OutputActivation;
   /** Called after every forward pass. */
   onProgress?: (p: InferProgress) => void;
 }
