@@ -8,6 +8,7 @@ import { readRunInfo } from '../run/runFolder';
 import { initBackend, describeBackend } from '../runtime/backend';
 import { formatDuration } from '../util/format';
 import { backendOptions, BACKEND_OPTIONS_HELP } from './backendOption';
+import { cliEngine, ENGINE_OPTIONS_HELP } from './engineOption';
 import { loadEnsemble, memberName } from '../infer/ensemble';
 import { predictDataset } from '../infer/dataset';
 import type { InferProgress } from '../infer/types';
@@ -129,6 +130,7 @@ Options:
   --workers <n>        threads that fill the feature cache first; 0 = compute missing images
                        while predicting (default: ${availableParallelism()})
 ${BACKEND_OPTIONS_HELP}
+${ENGINE_OPTIONS_HELP}
   --quiet              no progress output
 
 Example:
@@ -151,6 +153,7 @@ Example:
     cache: { type: 'string' },
     workers: { type: 'string' },
     backend: { type: 'string' },
+    engine: { type: 'string' },
     threads: { type: 'string' },
     quiet: { type: 'boolean' },
   },
@@ -173,8 +176,9 @@ Example:
     const truth = typeof values.truth === 'string' ? values.truth : join(dataDir, 'test_post_competition.csv');
     if (values.score === true && !existsSync(truth)) throw new Error(`--score: truth file not found: ${truth}`);
 
+    const engine = cliEngine(values, quiet);
     await initCliBackend(values, quiet);
-    const ensemble = await loadEnsemble(runDir, { archs, stages, folds, lazy: values['one-at-a-time'] === true });
+    const ensemble = await loadEnsemble(runDir, { archs, stages, folds, lazy: values['one-at-a-time'] === true, engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
     let prediction;
     try {
       if (!quiet) process.stderr.write(`${ensemble.members.length} model(s): ${ensemble.members.map(memberName).join(', ')}\n`);

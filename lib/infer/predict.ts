@@ -4,24 +4,24 @@
  * members (./scores).
  *
  * Memory stays bounded whatever the number of clips, their length or the ensemble size:
- * - one forward pass holds `infer.batchSize` windows (one `[batchSize, nMels, W, 3]` input);
+ * - one forward pass holds `infer.batchSize` windows (one `[batchSize, nMels, W]` input);
  * - clips arrive in chunks from a {@link ClipSource} (predictDataset streams them from the
  *   feature cache), only the running sums `[numClips][C]` (float64) live for the whole run;
  * - a lazy ensemble holds one model's weights at a time: members are the outer loop and the
  *   clips are streamed again for each member; an eager ensemble streams the clips once and
  *   runs every member on each chunk.
- * Every tensor is made and freed inside one `tf.tidy` per forward pass.
+ * Members run on the ensemble's engine (./network: tfjs or ONNX Runtime), which returns logits;
+ * the activation and the averaging are done here, the same for both.
  *
  * Means: 'arithmetic' = mean of the probabilities over all windows of all members
  * (the reference); 'geometric' = exp of the mean log-probability (computed from the
  * logits, so tiny probabilities do not underflow to log 0). Every member sees the same windows,
  * so averaging per window and member at once equals averaging over windows, then members.
  */
-import * as tf from '@tensorflow/tfjs';
 import type { InferConfig } from '../config';
 import type { ClipImage } from '../features/types';
-import { toModelInput } from '../runtime/modelInput';
-import { memberName, resolveInferConfig, withMemberModel } from './ensemble';
+import { memberName, resolveInferConfig, withMemberNetwork } from './ensemble';
+import type { WindowNetwork } from './network';
 import type { Ensemble, EnsembleMember, InferProgress, PredictOptions } from './types';
 import { checkActivation } from './activation';
 import { WindowScoreSums } from './scores';
@@ -38,23 +38,20 @@ export interface ClipSource {
   chunkSize?: number;
 }
 
-/** The model's input `[height, width]`; width must be the window size (null = any). */
-function modelInput(model: tf.LayersModel, name: string, infer: InferConfig): { height: number | null } {
-  const shape = model.inputs[0].shape;
-  if (shape.length !== 4 || shape[3] !== 3) throw new Error(`${name}: model input must be [batch, mels, frames, 3], got [${shape.join(', ')}]`);
-  if (shape[2] != null && shape[2] !== infer.windowFrames) {
-    throw new Error(`${name}: model input is ${shape[2]} frames wide but infer.windowFrames is ${infer.windowFrames}`);
+/** Throws unless the network's input width is the window size (null = any). */
+function checkNetworkWidth(net: WindowNetwork, name: string, infer: InferConfig): void {
+  if (net.width != null && net.width !== infer.windowFrames) {
+    throw new Error(`${name}: model input is ${net.width} frames wide but infer.windowFrames is ${infer.windowFrames}`);
   }
-  return { height: shape[1] };
 }
 
 /**
  * Adds the window scores of one member on `images` (clips `first ..`) to `sums`, `infer.batchSize`
- * windows per forward pass. `onPass(clipsDone)` after every pass: clips of `images` whose
- * windows are all done. Leaves no tensors behind.
+ * windows per forward pass; windows of consecutive clips share a pass. `onPass(clipsDone)` after
+ * every pass: clips of `images` whose windows are all done. Leaves no tensors behind.
  */
 async function addMemberScores(
-  model: tf.LayersModel,
+  net: WindowNetwork,
   name: string,
   images: readonly ClipImage[],
   first: number,
@@ -63,7 +60,8 @@ async function addMemberScores(
   sums: WindowScoreSums,
   onPass: (clipsDone: number) => void,
 ): Promise<void> {
-  const { height } = modelInput(model, name, infer);
+  checkNetworkWidth(net, name, infer);
+  const height = net.height;
   images.forEach((img, i) => {
     if (height !== null && img.nMels !== height) {
       const clip = source.name ? source.name(first + i) : `clip ${first + i}`;
@@ -81,7 +79,8 @@ async function addMemberScores(
     if (buffer.length < size) buffer = new Float32Array(size);
     const x = buffer.subarray(0, size);
     fillWindowBatch(images, batch, infer.windowFrames, x);
-    const logits = tf.tidy(() => (model.predict(toModelInput(x, batch.length, nMels, infer.windowFrames)) as tf.Tensor).dataSync());
+    const logits = await net.logits(x, batch.length, nMels, infer.windowFrames);
+    if (logits.length !== batch.length * C) throw new Error(`${name}: returned ${logits.length / batch.length} scores per window, the vocabulary has ${C} classes`);
     batch.forEach((w, j) => sums.addLogits(first + w.clip, logits, j * C));
     const next = windows[b + infer.batchSize];
     onPass(next ? next.clip : images.length);
@@ -112,21 +111,27 @@ export async function predictSource(ensemble: Ensemble, source: ClipSource, opti
     const p: InferProgress = { done, total, member, elapsedSec, etaSec: done > 0 ? (elapsedSec / done) * (total - done) : null };
     options.onProgress(p);
   };
-  const run = async (model: tf.LayersModel, member: EnsembleMember, images: ClipImage[], first: number): Promise<void> => {
+  const run = async (net: WindowNetwork, member: EnsembleMember, images: ClipImage[], first: number): Promise<void> => {
     if (images.length !== Math.min(chunk, n - first)) throw new Error(`internal: clip source returned ${images.length} images for clips ${first}..`);
-    await addMemberScores(model, memberName(member), images, first, source, infer, sums, (clipsDone) => report(member, finished + clipsDone));
+    await addMemberScores(net, memberName(member), images, first, source, infer, sums, (clipsDone) => report(member, finished + clipsDone));
     finished += images.length;
   };
   if (ensemble.lazy) {
     for (const member of ensemble.members) {
-      await withMemberModel(ensemble, member, async (model) => {
-        for (let first = 0; first < n; first += chunk) await run(model, member, await source.load(first, Math.min(n, first + chunk)), first);
+      await withMemberNetwork(ensemble, member, async (net) => {
+        for (let first = 0; first < n; first += chunk) await run(net, member, await source.load(first, Math.min(n, first + chunk)), first);
       });
     }
   } else {
+    // The next chunk is requested before this one is predicted, so a source that works off the
+    // main thread (predictDataset's preprocessing workers) prepares it while the network runs.
+    let next: Promise<ClipImage[]> | null = source.load(0, Math.min(n, chunk));
     for (let first = 0; first < n; first += chunk) {
-      const images = await source.load(first, Math.min(n, first + chunk));
-      for (const member of ensemble.members) await withMemberModel(ensemble, member, (model) => run(model, member, images, first));
+      const images = await next!;
+      next = first + chunk < n ? source.load(first + chunk, Math.min(n, first + 2 * chunk)) : null;
+      // An error in this chunk must not leave the prefetch's rejection unhandled.
+      next?.catch(() => undefined);
+      for (const member of ensemble.members) await withMemberNetwork(ensemble, member, (net) => run(net, member, images, first));
     }
   }
   return sums.result();
