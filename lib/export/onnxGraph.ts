@@ -416,6 +416,9 @@ registerOnnxLayer('Activation', (ctx) => [{
   shape: ctx.outputShapes[0],
 }]);
 
+/** lib/models' Mish layer (a custom tfjs class): x · tanh(softplus(x)). */
+registerOnnxLayer('Mish', (ctx) => [{ name: ctx.graph.activation('mish', ctx.inputs[0].name, ctx.inputs[0].shape.length, ctx.layer.name), shape: ctx.outputShapes[0] }]);
+
 registerOnnxLayer('ReLU', (ctx) => {
   const { config, graph, layer } = ctx;
   const x = ctx.inputs[0].name;

@@ -39,8 +39,7 @@ export function tfjsNetwork(model: tf.LayersModel, name: string): WindowNetwork 
     numClasses: out[1],
     async logits(x, n, height, width) {
       return tf.tidy(() => {
-        const input = channels === 3 ? toModelInput(x, n, height, width) : tf.tensor4d(x, [n, height, width, 1]).tile([1, 1, 1, channels]);
-        return (model.predict(input) as tf.Tensor).dataSync() as Float32Array;
+        return (model.predict(toModelInput(x, n, height, width, channels)) as tf.Tensor).dataSync() as Float32Array;
       });
     },
     dispose() {
