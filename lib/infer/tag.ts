@@ -6,6 +6,7 @@ import type { InferConfig, PreprocessConfig } from '../config';
 import { loadAudioFile } from '../audio/load';
 import { clipImageFromSamples } from '../features/logmel';
 import type { ClipImage } from '../features/types';
+import type { OutputActivation } from './activation';
 import { predictImages } from './predict';
 import type { Ensemble, InferProgress } from './types';
 
@@ -29,6 +30,8 @@ export interface TagOptions {
   /** Classes listed per file (default 5; at most the vocabulary size). */
   topK?: number;
   infer?: Partial<InferConfig>;
+  /** The task's activation (default 'sigmoid'). */
+  activation?: OutputActivation;
   onProgress?: (p: InferProgress) => void;
   /**
    * Called for a file that cannot be decoded; the file is then left out of the results.
@@ -79,7 +82,7 @@ export async function tagFiles(files: readonly string[], ensemble: Ensemble, opt
       options.onError(file, err as Error);
     }
   }
-  const scores = await predictImages(ensemble, decoded.map((d) => d.image), { infer: options.infer, onProgress: options.onProgress });
+  const scores = await predictImages(ensemble, decoded.map((d) => d.image), { infer: options.infer, activation: options.activation, onProgress: options.onProgress });
   const C = ensemble.vocabulary.length;
   return decoded.map((d, i) => ({ file: d.file, seconds: d.seconds, labels: rankLabels(scores, i * C, ensemble.vocabulary, topK) }));
 }
