@@ -15,8 +15,8 @@ import { loadRunData } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
 import { STAGES } from '../train/pipeline/stages';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
+import { architectureNames, getArchitecture, isArchitecture } from '../models';
 
-const ARCHS: readonly Architecture[] = ['cnnModel1', 'vgg16bn'];
 
 /** "all" → undefined (every one); "2" or "1,3" → the numbers, each checked by `check`. */
 function parseList(raw: unknown, name: string, check: (n: number) => boolean, allowed: string): number[] | undefined {
@@ -75,14 +75,21 @@ export function trainConfig(runDir: string, dataDir: string, values: Record<stri
     model.widthMultiplier = width;
   }
   if (values.arch !== undefined) {
-    if (!ARCHS.includes(values.arch as Architecture)) throw new UsageError(`--arch must be one of ${ARCHS.join(', ')}, got "${String(values.arch)}"`);
-    model.arch = values.arch as Architecture;
+    if (!isArchitecture(values.arch)) throw new UsageError(`--arch must be one of ${architectureNames().join(', ')}, got "${String(values.arch)}"`);
+    model.arch = values.arch;
   }
   const sample = join(dataDir, 'sample_submission.csv');
   if (existsSync(sample)) model.numClasses = readVocabulary(sample).length;
   over.model = model;
   config = withDefaults(config, over);
   return config;
+}
+
+/** One `  name  description` line per registered architecture, for --help. */
+function architectureHelp(): string {
+  const names = architectureNames();
+  const width = Math.max(...names.map((n) => n.length));
+  return names.map((n) => `                         ${n.padEnd(width)}  ${getArchitecture(n).description}`).join('\n');
 }
 
 /** `fat2019 train`: the 4-stage warm-up pipeline, or one (arch, stage, fold) job of it. */
@@ -103,7 +110,8 @@ its settings (flags that change them are an error). Exit code 0 only when every 
 Options:
   --run <dir>          run folder, e.g. weights/run1 (required)
   --data <dir>         data folder, Kaggle layout (default: the run's, else data/demo)
-  --arch <name>        ${ARCHS.join(' | ')} (default: the run's, else cnnModel1)
+  --arch <name>        network (default: the run's, else cnnModel1), one of:
+${architectureHelp()}
   --stage <k|all>      stage 1-4, a list "2,3", or all (default: all)
   --fold <f|all>       fold 0..k-1, a list, or all (default: all)
   --quick              CPU quick setting: width 0.25, 2 folds, a few epochs per stage
