@@ -41,7 +41,7 @@ export interface ScoreWindowsOptions {
 }
 
 /**
- * Scores every window of `image` with each of `models` (input NHWC `[B, nMels, W, 3]`,
+ * Scores every window of `image` with each of `models` (input NHWC `[B, nMels, W, channels]`,
  * output logits `[B, C]`), `infer.batchSize` windows per pass. Leaves no tensors behind.
  */
 export async function scoreClipWindows(
@@ -66,6 +66,11 @@ export async function scoreClipWindows(
   const batchSize = Math.max(1, infer.batchSize);
   const buffer = new Float32Array(Math.min(batchSize, n) * image.nMels * W);
   for (const model of models) {
+    // Channels of the model's input: the image repeated to fill them (lib/runtime/modelInput).
+    const [, height, width, channelsOrNull] = model.inputs[0].shape;
+    const channels = channelsOrNull ?? 3;
+    if (height != null && height !== image.nMels) throw new Error(`the image has ${image.nMels} mel bands, the model expects ${height} (preprocess config differs from the run's?)`);
+    if (width != null && width !== W) throw new Error(`the model's input is ${width} frames wide but infer.windowFrames is ${W}`);
     const out = model.outputs[0].shape;
     if (out[out.length - 1] !== C) throw new Error(`model outputs ${out[out.length - 1]} classes, the run's vocabulary has ${C}`);
     for (let b = 0; b < n; b += batchSize) {
@@ -73,7 +78,7 @@ export async function scoreClipWindows(
       const x = buffer.subarray(0, batch.length * image.nMels * W);
       fillWindowBatch([image], batch, W, x);
       const scores = tf.tidy(() => {
-        const logits = model.predict(toModelInput(x, batch.length, image.nMels, W)) as tf.Tensor;
+        const logits = model.predict(toModelInput(x, batch.length, image.nMels, W, channels)) as tf.Tensor;
         if (activation === 'softmax') return (geometric ? tf.logSoftmax(logits) : tf.softmax(logits)).dataSync();
         return (geometric ? tf.logSigmoid(logits) : tf.sigmoid(logits)).dataSync();
       });
