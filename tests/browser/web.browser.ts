@@ -4,7 +4,8 @@
  * is built and served by `fat2019 web --serve`, and the page is driven over the DevTools
  * protocol with puppeteer-core (no browser download):
  * - a dropped WAV gets the same top-k labels as `fat2019 tag`, probabilities within 1e-3;
- * - `?audio=…&autorun=1` fills #tags and #timeline (wasm backend forced);
+ * - `?audio=…&autorun=1` fills #tags and #timeline (wasm backend forced), and WebGL forced
+ *   gives the CLI's tags as well;
  * - the fake microphone, playing a WAV, yields tags;
  * - a corrupt file and a missing URL show a clear message, and the page keeps working.
  */
@@ -185,6 +186,21 @@ test('?audio=…&autorun=1 fills #tags (the tag --json format) and #timeline (wa
     const mean = timeline.windows.reduce((s, w) => s + w.scores[c], 0) / timeline.windows.length;
     assert.ok(Math.abs(mean - l.probability) < 1e-5, `${l.label}: window mean ${mean} vs ${l.probability}`);
   }
+  await page.close();
+});
+
+test('?backend=webgl (software WebGL here) gives the same tags as fat2019 tag', async (t) => {
+  const page = await openPage('?audio=clip.wav&autorun=1&backend=webgl');
+  const state = await waitForState(page, ['done', 'error']);
+  const error = await text(page, '#error');
+  if (state === 'error' && /Cannot start: no tfjs backend works/.test(error)) {
+    t.skip(`this Chromium has no WebGL: ${error}`);
+    await page.close();
+    return;
+  }
+  assert.equal(state, 'done', error);
+  assert.equal(await page.evaluate(() => document.body.dataset.backend), 'webgl');
+  assertSameTags(JSON.parse(await text(page, '#tags')) as TagResult[], cliTags);
   await page.close();
 });
 

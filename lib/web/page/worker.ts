@@ -29,12 +29,33 @@ let models: tf.LayersModel[] = [];
 
 const post = (message: FromWorker, transfer: Transferable[] = []): void => scope.postMessage(message, transfer);
 
-/** Picks the first backend of `order` that initialises and computes; returns it and why others failed. */
-async function chooseBackend(order: readonly BrowserBackend[]): Promise<{ backend: string; reasons: string[] }> {
+/** The WebGL renderer's name ('' when unknown). */
+function webglRenderer(): string {
+  try {
+    const canvas = new OffscreenCanvas(1, 1);
+    const gl = (canvas.getContext('webgl2') ?? canvas.getContext('webgl')) as WebGLRenderingContext | null;
+    if (!gl) return '';
+    const info = gl.getExtension('WEBGL_debug_renderer_info');
+    return String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Picks the first backend of `order` that initialises and computes; returns it and why others
+ * failed. Unless it was asked for (`forced`), WebGL on a software renderer (a machine without a
+ * usable GPU: SwiftShader, llvmpipe) is passed over: it is many times slower than wasm.
+ */
+async function chooseBackend(order: readonly BrowserBackend[], forced: boolean): Promise<{ backend: string; reasons: string[] }> {
   const reasons: string[] = [];
   for (const name of order) {
     try {
       if (name === 'webgpu' && !scope.navigator.gpu) throw new Error('navigator.gpu is absent');
+      if (name === 'webgl' && !forced) {
+        const renderer = webglRenderer();
+        if (/swiftshader|llvmpipe|softpipe|software/i.test(renderer)) throw new Error(`software renderer (${renderer}), slower than wasm`);
+      }
       if (!(await tf.setBackend(name))) throw new Error('failed to initialise');
       await tf.ready();
       // A backend can initialise and still fail on first use (lost or software-blocked GPU context).
@@ -52,7 +73,7 @@ async function init(siteUrl: string, site: SiteManifest, preferred: BrowserBacke
   // The wasm binaries are copied into the site: no network beyond it.
   setWasmPaths(new URL('wasm/', siteUrl).href);
   const order = preferred ? [preferred] : BROWSER_BACKENDS;
-  const { backend, reasons } = await chooseBackend(order);
+  const { backend, reasons } = await chooseBackend(order, preferred !== null);
   const loaded: tf.LayersModel[] = [];
   for (const member of site.members) {
     const url = new URL(member.modelUrl, siteUrl).href;
