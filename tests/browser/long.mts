@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 const { serveFolder } = await import('/work/wt/web/lib/web/serve.ts');
-const site = await serveFolder('/tmp/webt/site', 0);
+const site = await serveFolder(process.argv[3] ?? '/tmp/webt/site', 0);
 const browser = await puppeteer.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox','--disable-gpu','--disable-quic','--no-first-run','--disable-background-networking','--disable-component-update','--disable-sync', `--user-data-dir=${mkdtempSync(join(tmpdir(),'chr-'))}`] });
 const page = await browser.newPage();
 await page.setViewport({width: 1200, height: 900});
