@@ -4,8 +4,8 @@
  * is built and served by `fat2019 web --serve`, and the page is driven over the DevTools
  * protocol with puppeteer-core (no browser download):
  * - a dropped WAV gets the same top-k labels as `fat2019 tag`, probabilities within 1e-3;
- * - `?audio=…&autorun=1` fills #tags and #timeline (wasm backend forced), and WebGL forced
- *   gives the CLI's tags as well;
+ * - `?audio=…&autorun=1` fills #tags and #timeline (wasm backend forced); WebGL forced and
+ *   FLAC files (resampled, mixed down) give the CLI's tags as well;
  * - the fake microphone, playing a WAV, yields tags;
  * - a corrupt file and a missing URL show a clear message, and the page keeps working.
  */
@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { PREPROCESS_DEFAULTS, INFER_DEFAULTS } from '../../lib/config';
 import { slidingWindowStarts } from '../../lib/runtime/windows';
@@ -39,6 +39,15 @@ let server: ChildProcess | null = null;
 let baseUrl = '';
 let browser: Browser | null = null;
 let cliTags: TagResult[] = [];
+/** FLAC files of a dependency (Sonic Pi samples, CC0): 96 kHz mono and 44.1 kHz stereo. */
+const FLACS = ['hat_raw.flac', 'elec_twip.flac'];
+let cliFlacTags: TagResult[] = [];
+
+function runCliTag(files: string[]): TagResult[] {
+  const cli = spawnSync(process.execPath, [CLI, 'tag', '--run', runDir, '--top', String(TOP_K), '--json', '--quiet', ...files], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(cli.status, 0, cli.stderr);
+  return JSON.parse(cli.stdout.slice(cli.stdout.indexOf('['))) as TagResult[];
+}
 
 function chromiumPath(): string {
   const found = CHROMIUM_CANDIDATES.find((p): p is string => typeof p === 'string' && existsSync(p));
@@ -70,11 +79,12 @@ before(async () => {
   clip = join(root, 'clip.wav');
   await writeTinyRun(runDir);
   writeTestClip(clip, 6.5);
-  const cli = spawnSync(process.execPath, [CLI, 'tag', '--run', runDir, '--top', String(TOP_K), '--json', '--quiet', clip], { cwd: ROOT, encoding: 'utf8' });
-  assert.equal(cli.status, 0, cli.stderr);
-  cliTags = JSON.parse(cli.stdout.slice(cli.stdout.indexOf('['))) as TagResult[];
+  cliTags = runCliTag([clip]);
+  const flacDir = join(dirname(require.resolve('supersonic-scsynth-samples/package.json')), 'samples');
+  cliFlacTags = runCliTag(FLACS.map((f) => join(flacDir, f)));
   baseUrl = await startServer();
   copyFileSync(clip, join(siteDir, 'clip.wav'));
+  for (const f of FLACS) copyFileSync(join(flacDir, f), join(siteDir, f));
   browser = await puppeteer.launch({
     executablePath: chromiumPath(),
     headless: true,
@@ -202,6 +212,15 @@ test('?backend=webgl (software WebGL here) gives the same tags as fat2019 tag', 
   assert.equal(await page.evaluate(() => document.body.dataset.backend), 'webgl');
   assertSameTags(JSON.parse(await text(page, '#tags')) as TagResult[], cliTags);
   await page.close();
+});
+
+test('FLAC files (96 kHz mono, 44.1 kHz stereo) get the same tags as fat2019 tag', async () => {
+  for (const [i, name] of FLACS.entries()) {
+    const page = await openPage(`?audio=${name}&autorun=1&backend=wasm`);
+    assert.equal(await waitForState(page, ['done', 'error']), 'done', await text(page, '#error'));
+    assertSameTags(JSON.parse(await text(page, '#tags')) as TagResult[], [cliFlacTags[i]]);
+    await page.close();
+  }
 });
 
 test('the fake microphone yields tags', async () => {
