@@ -307,7 +307,11 @@ for (const { arch, over, training = true, tolerance } of stepCases) {
         assert.ok(gotMax < 1e-4 * globalMax, `${name}: should be ≈ 0 like cpu (${scale}), got ${gotMax}`);
         continue;
       }
-      assert.ok(diff / scale <= tolerance, `${name}: relative error ${diff / scale}`);
+      // A gradient that is small because its sum nearly cancels (e.g. a BN γ at 1e-3 of the
+      // largest gradient) keeps the absolute rounding error of the terms it sums, so the error
+      // is measured against at least 1 % of the largest gradient.
+      const ref = Math.max(scale, 1e-2 * globalMax);
+      assert.ok(diff / ref <= tolerance, `${name}: error ${diff} relative to ${ref}: ${diff / ref}`);
     }
   });
 }

@@ -9,11 +9,13 @@ import { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dG
 import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
 import { fusedBatchNormGradConfig } from './batchNormGrad';
 import { makeLeadingReduceWasm } from './reduce';
+import { installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
 export { fusedBatchNormGradConfig } from './batchNormGrad';
 export { makeLeadingReduceWasm, leadingAxesCount, columnSums } from './reduce';
+export { batchNormTraining, installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
 
 /** Which custom kernels/gradients to install; all on by default. */
 export interface CustomKernelOptions {
@@ -24,6 +26,8 @@ export interface CustomKernelOptions {
   batchNormGrad?: boolean;
   /** wasm `Sum`/`Mean` over leading axes without a transpose (batch-norm statistics). */
   reductions?: boolean;
+  /** BatchNormalization layers train through one op with a closed-form gradient (./batchNormTraining). */
+  batchNormTraining?: boolean;
 }
 
 interface KernelState {
@@ -59,6 +63,7 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     depthwiseGrads: options.depthwiseGrads ?? true,
     batchNormGrad: options.batchNormGrad ?? true,
     reductions: options.reductions ?? true,
+    batchNormTraining: options.batchNormTraining ?? true,
   };
   if (want.conv2dBackpropFilter && !st.installed.has('wasm:Conv2DBackpropFilter')) {
     if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
@@ -115,17 +120,25 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     tf.registerGradient(fusedBatchNormGradConfig);
     st.installed.add('grad:FusedBatchNorm');
   }
+  if (want.batchNormTraining && !st.installed.has('layers:BatchNormalization')) {
+    installBatchNormTraining();
+    st.installed.add('layers:BatchNormalization');
+  }
   return installedCustomKernels();
 }
 
 /**
- * Puts back tfjs' own `Conv2DBackpropInput` and batch-norm gradient (for A/B benchmarks and
+ * Puts back tfjs' own `Conv2DBackpropInput`, batch-norm gradient and layer (for A/B benchmarks and
  * tests). `Conv2DBackpropFilter` stays: wasm has no stock kernel and training needs one.
  */
 export function restoreStockKernels(
-  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean } = {},
+  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean } = {},
 ): void {
   const st = state();
+  if ((which.batchNormTraining ?? true) && st.installed.has('layers:BatchNormalization')) {
+    uninstallBatchNormTraining();
+    st.installed.delete('layers:BatchNormalization');
+  }
   const input = which.conv2dBackpropInput ?? true;
   const bn = which.batchNormGrad ?? true;
   if ((which.reductions ?? true) && st.stockReductions) {
