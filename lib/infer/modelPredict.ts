@@ -5,6 +5,7 @@
  * predictor (./predict), so a validation score and an inference score of one model agree.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { InputNormalization } from '../config';
 import type { ClipImage } from '../features/types';
 import { toModelInput } from '../runtime/modelInput';
 import { checkActivation, type OutputActivation } from './activation';
@@ -27,6 +28,8 @@ export interface ClipPredictOptions {
   mean?: EnsembleMean;
   /** Clip names for error messages (default `clip <i>`). */
   names?: readonly string[];
+  /** ModelConfig.inputNormalization of the model (imported fastai models); default none. */
+  inputNormalization?: InputNormalization | null;
 }
 
 /** `[height, width]` of a model taking NHWC `[B, H, W, 3]`; throws naming the shape otherwise. */
@@ -75,7 +78,7 @@ export function predictClipImages(model: tf.LayersModel, images: readonly ClipIm
     const batch = windows.slice(b, b + batchSize);
     const input = x.subarray(0, batch.length * nMels * frames);
     fillWindowBatch(images, batch, frames, input);
-    const logits = tf.tidy(() => (model.predict(toModelInput(input, batch.length, nMels, frames)) as tf.Tensor).dataSync());
+    const logits = tf.tidy(() => (model.predict(toModelInput(input, batch.length, nMels, frames, 3, options.inputNormalization ?? null)) as tf.Tensor).dataSync());
     batch.forEach((w, j) => sums.addLogits(w.clip, logits, j * numClasses));
   }
   return sums.result();

@@ -8,7 +8,7 @@
  * it against `tagFiles`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { InferConfig } from '../config';
+import type { InferConfig, InputNormalization } from '../config';
 import type { ClipImage } from '../features/types';
 import { toModelInput } from '../runtime/modelInput';
 import { fillWindowBatch, planWindows } from '../infer/windows';
@@ -35,6 +35,8 @@ export interface WindowProgress {
 /** Options of {@link scoreClipWindows}. */
 export interface ScoreWindowsOptions {
   activation?: Activation;
+  /** The run's ModelConfig.inputNormalization, applied to every window as `fat2019 tag` does. */
+  normalization?: InputNormalization | null;
   onProgress?: (p: WindowProgress) => void;
   /** Awaited after each forward pass, to let the caller's event loop run (default: none). */
   yieldBetweenPasses?: () => Promise<void>;
@@ -78,7 +80,7 @@ export async function scoreClipWindows(
       const x = buffer.subarray(0, batch.length * image.nMels * W);
       fillWindowBatch([image], batch, W, x);
       const scores = tf.tidy(() => {
-        const logits = model.predict(toModelInput(x, batch.length, image.nMels, W, channels)) as tf.Tensor;
+        const logits = model.predict(toModelInput(x, batch.length, image.nMels, W, channels, options.normalization ?? null)) as tf.Tensor;
         if (activation === 'softmax') return (geometric ? tf.logSoftmax(logits) : tf.softmax(logits)).dataSync();
         return (geometric ? tf.logSigmoid(logits) : tf.sigmoid(logits)).dataSync();
       });
