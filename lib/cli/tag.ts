@@ -4,7 +4,7 @@ import { tagFiles, type TagResult } from '../infer/tag';
 import { archOption, inferOverrides, initCliBackend, intListOption, progressPrinter } from './infer';
 import { BACKEND_OPTIONS_HELP } from './backendOption';
 import { cliEngine, ENGINE_OPTIONS_HELP } from './engineOption';
-import { architectureNames } from '../models';
+import { architectureNames } from '../models/index';
 
 /** The human table of one file: `file (3.2 s)` then rank, probability, label. */
 export function formatTagResult(r: TagResult): string {

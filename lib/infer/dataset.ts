@@ -9,6 +9,7 @@ import type { Architecture, PreprocessConfig } from '../config';
 import { cacheEntryPath, isValidCacheEntry, sourceStamp } from '../data/featureCache';
 import { readCsvTable, readVocabulary } from '../data/labels';
 import { listAudioFiles, loadClipImages, preprocessDatasets, type PreprocessProgress } from '../data/preprocess';
+import { datasetClips, validateClips } from '../data/validateClips';
 import { loadEnsemble } from './ensemble';
 import { predictSource } from './predict';
 import type { Ensemble, PredictOptions } from './types';
@@ -151,6 +152,7 @@ export async function predictDataset(options: PredictDatasetOptions): Promise<Da
   if (!Number.isInteger(chunkClips) || chunkClips < 1) throw new Error(`chunkClips must be an integer >= 1, got ${chunkClips}`);
   if (!options.ensemble && !options.runDir) throw new Error('predictDataset: give runDir or ensemble');
   const fnames = datasetFnames(options.dataDir, dataset);
+  validateClips(datasetClips(options.dataDir, dataset, fnames), options.dataDir, join(options.dataDir, dataset));
   const ensemble = options.ensemble ?? await loadEnsemble(options.runDir!, options);
   try {
     checkVocabulary(options.dataDir, ensemble.vocabulary);

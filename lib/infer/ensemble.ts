@@ -110,7 +110,7 @@ export function ensembleFromModels(models: readonly tf.LayersModel[], vocabulary
   if (vocabulary.length === 0) throw new Error('ensembleFromModels: vocabulary must not be empty');
   const members: EnsembleMember[] = models.map((model, i) => {
     checkOutputs(model, vocabulary.length, `model ${i}`);
-    return { arch: config.model.arch, stage: 0, fold: i, modelDir: '', net: tfjsNetwork(model, `model ${i}`) };
+    return { arch: config.model.arch, stage: 0, fold: i, modelDir: '', net: tfjsNetwork(model, `model ${i}`, config.model.inputNormalization ?? null) };
   });
   const engine: EngineChoice = { engine: 'tfjs', reason: 'models given in memory' };
   return { members, vocabulary: [...vocabulary], config, lazy: false, engine, dispose: () => disposeMembers(members) };
@@ -182,12 +182,12 @@ async function loadMemberNetwork(m: EnsembleMember, ensemble: Ensemble): Promise
       height: typeof info.inputDims[2] === 'number' ? info.inputDims[2] : null,
       width: typeof info.inputDims[3] === 'number' ? info.inputDims[3] : null,
       numClasses,
-    }, { threads: ensemble.engine.threads, inputName: info.inputName, outputName: info.outputName, thread: 'worker' });
+    }, { threads: ensemble.engine.threads, inputName: info.inputName, outputName: info.outputName, normalization: config.model.inputNormalization ?? null, thread: 'worker' });
   }
   const model = await loadModel(m.modelDir);
   try {
     checkOutputs(model, numClasses, m.modelDir);
-    return tfjsNetwork(model, m.modelDir);
+    return tfjsNetwork(model, m.modelDir, ensemble.config.model.inputNormalization ?? null);
   } catch (err) {
     model.dispose();
     throw err;

@@ -5,6 +5,7 @@
  * predictor (./predict), so a validation score and an inference score of one model agree.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { InputNormalization } from '../config';
 import type { ClipImage } from '../features/types';
 import { toModelInput } from '../runtime/modelInput';
 import { exportModelBytes } from '../export/onnxFile';
@@ -30,6 +31,8 @@ export interface ClipPredictOptions {
   mean?: EnsembleMean;
   /** Clip names for error messages (default `clip <i>`). */
   names?: readonly string[];
+  /** ModelConfig.inputNormalization: `(x − mean[c]) / std[c]` per channel, as in training. */
+  inputNormalization?: InputNormalization | null;
 }
 
 /** `[height, width]` and channels of a model taking NHWC `[B, H, W, C]`; throws naming the shape otherwise. */
@@ -78,7 +81,7 @@ export function predictClipImages(model: tf.LayersModel, images: readonly ClipIm
     const batch = windows.slice(b, b + batchSize);
     const input = x.subarray(0, batch.length * nMels * frames);
     fillWindowBatch(images, batch, frames, input);
-    const logits = tf.tidy(() => (model.predict(toModelInput(input, batch.length, nMels, frames, channels)) as tf.Tensor).dataSync());
+    const logits = tf.tidy(() => (model.predict(toModelInput(input, batch.length, nMels, frames, channels, options.inputNormalization ?? null)) as tf.Tensor).dataSync());
     batch.forEach((w, j) => sums.addLogits(w.clip, logits, j * numClasses));
   }
   return sums.result();
@@ -104,7 +107,7 @@ export async function predictModelClips(model: tf.LayersModel, images: readonly 
   if (engine.engine === 'tfjs') return predictClipImages(model, images, options);
   const { height, width, channels } = modelInputSize(model, 'predictModelClips');
   const numClasses = modelClassCount(model, 'predictModelClips');
-  const net = await ortNetwork(exportModelBytes(model), `${model.name} (exported in memory)`, { channels, height, width, numClasses }, { threads: engine.threads });
+  const net = await ortNetwork(exportModelBytes(model), `${model.name} (exported in memory)`, { channels, height, width, numClasses }, { threads: engine.threads, normalization: options.inputNormalization ?? null });
   try {
     const frames = options.windowFrames ?? width;
     if (frames == null) throw new Error('predictModelClips: the model accepts any width; give windowFrames');

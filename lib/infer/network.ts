@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
+import type { InputNormalization } from '../config';
 import { toModelInput } from '../runtime/modelInput';
 import { loadOnnxRuntime, ortSessionOptions, type OrtModule, type OrtSession } from '../runtime/onnxRuntime';
 
@@ -27,8 +28,11 @@ export interface WindowNetwork {
   dispose(): void;
 }
 
-/** A tfjs LayersModel with NHWC input `[B, H, W, C]` and logits `[B, classes]`. */
-export function tfjsNetwork(model: tf.LayersModel, name: string): WindowNetwork {
+/**
+ * A tfjs LayersModel with NHWC input `[B, H, W, C]` and logits `[B, classes]`; `normalization`
+ * (ModelConfig.inputNormalization) is applied to its input as in training.
+ */
+export function tfjsNetwork(model: tf.LayersModel, name: string, normalization: InputNormalization | null = null): WindowNetwork {
   const shape = model.inputs[0].shape;
   if (shape.length !== 4 || shape[3] == null) throw new Error(`${name}: model input must be [batch, mels, frames, channels], got [${shape.join(', ')}]`);
   const out = model.outputs[0].shape;
@@ -42,7 +46,7 @@ export function tfjsNetwork(model: tf.LayersModel, name: string): WindowNetwork 
     numClasses: out[1],
     async logits(x, n, height, width) {
       return tf.tidy(() => {
-        return (model.predict(toModelInput(x, n, height, width, channels)) as tf.Tensor).dataSync() as Float32Array;
+        return (model.predict(toModelInput(x, n, height, width, channels, normalization)) as tf.Tensor).dataSync() as Float32Array;
       });
     },
     dispose() {
@@ -63,15 +67,38 @@ export interface OrtNetworkOptions {
    * preprocessing workers and print progress while the network runs). Default 'main'.
    */
   thread?: 'main' | 'worker';
+  /** ModelConfig.inputNormalization: `(x − mean[c]) / std[c]` per channel, as in training. */
+  normalization?: InputNormalization | null;
 }
 
-/** The batch `x` `[n][H][W]` as NCHW `[n][channels][H][W]` (the window repeated on each channel). */
-function toNchw(x: Float32Array, n: number, channels: number, plane: number, out: Float32Array): Float32Array {
+/**
+ * The batch `x` `[n][H][W]` as NCHW `[n][channels][H][W]`: the window repeated on each channel,
+ * `(x − mean[c]) / std[c]` when the run normalises its input.
+ */
+function toNchw(x: Float32Array, n: number, channels: number, plane: number, out: Float32Array, norm: InputNormalization | null): Float32Array {
   for (let b = 0; b < n; b++) {
     const src = x.subarray(b * plane, (b + 1) * plane);
-    for (let c = 0; c < channels; c++) out.set(src, (b * channels + c) * plane);
+    for (let c = 0; c < channels; c++) {
+      const offset = (b * channels + c) * plane;
+      if (!norm) {
+        out.set(src, offset);
+        continue;
+      }
+      const mean = norm.mean[c];
+      const scale = 1 / norm.std[c];
+      for (let i = 0; i < plane; i++) out[offset + i] = (src[i] - mean) * scale;
+    }
   }
   return out;
+}
+
+/** The run's input normalisation, checked against the model's channels. */
+function checkNormalization(options: OrtNetworkOptions, channels: number, name: string): InputNormalization | null {
+  const norm = options.normalization ?? null;
+  if (norm && (norm.mean.length !== channels || norm.std.length !== channels)) {
+    throw new Error(`${name}: inputNormalization has ${norm.mean.length} means and ${norm.std.length} stds for a ${channels}-channel model input`);
+  }
+  return norm;
 }
 
 const ORT_WORKER_SCRIPT = join(__dirname, 'ortWorker.cjs');
@@ -83,6 +110,7 @@ type WorkerReply =
 
 /** {@link ortNetwork} with the session on a worker thread. */
 async function ortWorkerNetwork(model: Uint8Array, name: string, dims: { channels: number; height: number | null; width: number | null; numClasses: number }, options: OrtNetworkOptions): Promise<WindowNetwork> {
+  const norm = checkNormalization(options, dims.channels, name);
   const worker = new Worker(ORT_WORKER_SCRIPT);
   const pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
   let nextId = 0;
@@ -124,7 +152,7 @@ async function ortWorkerNetwork(model: Uint8Array, name: string, dims: { channel
     async logits(x, n, height, width) {
       const plane = height * width;
       // A fresh buffer per pass: it is transferred to the worker.
-      const input = toNchw(x, n, dims.channels, plane, new Float32Array(n * dims.channels * plane));
+      const input = toNchw(x, n, dims.channels, plane, new Float32Array(n * dims.channels * plane), norm);
       const id = nextId++;
       const r = await request(id, { type: 'run', id, input, dims: [n, dims.channels, height, width], inputName, outputName }, [input.buffer as ArrayBuffer]);
       const y = r as Extract<WorkerReply, { type: 'result' }>;
@@ -159,6 +187,7 @@ export async function ortNetwork(model: Uint8Array, name: string, dims: { channe
   const inputName = options.inputName ?? session.inputNames[0];
   const outputName = options.outputName ?? session.outputNames[0];
   const { channels } = dims;
+  const norm = checkNormalization(options, channels, name);
   let buffer = new Float32Array(0);
   return {
     engine: 'ort',
@@ -168,7 +197,7 @@ export async function ortNetwork(model: Uint8Array, name: string, dims: { channe
       const size = n * channels * plane;
       // ORT reads the whole typed array: keep one exact-size buffer per batch size.
       if (buffer.length !== size) buffer = new Float32Array(size);
-      toNchw(x, n, channels, plane, buffer);
+      toNchw(x, n, channels, plane, buffer, norm);
       const out = await session.run({ [inputName]: new (ort as OrtModule).Tensor('float32', buffer, [n, channels, height, width]) });
       const y = out[outputName];
       if (!y || y.dims.length !== 2 || y.dims[0] !== n || y.dims[1] !== dims.numClasses) {

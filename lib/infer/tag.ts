@@ -9,21 +9,10 @@ import type { ClipImage } from '../features/types';
 import type { OutputActivation } from './activation';
 import { predictImages } from './predict';
 import type { Ensemble, InferProgress } from './types';
+import { rankLabels, type LabelScore, type TagResult } from './ranking';
 
-/** One ranked class. */
-export interface LabelScore {
-  label: string;
-  probability: number;
-}
-
-/** Tags of one file. */
-export interface TagResult {
-  file: string;
-  /** Duration of the decoded audio (before silence trimming). */
-  seconds: number;
-  /** The `topK` most probable classes, probability descending (ties: vocabulary order). */
-  labels: LabelScore[];
-}
+export { rankLabels };
+export type { LabelScore, TagResult };
 
 /** Options of {@link tagFiles}. */
 export interface TagOptions {
@@ -57,13 +46,6 @@ export async function decodeForTagging(file: string, config: PreprocessConfig): 
     throw new Error(`${file}: ${(err as Error).message}`);
   }
   return { file, seconds: samples.length / config.sampleRate, image };
-}
-
-/** The `topK` classes of one row `scores[offset .. offset + C)`, probability descending, ties in vocabulary order. */
-export function rankLabels(scores: ArrayLike<number>, offset: number, vocabulary: readonly string[], topK: number): LabelScore[] {
-  const order = vocabulary.map((_, c) => c);
-  order.sort((a, b) => scores[offset + b] - scores[offset + a] || a - b);
-  return order.slice(0, Math.min(topK, vocabulary.length)).map((c) => ({ label: vocabulary[c], probability: scores[offset + c] }));
 }
 
 /**
