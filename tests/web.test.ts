@@ -133,8 +133,8 @@ test('buildSite: site.json, the members\' model files, bundles and wasm binaries
   assert.doesNotMatch(readFileSync(join(out, 'index.html'), 'utf8'), /https?:\/\//, 'the page loads nothing from elsewhere');
 
   const info = readRunInfo(runDir);
-  assert.equal(runActivation({ ...info.config, task: { activation: 'softmax' } } as typeof info.config), 'softmax');
-  assert.throws(() => runActivation({ ...info.config, task: { activation: 'relu' } } as typeof info.config), /task\.activation must be 'sigmoid' or 'softmax', got 'relu'/);
+  assert.equal(runActivation({ ...info.config, task: { name: 'singleLabel', labelSmoothing: 0 } } as typeof info.config), 'softmax');
+  assert.equal(runActivation({ ...info.config, task: { name: 'multiLabel', labelSmoothing: 0 } } as typeof info.config), 'sigmoid');
 
   // A truncated member is refused before anything is served, naming the file.
   const broken = join(root, 'broken-run');

@@ -47,14 +47,13 @@ export interface SiteReport {
 }
 
 /**
- * The activation of the run's task: `config.task.activation` when the run has one ('softmax'
- * for one-label-per-clip tasks), else 'sigmoid' (multi-label, the FAT2019 task).
+ * The activation of the run's task: softmax for a single-label task (`config.task.name ===
+ * 'singleLabel'`, one class per clip), else sigmoid (multi-label, the FAT2019 task, and runs
+ * made before tasks existed). Same rule as lib/task's activationOf, once that lands on main.
  */
 export function runActivation(config: Fat2019Config): Activation {
-  const task = (config as unknown as { task?: { activation?: unknown } }).task;
-  const activation = task?.activation ?? 'sigmoid';
-  if (activation !== 'sigmoid' && activation !== 'softmax') throw new Error(`run.json: task.activation must be 'sigmoid' or 'softmax', got '${String(activation)}'`);
-  return activation;
+  const task = (config as unknown as { task?: { name?: unknown } }).task;
+  return task?.name === 'singleLabel' ? 'softmax' : 'sigmoid';
 }
 
 /**
