@@ -16,6 +16,7 @@ import { trimSilence } from '../lib/features/trim';
 import { loadEnsemble, predictImages } from '../lib/infer/index';
 import { readRunInfo } from '../lib/run/runFolder';
 import { slidingWindowStarts } from '../lib/runtime/windows';
+import { loadModel } from '../lib/runtime/modelFile';
 import { runCommand } from '../lib/cli/command';
 import { webCommand } from '../lib/cli/web';
 import { buildTimeline, frameSeconds, tagResult } from '../lib/web/timeline';
@@ -49,9 +50,9 @@ before(async () => {
 after(() => rmSync(root, { recursive: true, force: true }));
 
 test('scoreClipWindows: clip scores = lib/infer predictImages (arithmetic and geometric); one row per sliding window', async () => {
-  const ensemble = await loadEnsemble(runDir);
+  const ensemble = await loadEnsemble(runDir, { engine: 'tfjs' });
+  const models = await Promise.all(ensemble.members.map((m) => loadModel(m.modelDir)));
   try {
-    const models = ensemble.members.map((m) => m.model!);
     const image = clipImageFromSamples(tone(5, 1), CFG);
     const C = TINY_VOCABULARY.length;
     for (const mean of ['arithmetic', 'geometric'] as const) {
@@ -83,6 +84,7 @@ test('scoreClipWindows: clip scores = lib/infer predictImages (arithmetic and ge
     await assert.rejects(scoreClipWindows(models, image, INFER_DEFAULTS, C + 1), /outputs 6 classes, the run's vocabulary has 7/);
   } finally {
     ensemble.dispose();
+    for (const m of models) m.dispose();
   }
 });
 

@@ -1,21 +1,21 @@
 import { availableParallelism } from 'node:os';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, numberOption, type Command } from './command';
 import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config } from '../config';
-import { readVocabulary } from '../data/labels';
-import { preprocessDatasets } from '../data/preprocess';
+import { readLabelCsv, readVocabulary } from '../data/labels';
+import { checkDatasets, preprocessDatasets } from '../data/preprocess';
 import { initBackend, describeBackend } from '../runtime/backend';
 import { backendOptions, BACKEND_OPTIONS_HELP } from './backendOption';
 import { progressBar } from '../train/callbacks';
 import { QUICK_OVERRIDES } from '../train/pipeline/presets';
 import { readRunInfo, runInfoPath, type FoldDone } from '../run/runFolder';
 import { openRun } from '../train/pipeline/runInfo';
-import { loadRunData } from '../train/pipeline/data';
+import { loadRunData, SET_FILES } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
 import { STAGES } from '../train/pipeline/stages';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
-import { architectureNames, getArchitecture, isArchitecture } from '../models';
+import { architectureNames, getArchitecture, isArchitecture } from '../models/index';
 
 
 /** "all" → undefined (every one); "2" or "1,3" → the numbers, each checked by `check`. */
@@ -46,6 +46,18 @@ export function formatStageReports(arch: string, stages: StageReport[]): string 
     lines.push(`  ${String(s.stage).padStart(5)}  ${String(s.folds.length).padStart(5)}   ${fmt(s.cvCurated)}  ${fmt(s.cvNoisy)}  ${s.selectedNoisy ?? '-'}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Everything about the training data that can be checked in seconds, before run.json is
+ * written and before any work: both label files parse and name only the data's classes
+ * (sample_submission.csv), and every clip they list, and every file of their folders, is a
+ * readable WAV/FLAC inside the data folder. Throws one error listing every problem.
+ */
+export function checkTrainingData(dataDir: string): void {
+  const vocabulary = readVocabulary(join(dataDir, 'sample_submission.csv'));
+  for (const set of Object.values(SET_FILES)) readLabelCsv(join(dataDir, set.labelCsv), vocabulary);
+  checkDatasets(dataDir, Object.values(SET_FILES).map((s) => s.dataset));
 }
 
 /**
@@ -160,10 +172,20 @@ Examples:
     const stages = parseList(values.stage, 'stage', (n) => STAGES.includes(n), 'a stage 1-4 (or a list "1,2")');
     const k = config.pipeline.folds;
     const folds = parseList(values.fold, 'fold', (n) => n >= 0 && n < k, `a fold 0..${k - 1} (or a list "0,1")`);
-    // Fail fast (before backend and preprocessing) when the flags contradict the run's settings.
+    // Fail fast, before run.json is written (a failed --prepare must not leave one behind) and
+    // before backend and preprocessing: bad data, then flags that contradict the run's settings.
+    checkTrainingData(dataDir);
+    const newRun = !existsSync(runInfoPath(runDir));
     const runInfo = openRun(runDir, dataDir, config);
     if (values.prepare === true) {
-      const data = loadRunData(runDir, dataDir, runInfo.vocabulary, config);
+      let data;
+      try {
+        data = loadRunData(runDir, dataDir, runInfo.vocabulary, config);
+      } catch (err) {
+        // The run.json this command just wrote would pin settings that never worked.
+        if (newRun) rmSync(runInfoPath(runDir), { force: true });
+        throw err;
+      }
       process.stdout.write(`${runInfoPath(runDir)}: ${runInfo.vocabulary.length} classes; ${config.pipeline.folds} folds of ` +
         `${data.sets.curated.clips.length} curated and ${data.sets.noisy.clips.length} noisy clips in ${join(runDir, 'folds')}\n`);
       return 0;

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Architecture, Fat2019Config } from '../config';
 import { writeFileAtomicSync } from '../util/atomicWrite';
-import { architectureNames } from '../models';
+import { architectureNames } from '../models/index';
 
 /**
  * The run folder, `weights/<run>/`: everything a run is made of, so that any later job (another
@@ -12,6 +12,7 @@ import { architectureNames } from '../models';
  *   folds/curated.csv, folds/noisy.csv        fname,fold
  *   <arch>/stage<k>/fold<f>/last/ and best/   fit checkpoints (resumable) and best model
  *   <arch>/stage<k>/fold<f>/done.json         {@link FoldDone}, written last: the job finished
+ *   <arch>/stage<k>/fold<f>/lock.json         while a job runs: its pid and host (lib/run/jobLock.ts)
  *   <arch>/stage<k>/fold<f>/oof_<set>.csv     predictions of the fold's held-out clips
  *   <arch>/stage<k>/noisy_scores.csv          per-clip out-of-fold lwlrap of the noisy set
  *   <arch>/stage<k>/selected_noisy.csv        noisy clips a stage trained on (stages 3, 4)
@@ -56,6 +57,9 @@ export const foldDir = (runDir: string, arch: Architecture, stage: number, fold:
   join(stageDir(runDir, arch, stage), `fold${fold}`);
 export const foldDonePath = (runDir: string, arch: Architecture, stage: number, fold: number): string =>
   join(foldDir(runDir, arch, stage, fold), 'done.json');
+/** Lock of a running (arch, stage, fold) job: owner pid, host and start time (lib/run/jobLock.ts). */
+export const jobLockPath = (runDir: string, arch: Architecture, stage: number, fold: number): string =>
+  join(foldDir(runDir, arch, stage, fold), 'lock.json');
 /** Out-of-fold predictions of a fold's held-out clips of one set (fname + class columns). */
 export const oofPath = (runDir: string, arch: Architecture, stage: number, fold: number, set: 'curated' | 'noisy'): string =>
   join(foldDir(runDir, arch, stage, fold), `oof_${set}.csv`);

@@ -6,7 +6,7 @@
  * so the page needs nothing else at run time.
  */
 import type { InferConfig, PreprocessConfig } from '../config';
-import type { TagResult } from '../infer/tag';
+import type { TagResult } from '../infer/ranking';
 import type { Timeline } from './timeline';
 import type { Activation } from './windowScores';
 

@@ -6,8 +6,8 @@
  * librosa `center=True`) lies at sample `trimStart + f · hop − padLeft` of the decoded audio.
  */
 import type { PreprocessConfig } from '../config';
-import type { LabelScore, TagResult } from '../infer/tag';
-import { rankLabels } from '../infer/tag';
+import type { LabelScore, TagResult } from '../infer/ranking';
+import { rankLabels } from '../infer/ranking';
 import type { ClipWindowScores } from './windowScores';
 
 /** One window of the timeline, on the decoded audio's time axis (seconds, clamped to the clip). */

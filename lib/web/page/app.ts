@@ -9,7 +9,7 @@
 import { encodeWavPcm16 } from '../../audio/wav';
 import { BROWSER_BACKENDS, type AudioInput, type BrowserBackend, type FromWorker, type Phase, type PreviewImage, type SiteManifest, type ToWorker } from '../protocol';
 import type { Timeline } from '../timeline';
-import type { TagResult } from '../../infer/tag';
+import type { TagResult } from '../../infer/ranking';
 import { drawHeatMap, drawLogMel, HEAT_ROW_PX } from './draw';
 
 const $ = <T extends HTMLElement>(id: string): T => {
