@@ -147,6 +147,7 @@ export async function buildSite(options: BuildSiteOptions): Promise<SiteReport> 
     preprocess: { ...PREPROCESS_DEFAULTS, ...config.preprocess },
     infer: { ...INFER_DEFAULTS, ...config.infer },
     activation: runActivation(config),
+    inputNormalization: config.model.inputNormalization ?? null,
     topK: Math.min(topK, ensemble.vocabulary.length),
     members,
   };

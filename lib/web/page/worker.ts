@@ -142,6 +142,7 @@ async function tag(id: number, input: AudioInput, topK: number): Promise<void> {
   t0 = performance.now();
   const scores = await scoreClipWindows(models, image, manifest.infer, manifest.vocabulary.length, {
     activation: manifest.activation,
+    normalization: manifest.inputNormalization,
     onProgress: (p) => phase('inference', p.done, p.total),
   });
   ms.inference = performance.now() - t0;
