@@ -138,7 +138,7 @@ test('timeline: windows on the decoded audio time axis (silence trimmed, short c
 test('buildSite: site.json, the members\' model files, bundles and wasm binaries; activation from run.json', async () => {
   const out = join(root, 'site');
   const report = await buildSite({ runDir, outDir: out, topK: 3, minify: false });
-  assert.deepEqual(report.members, ['cnnModel1/stage2/fold0', 'cnnModel1/stage2/fold1']);
+  assert.deepEqual(report.members, ['cnnModel1/stage2/fold0', 'cnnModel1/stage2/fold1', 'xresnet18/stage2/fold0']);
   const manifest = JSON.parse(readFileSync(join(out, 'site.json'), 'utf8')) as SiteManifest;
   assert.deepEqual(manifest.vocabulary, TINY_VOCABULARY);
   assert.equal(manifest.activation, 'sigmoid');

@@ -6,6 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+// Registers the project's custom layers (Mish) so model.json files that use them load.
+import '../../models/layers';
 import { audioToMono, decodeAudio } from '../../audio/load';
 import { imageFromTrimmed } from '../../features/logmel';
 import { trimSilence } from '../../features/trim';
