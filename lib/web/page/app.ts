@@ -55,6 +55,9 @@ function showError(message: string): void {
   errorBox.textContent = message;
   errorBox.hidden = false;
   statusBox.hidden = true;
+  // An earlier file's result would read as this file's.
+  resultBox.hidden = true;
+  shown = null;
   setState('error');
 }
 
