@@ -216,7 +216,7 @@ export class KernelClient {
         clearTimeout(timer);
         resolve({ status: String(reply.content.status), executionCount: reply.content.execution_count ?? null, outputs });
       };
-      this.waiters.set(msg.header.msg_id, (channel, m) => {
+      this.waiters.set(msg.header.msg_id, (_channel, m) => {
         const c = m.content;
         switch (m.header.msg_type) {
           case 'fat2019_kernel_died':
@@ -263,7 +263,6 @@ export class KernelClient {
           default:
             break;
         }
-        void channel;
         finish();
       });
     });
@@ -335,9 +334,9 @@ export class KernelClient {
     return { header, parent_header: parent, metadata, content };
   }
 
+  /** A pseudo-message that wakes every waiter when the kernel process exits. */
   private deathMessage(): Message {
-    const m = this.message('fat2019_kernel_died', {});
-    return m;
+    return this.message('fat2019_kernel_died', {});
   }
 
   private describeExit(): string {
