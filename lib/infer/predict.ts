@@ -17,7 +17,7 @@
  * so averaging per window and member at once equals averaging over windows, then members.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { InferConfig } from '../config';
+import type { InferConfig, InputNormalization } from '../config';
 import type { ClipImage } from '../features/types';
 import { toModelInput } from '../runtime/modelInput';
 import { memberName, resolveInferConfig, withMemberModel } from './ensemble';
@@ -92,6 +92,7 @@ async function addMemberScores(
   infer: InferConfig,
   sums: ScoreSums,
   onPass: (clipsDone: number) => void,
+  normalization: InputNormalization | null,
 ): Promise<void> {
   const { height, channels } = modelInput(model, name, infer);
   images.forEach((img, i) => {
@@ -113,7 +114,7 @@ async function addMemberScores(
     const x = buffer.subarray(0, size);
     fillWindowBatch(images, batch, infer.windowFrames, x);
     const scores = tf.tidy(() => {
-      const logits = model.predict(toModelInput(x, batch.length, nMels, infer.windowFrames, channels)) as tf.Tensor;
+      const logits = model.predict(toModelInput(x, batch.length, nMels, infer.windowFrames, channels, normalization)) as tf.Tensor;
       return (geometric ? tf.logSigmoid(logits) : tf.sigmoid(logits)).dataSync();
     });
     batch.forEach((w, j) => sums.add(first + w.clip, scores, j * C));
@@ -131,6 +132,8 @@ async function addMemberScores(
  */
 export async function predictSource(ensemble: Ensemble, source: ClipSource, options: PredictOptions = {}): Promise<Float32Array> {
   const infer = resolveInferConfig(ensemble, options.infer);
+  // The run's input normalisation (imported fastai models), as the models were trained with it.
+  const normalization = ensemble.config.model?.inputNormalization ?? null;
   const n = source.count;
   const C = ensemble.vocabulary.length;
   const sums = new ScoreSums(n, C, infer.ensembleMean);
@@ -148,7 +151,7 @@ export async function predictSource(ensemble: Ensemble, source: ClipSource, opti
   };
   const run = async (model: tf.LayersModel, member: EnsembleMember, images: ClipImage[], first: number): Promise<void> => {
     if (images.length !== Math.min(chunk, n - first)) throw new Error(`internal: clip source returned ${images.length} images for clips ${first}..`);
-    await addMemberScores(model, memberName(member), images, first, source, infer, sums, (clipsDone) => report(member, finished + clipsDone));
+    await addMemberScores(model, memberName(member), images, first, source, infer, sums, (clipsDone) => report(member, finished + clipsDone), normalization);
     finished += images.length;
   };
   if (ensemble.lazy) {

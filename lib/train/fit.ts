@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { OptimizerConfig, TrainConfig } from '../config';
+import type { InputNormalization, OptimizerConfig, TrainConfig } from '../config';
 import type { TrainingClip } from '../data/types';
 import { lwlrap } from '../metrics/lwlrap';
 import { Rng } from '../util/rng';
@@ -38,6 +38,8 @@ export interface ValidationOptions {
   windowShift?: number;
   /** Windows per forward pass; default 32. */
   batchSize?: number;
+  /** ModelConfig.inputNormalization of the model (default none). */
+  inputNormalization?: InputNormalization | null;
 }
 
 export interface FitOptions {
@@ -65,6 +67,8 @@ export interface FitOptions {
   resume?: boolean | 'ifExists';
   /** Extra configuration stored in the checkpoint (e.g. the ModelConfig and data selection). */
   runConfig?: unknown;
+  /** ModelConfig.inputNormalization: applied to every input, as inference does (default none). */
+  inputNormalization?: InputNormalization | null;
 }
 
 export interface FitResult {
@@ -119,7 +123,7 @@ function validateOptions(o: FitOptions): void {
  */
 export function trainStep(
   model: tf.LayersModel, optimizer: AdamW, batch: { x: Float32Array; y: Float32Array }, size: number,
-  microBatch: number, hyper: { lr: number; beta1: number }, rng: Rng,
+  microBatch: number, hyper: { lr: number; beta1: number }, rng: Rng, inputNormalization: InputNormalization | null = null,
 ): number {
   const { height, width, channels } = inputShape(model);
   const pixels = height * width;
@@ -136,7 +140,7 @@ export function trainStep(
       let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
       try {
         result = tf.tidy(() => {
-          const x = toModelInput(batch.x.subarray(start * pixels, (start + n) * pixels), n, height, width, channels);
+          const x = toModelInput(batch.x.subarray(start * pixels, (start + n) * pixels), n, height, width, channels, inputNormalization);
           const y = tf.tensor2d(batch.y.subarray(start * numClasses, (start + n) * numClasses), [n, numClasses]);
           return tf.variableGrads(() => bceWithLogits(model.apply(x, { training: true }) as tf.Tensor, y), vars);
         });
@@ -188,7 +192,7 @@ export function predictForValidation(model: tf.LayersModel, clips: TrainingClip[
     const chunk = windows.slice(b, b + batchSize);
     const x = new Float32Array(chunk.length * pixels);
     chunk.forEach((w, j) => copyWindow(clips[w.clip], w.start, frames, x, j * pixels));
-    const probs = tf.tidy(() => tf.sigmoid(model.predict(toModelInput(x, chunk.length, height, frames, channels)) as tf.Tensor).dataSync());
+    const probs = tf.tidy(() => tf.sigmoid(model.predict(toModelInput(x, chunk.length, height, frames, channels, options.inputNormalization)) as tf.Tensor).dataSync());
     chunk.forEach((w, j) => {
       for (let c = 0; c < numClasses; c++) sums[w.clip * numClasses + c] += probs[j * numClasses + c];
       counts[w.clip]++;
@@ -276,7 +280,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         const batch = makeBatch(trainClips, indices, rng);
         lr = oneCycleLr(ctx.step, totalSteps, optCfg);
         const beta1 = oneCycleBeta1(ctx.step, totalSteps, optCfg);
-        const loss = trainStep(model, optimizer, batch, indices.length, micro, { lr, beta1 }, rng);
+        const loss = trainStep(model, optimizer, batch, indices.length, micro, { lr, beta1 }, rng, options.inputNormalization ?? null);
         if (!Number.isFinite(loss)) throw new Error(`fit: loss is ${loss} at epoch ${epoch}, step ${ctx.step + 1} (lr ${lr}); lower optimizer.maxLr`);
         ctx.step++;
         lossSum += loss;
@@ -288,7 +292,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         samplesPerSecond: (stepsPerEpoch * batchSize) / Math.max(trainSeconds, 1e-9),
       };
       if (validClips && validClips.length > 0) {
-        const scores = scoreValidation(validClips, predictForValidation(model, validClips, options.validation));
+        const scores = scoreValidation(validClips, predictForValidation(model, validClips, { ...options.validation, inputNormalization: options.inputNormalization }));
         log.validLoss = scores.loss;
         log.validLwlrap = scores.lwlrap;
       }

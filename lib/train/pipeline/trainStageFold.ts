@@ -161,6 +161,7 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
       checkpointDir: dir,
       resume: 'ifExists',
       runConfig: { arch, stage, fold, model: config.model, augment: config.augment, trainClips: trainClips.length },
+      inputNormalization: config.model.inputNormalization,
     });
     if (result.epochs < epochs && !completed) throw new TrainingPausedError(arch, stage, fold, result.epochs, epochs, result.stopReason);
     if (result.resumed) log(`${arch} stage ${stage} fold ${fold}: resumed from its checkpoint`);
@@ -175,6 +176,7 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
       const clips = await store.get(set, fnames, { keep: set === plan.valid.set });
       const probs = predictForValidation(model, clips, {
         mode: 'sliding', windowFrames: config.infer.windowFrames, windowShift: config.infer.windowShift, batchSize: config.infer.batchSize,
+        inputNormalization: config.model.inputNormalization,
       });
       writeSubmission(oofPath(runDir, arch, stage, fold, set), fnames, probs, data.vocabulary);
       if (fnames.length > 0) {
