@@ -9,6 +9,7 @@ import { checkOutputPath } from '../util/outputPath';
 import { initBackend, describeBackend } from '../runtime/backend';
 import { formatDuration } from '../util/format';
 import { backendOptions, BACKEND_OPTIONS_HELP } from './backendOption';
+import { cliEngine, ENGINE_OPTIONS_HELP } from './engineOption';
 import { loadEnsemble, memberName } from '../infer/ensemble';
 import { datasetFnames, predictDataset } from '../infer/dataset';
 import { datasetClips, validateClips } from '../data/validateClips';
@@ -132,6 +133,7 @@ Options:
   --workers <n>        threads that fill the feature cache first; 0 = compute missing images
                        while predicting (default: ${availableParallelism()})
 ${BACKEND_OPTIONS_HELP}
+${ENGINE_OPTIONS_HELP}
   --quiet              no progress output
 
 Example:
@@ -154,6 +156,7 @@ Example:
     cache: { type: 'string' },
     workers: { type: 'string' },
     backend: { type: 'string' },
+    engine: { type: 'string' },
     threads: { type: 'string' },
     quiet: { type: 'boolean' },
   },
@@ -180,8 +183,9 @@ Example:
     // Every clip is checked against the disk before the models load: all problems at once.
     validateClips(datasetClips(dataDir, dataset, datasetFnames(dataDir, dataset)), dataDir, join(dataDir, dataset));
 
+    const engine = cliEngine(values, quiet);
     await initCliBackend(values, quiet);
-    const ensemble = await loadEnsemble(runDir, { archs, stages, folds, lazy: values['one-at-a-time'] === true });
+    const ensemble = await loadEnsemble(runDir, { archs, stages, folds, lazy: values['one-at-a-time'] === true, engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
     let prediction;
     try {
       if (!quiet) process.stderr.write(`${ensemble.members.length} model(s): ${ensemble.members.map(memberName).join(', ')}\n`);
