@@ -282,9 +282,11 @@ for (const arch of ['cnnModel1', 'vgg16bn'] as const) {
       }
       // A gradient that is small because its sum nearly cancels (e.g. a BN γ at 1e-3 of the
       // largest gradient) keeps the absolute rounding error of the terms it sums, so the error
-      // is measured against at least 1 % of the largest gradient.
+      // is measured against at least 1 % of the largest gradient. Through VGG16-BN's 13 conv
+      // layers cpu and wasm differ by up to ≈1.1e-4 of a BN γ gradient with tfjs' own layers
+      // as with the fused one (float32 sums in different orders), hence 2e-4.
       const ref = Math.max(scale, 1e-2 * globalMax);
-      assert.ok(diff / ref <= 1e-4, `${name}: error ${diff} relative to ${ref}: ${diff / ref}`);
+      assert.ok(diff / ref <= 2e-4, `${name}: error ${diff} relative to ${ref}: ${diff / ref}`);
     }
   });
 }
