@@ -290,3 +290,36 @@ for (const arch of ['cnnModel1', 'vgg16bn'] as const) {
     }
   });
 }
+
+test('AvgPoolGrad on wasm: 2×2/stride-2 fast path bit-identical to the stock kernel; other pools fall back', (t) => {
+  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+  tf.setBackend('wasm');
+  const cases: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: 'valid' | 'same' }> = [
+    { x: [3, 8, 6, 5], size: 2, stride: 2, pad: 'valid' },
+    { x: [2, 7, 6, 3], size: 2, stride: 2, pad: 'valid' }, // odd height: stock kernel
+    { x: [2, 6, 6, 4], size: 3, stride: 1, pad: 'same' },
+  ];
+  for (const c of cases) {
+    const xv = randn(c.x.reduce((a, b) => a * b));
+    const grad = () => tf.tidy(() => {
+      const x = tf.tensor4d(xv, c.x);
+      const out = (n: number) => (c.pad === 'same' ? Math.ceil(n / c.stride) : Math.floor((n - c.size) / c.stride) + 1);
+      const r = tf.tensor4d(randnFixed(c.x, c.size, c.stride, c.pad), [c.x[0], out(c.x[1]), out(c.x[2]), c.x[3]]);
+      return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, c.size, c.stride, c.pad), r)))(x).dataSync() as Float32Array;
+    });
+    registerCustomKernels();
+    const fast = grad();
+    restoreStockKernels({ conv2dBackpropInput: false, batchNormGrad: false, reductions: false, batchNormTraining: false });
+    const stock = grad();
+    registerCustomKernels();
+    assert.ok(info.customKernels.length > 0);
+    assert.deepEqual(fast, stock, `${JSON.stringify(c)}: AvgPoolGrad differs from the stock kernel`);
+  }
+});
+
+/** Deterministic upstream gradient of the pool's output shape. */
+function randnFixed(x: number[], size: number, stride: number, pad: 'valid' | 'same'): Float32Array {
+  const out = (n: number) => (pad === 'same' ? Math.ceil(n / stride) : Math.floor((n - size) / stride) + 1);
+  const n = x[0] * out(x[1]) * out(x[2]) * x[3];
+  return Float32Array.from({ length: n }, (_, i) => Math.sin(1 + i * 0.7));
+}
