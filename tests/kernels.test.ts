@@ -9,7 +9,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, BackendInfo } from '../lib/runtime/backend';
-import { registerCustomKernels, restoreStockKernels } from '../lib/runtime/kernels';
+import { batchNormTraining, registerCustomKernels, restoreStockKernels } from '../lib/runtime/kernels';
 import { Rng } from '../lib/util/rng';
 import { buildModel } from '../lib/models';
 import { MODEL_DEFAULTS } from '../lib/config';
@@ -323,3 +323,31 @@ function randnFixed(x: number[], size: number, stride: number, pad: 'valid' | 's
   const n = x[0] * out(x[1]) * out(x[2]) * x[3];
   return Float32Array.from({ length: n }, (_, i) => Math.sin(1 + i * 0.7));
 }
+
+test('fused batch norm on wasm: statistics from the heap equal tf.moments bit for bit, and so does the output', (t) => {
+  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+  tf.setBackend('wasm');
+  for (const shape of [[4, 6, 5, 7], [9, 13]]) {
+    const c = shape[shape.length - 1];
+    const xv = randn(shape.reduce((a, b) => a * b)).map((v) => 3 * v + 2);
+    const gv = randn(c);
+    const bv = randn(c);
+    const before = tf.memory().numTensors;
+    const [ref, got] = tf.tidy(() => {
+      const x = tf.tensor(xv, shape);
+      const g = tf.tensor1d(gv);
+      const b = tf.tensor1d(bv);
+      const m = tf.moments(x, shape.slice(0, -1).map((_, i) => i));
+      const fused = batchNormTraining(x, g, b, 1e-5);
+      const out = [
+        [tf.batchNorm(x, m.mean, m.variance, b, g, 1e-5), m.mean, m.variance].map((v) => v.dataSync() as Float32Array),
+        [fused.y, fused.mean, fused.variance].map((v) => v.dataSync() as Float32Array),
+      ];
+      fused.mean.dispose();
+      fused.variance.dispose();
+      return out;
+    });
+    assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+    ['y', 'mean', 'variance'].forEach((name, i) => assert.deepEqual(got[i], ref[i], `${shape}: ${name} differs`));
+  }
+});
