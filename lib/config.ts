@@ -146,9 +146,37 @@ export const INFER_DEFAULTS: Readonly<InferConfig> = Object.freeze({
   batchSize: 64,
 });
 
-/** The 4-stage warm-up pipeline with k-fold cross-validation. */
+/** multiLabel: sigmoid + BCE, lwlrap (FAT2019); singleLabel: softmax + cross-entropy, accuracy (FAT2018). */
+export type TaskName = 'multiLabel' | 'singleLabel';
+
+/** The task (lib/task): what the labels mean; drives loss, activation, metrics, selection. */
+export interface TaskConfig {
+  name: TaskName;
+  /** singleLabel only: cross-entropy targets (1 − ε)·y + ε/C. */
+  labelSmoothing: number;
+}
+
+export const TASK_CONFIG_DEFAULTS: Readonly<TaskConfig> = Object.freeze({ name: 'multiLabel' as TaskName, labelSmoothing: 0 });
+
+/** The training recipes of lib/train/pipeline/recipes (a list of stages each). */
+export type RecipeName = 'warmup' | 'single' | 'noisyThenCurated' | 'pseudoLabel';
+
+/** The stages of a recipe (default: the 4-stage warm-up) with k-fold cross-validation. */
 export interface PipelineConfig {
+  /** The recipe run (lib/train/pipeline/recipes). */
+  recipe: RecipeName;
+  /**
+   * Cross-validation: k ≥ 2 = k folds (k models, each validated on its held-out fold);
+   * 1 = one model (with `holdout` > 0 validated on that random fraction, else on nothing).
+   * A `fold` column in the label CSV overrides both.
+   */
   folds: number;
+  /** With folds = 1: the fraction (0..1) of labelled clips held out for validation (0 = none). */
+  holdout: number;
+  /** pseudoLabel: unlabelled clips whose top score is ≥ this are added with their predicted labels. */
+  pseudoLabelMinScore: number;
+  /** pseudoLabel: at most this many added clips per predicted class (per fold). */
+  pseudoLabelMaxPerClass: number;
   /** Stage 3: keep noisy clips with sqrt(l1·l2) ≥ this. */
   stage3MinScore: number;
   /** Stage 3: at most this many selected noisy clips per fold per label. */
@@ -167,7 +195,11 @@ export interface PipelineConfig {
 }
 
 export const PIPELINE_DEFAULTS: Readonly<PipelineConfig> = Object.freeze({
+  recipe: 'warmup' as RecipeName,
   folds: 10,
+  holdout: 0,
+  pseudoLabelMinScore: 0.9,
+  pseudoLabelMaxPerClass: 50,
   stage3MinScore: 0.5,
   stage3MaxPerFoldPerLabel: 5,
   stage4MinScore: 1,
@@ -309,6 +341,7 @@ export const AUGMENT_DEFAULTS: Readonly<AugmentConfig> = deepFreeze<AugmentConfi
  * so every later job (another fold, inference, tagging) uses the same settings.
  */
 export interface Fat2019Config {
+  task: TaskConfig;
   preprocess: PreprocessConfig;
   model: ModelConfig;
   optimizer: OptimizerConfig;
@@ -320,6 +353,7 @@ export interface Fat2019Config {
 
 /** The reference configuration (SPEC.md): full-size models, 10 folds, 4 stages. */
 export const CONFIG_DEFAULTS: Readonly<Fat2019Config> = deepFreeze<Fat2019Config>({
+  task: { ...TASK_CONFIG_DEFAULTS },
   preprocess: { ...PREPROCESS_DEFAULTS },
   model: { ...MODEL_DEFAULTS },
   optimizer: { ...OPTIMIZER_DEFAULTS },

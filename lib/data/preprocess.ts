@@ -40,6 +40,12 @@ export interface PreprocessOptions {
   dataDir: string;
   /** Dataset folder names; default: whichever of train_curated, train_noisy, test exist. */
   datasets?: string[];
+  /**
+   * The clips to preprocess, per dataset, as paths relative to the dataset folder (e.g.
+   * `dog/001.wav` in a folder-per-class layout); a dataset not listed: every audio file
+   * directly inside its folder.
+   */
+  files?: Record<string, readonly string[]>;
   /** Cache root (default `work/features`). */
   cacheDir?: string;
   /** Preprocessing parameters (default {@link PREPROCESS_DEFAULTS}). */
@@ -155,7 +161,7 @@ export async function preprocessDatasets(options: PreprocessOptions): Promise<Pr
   for (const dataset of datasets) {
     const c: DatasetCounts = { total: 0, computed: 0, skipped: 0, failed: 0 };
     counts[dataset] = c;
-    for (const fname of listAudioFiles(join(dataDir, dataset))) {
+    for (const fname of options.files?.[dataset] ?? listAudioFiles(join(dataDir, dataset))) {
       c.total++;
       total++;
       const entry = cacheEntryPath(cacheRoot, config, dataset, fname);

@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { InferConfig } from '../config';
 import type { ClipImage } from '../features/types';
 import { toModelInput } from '../runtime/modelInput';
+import { activationOf, type Activation } from '../task/task';
 import { memberName, resolveInferConfig, withMemberModel } from './ensemble';
 import type { Ensemble, EnsembleMember, InferProgress, PredictOptions } from './types';
 import { fillWindowBatch, planWindows } from './windows';
@@ -92,6 +93,7 @@ async function addMemberScores(
   infer: InferConfig,
   sums: ScoreSums,
   onPass: (clipsDone: number) => void,
+  activation: Activation = 'sigmoid',
 ): Promise<void> {
   const { height } = modelInput(model, name, infer);
   images.forEach((img, i) => {
@@ -114,6 +116,7 @@ async function addMemberScores(
     fillWindowBatch(images, batch, infer.windowFrames, x);
     const scores = tf.tidy(() => {
       const logits = model.predict(toModelInput(x, batch.length, nMels, infer.windowFrames)) as tf.Tensor;
+      if (activation === 'softmax') return (geometric ? tf.logSoftmax(logits) : tf.softmax(logits)).dataSync();
       return (geometric ? tf.logSigmoid(logits) : tf.sigmoid(logits)).dataSync();
     });
     batch.forEach((w, j) => sums.add(first + w.clip, scores, j * C));
@@ -131,6 +134,8 @@ async function addMemberScores(
  */
 export async function predictSource(ensemble: Ensemble, source: ClipSource, options: PredictOptions = {}): Promise<Float32Array> {
   const infer = resolveInferConfig(ensemble, options.infer);
+  // The run's task decides how logits become scores (sigmoid: multiLabel, softmax: singleLabel).
+  const activation = options.activation ?? activationOf(ensemble.config);
   const n = source.count;
   const C = ensemble.vocabulary.length;
   const sums = new ScoreSums(n, C, infer.ensembleMean);
@@ -148,7 +153,7 @@ export async function predictSource(ensemble: Ensemble, source: ClipSource, opti
   };
   const run = async (model: tf.LayersModel, member: EnsembleMember, images: ClipImage[], first: number): Promise<void> => {
     if (images.length !== Math.min(chunk, n - first)) throw new Error(`internal: clip source returned ${images.length} images for clips ${first}..`);
-    await addMemberScores(model, memberName(member), images, first, source, infer, sums, (clipsDone) => report(member, finished + clipsDone));
+    await addMemberScores(model, memberName(member), images, first, source, infer, sums, (clipsDone) => report(member, finished + clipsDone), activation);
     finished += images.length;
   };
   if (ensemble.lazy) {

@@ -52,4 +52,6 @@ export interface PredictOptions {
   infer?: Partial<InferConfig>;
   /** Called after every forward pass. */
   onProgress?: (p: InferProgress) => void;
+  /** Logits → scores; default from the run's task (sigmoid for multiLabel, softmax for singleLabel). */
+  activation?: 'sigmoid' | 'softmax';
 }

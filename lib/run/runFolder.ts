@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Architecture, Fat2019Config } from '../config';
+import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config } from '../config';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 
 /**
@@ -37,13 +37,16 @@ export interface FoldDone {
   epochs: number;
   /** Best validation lwlrap over the epochs (NaN serialised as null). */
   bestValidLwlrap: number | null;
+  /** The task's selection metric ('lwlrap', 'accuracy') and its best validation value (null: no validation). */
+  validMetric?: string;
+  bestValidScore?: number | null;
   trainClips: number;
   validClips: number;
   seconds: number;
   finishedAt: string;
-  /** Which model made the out-of-fold predictions: 'last' (the final epoch) or 'best'. */
+  /** Which model made the out-of-fold predictions: 'last' (the final epoch; the test ensemble uses the same) or 'best' (older runs). */
   oofModel?: 'last' | 'best';
-  /** lwlrap of the fold's out-of-fold predictions on its held-out curated / noisy clips (null: none). */
+  /** The task's selection metric (lwlrap for multiLabel, accuracy for singleLabel; see validMetric) of the fold's out-of-fold predictions on its held-out curated / noisy clips (null: none). */
   oofCuratedLwlrap?: number | null;
   oofNoisyLwlrap?: number | null;
 }
@@ -84,6 +87,13 @@ export function readRunInfo(runDir: string): RunInfo {
   if (!info.config || !Array.isArray(info.vocabulary) || info.vocabulary.length === 0) {
     throw new Error(`${path}: run.json lacks "config" or "vocabulary"`);
   }
+  // Fields added since the run was made take their defaults (a run without a task or recipe
+  // is a multiLabel warm-up run), so old run folders keep working and compare equal.
+  try {
+    info.config = withDefaults(CONFIG_DEFAULTS, info.config as DeepPartial<Fat2019Config>);
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`);
+  }
   return info;
 }
 
@@ -108,7 +118,13 @@ export interface RunMember {
   arch: Architecture;
   stage: number;
   fold: number;
-  /** Folder holding model.json: `best/` when present, else `last/`. */
+  /**
+   * Folder holding model.json: always `last/`, the final model. One model rule: the
+   * out-of-fold predictions (cross-validation figures, noisy-clip selection, pseudo-labels)
+   * come from the final model, so the test ensemble uses the same one. `best/` (the epoch
+   * with the best validation score) stays in the fold folder for inspection only: it was
+   * chosen on the held-out fold, so figures from it would be optimistic.
+   */
   modelDir: string;
 }
 
@@ -139,8 +155,8 @@ export function findRunMembers(runDir: string, filter: MemberFilter = {}): RunMe
         if (!fold || (filter.folds && !filter.folds.includes(Number(fold[1])))) continue;
         const dir = join(archDir, stageName, foldName);
         if (!existsSync(join(dir, 'done.json'))) continue;
-        const modelDir = existsSync(join(dir, 'best', 'model.json')) ? join(dir, 'best') : join(dir, 'last');
-        if (!existsSync(join(modelDir, 'model.json'))) throw new Error(`${dir}: done.json present but no best/model.json or last/model.json`);
+        const modelDir = join(dir, 'last');
+        if (!existsSync(join(modelDir, 'model.json'))) throw new Error(`${dir}: done.json present but no last/model.json (the final model)`);
         out.push({ arch, stage: Number(stage[1]), fold: Number(fold[1]), modelDir });
       }
     }

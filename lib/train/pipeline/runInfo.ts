@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fat2019Config } from '../../config';
-import { readVocabulary } from '../../data/labels';
+import { detectLayout } from '../../data/layout';
 import { readRunInfo, runInfoPath, RUN_INFO_VERSION, writeRunInfo, type RunInfo } from '../../run/runFolder';
 
 /**
@@ -60,9 +60,11 @@ export interface OpenRunOptions {
  * @returns the stored RunInfo (its config is the first job's; train with this job's config)
  */
 export function openRun(runDir: string, dataDir: string, config: Fat2019Config, options: OpenRunOptions = {}): RunInfo {
-  const vocabulary = readVocabulary(join(dataDir, 'sample_submission.csv'));
+  const layout = detectLayout(dataDir);
+  const vocabulary = layout.vocabulary;
+  const classesFrom = layout.kind === 'kaggle' && existsSync(join(dataDir, 'sample_submission.csv')) ? join(dataDir, 'sample_submission.csv') : layout.curated.labelFile;
   if (config.model.numClasses !== vocabulary.length) {
-    throw new Error(`config.model.numClasses is ${config.model.numClasses} but ${join(dataDir, 'sample_submission.csv')} has ${vocabulary.length} classes`);
+    throw new Error(`config.model.numClasses is ${config.model.numClasses} but ${classesFrom} has ${vocabulary.length} classes`);
   }
   if (!existsSync(runInfoPath(runDir))) {
     const info: RunInfo = {
@@ -78,7 +80,7 @@ export function openRun(runDir: string, dataDir: string, config: Fat2019Config, 
   const info = readRunInfo(runDir);
   const path = runInfoPath(runDir);
   if (JSON.stringify(info.vocabulary) !== JSON.stringify(vocabulary)) {
-    throw new Error(`${path}: the run's vocabulary (${info.vocabulary.length} classes) differs from ${join(dataDir, 'sample_submission.csv')} (${vocabulary.length} classes): a run trains on one class set`);
+    throw new Error(`${path}: the run's vocabulary (${info.vocabulary.length} classes) differs from ${classesFrom} (${vocabulary.length} classes): a run trains on one class set`);
   }
   const diffs = configDifferences(info.config, config).filter((p) => !isAllowed(p));
   if (diffs.length > 0) {
