@@ -48,6 +48,53 @@ export const PREPROCESS_DEFAULTS: Readonly<PreprocessConfig> = Object.freeze({
   imageEps: 1e-6,
 });
 
+/**
+ * Preprocessing for low-rate audio (8–16 kHz: telephone speech, the dog-sound challenge's
+ * 8 kHz clips, spoken digits), used automatically by `fat2019 train` on a new run when every
+ * training clip's rate is at most {@link LOW_RATE_MAX_HZ}. For a rate r (the highest clip
+ * rate; lower ones are resampled up to it):
+ * - sampleRate r (no upsampling to 44.1 kHz, which would only add empty bands);
+ * - fMax = r / 2 (Nyquist), fMin 20 Hz as the reference;
+ * - nFft = the power of two nearest to 64 ms (512 at 8 kHz, 1024 at 16 kHz), as the
+ *   reference's 2560 samples are 58 ms at 44.1 kHz;
+ * - hopLength = r / 64, so 2 s still make 128 frames (125 at 8 kHz, 250 at 16 kHz);
+ * - minSamples = 2 s, trim frames scaled likewise (nFft, nFft / 4);
+ * - 128 mel bands as the reference, so every model keeps its 128 × 128 input.
+ */
+export function lowRatePreprocess(rate: number): PreprocessConfig {
+  if (!(rate > 0 && rate <= LOW_RATE_MAX_HZ)) throw new Error(`lowRatePreprocess: rate must be in (0, ${LOW_RATE_MAX_HZ}] Hz, got ${rate}`);
+  const nFft = 2 ** Math.round(Math.log2(rate * 0.064));
+  return {
+    ...PREPROCESS_DEFAULTS,
+    sampleRate: rate,
+    trimFrameLength: nFft,
+    trimHopLength: nFft / 4,
+    minSamples: 2 * rate,
+    nFft,
+    hopLength: Math.round(rate / 64),
+    fMax: rate / 2,
+  };
+}
+
+/** Highest clip sample rate for which {@link lowRatePreprocess} is chosen automatically. */
+export const LOW_RATE_MAX_HZ = 16000;
+
+/**
+ * Checks a preprocessing config before any work: mel bands must lie below the Nyquist
+ * frequency (sampleRate / 2), or the top bands would be empty. Errors name the fields.
+ */
+export function checkPreprocessConfig(p: PreprocessConfig, source = 'config.preprocess'): void {
+  if (!(p.sampleRate > 0)) throw new Error(`${source}.sampleRate must be > 0 Hz, got ${p.sampleRate}`);
+  if (p.fMax > p.sampleRate / 2) {
+    throw new Error(`${source}.fMax is ${p.fMax} Hz, above the Nyquist frequency ${p.sampleRate / 2} Hz of ${source}.sampleRate ${p.sampleRate} Hz: ` +
+      `the mel bands above it would be empty. Set fMax <= ${p.sampleRate / 2} (the low-rate preset does: lowRatePreprocess(${p.sampleRate}))`);
+  }
+  if (!(p.fMin >= 0 && p.fMin < p.fMax)) throw new Error(`${source}.fMin must be in [0, fMax = ${p.fMax}) Hz, got ${p.fMin}`);
+  for (const k of ['nFft', 'hopLength', 'nMels', 'minSamples', 'trimFrameLength', 'trimHopLength'] as const) {
+    if (!Number.isInteger(p[k]) || p[k] < 1) throw new Error(`${source}.${k} must be an integer >= 1, got ${p[k]}`);
+  }
+}
+
 export type Architecture = 'cnnModel1' | 'vgg16bn';
 
 /** Model shape. Reference: 3×128×128 input, 80 classes, full width. */

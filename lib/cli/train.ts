@@ -2,8 +2,8 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, numberOption, type Command } from './command';
-import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config, type RecipeName, type TaskName } from '../config';
-import { detectLayout, describeLayout, type DataLayout } from '../data/layout';
+import { CONFIG_DEFAULTS, LOW_RATE_MAX_HZ, checkPreprocessConfig, lowRatePreprocess, withDefaults, type Architecture, type DeepPartial, type Fat2019Config, type RecipeName, type TaskName } from '../config';
+import { detectLayout, describeLayout, lowSampleRate, scanClips, type DataLayout } from '../data/layout';
 import { preprocessDatasets } from '../data/preprocess';
 import { checkTaskLabels, detectTaskName, TASK_NAMES } from '../task/task';
 import { RECIPES, RECIPE_NAMES, recipeOf, recipeStages } from '../train/pipeline/recipes';
@@ -124,7 +124,13 @@ export function trainConfig(runDir: string, dataDir: string, values: Record<stri
   }
   if (layout) model.numClasses = layout.vocabulary.length;
   over.model = model;
+  if (!existing && layout) {
+    // Low-rate audio (every clip ≤ 16 kHz) gets the low-rate preprocessing, recorded in run.json.
+    const rate = lowSampleRate(scanClips(layout.curated), LOW_RATE_MAX_HZ);
+    if (rate !== null) over.preprocess = lowRatePreprocess(rate);
+  }
   config = withDefaults(config, over);
+  checkPreprocessConfig(config.preprocess, existing ? `${runInfoPath(runDir)}: config.preprocess` : 'config.preprocess');
   if (config.task.name === 'multiLabel' && config.task.labelSmoothing > 0) throw new UsageError('--label-smoothing applies to --task singleLabel only');
   if (layout) {
     checkTaskLabels(config.task.name, layout.curated.clips, layout.curated.labelFile);

@@ -18,6 +18,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
+import { readWavInfo } from '../audio/wav';
 import { readLabelCsv, readVocabulary, type LabeledClip } from './labels';
 
 export type LayoutKind = 'kaggle' | 'folderPerClass' | 'csv';
@@ -246,4 +247,34 @@ export function describeLayout(layout: DataLayout): string {
   if (layout.test) lines.push(`  test: ${layout.test.fnames.length} clips in ${where(layout.test)}${layout.test.truthFile ? ` (labelled: ${layout.test.truthFile})` : ''}`);
   if (layout.unlabeled) lines.push(`  unlabeled: ${layout.unlabeled.fnames.length} clips in ${where(layout.unlabeled)}`);
   return lines.join('\n');
+}
+
+/** Sample rate and duration of one clip (null where the header could not be read, e.g. FLAC). */
+export interface ClipAudioInfo {
+  fname: string;
+  sampleRate: number | null;
+  durationSec: number | null;
+}
+
+/**
+ * Reads the WAV header of every clip of a set (fast: headers only): sample rates for the
+ * low-rate preset, durations for crop lengths and the data summary. FLAC and unreadable
+ * files give nulls here; the preprocessing reports unreadable files by name.
+ */
+export function scanClips(set: { dataDir: string; dataset: string; clips: readonly { fname: string }[] }): ClipAudioInfo[] {
+  return set.clips.map(({ fname }) => {
+    if (!/\.wav$/i.test(fname)) return { fname, sampleRate: null, durationSec: null };
+    try {
+      const info = readWavInfo(join(set.dataDir, set.dataset, fname));
+      return { fname, sampleRate: info.sampleRate, durationSec: info.durationSec };
+    } catch {
+      return { fname, sampleRate: null, durationSec: null };
+    }
+  });
+}
+
+/** The highest sample rate of the scanned clips when every one is known and ≤ maxHz (else null). */
+export function lowSampleRate(infos: readonly ClipAudioInfo[], maxHz: number): number | null {
+  if (infos.length === 0 || infos.some((i) => i.sampleRate === null || i.sampleRate > maxHz)) return null;
+  return Math.max(...infos.map((i) => i.sampleRate!));
 }

@@ -12,7 +12,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PREPROCESS_DEFAULTS, withDefaults, type PreprocessConfig } from '../config';
+import { PREPROCESS_DEFAULTS, checkPreprocessConfig, withDefaults, type PreprocessConfig } from '../config';
 import type { ClipImage } from '../features/types';
 import { loadAudioFile } from '../audio/load';
 import { clipImageFromSamples, trimClip } from '../features/logmel';
@@ -145,6 +145,7 @@ function resolveDatasets(dataDir: string, datasets?: string[]): string[] {
 export async function preprocessDatasets(options: PreprocessOptions): Promise<PreprocessReport> {
   const started = Date.now();
   const config = options.config ?? withDefaults(PREPROCESS_DEFAULTS);
+  checkPreprocessConfig(config);
   const cacheRoot = options.cacheDir ?? 'work/features';
   const workers = options.workers ?? availableParallelism();
   if (!Number.isInteger(workers) || workers < 0) throw new Error(`workers must be a non-negative integer, got ${workers}`);

@@ -36,6 +36,8 @@ export interface PredictDatasetOptions extends PredictOptions {
   onPreprocessProgress?: (p: PreprocessProgress) => void;
   /** Clips whose images are in memory at once (default 256). */
   chunkClips?: number;
+  /** The clips to predict, relative to the dataset folder (default {@link datasetFnames}); e.g. `dog/001.wav` in a test/<class>/ layout. */
+  fnames?: readonly string[];
 }
 
 /** Result of {@link predictDataset}. */
@@ -94,7 +96,7 @@ export async function predictDataset(options: PredictDatasetOptions): Promise<Da
   const chunkClips = options.chunkClips ?? 256;
   if (!Number.isInteger(chunkClips) || chunkClips < 1) throw new Error(`chunkClips must be an integer >= 1, got ${chunkClips}`);
   if (!options.ensemble && !options.runDir) throw new Error('predictDataset: give runDir or ensemble');
-  const fnames = datasetFnames(options.dataDir, dataset);
+  const fnames = options.fnames ? [...options.fnames] : datasetFnames(options.dataDir, dataset);
   const ensemble = options.ensemble ?? await loadEnsemble(options.runDir!, options);
   try {
     checkVocabulary(options.dataDir, ensemble.vocabulary);
@@ -102,6 +104,7 @@ export async function predictDataset(options: PredictDatasetOptions): Promise<Da
     if (options.preprocessWorkers && options.preprocessWorkers > 0) {
       await preprocessDatasets({
         dataDir: options.dataDir, datasets: [dataset], cacheDir, config, workers: options.preprocessWorkers, onProgress: options.onPreprocessProgress,
+        files: options.fnames ? { [dataset]: fnames } : undefined,
       });
     }
     const scores = await predictSource(ensemble, {
