@@ -9,8 +9,10 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { MODEL_DEFAULTS } from '../lib/config';
+import { architectureNames, isArchitecture } from '../lib/models';
 
-export type BenchArch = 'cnnModel1' | 'vgg16bn';
+/** A name registered in lib/models/registry. */
+export type BenchArch = string;
 
 /** Options common to both benches (argv `--name value` / `--flag`, or env BENCH_*). */
 export interface BenchOptions {
@@ -58,7 +60,7 @@ export function parseBenchOptions(argv: string[], defaults: { batch: number; mic
   const modelsArg = argValue(argv, 'models') ?? process.env.BENCH_MODELS ?? 'cnnModel1,vgg16bn';
   const models = modelsArg.split(',').map((m) => m.trim()).filter(Boolean) as BenchArch[];
   for (const m of models) {
-    if (m !== 'cnnModel1' && m !== 'vgg16bn') throw new Error(`--models: unknown model '${m}' (cnnModel1, vgg16bn)`);
+    if (!isArchitecture(m)) throw new Error(`--models: unknown model '${m}' (${architectureNames().join(', ')})`);
   }
   const batch = num(argv, 'batch', quick ? 8 : defaults.batch);
   const micro = Math.min(batch, num(argv, 'micro', quick ? 8 : defaults.micro));

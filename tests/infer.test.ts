@@ -256,7 +256,7 @@ test('fat2019 infer: writes <run>/submission.csv, --score prints Public/Private 
   await assert.rejects(run({ data: dataDir }), (e: Error) => e instanceof UsageError && /--run <dir> is required/.test(e.message));
   await assert.rejects(run({ run: runDir, mean: 'median' }), (e: Error) => e instanceof UsageError && /--mean must be arithmetic or geometric, got "median"/.test(e.message));
   await assert.rejects(run({ run: runDir, stages: '2,x' }), /--stages must be a comma-separated list of integers >= 0, got "2,x"/);
-  await assert.rejects(run({ run: runDir, arch: ['resnet'] }), /--arch must be one of cnnModel1, vgg16bn, got "resnet"/);
+  await assert.rejects(run({ run: runDir, arch: ['resnet'] }), /--arch must be one of cnnModel1, vgg16bn, resnet18, .*got "resnet"/);
   await assert.rejects(run({ run: runDir, score: true, truth: join(root, 'none.csv') }), /--score: truth file not found: .*none\.csv/);
   await assert.rejects(run({ run: runDir, data: join(root, 'nope') }), /data folder not found: .*nope/);
 });

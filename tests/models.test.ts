@@ -6,7 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { MODEL_DEFAULTS, ModelConfig } from '../lib/config';
-import { buildModel, countTrainableParams } from '../lib/models';
+import { trainCommand } from '../lib/cli/train';
+import { inferCommand } from '../lib/cli/infer';
+import { tagCommand } from '../lib/cli/tag';
+import { demoCommand } from '../lib/cli/demo';
+import { architectureNames, buildModel, countTrainableParams, getArchitecture, isArchitecture, registerArchitecture, unregisterArchitecture } from '../lib/models';
 
 const tiny = (over: Partial<ModelConfig> = {}): ModelConfig =>
   ({ ...MODEL_DEFAULTS, numClasses: 4, inputMels: 32, inputFrames: 32, widthMultiplier: 1 / 16, ...over });
@@ -112,12 +116,15 @@ test('Kaiming-normal init: conv/dense kernels ~ N(0, 2/fanIn), biases 0, BN gamm
   }
 });
 
-test('widthMultiplier scales conv and dense widths; output is [B, numClasses] logits', () => {
+test('widthMultiplier scales conv widths, the head keeps headUnits (512) hidden units; output is [B, numClasses] logits', () => {
   const model = buildModel(tiny({ widthMultiplier: 0.25 }));
   try {
     assert.equal((model.getLayer('block1_1_conv').getConfig() as { filters: number }).filters, 16);
     assert.equal((model.getLayer('block4_2_conv').getConfig() as { filters: number }).filters, 128);
-    assert.equal((model.getLayer('head_fc1').getConfig() as { units: number }).units, 128);
+    assert.equal((model.getLayer('head_fc1').getConfig() as { units: number }).units, 512);
+    const narrowHead = buildModel(tiny({ widthMultiplier: 0.25, headUnits: 32 }));
+    assert.equal((narrowHead.getLayer('head_fc1').getConfig() as { units: number }).units, 32);
+    narrowHead.dispose();
     const out = tf.tidy(() => model.predict(tf.zeros([2, 32, 32, 3])) as tf.Tensor);
     assert.deepEqual(out.shape, [2, 4]);
     out.dispose();
@@ -129,7 +136,33 @@ test('widthMultiplier scales conv and dense widths; output is [B, numClasses] lo
 test('bad model configs fail with the field name and value', () => {
   assert.throws(() => buildModel(tiny({ numClasses: 0 })), /numClasses must be a positive integer, got 0/);
   assert.throws(() => buildModel(tiny({ widthMultiplier: -1 })), /widthMultiplier must be > 0, got -1/);
+  assert.throws(() => buildModel(tiny({ headUnits: 0 })), /headUnits must be a positive integer, got 0/);
   assert.throws(() => buildModel(tiny({ headDropout1: 1 })), /headDropout1 must be in \[0, 1\), got 1/);
   assert.throws(() => buildModel(tiny({ arch: 'vgg16bn', inputMels: 16 })), /at least 32×32 for vgg16bn/);
-  assert.throws(() => buildModel(tiny({ arch: 'resnet' as never })), /arch must be 'cnnModel1' or 'vgg16bn', got 'resnet'/);
+  assert.throws(() => buildModel(tiny({ arch: 'resnet' })), /unknown architecture 'resnet' \(known: cnnModel1, vgg16bn/);
+});
+
+test('the registry lists every family, rejects unknown names with the known ones, and builds what is registered', () => {
+  const names = architectureNames();
+  assert.deepEqual(names.slice(0, 2), ['cnnModel1', 'vgg16bn']);
+  assert.ok(isArchitecture('vgg16bn') && !isArchitecture('VGG16') && !isArchitecture(undefined));
+  assert.throws(() => getArchitecture('nope'), (err: Error) => err.message.includes(`unknown architecture 'nope' (known: ${names.join(', ')})`));
+  assert.throws(() => registerArchitecture({ ...getArchitecture('cnnModel1'), name: 'a/b' }), /folder name/);
+  // A network registered from outside lib/models is buildable, listed, and validated by its pools.
+  registerArchitecture({ ...getArchitecture('cnnModel1'), name: 'testOnlyCnn', description: 'test copy', pools: 6 });
+  try {
+    assert.ok(architectureNames().includes('testOnlyCnn'));
+    assert.throws(() => buildModel(tiny({ arch: 'testOnlyCnn' })), /at least 64×64 for testOnlyCnn \(6 pools\)/);
+    const model = buildModel(tiny({ arch: 'testOnlyCnn', inputMels: 64, inputFrames: 64 }));
+    assert.equal(model.outputs[0].shape[1], 4);
+    model.dispose();
+  } finally {
+    assert.ok(unregisterArchitecture('testOnlyCnn'));
+  }
+});
+
+test('`fat2019 train --help`, infer, tag and demo list every registered architecture', () => {
+  for (const command of [trainCommand, inferCommand, tagCommand, demoCommand]) {
+    for (const name of architectureNames()) assert.ok(command.help.includes(name), `${command.name} --help lacks ${name}`);
+  }
 });

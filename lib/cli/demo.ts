@@ -13,6 +13,7 @@ import { formatEpochLog, progressBar, type Callback } from '../train/callbacks';
 import { runPipeline, QUICK_OVERRIDES, type PipelineReport } from '../train/pipeline/index';
 import { loadEnsemble, predictDataset, frequencyBaseline } from '../infer/index';
 import { writeFileAtomicSync } from '../util/atomicWrite';
+import { architectureNames, isArchitecture } from '../models';
 
 /**
  * The main job (`npm start` = `fat2019 demo`): the whole system end to end on one data folder.
@@ -233,7 +234,7 @@ Options:
                     Point it at data/fsdkaggle2019 once the Kaggle audio is there.
   --run <dir>       run folder (default: weights/demo)
   --cache <dir>     feature cache (default: work/features)
-  --arch <name>     cnnModel1 (default) or vgg16bn
+  --arch <name>     cnnModel1 (default), or one of ${architectureNames().join(', ')}
   --full            the reference configuration (full-width models, 10 folds, 100 epochs per
                     stage, batch 128): days on a CPU, meant for tfjs-node-gpu
   --size <s>        demo data size when generating: tiny or small (default: small)
@@ -256,7 +257,7 @@ Example:
   async run(values, positionals) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const arch = (values.arch ?? 'cnnModel1') as string;
-    if (arch !== 'cnnModel1' && arch !== 'vgg16bn') throw new UsageError(`--arch must be cnnModel1 or vgg16bn, got "${arch}"`);
+    if (!isArchitecture(arch)) throw new UsageError(`--arch must be one of ${architectureNames().join(', ')}, got "${arch}"`);
     const size = (values.size ?? 'small') as string;
     if (size !== 'tiny' && size !== 'small') throw new UsageError(`--size must be tiny or small, got "${size}"`);
     const seed = numberOption(values, 'seed', 2019);

@@ -16,8 +16,7 @@ import type { PreprocessProgress } from '../data/preprocess';
 import { scoreSubmission } from '../metrics/score';
 import { formatScoreReport } from './score';
 import { formatProgressBar } from './preprocess';
-
-const ARCHS: readonly Architecture[] = ['cnnModel1', 'vgg16bn'];
+import { architectureNames, isArchitecture } from '../models';
 
 /** `--stages 2,3,4` → [2, 3, 4]; non-integers are a usage error naming the option. */
 export function intListOption(values: Record<string, unknown>, name: string): number[] | undefined {
@@ -37,7 +36,7 @@ export function archOption(values: Record<string, unknown>): Architecture[] | un
   if (raw === undefined) return undefined;
   const parts = (Array.isArray(raw) ? raw : [raw]).flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean);
   for (const p of parts) {
-    if (!(ARCHS as readonly string[]).includes(p)) throw new UsageError(`--arch must be one of ${ARCHS.join(', ')}, got "${p}"`);
+    if (!isArchitecture(p)) throw new UsageError(`--arch must be one of ${architectureNames().join(', ')}, got "${p}"`);
   }
   return parts as Architecture[];
 }
@@ -117,7 +116,8 @@ Options:
                        for another dataset)
   --stages <list>      stages whose models vote, e.g. 2,3,4 (default: the run's
                        pipeline.ensembleStages)
-  --arch <list>        architectures: cnnModel1, vgg16bn (default: all trained)
+  --arch <list>        architectures, comma-separated: ${architectureNames().join(', ')}
+                       (default: all trained)
   --folds <list>       folds, e.g. 0,1,2 (default: all finished)
   --mean <kind>        arithmetic | geometric mean of window and model scores (default: the
                        run's infer.ensembleMean, arithmetic)

@@ -3,6 +3,7 @@ import { loadEnsemble } from '../infer/ensemble';
 import { tagFiles, type TagResult } from '../infer/tag';
 import { archOption, inferOverrides, initCliBackend, intListOption, progressPrinter } from './infer';
 import { BACKEND_OPTIONS_HELP } from './backendOption';
+import { architectureNames } from '../models';
 
 /** The human table of one file: `file (3.2 s)` then rank, probability, label. */
 export function formatTagResult(r: TagResult): string {
@@ -27,7 +28,8 @@ Options:
   --top <k>            classes listed per file (default: 5)
   --json               print a JSON array [{file, seconds, labels: [{label, probability}]}]
   --stages <list>      stages whose models vote (default: the run's pipeline.ensembleStages)
-  --arch <list>        architectures: cnnModel1, vgg16bn (default: all trained)
+  --arch <list>        architectures, comma-separated: ${architectureNames().join(', ')}
+                       (default: all trained)
   --folds <list>       folds (default: all finished)
   --mean <kind>        arithmetic | geometric (default: the run's infer.ensembleMean)
   --batch-size <n>     windows per forward pass (default: the run's infer.batchSize)

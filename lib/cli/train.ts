@@ -18,8 +18,8 @@ import { loadRunData } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
 import { ALL_STAGES } from '../train/pipeline/stages';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
+import { architectureNames, getArchitecture, isArchitecture } from '../models';
 
-const ARCHS: readonly Architecture[] = ['cnnModel1', 'vgg16bn'];
 
 /** "all" → undefined (every one); "2" or "1,3" → the numbers, each checked by `check`. */
 function parseList(raw: unknown, name: string, check: (n: number) => boolean, allowed: string): number[] | undefined {
@@ -119,8 +119,8 @@ export function trainConfig(runDir: string, dataDir: string, values: Record<stri
     model.widthMultiplier = width;
   }
   if (values.arch !== undefined) {
-    if (!ARCHS.includes(values.arch as Architecture)) throw new UsageError(`--arch must be one of ${ARCHS.join(', ')}, got "${String(values.arch)}"`);
-    model.arch = values.arch as Architecture;
+    if (!isArchitecture(values.arch)) throw new UsageError(`--arch must be one of ${architectureNames().join(', ')}, got "${String(values.arch)}"`);
+    model.arch = values.arch;
   }
   if (layout) model.numClasses = layout.vocabulary.length;
   over.model = model;
@@ -140,6 +140,13 @@ export function trainConfig(runDir: string, dataDir: string, values: Record<stri
 }
 
 const RECIPE_HELP = RECIPE_NAMES.map((n) => `                         ${n.padEnd(17)} ${RECIPES[n].summary}`).join('\n');
+
+/** One `  name  description` line per registered architecture, for --help. */
+function architectureHelp(): string {
+  const names = architectureNames();
+  const width = Math.max(...names.map((n) => n.length));
+  return names.map((n) => `                         ${n.padEnd(width)}  ${getArchitecture(n).description}`).join('\n');
+}
 
 /** `fat2019 train`: a recipe's stages × folds (default the 4-stage warm-up), or one (arch, stage, fold) job of it. */
 export const trainCommand: Command = {
@@ -168,7 +175,8 @@ ${RECIPE_HELP}
   --task <name>        auto | multiLabel | singleLabel (default: the run's, else auto =
                        singleLabel when every clip has exactly one label)
   --label-smoothing <e> singleLabel cross-entropy label smoothing (default 0)
-  --arch <name>        ${ARCHS.join(' | ')} (default: the run's, else cnnModel1)
+  --arch <name>        network (default: the run's, else cnnModel1), one of:
+${architectureHelp()}
   --stage <k|all>      a stage of the recipe, a list "2,3", or all (default: all)
   --fold <f|all>       fold 0..k-1, a list, or all (default: all)
   --quick              CPU quick setting: width 1/8, 2 folds, a few epochs per stage

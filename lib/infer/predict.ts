@@ -70,13 +70,13 @@ class ScoreSums {
 }
 
 /** The model's input `[height, width]`; width must be the window size (null = any). */
-function modelInput(model: tf.LayersModel, name: string, infer: InferConfig): { height: number | null } {
+function modelInput(model: tf.LayersModel, name: string, infer: InferConfig): { height: number | null; channels: number } {
   const shape = model.inputs[0].shape;
-  if (shape.length !== 4 || shape[3] !== 3) throw new Error(`${name}: model input must be [batch, mels, frames, 3], got [${shape.join(', ')}]`);
+  if (shape.length !== 4 || (shape[3] !== 1 && shape[3] !== 3)) throw new Error(`${name}: model input must be [batch, mels, frames, 1 or 3], got [${shape.join(', ')}]`);
   if (shape[2] != null && shape[2] !== infer.windowFrames) {
     throw new Error(`${name}: model input is ${shape[2]} frames wide but infer.windowFrames is ${infer.windowFrames}`);
   }
-  return { height: shape[1] };
+  return { height: shape[1], channels: shape[3] };
 }
 
 /**
@@ -95,7 +95,7 @@ async function addMemberScores(
   onPass: (clipsDone: number) => void,
   activation: Activation = 'sigmoid',
 ): Promise<void> {
-  const { height } = modelInput(model, name, infer);
+  const { height, channels } = modelInput(model, name, infer);
   images.forEach((img, i) => {
     if (height !== null && img.nMels !== height) {
       const clip = source.name ? source.name(first + i) : `clip ${first + i}`;
@@ -115,7 +115,7 @@ async function addMemberScores(
     const x = buffer.subarray(0, size);
     fillWindowBatch(images, batch, infer.windowFrames, x);
     const scores = tf.tidy(() => {
-      const logits = model.predict(toModelInput(x, batch.length, nMels, infer.windowFrames)) as tf.Tensor;
+      const logits = model.predict(toModelInput(x, batch.length, nMels, infer.windowFrames, channels)) as tf.Tensor;
       if (activation === 'softmax') return (geometric ? tf.logSoftmax(logits) : tf.softmax(logits)).dataSync();
       return (geometric ? tf.logSigmoid(logits) : tf.sigmoid(logits)).dataSync();
     });

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config';
 import { applyHead, convBnRelu, scaledWidth } from './head';
+import { kaimingNormalInit } from './init';
+import { registerArchitecture } from './registry';
 
 /** Base channel widths of the four ConvBlocks (scaled by `widthMultiplier`). */
 export const CNN_MODEL1_WIDTHS = [64, 128, 256, 512] as const;
@@ -25,9 +27,17 @@ export function cnnModel1(cfg: ModelConfig): tf.LayersModel {
   });
   const logits = applyHead(x, {
     numClasses: cfg.numClasses,
-    hiddenUnits: scaledWidth(512, cfg.widthMultiplier),
+    hiddenUnits: cfg.headUnits,
     dropout1: cfg.headDropout1,
     dropout2: cfg.headDropout2,
   });
   return tf.model({ name: 'cnnModel1', inputs: input, outputs: logits });
 }
+
+registerArchitecture({
+  name: 'cnnModel1',
+  description: 'FAT2019 12th place CNN-model-1: 4 conv blocks, avg pools, fastai head',
+  pools: 4,
+  build: cnnModel1,
+  init: (model, rng) => kaimingNormalInit(model, rng),
+});

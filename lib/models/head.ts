@@ -11,7 +11,7 @@ export function batchNorm(name: string): tf.layers.Layer {
 
 export interface HeadOptions {
   numClasses: number;
-  /** Units of the hidden dense layer (reference 512; scaled by the width multiplier). */
+  /** Units of the hidden dense layer (reference 512, whatever the width multiplier). */
   hiddenUnits: number;
   dropout1: number;
   dropout2: number;

@@ -1,23 +1,45 @@
-/** Model families of the reference solution, built with tf.layers (NHWC, logits out). */
-import * as tf from '@tensorflow/tfjs';
+/**
+ * The networks, built with tf.layers (NHWC, logits out). Importing this module loads every
+ * family file, each of which registers itself in ./registry: adding a network = adding its file
+ * and one import line below.
+ */
+import type * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config';
 import { Rng } from '../util/rng';
-import { cnnModel1 } from './cnnModel1';
-import { vgg16bn } from './vgg16bn';
-import { kaimingNormalInit } from './init';
+import { architectureNames, getArchitecture, minInputOf } from './registry';
+
+// Every family, in the order `architectureNames()` lists them.
+import './cnnModel1';
+import './vgg16bn';
+import './resnet';
+import './mobilenetv2';
+import './cnn7th';
+import './xresnet';
 
 export { cnnModel1, CNN_MODEL1_WIDTHS } from './cnnModel1';
 export { vgg16bn, VGG16_CONFIG } from './vgg16bn';
 export { applyHead, batchNorm, convBnRelu, scaledWidth, BN_MOMENTUM, BN_EPSILON } from './head';
 export type { HeadOptions } from './head';
-export { kaimingNormalInit } from './init';
+export { kaimingNormalInit, initModel, FASTAI_INIT } from './init';
+export type { InitScheme } from './init';
+export { Mish } from './layers';
+export { resnet, RESNET_LAYERS } from './resnet';
+export { mobilenetv2, makeDivisible, MOBILENETV2_SETTING } from './mobilenetv2';
+export { cnn7th, CNN7TH_BLOCKS } from './cnn7th';
+export { xresnet, XRESNET_VARIANTS } from './xresnet';
+export {
+  registerArchitecture, unregisterArchitecture, getArchitecture, architectureNames, isArchitecture, minInputOf, inputChannelsOf,
+} from './registry';
+export type { ArchitectureSpec, MinInput } from './registry';
 
 export interface BuildModelOptions {
-  /** Seed (or generator) of the Kaiming-normal initial weights; default 0. */
+  /** Seed (or generator) of the initial weights; default 0. */
   seed?: number | Rng;
 }
 
-function validate(cfg: ModelConfig): void {
+/** Checks the generic fields, then the architecture's own; errors name the field. */
+export function validateModelConfig(cfg: ModelConfig): void {
+  const spec = getArchitecture(cfg.arch);
   const positiveInt = (name: keyof ModelConfig) => {
     const v = cfg[name] as number;
     if (!Number.isInteger(v) || v <= 0) throw new Error(`ModelConfig.${name} must be a positive integer, got ${v}`);
@@ -25,30 +47,42 @@ function validate(cfg: ModelConfig): void {
   positiveInt('numClasses');
   positiveInt('inputMels');
   positiveInt('inputFrames');
+  positiveInt('headUnits');
   if (!(cfg.widthMultiplier > 0)) throw new Error(`ModelConfig.widthMultiplier must be > 0, got ${cfg.widthMultiplier}`);
   for (const name of ['headDropout1', 'headDropout2'] as const) {
     if (!(cfg[name] >= 0 && cfg[name] < 1)) throw new Error(`ModelConfig.${name} must be in [0, 1), got ${cfg[name]}`);
   }
-  const pools = cfg.arch === 'vgg16bn' ? 5 : 4;
-  const minSide = 2 ** pools;
-  if (cfg.inputMels < minSide || cfg.inputFrames < minSide) {
-    throw new Error(`ModelConfig inputMels×inputFrames must be at least ${minSide}×${minSide} for ${cfg.arch} (${pools} pools), got ${cfg.inputMels}×${cfg.inputFrames}`);
+  const min = minInputOf(spec, cfg);
+  if (cfg.inputMels < min.mels || cfg.inputFrames < min.frames) {
+    throw new Error(`ModelConfig inputMels×inputFrames must be at least ${min.mels}×${min.frames} for ${cfg.arch} (${spec.pools} pools), got ${cfg.inputMels}×${cfg.inputFrames}`);
   }
+  if (cfg.activation !== 'relu' && cfg.activation !== 'mish') throw new Error(`ModelConfig.activation must be 'relu' or 'mish', got '${String(cfg.activation)}'`);
+  if (typeof cfg.channelStem !== 'boolean') throw new Error(`ModelConfig.channelStem must be true or false, got ${String(cfg.channelStem)}`);
+  const supports = spec.supports ?? [];
+  if (cfg.activation !== 'relu' && !supports.includes('activation')) {
+    throw new Error(`ModelConfig.activation '${cfg.activation}' is not an option of ${cfg.arch} (only of ${architecturesSupporting('activation')})`);
+  }
+  if (cfg.channelStem && !supports.includes('channelStem')) {
+    throw new Error(`ModelConfig.channelStem is not an option of ${cfg.arch} (only of ${architecturesSupporting('channelStem')})`);
+  }
+  spec.validate?.(cfg);
+}
+
+function architecturesSupporting(option: 'activation' | 'channelStem'): string {
+  return architectureNames().filter((n) => getArchitecture(n).supports?.includes(option)).join(', ');
 }
 
 /**
- * Builds `cfg.arch` with Kaiming-normal weights drawn from a seeded Rng (deterministic).
- * Input NHWC `[B, cfg.inputMels, cfg.inputFrames, 3]` in 0..1; output logits `[B, cfg.numClasses]`.
+ * Builds `cfg.arch` (a registered name) with its reference initialisation drawn from a seeded
+ * Rng (deterministic). Input NHWC `[B, cfg.inputMels, cfg.inputFrames, channels]` in 0..1
+ * (channels: `inputChannelsOf`, 3 for most); output logits `[B, cfg.numClasses]`.
  */
 export function buildModel(cfg: ModelConfig, options: BuildModelOptions = {}): tf.LayersModel {
-  validate(cfg);
-  let model: tf.LayersModel;
-  switch (cfg.arch) {
-    case 'cnnModel1': model = cnnModel1(cfg); break;
-    case 'vgg16bn': model = vgg16bn(cfg); break;
-    default: throw new Error(`ModelConfig.arch must be 'cnnModel1' or 'vgg16bn', got '${String(cfg.arch)}'`);
-  }
-  kaimingNormalInit(model, options.seed ?? 0);
+  validateModelConfig(cfg);
+  const spec = getArchitecture(cfg.arch);
+  const model = spec.build(cfg);
+  const seed = options.seed ?? 0;
+  spec.init(model, typeof seed === 'number' ? new Rng(seed) : seed, cfg);
   return model;
 }
 

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config';
 import { applyHead, convBnRelu, scaledWidth } from './head';
+import { kaimingNormalInit } from './init';
+import { registerArchitecture } from './registry';
 
 /** torchvision `vgg16_bn` feature configuration: conv widths, 'M' = 2×2 max pool. */
 export const VGG16_CONFIG: ReadonlyArray<number | 'M'> = [
@@ -31,9 +33,17 @@ export function vgg16bn(cfg: ModelConfig): tf.LayersModel {
   }
   const logits = applyHead(x, {
     numClasses: cfg.numClasses,
-    hiddenUnits: scaledWidth(512, cfg.widthMultiplier),
+    hiddenUnits: cfg.headUnits,
     dropout1: cfg.headDropout1,
     dropout2: cfg.headDropout2,
   });
   return tf.model({ name: 'vgg16bn', inputs: input, outputs: logits });
 }
+
+registerArchitecture({
+  name: 'vgg16bn',
+  description: 'VGG16-BN (torchvision layout, 13 convs, 5 max pools), fastai head',
+  pools: 5,
+  build: vgg16bn,
+  init: (model, rng) => kaimingNormalInit(model, rng),
+});

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config } from '../config';
 import { writeFileAtomicSync } from '../util/atomicWrite';
+import { architectureNames } from '../models';
 
 /**
  * The run folder, `weights/<run>/`: everything a run is made of, so that any later job (another
@@ -135,15 +136,13 @@ export interface MemberFilter {
   folds?: readonly number[];
 }
 
-const ARCHS: readonly Architecture[] = ['cnnModel1', 'vgg16bn'];
-
 /**
  * Every finished model of a run (a fold folder with done.json), sorted by arch, stage, fold.
  * Unfinished folds are skipped: an ensemble never uses a half-trained model.
  */
 export function findRunMembers(runDir: string, filter: MemberFilter = {}): RunMember[] {
   const out: RunMember[] = [];
-  for (const arch of ARCHS) {
+  for (const arch of architectureNames()) {
     if (filter.archs && !filter.archs.includes(arch)) continue;
     const archDir = join(runDir, arch);
     if (!existsSync(archDir)) continue;

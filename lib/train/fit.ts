@@ -99,12 +99,12 @@ function clearDropoutSeeds(model: tf.LayersModel): void {
   }
 }
 
-function inputShape(model: tf.LayersModel): { height: number; width: number } {
+function inputShape(model: tf.LayersModel): { height: number; width: number; channels: number } {
   const shape = model.inputs[0].shape;
-  if (shape.length !== 4 || shape[1] == null || shape[2] == null || shape[3] !== 3) {
-    throw new Error(`fit: model input must be [batch, height, width, 3], got [${shape}]`);
+  if (shape.length !== 4 || shape[1] == null || shape[2] == null || (shape[3] !== 1 && shape[3] !== 3)) {
+    throw new Error(`fit: model input must be [batch, height, width, 1 or 3], got [${shape}]`);
   }
-  return { height: shape[1], width: shape[2] };
+  return { height: shape[1], width: shape[2], channels: shape[3] };
 }
 
 function validateOptions(o: FitOptions): void {
@@ -129,7 +129,7 @@ export function trainStep(
   microBatch: number, hyper: { lr: number; beta1: number }, rng: Rng,
   loss: (logits: tf.Tensor, targets: tf.Tensor) => tf.Scalar = DEFAULT_TASK.loss,
 ): number {
-  const { height, width } = inputShape(model);
+  const { height, width, channels } = inputShape(model);
   const pixels = height * width;
   const numClasses = batch.y.length / size;
   const vars = optimizer.params.map((p) => p.variable);
@@ -144,7 +144,7 @@ export function trainStep(
       let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
       try {
         result = tf.tidy(() => {
-          const x = toModelInput(batch.x.subarray(start * pixels, (start + n) * pixels), n, height, width);
+          const x = toModelInput(batch.x.subarray(start * pixels, (start + n) * pixels), n, height, width, channels);
           const y = tf.tensor2d(batch.y.subarray(start * numClasses, (start + n) * numClasses), [n, numClasses]);
           return tf.variableGrads(() => loss(model.apply(x, { training: true }) as tf.Tensor, y), vars);
         });
@@ -178,7 +178,7 @@ const DEFAULT_TASK = makeTask();
  * (`options.activation`, averaged over the clip's windows). See {@link ValidationOptions}.
  */
 export function predictForValidation(model: tf.LayersModel, clips: TrainingClip[], options: ValidationOptions = {}): Float32Array {
-  const { height, width } = inputShape(model);
+  const { height, width, channels } = inputShape(model);
   const frames = options.windowFrames ?? width;
   if (frames !== width) throw new Error(`validation windowFrames (${frames}) must equal the model input width ${width}`);
   const shift = options.windowShift ?? 48;
@@ -199,7 +199,7 @@ export function predictForValidation(model: tf.LayersModel, clips: TrainingClip[
     const x = new Float32Array(chunk.length * pixels);
     chunk.forEach((w, j) => copyWindow(clips[w.clip], w.start, frames, x, j * pixels));
     const probs = tf.tidy(() => {
-      const logits = model.predict(toModelInput(x, chunk.length, height, frames)) as tf.Tensor;
+      const logits = model.predict(toModelInput(x, chunk.length, height, frames, channels)) as tf.Tensor;
       return (options.activation === 'softmax' ? tf.softmax(logits) : tf.sigmoid(logits)).dataSync();
     });
     chunk.forEach((w, j) => {
