@@ -18,7 +18,7 @@ import { listTsFiles, shorthandCrossCellRefs, tslabDiagnostics } from '../lib/no
 const root = projectRoot(__dirname);
 const notebooksDir = join(root, 'notebooks');
 /** Execution order matters: inference loads the weights of the training runs. */
-const NOTEBOOKS = ['eda', 'training-cnn-model1', 'training-vgg16', 'inference-kernel'];
+const NOTEBOOKS = ['eda', 'training-cnn-model1', 'training-vgg16', 'inference-kernel', 'train-own-data'];
 /** Most lines of logic (not blank, not comment) in one code cell. */
 const MAX_LOGIC_LINES = 30;
 
@@ -103,6 +103,8 @@ test("lib/ compiles under tslab's TypeScript 5.0 settings (no DOM lib, non-stric
 
 /** Shrinks the training notebooks' QUICK setting to one epoch per stage of a 1/16-wide model. */
 const SMOKE_PARAMETERS = 'QUICK.stageEpochs = [1, 1, 1, 1];\nQUICK.widthMultiplier = 1 / 16;\nQUICK.batchSize = 16;';
+/** Same for train-own-data: one epoch per stage of the recipe `auto` picks (the demo has a noisy set: the warm-up). */
+const OWN_DATA_SMOKE_PARAMETERS = 'QUICK.epochs = 1;\nQUICK.widthMultiplier = 1 / 16;\nQUICK.batchSize = 16;';
 
 test('notebooks execute headlessly on tiny demo data with the quick setting', { timeout: 15 * 60_000 }, async (t) => {
   let tools: JupyterTools;
@@ -126,12 +128,13 @@ test('notebooks execute headlessly on tiny demo data with the quick setting', { 
         const r = executeNotebook(join(notebooksDir, `${name}.ipynb`), {
           outputDir: join(tmp, 'executed'),
           root,
-          env,
+          // train-own-data makes a run of its own (another recipe and config than the shared one).
+          env: name === 'train-own-data' ? { ...env, FAT2019_RUN_DIR: join(tmp, 'runs-own-data') } : env,
           tools,
           cellTimeoutS: 300,
           totalTimeoutS: 600,
           // The notebooks' QUICK setting trains for minutes; here every step runs once, tiny.
-          injectParameters: name.startsWith('training-') ? SMOKE_PARAMETERS : undefined,
+          injectParameters: name.startsWith('training-') ? SMOKE_PARAMETERS : name === 'train-own-data' ? OWN_DATA_SMOKE_PARAMETERS : undefined,
         });
         assert.ok(r.ok, `${name}.ipynb failed after ${r.seconds.toFixed(1)} s:\n${r.error}`);
         const executed = readNotebook(r.outputPath);
@@ -163,6 +166,11 @@ function checkOutputs(name: string, html: string, dataDir: string, runRoot: stri
     const done = findFiles(join(runRoot, arch), 'done.json').map((p) => relative(runRoot, p)).sort();
     // The quick setting: 2 folds × stages 1-4, all finished.
     assert.equal(done.length, 8, `${name}: expected 8 finished (stage, fold) jobs under ${runRoot}/${arch}, got ${done.join(', ') || 'none'}`);
+  } else if (name === 'train-own-data') {
+    assert.ok(plots >= 4, `train-own-data: expected the data charts, the curves and the per-class chart, got ${plots} plots`);
+    const done = findFiles(join(dirname(runRoot), 'runs-own-data'), 'done.json');
+    assert.ok(done.length > 0, 'train-own-data: no finished (stage, fold) job');
+    assert.ok(html.includes('data:audio/wav;base64,'), 'train-own-data: the tagged file has no audio player');
   } else if (name === 'inference-kernel') {
     const subs = findFiles(runRoot, 'submission.csv');
     assert.ok(subs.length > 0, 'inference-kernel: no submission.csv written');
