@@ -11,13 +11,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { OptimizerConfig, TrainConfig } from '../config';
+import { CONFIG_DEFAULTS, withDefaults, type InferConfig, type OptimizerConfig, type TrainConfig } from '../config';
+import { ensembleFromModels } from '../infer/ensemble';
+import { predictImages } from '../infer/predict';
 import type { TrainingClip } from '../data/types';
 import { lwlrap } from '../metrics/lwlrap';
 import { Rng } from '../util/rng';
 import { AdamW, trainableVariables } from './adamw';
 import { MakeBatch, randomCropBatch } from './batch';
-import { centreStart, copyWindow, slidingWindowStarts } from '../runtime/windows';
+import { centreStart, copyWindow } from '../runtime/windows';
 import { toModelInput } from '../runtime/modelInput';
 import { loadWeightsInto, saveModel } from '../runtime/modelFile';
 import { Callback, EpochLog, FitContext, bestEpoch, earlyStopping, runHook, validationScore } from './callbacks';
@@ -176,20 +178,21 @@ const DEFAULT_TASK = makeTask();
 /**
  * Scores `clips` with `model` (inference mode): per-clip probabilities `[numClips][C]`
  * (`options.activation`, averaged over the clip's windows). See {@link ValidationOptions}.
+ * 'sliding' is lib/infer's predictor itself (the one sliding-window predictor, the one test
+ * time uses); 'centre' scores one centred crop per clip here.
  */
-export function predictForValidation(model: tf.LayersModel, clips: TrainingClip[], options: ValidationOptions = {}): Float32Array {
+export async function predictForValidation(model: tf.LayersModel, clips: TrainingClip[], options: ValidationOptions = {}): Promise<Float32Array> {
   const { height, width, channels } = inputShape(model);
   const frames = options.windowFrames ?? width;
   if (frames !== width) throw new Error(`validation windowFrames (${frames}) must equal the model input width ${width}`);
   const shift = options.windowShift ?? 48;
   const batchSize = options.batchSize ?? 32;
   const mode = options.mode ?? 'centre';
-  const windows: Array<{ clip: number; start: number }> = [];
-  clips.forEach((c, i) => {
+  clips.forEach((c) => {
     if (c.image.nMels !== height) throw new Error(`validation clip ${c.fname} has ${c.image.nMels} mel bands, model expects ${height}`);
-    const starts = mode === 'sliding' ? slidingWindowStarts(c.image.frames, frames, shift) : [centreStart(c.image.frames, frames)];
-    for (const s of starts) windows.push({ clip: i, start: s });
   });
+  if (mode === 'sliding') return predictSliding(model, clips, { windowFrames: frames, windowShift: shift, batchSize }, options.activation ?? 'sigmoid');
+  const windows = clips.map((c, i) => ({ clip: i, start: centreStart(c.image.frames, frames) }));
   const numClasses = (model.outputs[0].shape[1] as number);
   const sums = new Float64Array(clips.length * numClasses);
   const counts = new Float64Array(clips.length);
@@ -210,6 +213,14 @@ export function predictForValidation(model: tf.LayersModel, clips: TrainingClip[
   const out = new Float32Array(sums.length);
   for (let i = 0; i < clips.length; i++) for (let c = 0; c < numClasses; c++) out[i * numClasses + c] = sums[i * numClasses + c] / counts[i];
   return out;
+}
+
+/** lib/infer's sliding-window predictor on one in-memory model (not disposed here). */
+function predictSliding(model: tf.LayersModel, clips: TrainingClip[], infer: Pick<InferConfig, 'windowFrames' | 'windowShift' | 'batchSize'>, activation: 'sigmoid' | 'softmax'): Promise<Float32Array> {
+  const numClasses = model.outputs[0].shape[1] as number;
+  const vocabulary = Array.from({ length: numClasses }, (_, c) => `class${c}`);
+  const ensemble = ensembleFromModels([model], vocabulary, withDefaults(CONFIG_DEFAULTS, { infer: { ...infer, ensembleMean: 'arithmetic' } }));
+  return predictImages(ensemble, clips.map((c) => c.image), { activation });
 }
 
 /**
@@ -301,7 +312,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         samplesPerSecond: (stepsPerEpoch * batchSize) / Math.max(trainSeconds, 1e-9),
       };
       if (validClips && validClips.length > 0) {
-        const scores = scoreValidation(validClips, predictForValidation(model, validClips, validation), task);
+        const scores = scoreValidation(validClips, await predictForValidation(model, validClips, validation), task);
         log.validLoss = scores.loss;
         log.validLwlrap = scores.lwlrap;
         log.validMetric = task.selectionMetric;

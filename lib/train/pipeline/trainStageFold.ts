@@ -177,7 +177,7 @@ export async function trainStageFold(options: TrainStageFoldOptions): Promise<Fo
     for (const set of ['curated', 'noisy'] as ClipSet[]) {
       const fnames = plan.heldOut[set];
       const clips = await store.get(set, fnames, { keep: set === plan.valid.set });
-      const probs = predictForValidation(model, clips, {
+      const probs = await predictForValidation(model, clips, {
         mode: 'sliding', windowFrames: config.infer.windowFrames, windowShift: config.infer.windowShift, batchSize: config.infer.batchSize,
         activation: task.activation,
       });
