@@ -365,6 +365,14 @@ export interface AugmentConfig {
   strengthCrop: AugmentToggle & { power: number };
   /** Clips narrower than the crop: 'centre' = zero-padded both sides, 'wrap' = tiled. */
   shortClipPad: 'centre' | 'wrap';
+  /**
+   * Variable-length training crops (FAT2018 8th place): with probability p per batch, the
+   * batch's crop length is drawn uniformly between the lowPercentile-th and highPercentile-th
+   * percentile of the training clips' lengths (frames). The network's input stays
+   * model.inputFrames wide: a crop is at most that long, and a shorter one is padded to it as a
+   * short clip is (shortClipPad), so the model learns from partial clips of typical lengths.
+   */
+  variableCrop: AugmentToggle & { lowPercentile: number; highPercentile: number };
   waveform: WaveformAugmentConfig;
 }
 
@@ -388,6 +396,7 @@ export const AUGMENT_DEFAULTS: Readonly<AugmentConfig> = deepFreeze<AugmentConfi
   lighting: { enabled: true, p: 0.75, maxChange: 0.1 },
   strengthCrop: { enabled: false, p: 0.5, power: 1 },
   shortClipPad: 'centre' as 'centre' | 'wrap',
+  variableCrop: { enabled: false, p: 1, lowPercentile: 25, highPercentile: 75 },
   waveform: {
     enabled: false,
     gain: { enabled: true, p: 0.5, minDb: -6, maxDb: 6 },

@@ -11,7 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { encodeWavPcm16 } from '../lib/audio/index';
-import { checkPreprocessConfig, lowRatePreprocess, PREPROCESS_DEFAULTS } from '../lib/config';
+import { AUGMENT_DEFAULTS, checkPreprocessConfig, lowRatePreprocess, PREPROCESS_DEFAULTS, withDefaults } from '../lib/config';
+import { cropLengthRange, makeTrainingBatch } from '../lib/augment/pipeline';
 import { runCommand } from '../lib/cli/command';
 import { inferCommand } from '../lib/cli/infer';
 import { trainCommand, trainConfig } from '../lib/cli/train';
@@ -354,4 +355,28 @@ test('recipes noisyThenCurated (multiLabel) on the Kaggle layout, and `fat2019 t
   const code = await runCommand(trainCommand, ['--run', cliRun, '--data', noNoisy, '--cache', cacheDir, '--recipe', 'single', '--folds', '2', '--backend', 'cpu', '--workers', '0', '--quiet']);
   assert.equal(code, 0);
   assert.ok(readFoldDone(cliRun, 'cnnModel1', 1, 0) && readFoldDone(cliRun, 'cnnModel1', 1, 1));
+});
+
+test('variable-length crops: one length per batch between the 25th and 75th percentile of clip lengths, padded to the input width', () => {
+  const clips = [10, 20, 30, 40].map((frames, i) => ({
+    fname: `c${i}`, image: { nMels: 2, frames, data: new Uint8Array(2 * frames).fill(255) }, target: new Float32Array([1]),
+  }));
+  assert.deepEqual(cropLengthRange(clips, 25, 75), [10, 30]);
+  const cfg = withDefaults(AUGMENT_DEFAULTS, {
+    mixup: { enabled: false }, specMix: { enabled: false }, zoom: { enabled: false }, lighting: { enabled: false },
+    variableCrop: { enabled: true, p: 1, lowPercentile: 25, highPercentile: 75 },
+  });
+  const rng = new Rng(4);
+  const lengths = new Set<number>();
+  for (let n = 0; n < 30; n++) {
+    const batch = makeTrainingBatch(clips, [0, 1, 2, 3], 64, 1, cfg, rng);
+    const filled = [0, 1, 2, 3].map((b) => batch.x.subarray(b * 128, b * 128 + 64).filter((v) => v > 0).length);
+    const length = filled[3]; // the 40-frame clip shows exactly the batch's crop length
+    assert.ok(length >= 10 && length <= 30, `crop length ${length} outside [10, 30]`);
+    filled.forEach((f, b) => assert.equal(f, Math.min(length, clips[b].image.frames), `clip ${b}: a crop of the batch's length, padded`));
+    lengths.add(length);
+  }
+  assert.ok(lengths.size > 5, 'lengths vary between batches');
+  const off = makeTrainingBatch(clips, [3], 32, 1, withDefaults(cfg, { variableCrop: { enabled: false } }), new Rng(1));
+  assert.equal(off.x.filter((v) => v > 0).length, 64, 'off: the full input width (2 bands × 32 frames)');
 });
