@@ -232,7 +232,7 @@ test('folds: --folds 1 holds out nothing, --holdout a stratified fraction, k fol
   const dir = path.join(root, 'folders-plan');
   writeFolderPerClass(dir, { perClass: 6, unlabeled: 3 });
   for (const recipe of ['single', 'pseudoLabel'] as const) {
-    const config = toneConfig({ pipeline: { recipe, folds: 3 } });
+    const config = toneConfig({ pipeline: { recipe, folds: 3, ensembleStages: RECIPES[recipe].ensembleStages } });
     const runDir = path.join(root, `run-plan-${recipe}`);
     const info = openRun(runDir, dir, config);
     const data = loadRunData(runDir, dir, info.vocabulary, config);
@@ -270,7 +270,9 @@ test('pseudo-labels: the threshold and the per-class cap hold, and no labelled c
   writeFolderPerClass(dir, { unlabeled: 2 });
   fs.mkdirSync(path.join(dir, 'unlabeled', 'cat'), { recursive: true });
   fs.copyFileSync(path.join(dir, 'train', 'cat', 'cat0.wav'), path.join(dir, 'unlabeled', 'cat', 'cat0.wav'));
-  const config = toneConfig({ pipeline: { recipe: 'pseudoLabel', folds: 2 } });
+  const config = toneConfig({ pipeline: { recipe: 'pseudoLabel', folds: 2, ensembleStages: [2] } });
+  assert.throws(() => openRun(path.join(root, 'run-bad-ensemble'), dir, toneConfig({ pipeline: { recipe: 'pseudoLabel', folds: 2 } })),
+    /ensembleStages \[2, 3, 4\] names stage\(s\) 3, 4, which recipe pseudoLabel lacks \(its stages: 1, 2\); use \[2\]/);
   const runDir = path.join(root, 'run-leak');
   const data = loadRunData(runDir, dir, openRun(runDir, dir, config).vocabulary, config);
   data.unlabeled = { ...data.unlabeled!, dataDir: path.join(dir, 'train'), dataset: 'cat', fnames: ['cat0.wav', 'cat1.wav'] };
@@ -289,6 +291,7 @@ test('recipe single, singleLabel, folder per class, --folds 1: one model on all 
   assert.equal(done.validClips, 0);
   assert.equal(done.validMetric, 'accuracy');
   assert.equal(readRunInfo(runDir).config.pipeline.recipe, 'single');
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(runDir, 'recipe.json'), 'utf8')).stages.map((st: { stage: number }) => st.stage), [1], 'the run folder stores the recipe');
   assert.ok(findRunMembers(runDir)[0].modelDir.endsWith(path.join('fold0', 'last')), 'one model rule: the ensemble uses last/');
   const out: string[] = [];
   const write = process.stdout.write.bind(process.stdout);

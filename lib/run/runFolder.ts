@@ -8,13 +8,15 @@ import { architectureNames } from '../models';
  * The run folder, `weights/<run>/`: everything a run is made of, so that any later job (another
  * fold on another machine, inference, tagging) works from it alone.
  *
- *   run.json                                  {@link RunInfo}: config, vocabulary, data folder
+ *   run.json                                  {@link RunInfo}: config (task, recipe, preprocessing...), vocabulary, data folder
+ *   recipe.json                               the recipe's stages (what each trains on, starts from, selects)
  *   folds/curated.csv, folds/noisy.csv        fname,fold
  *   <arch>/stage<k>/fold<f>/last/ and best/   fit checkpoints (resumable) and best model
  *   <arch>/stage<k>/fold<f>/done.json         {@link FoldDone}, written last: the job finished
  *   <arch>/stage<k>/fold<f>/oof_<set>.csv     predictions of the fold's held-out clips
  *   <arch>/stage<k>/noisy_scores.csv          per-clip out-of-fold lwlrap of the noisy set
  *   <arch>/stage<k>/selected_noisy.csv        noisy clips a stage trained on (stages 3, 4)
+ *   <arch>/stage<k>/fold<f>/pseudo_labels.csv unlabelled clips fold f's stage trained on (pseudoLabel recipe)
  */
 
 export const RUN_INFO_VERSION = 1;

@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fat2019Config } from '../../config';
 import { detectLayout } from '../../data/layout';
+import { writeFileAtomicSync } from '../../util/atomicWrite';
+import { recipeOf } from './recipes';
 import { readRunInfo, runInfoPath, RUN_INFO_VERSION, writeRunInfo, type RunInfo } from '../../run/runFolder';
 
 /**
@@ -66,7 +68,16 @@ export function openRun(runDir: string, dataDir: string, config: Fat2019Config, 
   if (config.model.numClasses !== vocabulary.length) {
     throw new Error(`config.model.numClasses is ${config.model.numClasses} but ${classesFrom} has ${vocabulary.length} classes`);
   }
+  const recipe = recipeOf(config);
+  const stages = recipe.stages.map((s) => s.stage);
+  const outside = config.pipeline.ensembleStages.filter((s) => !stages.includes(s));
+  if (outside.length > 0) {
+    throw new Error(`config.pipeline.ensembleStages [${config.pipeline.ensembleStages.join(', ')}] names stage(s) ${outside.join(', ')}, which recipe ${recipe.name} lacks ` +
+      `(its stages: ${stages.join(', ')}); use [${recipe.ensembleStages.join(', ')}]`);
+  }
   if (!existsSync(runInfoPath(runDir))) {
+    // The recipe's stage list beside run.json: what each stage trained on, read by people.
+    writeFileAtomicSync(join(runDir, 'recipe.json'), JSON.stringify(recipe, null, 2) + '\n');
     const info: RunInfo = {
       version: RUN_INFO_VERSION,
       config,
