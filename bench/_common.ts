@@ -6,10 +6,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as readline from 'node:readline';
 import * as tf from '@tensorflow/tfjs';
 import { MODEL_DEFAULTS } from '../lib/config';
-import { architectureNames, isArchitecture } from '../lib/models';
+import { architectureNames, isArchitecture } from '../lib/models/index';
 
 /** A name registered in lib/models/registry. */
 export type BenchArch = string;
@@ -29,15 +30,91 @@ export interface BenchOptions {
   stock: boolean;
 }
 
-/** PyTorch 1.13, 2 threads, full CNN-model-1 at 3×128×128 on this machine (PERF-NOTES). */
+/**
+ * PyTorch 1.13, 2 threads, full CNN-model-1 at 3×128×128, measured on 2026-11-23 (PERF-NOTES).
+ * Only for machines without python3-torch, and labelled as such: the same machine kind ran
+ * PyTorch 1.2–1.6× faster a week later, so a ratio against a constant is not a measurement.
+ */
 export const PYTORCH_RECORDED = {
   trainSamplesPerSecond: 5.5,
   trainBatch: 32,
   inferSamplesPerSecond: 15.6,
   inferBatch: 64,
   threads: 2,
-  source: 'recorded reference (PERF-NOTES: PyTorch 1.13, 2 threads, CNN-model-1 3x128x128)',
+  date: '2026-11-23',
+  machine: '2-core AVX2 development VM',
+  source: 'recorded reference (PERF-NOTES 2026-11-23, 2-core AVX2 VM: PyTorch 1.13, 2 threads, CNN-model-1 3x128x128)',
 } as const;
+
+/**
+ * PyTorch figures recorded side by side with this project on 2026-11-30 (PERF-NOTES, 2-core
+ * AVX2 development VM, 2 threads unless noted). Printed, labelled, when torch is not installed;
+ * never used as a ratio's denominator.
+ */
+export const RECORDED_PEER = {
+  date: '2026-11-30',
+  machine: '2-core AVX2 development VM (shared)',
+  torch: '1.13 (Debian python3-torch)',
+  trainSamplesPerSecond: { 'cnnModel1 width 1 batch 32': 6.53, 'cnnModel1 width 0.125 batch 32': 168 },
+  featuresClipsPerSecond1Thread: { 'torch.stft + mel, 10 s clip': 89.3 },
+} as const;
+
+/** Python with torch for the side-by-side peer: BENCH_PYTHON, else /usr/bin/python3. */
+export function peerPython(): string {
+  return process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+}
+
+/** Why the PyTorch peer cannot run here (null when `import torch` works), unless --no-peer. */
+export function torchUnavailable(argv: string[]): string | null {
+  if (argv.includes('--no-peer') || process.env.BENCH_NO_PEER === '1') return '--no-peer given';
+  const r = spawnSync(peerPython(), ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  if (r.error) return `${peerPython()}: ${r.error.message}`;
+  if (r.status !== 0) return `${peerPython()} cannot import torch: ${(r.stderr || '').trim().split('\n').pop()}`;
+  return null;
+}
+
+/**
+ * The PyTorch side of a bench: bench/torch_peer.py running as a child process. `run(reps)` has
+ * it do `reps` repetitions of its work and returns their times (s); the caller only calls it
+ * while it is idle itself, so the two never compete for the cores.
+ */
+export interface TorchPeer {
+  info: Record<string, unknown>;
+  run(reps: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+/** Starts bench/torch_peer.py with `args` and waits for its set-up to finish. */
+export async function startTorchPeer(args: string[]): Promise<TorchPeer> {
+  const script = path.join(__dirname, 'torch_peer.py');
+  const child = spawn(peerPython(), [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const lines = readline.createInterface({ input: child.stdout });
+  const queue: string[] = [];
+  const waiters: Array<(line: string | null) => void> = [];
+  lines.on('line', (l) => { const w = waiters.shift(); if (w) w(l); else queue.push(l); });
+  lines.on('close', () => { for (const w of waiters.splice(0)) w(null); });
+  const next = (): Promise<string> => new Promise((resolve, reject) => {
+    const done = (l: string | null) => (l === null
+      ? reject(new Error(`torch peer (${script} ${args.join(' ')}) exited: ${stderr.trim().split('\n').slice(-3).join(' | ')}`))
+      : resolve(l));
+    const l = queue.shift();
+    if (l !== undefined) done(l); else waiters.push(done);
+  });
+  const ready = JSON.parse(await next()) as { ready: Record<string, unknown> };
+  return {
+    info: ready.ready,
+    async run(reps: number) {
+      child.stdin.write(JSON.stringify({ op: 'run', reps }) + '\n');
+      return (JSON.parse(await next()) as { seconds: number[] }).seconds;
+    },
+    async close() {
+      child.stdin.end(JSON.stringify({ op: 'quit' }) + '\n');
+      await new Promise<void>((resolve) => { if (child.exitCode !== null) resolve(); else child.on('exit', () => resolve()); });
+    },
+  };
+}
 
 function argValue(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(`--${name}`);

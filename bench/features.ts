@@ -1,26 +1,39 @@
 /**
- * Feature-extraction throughput for 10 s clips (`npm run bench:features`).
+ * Feature-extraction throughput for 10 s clips (`npm run bench:features [-- --rounds 7]`).
  *
- * - 1 thread: `clipImageFromSamples` (trim → pad → log-mel → uint8 image) in this thread on
- *   synthetic 44.1 kHz audio, the same work the PERF-NOTES references measured (fft.js 7.3
- *   clips/s, torch.stft + mel matmul 55.8 clips/s on one thread).
+ * - 1 thread: `clipImageFromSamples` (trim → pad → log-mel → uint8 image), what `preprocess`
+ *   runs on each decoded clip, in this thread on synthetic 44.1 kHz audio. Where Debian's
+ *   python3-torch imports, the same work runs in PyTorch side by side (bench/torch_peer.py:
+ *   trim, pad, torch.stft, power, mel product with this project's filterbank, dB, uint8 image;
+ *   float32, one thread; the mel product sparse (the ratio's peer) and dense (BLAS-bound: Debian
+ *   may provide only the reference BLAS)), interleaved round by round with this project's
+ *   repetitions; the ratio is the median over rounds of (project clips/s) / (torch clips/s).
  * - all cores: `preprocessDatasets` on 16-bit WAV files with one worker per core, end to end
  *   (decode + features + atomic cache write), after a warm-up run that starts the workers' tsx.
  *
+ * Options: --rounds N (default 7), --clips-per-round N (default 8), --no-peer, --no-e2e.
  * Prints human lines, then one JSON object on the last line.
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, cpus, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PREPROCESS_DEFAULTS, withDefaults } from '../lib/config';
 import { encodeWavPcm16 } from '../lib/audio/wav';
-import { clipImageFromSamples } from '../lib/features';
+import { clipImageFromSamples, melFilterbankFloat32 } from '../lib/features';
 import { preprocessDatasets } from '../lib/data/preprocess';
 import { Rng } from '../lib/util/rng';
+import { machineLoad, median, RECORDED_PEER, startTorchPeer, torchUnavailable, TorchPeer } from './_common';
 
 const CLIP_SECONDS = 10;
 const SR = 44100;
-const REFERENCE = { fftjs_perfnotes: 7.3, torch_1thread: 55.8 };
+
+function intArg(argv: string[], name: string, fallback: number): number {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const n = Number(argv[i + 1]);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got '${argv[i + 1]}'`);
+  return n;
+}
 
 /** A 10 s test signal: a chirp, a few tones and noise bursts, quiet gaps (so trim has work). */
 function syntheticClip(rng: Rng): Float32Array {
@@ -38,52 +51,112 @@ function syntheticClip(rng: Rng): Float32Array {
 }
 
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const rounds = intArg(argv, 'rounds', 7);
+  const perRound = intArg(argv, 'clips-per-round', 8);
   const cfg = withDefaults(PREPROCESS_DEFAULTS);
   const rng = new Rng(2019);
   const clips = Array.from({ length: 4 }, () => syntheticClip(rng));
-  clipImageFromSamples(clips[0], cfg); // warm-up: plans, JIT
+  console.log(`load before: ${machineLoad()}`);
 
-  const minSec = Number(process.env.BENCH_SECONDS ?? 4);
-  let n = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < minSec * 1000 || n < 10) {
-    clipImageFromSamples(clips[n % clips.length], cfg);
-    n++;
-  }
-  const oneThread = n / ((performance.now() - t0) / 1000);
-  console.log(`1 thread, features from samples: ${n} clips of ${CLIP_SECONDS} s, ${oneThread.toFixed(1)} clips/s (${(1000 / oneThread).toFixed(1)} ms/clip)`);
-
-  const cores = availableParallelism();
+  const noPeer = torchUnavailable(argv);
   const dir = mkdtempSync(join(tmpdir(), 'fat2019-bench-features-'));
+  const peers: Array<{ dtype: string; peer: TorchPeer }> = [];
   try {
-    const nFiles = Math.max(8 * cores, Math.round(oneThread * cores * minSec));
-    mkdirSync(join(dir, 'data', 'test'), { recursive: true });
-    mkdirSync(join(dir, 'data', 'warmup'), { recursive: true });
-    for (let i = 0; i < nFiles; i++) writeFileSync(join(dir, 'data', 'test', `clip${i}.wav`), encodeWavPcm16(clips[i % clips.length], SR));
-    for (let i = 0; i < cores; i++) writeFileSync(join(dir, 'data', 'warmup', `w${i}.wav`), encodeWavPcm16(clips[i % clips.length], SR));
-    const cacheDir = join(dir, 'cache');
-    await preprocessDatasets({ dataDir: join(dir, 'data'), datasets: ['warmup'], cacheDir, config: cfg, workers: cores });
-    const inProc = await preprocessDatasets({ dataDir: join(dir, 'data'), datasets: ['test'], cacheDir: join(dir, 'cache0'), config: cfg, workers: 0 });
-    const e2e1 = inProc.computed / inProc.elapsedSec;
-    console.log(`1 thread, end to end (decode + features + cache write): ${e2e1.toFixed(1)} clips/s`);
-    const r = await preprocessDatasets({ dataDir: join(dir, 'data'), datasets: ['test'], cacheDir, config: cfg, workers: cores });
-    if (r.failed > 0 || r.computed !== nFiles) throw new Error(`bench run failed: ${JSON.stringify(r.failures.slice(0, 3))}`);
-    const allCores = r.computed / r.elapsedSec;
-    console.log(`${cores} worker threads, end to end (incl. worker start-up): ${nFiles} clips, ${allCores.toFixed(1)} clips/s`);
-    console.log(`reference 1 thread: fft.js ${REFERENCE.fftjs_perfnotes}, torch ${REFERENCE.torch_1thread} clips/s -> ${(oneThread / REFERENCE.torch_1thread).toFixed(2)}x torch`);
+    if (noPeer === null) {
+      const clipFile = join(dir, 'clips.f32');
+      const all = new Float32Array(clips.length * clips[0].length);
+      clips.forEach((c, i) => all.set(c, i * c.length));
+      writeFileSync(clipFile, Buffer.from(all.buffer));
+      const melFile = join(dir, 'mel.f32');
+      const fb = melFilterbankFloat32({ sampleRate: cfg.sampleRate, nFft: cfg.nFft, nMels: cfg.nMels, fMin: cfg.fMin, fMax: cfg.fMax });
+      writeFileSync(melFile, Buffer.from(fb.data.buffer));
+      const common = ['features', '--threads', '1', '--clips', clipFile, '--clip-samples', String(clips[0].length), '--mel', melFile,
+        '--n-mels', String(cfg.nMels), '--n-fft', String(cfg.nFft), '--hop', String(cfg.hopLength), '--min-samples', String(cfg.minSamples),
+        '--trim-frame', String(cfg.trimFrameLength), '--trim-hop', String(cfg.trimHopLength), '--top-db-trim', String(cfg.trimTopDb),
+        '--ref', String(cfg.dbRef), '--amin', String(cfg.dbAmin), '--top-db', String(cfg.dbTopDb ?? 80)];
+      for (const dtype of ['sparse', 'dense']) peers.push({ dtype, peer: await startTorchPeer([...common, '--mel-product', dtype]) });
+      for (const p of peers) await p.peer.run(2); // warm-up
+    } else {
+      console.log(`PyTorch peer not measured: ${noPeer}`);
+    }
+
+    clipImageFromSamples(clips[0], cfg); // warm-up: plans, JIT
+    clipImageFromSamples(clips[1], cfg);
+    let k = 0;
+    const ours: number[] = [];
+    const theirs: Record<string, number[]> = Object.fromEntries(peers.map((p) => [p.dtype, []]));
+    const ratios: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const t0 = performance.now();
+      for (let i = 0; i < perRound; i++) clipImageFromSamples(clips[k++ % clips.length], cfg);
+      const rate = perRound / ((performance.now() - t0) / 1000);
+      ours.push(rate);
+      for (const p of peers) {
+        const secs = await p.peer.run(perRound);
+        const theirRate = perRound / secs.reduce((a, b) => a + b, 0);
+        theirs[p.dtype].push(theirRate);
+        if (p.dtype === 'sparse') ratios.push(rate / theirRate);
+      }
+    }
+    const oneThread = median(ours);
+    const torchRates = Object.fromEntries(Object.entries(theirs).map(([d, xs]) => [d, round(median(xs))]));
+    console.log(`1 thread, features from samples: ${rounds} rounds × ${perRound} clips of ${CLIP_SECONDS} s, median ${oneThread.toFixed(1)} clips/s ` +
+      `(${(1000 / oneThread).toFixed(1)} ms/clip; rounds ${ours.map((x) => x.toFixed(1)).join(', ')})`);
+    if (peers.length > 0) {
+      for (const [d, xs] of Object.entries(theirs)) {
+        console.log(`1 thread, PyTorch ${peers[0].peer.info.torch} float32, ${d} mel product (torch.stft + mel, same steps), interleaved: median ${median(xs).toFixed(1)} clips/s (rounds ${xs.map((x) => x.toFixed(1)).join(', ')})`);
+      }
+      console.log(`ratio (median of per-round ratios) vs torch (sparse mel): ${median(ratios).toFixed(2)}×`);
+    } else {
+      console.log(`recorded peer (not measured here; ${RECORDED_PEER.date}, ${RECORDED_PEER.machine}): ${JSON.stringify(RECORDED_PEER.featuresClipsPerSecond1Thread)} clips/s`);
+    }
+
+    let e2e1: number | null = null;
+    let allCores: number | null = null;
+    const cores = availableParallelism();
+    if (!argv.includes('--no-e2e')) {
+      const nFiles = Math.max(8 * cores, Math.round(oneThread * cores * 2));
+      mkdirSync(join(dir, 'data', 'test'), { recursive: true });
+      mkdirSync(join(dir, 'data', 'warmup'), { recursive: true });
+      for (let i = 0; i < nFiles; i++) writeFileSync(join(dir, 'data', 'test', `clip${i}.wav`), encodeWavPcm16(clips[i % clips.length], SR));
+      for (let i = 0; i < cores; i++) writeFileSync(join(dir, 'data', 'warmup', `w${i}.wav`), encodeWavPcm16(clips[i % clips.length], SR));
+      const cacheDir = join(dir, 'cache');
+      await preprocessDatasets({ dataDir: join(dir, 'data'), datasets: ['warmup'], cacheDir, config: cfg, workers: cores });
+      const inProc = await preprocessDatasets({ dataDir: join(dir, 'data'), datasets: ['test'], cacheDir: join(dir, 'cache0'), config: cfg, workers: 0 });
+      e2e1 = inProc.computed / inProc.elapsedSec;
+      console.log(`1 thread, end to end (decode + features + cache write): ${e2e1.toFixed(1)} clips/s`);
+      const r = await preprocessDatasets({ dataDir: join(dir, 'data'), datasets: ['test'], cacheDir, config: cfg, workers: cores });
+      if (r.failed > 0 || r.computed !== nFiles) throw new Error(`bench run failed: ${JSON.stringify(r.failures.slice(0, 3))}`);
+      allCores = r.computed / r.elapsedSec;
+      console.log(`${cores} worker threads, end to end (incl. worker start-up): ${nFiles} clips, ${allCores.toFixed(1)} clips/s`);
+    }
+    console.log(`load after: ${machineLoad()}`);
     console.log(
       JSON.stringify({
         bench: 'features',
+        date: new Date().toISOString(),
+        machine: `${hostname()}: ${cores} × ${cpus()[0]?.model ?? 'cpu'}`,
         clipSeconds: CLIP_SECONDS,
+        rounds,
+        clipsPerRound: perRound,
         clipsPerSecond1Thread: round(oneThread),
-        clipsPerSecond1ThreadEndToEnd: round(e2e1),
-        clipsPerSecondAllCores: round(allCores),
+        peerMeasured: peers.length > 0,
+        ...(peers.length > 0
+          ? {
+            pytorchVersion: peers[0].peer.info.torch,
+            pytorchClipsPerSecond1Thread: torchRates.sparse,
+            pytorchClipsPerSecond1ThreadDenseMel: torchRates.dense,
+            ratioVsPyTorch1Thread: round(median(ratios)),
+          }
+          : { peerNotMeasured: noPeer, recordedPeer: RECORDED_PEER }),
+        clipsPerSecond1ThreadEndToEnd: e2e1 === null ? null : round(e2e1),
+        clipsPerSecondAllCores: allCores === null ? null : round(allCores),
         cores,
-        referenceClipsPerSecond: REFERENCE,
-        ratioVsTorch1Thread: round(oneThread / REFERENCE.torch_1thread),
       }),
     );
   } finally {
+    for (const p of peers) await p.peer.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,33 +1,66 @@
 /**
- * Training throughput (samples/s) of CNN-model-1 and VGG16-BN on the active backend.
+ * Training throughput (samples/s) of the project's `trainStep` (lib/train/fit.ts: AdamW, BCE with
+ * logits, BatchNorm running-variance fix, dropout seeding, micro-batch gradient accumulation),
+ * side by side with the same step in PyTorch.
  *
- *   npm run bench:train -- [--quick] [--models cnnModel1,vgg16bn] [--batch 32] [--micro 8]
- *                          [--steps 2] [--warmup 1] [--width 1] [--size 128]
- *                          [--stock | --stock-input | --stock-bn | --stock-reduce]  (tfjs' own kernels, A/B)
+ *   npm run bench:train -- [--models cnnModel1[,name...]] [--widths 0.125,1] [--batch 32] [--micro N]
+ *                          [--rounds 3] [--size 128] [--classes 80] [--no-peer] [--stock]
  *   FAT2019_BACKEND=wasm|cpu  FAT2019_THREADS=1|2  select the backend / wasm threads.
  *
- * One step = forward + backward of the whole batch as `batch / micro` micro-batches (gradient
- * accumulation: the wasm heap is capped at 4 GiB, and full-width batches of 16+ abort) and one
- * Adam update. Inputs are 3×size×size (NHWC), targets multi-hot over 80 classes; BCE-with-logits
- * loss. The last line of output is one JSON object.
+ * One step = `trainStep` on a batch of `batch` single-channel 128×128 images (as lib/train's
+ * batch makers give them) and multi-hot targets, run as `batch / micro` micro-batches (default
+ * micro: 8 at full width, where the 4 GiB wasm heap cannot hold more, else the whole batch),
+ * then one AdamW step. The batch maker's time (crop + copy) is measured separately.
+ *
+ * `--models` takes any names registered in lib/models (issue 15: samples/s per network next to
+ * PyTorch's for the same network). Where Debian's python3-torch imports, bench/torch_peer.py
+ * builds the same network (bench/torch_models.py) and runs the same step (same batch, micro-batches, loss, AdamW,
+ * threads = this backend's threads). Repetitions alternate: one step here, one step there, so
+ * both see the same machine load; each side's figure is its median, the ratio the median of the
+ * per-round ratios. The last line of output is one JSON object.
  */
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, describeBackend } from '../lib/runtime/backend';
 import { restoreStockKernels, installedCustomKernels } from '../lib/runtime/kernels';
-import { buildBenchModel, parseBenchOptions, machineLoad, benchData, median, PYTORCH_RECORDED, BenchArch } from './_common';
+import { architectureNames, buildModel, isArchitecture } from '../lib/models';
+import { MODEL_DEFAULTS, OPTIMIZER_DEFAULTS, type Architecture } from '../lib/config';
+import { AdamW, trainableVariables } from '../lib/train/adamw';
+import { trainStep } from '../lib/train/fit';
+import { randomCropBatch } from '../lib/train/batch';
+import { Rng } from '../lib/util/rng';
+import type { TrainingClip } from '../lib/data/types';
+import { benchData, machineLoad, median, RECORDED_PEER, startTorchPeer, torchUnavailable, type TorchPeer } from './_common';
 
 interface TrainResult {
-  model: BenchArch;
-  mode: 'train';
+  model: string;
+  width: number;
   batch: number;
   microBatch: number;
-  width: number;
   size: number;
   stepSeconds: number[];
   samplesPerSecond: number;
-  ratioVsPyTorch: number | null;
-  modelSource: string;
+  batchAssemblyMs: number;
+  pytorchStepSeconds?: number[];
+  pytorchSamplesPerSecond?: number;
+  ratioVsPyTorch?: number;
+  peerMeasured: boolean;
+  peerNote?: string;
   heapMiB?: number;
+}
+
+function argValue(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  if (i >= 0 && i + 1 < argv.length) return argv[i + 1];
+  return argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+}
+
+function positive(argv: string[], name: string, fallback: number): number {
+  const v = argValue(argv, name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got '${v}'`);
+  return n;
 }
 
 function wasmHeapMiB(): number | undefined {
@@ -35,91 +68,116 @@ function wasmHeapMiB(): number | undefined {
   return b.wasm?.HEAPU8 ? Math.round(b.wasm.HEAPU8.buffer.byteLength / 2 ** 20) : undefined;
 }
 
+/** Clips of `frames` × size uint8 images with multi-hot targets, for the project's batch maker. */
+function benchClips(n: number, size: number, frames: number, numClasses: number): TrainingClip[] {
+  return Array.from({ length: n }, (_, i) => {
+    const px = benchData(size * frames, 1 + i);
+    const t = benchData(numClasses, 101 + i);
+    return {
+      fname: `bench${i}.wav`,
+      image: { nMels: size, frames, data: Uint8Array.from(px, (v) => Math.floor(v * 256)) },
+      target: Float32Array.from(t, (v) => (v > 0.95 ? 1 : 0)),
+    } satisfies TrainingClip;
+  });
+}
+
 async function main(): Promise<void> {
-  const opts = parseBenchOptions(process.argv.slice(2), { batch: 32, micro: 8, steps: 2 });
+  const argv = process.argv.slice(2);
+  const models = (argValue(argv, 'models') ?? 'cnnModel1').split(',').map((m) => m.trim()).filter(Boolean);
+  for (const m of models) {
+    if (!isArchitecture(m)) throw new Error(`--models: unknown network '${m}' (registered: ${architectureNames().join(', ')})`);
+  }
+  const widths = (argValue(argv, 'widths') ?? argValue(argv, 'width') ?? '0.125,1').split(',').map(Number);
+  for (const w of widths) if (!(w > 0 && w <= 4)) throw new Error(`--widths: each width must be in (0, 4], got ${w}`);
+  const batch = positive(argv, 'batch', 32);
+  const size = positive(argv, 'size', 128);
+  const numClasses = positive(argv, 'classes', 80);
+  const rounds = positive(argv, 'rounds', 3);
+  const microArg = argValue(argv, 'micro');
+
   const info = await initBackend({ verbose: false });
-  if (opts.stock) restoreStockKernels();
-  if (process.argv.includes('--stock-input')) restoreStockKernels({ batchNormGrad: false, reductions: false });
-  if (process.argv.includes('--stock-bn')) restoreStockKernels({ conv2dBackpropInput: false, reductions: false });
-  if (process.argv.includes('--stock-reduce')) restoreStockKernels({ conv2dBackpropInput: false, batchNormGrad: false });
+  if (argv.includes('--stock')) restoreStockKernels();
   console.log(describeBackend({ ...info, customKernels: installedCustomKernels() }));
   console.log(`load before: ${machineLoad()}`);
+  const noPeer = torchUnavailable(argv);
+  if (noPeer !== null) console.log(`PyTorch peer not measured: ${noPeer}`);
   const results: TrainResult[] = [];
-  for (const arch of opts.models) {
-    const { model, source } = buildBenchModel({
-      arch, numClasses: opts.numClasses, inputMels: opts.size, inputFrames: opts.size, widthMultiplier: opts.width,
-    });
-    const optimizer = tf.train.adam(1e-3);
-    const nMicro = opts.batch / opts.micro;
-    const xs: tf.Tensor4D[] = [];
-    const ys: tf.Tensor2D[] = [];
-    for (let m = 0; m < nMicro; m++) {
-      xs.push(tf.tensor4d(benchData(opts.micro * opts.size * opts.size * 3, 1 + m), [opts.micro, opts.size, opts.size, 3]));
-      ys.push(tf.tidy(() => tf.cast(tf.greater(tf.tensor2d(benchData(opts.micro * opts.numClasses, 101 + m),
-        [opts.micro, opts.numClasses]), 0.95), 'float32') as tf.Tensor2D));
-    }
-    const step = (): number => {
-      let acc: Record<string, tf.Tensor> | null = null;
-      let lossSum = 0;
-      for (let m = 0; m < nMicro; m++) {
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = model.apply(xs[m], { training: true }) as tf.Tensor;
-          return tf.losses.sigmoidCrossEntropy(ys[m], logits) as tf.Scalar;
-        });
-        lossSum += value.dataSync()[0];
-        value.dispose();
-        if (acc === null) {
-          acc = grads;
-        } else {
-          for (const k of Object.keys(grads)) {
-            const sum = tf.add(acc[k], grads[k]);
-            acc[k].dispose();
-            grads[k].dispose();
-            acc[k] = sum;
-          }
+
+  for (const arch of models) {
+    for (const width of widths) {
+      const micro = microArg !== undefined ? positive(argv, 'micro', batch) : width >= 0.5 ? Math.min(8, batch) : batch;
+      if (batch % micro !== 0) throw new Error(`--batch (${batch}) must be a multiple of --micro (${micro})`);
+      const model = buildModel({ ...MODEL_DEFAULTS, arch: arch as Architecture, numClasses, inputMels: size, inputFrames: size, widthMultiplier: width });
+      const optimizer = new AdamW(trainableVariables(model), OPTIMIZER_DEFAULTS);
+      const clips = benchClips(batch, size, size + 64, numClasses);
+      const makeBatch = randomCropBatch(size);
+      const indices = Array.from({ length: batch }, (_, i) => i);
+      const rng = new Rng(2019);
+      const data = makeBatch(clips, indices, rng);
+      const step = () => trainStep(model, optimizer, data, batch, micro, { lr: 1e-3, beta1: 0.9 }, rng);
+
+      let peer: TorchPeer | null = null;
+      let peerNote: string | undefined = noPeer ?? undefined;
+      if (noPeer === null) {
+        try {
+          peer = await startTorchPeer(['train', '--model', arch, '--width', String(width), '--size', String(size), '--batch', String(batch),
+            '--micro', String(micro), '--classes', String(numClasses), '--threads', String(info.threads)]);
+        } catch (err) {
+          peerNote = (err as Error).message;
+          console.log(`PyTorch peer for ${arch}: ${peerNote}`);
         }
       }
-      const scaled = tf.tidy(() => {
-        const out: Record<string, tf.Tensor> = {};
-        for (const k of Object.keys(acc!)) out[k] = nMicro === 1 ? acc![k].clone() : tf.div(acc![k], nMicro);
-        return out;
-      });
-      tf.dispose(Object.values(acc!));
-      optimizer.applyGradients(scaled as unknown as Parameters<typeof optimizer.applyGradients>[0]);
-      tf.dispose(Object.values(scaled));
-      return lossSum / nMicro;
-    };
-    for (let i = 0; i < opts.warmup; i++) step();
-    const times: number[] = [];
-    let loss = 0;
-    for (let i = 0; i < opts.steps; i++) {
-      const t0 = performance.now();
-      loss = step();
-      times.push((performance.now() - t0) / 1000);
+      step(); // warm-up: kernels, wasm heap growth
+      if (peer) await peer.run(1);
+      const ours: number[] = [];
+      const theirs: number[] = [];
+      const ratios: number[] = [];
+      let loss = 0;
+      for (let r = 0; r < rounds; r++) {
+        const t0 = performance.now();
+        loss = step();
+        const s = (performance.now() - t0) / 1000;
+        ours.push(s);
+        if (peer) {
+          const [p] = await peer.run(1);
+          theirs.push(p);
+          ratios.push(p / s);
+        }
+      }
+      const tb = performance.now();
+      const reps = 5;
+      for (let i = 0; i < reps; i++) makeBatch(clips, indices, rng);
+      const batchMs = (performance.now() - tb) / reps;
+      if (peer) await peer.close();
+
+      const sps = batch / median(ours);
+      const r: TrainResult = {
+        model: arch, width, batch, microBatch: micro, size,
+        stepSeconds: ours.map((t) => Number(t.toFixed(3))), samplesPerSecond: Number(sps.toFixed(2)),
+        batchAssemblyMs: Number(batchMs.toFixed(2)), peerMeasured: peer !== null, heapMiB: wasmHeapMiB(),
+      };
+      if (peer) {
+        r.pytorchStepSeconds = theirs.map((t) => Number(t.toFixed(3)));
+        r.pytorchSamplesPerSecond = Number((batch / median(theirs)).toFixed(2));
+        r.ratioVsPyTorch = Number(median(ratios).toFixed(3));
+      } else {
+        r.peerNote = peerNote;
+      }
+      results.push(r);
+      console.log(`${arch} width ${width} train: batch ${batch} as ${batch / micro}×${micro}, ${size}×${size}: ${r.samplesPerSecond} samples/s ` +
+        `(steps ${r.stepSeconds.join(', ')} s, loss ${loss.toFixed(4)}, batch assembly ${r.batchAssemblyMs} ms)` +
+        (peer ? `; PyTorch ${r.pytorchSamplesPerSecond} samples/s (steps ${r.pytorchStepSeconds!.join(', ')} s); ratio ${r.ratioVsPyTorch}×` : ''));
+      optimizer.dispose();
+      model.dispose();
     }
-    const sps = opts.batch / median(times);
-    const comparable = opts.width === 1 && opts.size === 128 && arch === 'cnnModel1';
-    const r: TrainResult = {
-      model: arch, mode: 'train', batch: opts.batch, microBatch: opts.micro, width: opts.width, size: opts.size,
-      stepSeconds: times.map((t) => Number(t.toFixed(3))), samplesPerSecond: Number(sps.toFixed(3)),
-      ratioVsPyTorch: comparable ? Number((sps / PYTORCH_RECORDED.trainSamplesPerSecond).toFixed(3)) : null,
-      modelSource: source, heapMiB: wasmHeapMiB(),
-    };
-    results.push(r);
-    console.log(`${arch} train: batch ${opts.batch} as ${nMicro}×${opts.micro} (gradient accumulation), ` +
-      `width ${opts.width}, ${opts.size}×${opts.size}: ${r.samplesPerSecond} samples/s ` +
-      `(steps ${r.stepSeconds.join(', ')} s, loss ${loss.toFixed(4)}` +
-      `${r.ratioVsPyTorch !== null ? `, ${r.ratioVsPyTorch}× PyTorch` : ''}${r.heapMiB ? `, wasm heap ${r.heapMiB} MiB` : ''}) [${source}]`);
-    tf.dispose([...xs, ...ys]);
-    optimizer.dispose();
-    model.dispose();
   }
   console.log(`load after: ${machineLoad()}`);
-  console.log(`PyTorch ratios use the ${PYTORCH_RECORDED.source}: train ${PYTORCH_RECORDED.trainSamplesPerSecond} samples/s ` +
-    `at batch ${PYTORCH_RECORDED.trainBatch}; only full-size cnnModel1 is compared. python3 torch is not installed here.`);
+  const measured = results.some((r) => r.peerMeasured);
+  if (!measured) console.log(`recorded peer (not measured here; ${RECORDED_PEER.date}, ${RECORDED_PEER.machine}): ${JSON.stringify(RECORDED_PEER.trainSamplesPerSecond)} samples/s`);
   console.log(JSON.stringify({
-    bench: 'train', backend: info.flavour, threads: info.threads, cores: require('node:os').cpus().length,
-    customKernels: installedCustomKernels(), pytorchReference: PYTORCH_RECORDED.source, results,
+    bench: 'train', date: new Date().toISOString(), machine: `${os.hostname()}: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
+    backend: info.flavour, threads: info.threads, customKernels: installedCustomKernels(), rounds,
+    peerMeasured: measured, ...(measured ? {} : { recordedPeer: RECORDED_PEER }), results,
   }));
 }
 

@@ -126,6 +126,18 @@ export interface ModelConfig {
   /** Dropout rates of the two head blocks. */
   headDropout1: number;
   headDropout2: number;
+  /**
+   * Per-channel normalisation of the /255 input image, `(x − mean[c]) / std[c]`, applied by the
+   * model input conversion in training and inference alike. null (default, the reference's
+   * from-scratch models): none. Imported fastai models carry theirs (e.g. imagenet stats).
+   */
+  inputNormalization?: InputNormalization | null;
+}
+
+/** Mean and std per input channel (3), on the image scaled to 0..1. */
+export interface InputNormalization {
+  mean: number[];
+  std: number[];
 }
 
 export const MODEL_DEFAULTS: Readonly<ModelConfig> = Object.freeze({
@@ -139,6 +151,7 @@ export const MODEL_DEFAULTS: Readonly<ModelConfig> = Object.freeze({
   channelStem: false,
   headDropout1: 0.25,
   headDropout2: 0.5,
+  inputNormalization: null,
 });
 
 /** AdamW with the fastai one-cycle schedule for learning rate and β1. */

@@ -170,14 +170,14 @@ test('loadEnsemble: finished members of the run\'s ensemble stages; filters; cle
   const ens = await loadEnsemble(runDir);
   try {
     assert.deepEqual(ens.members.map((m) => `${m.arch}/${m.stage}/${m.fold}`), ['cnnModel1/2/0', 'cnnModel1/2/1', 'cnnModel1/3/0']);
-    assert.ok(ens.members.every((m) => m.model !== null));
+    assert.ok(ens.members.every((m) => m.net !== null));
     assert.deepEqual(ens.vocabulary, VOCAB);
     assert.equal(ens.config.model.widthMultiplier, 0.0625);
   } finally {
     ens.dispose();
   }
   const s1 = await loadEnsemble(runDir, { stages: [1], lazy: true });
-  assert.deepEqual(s1.members.map((m) => [m.stage, m.fold, m.model]), [[1, 0, null]]);
+  assert.deepEqual(s1.members.map((m) => [m.stage, m.fold, m.net]), [[1, 0, null]]);
   s1.dispose();
   await assert.rejects(loadEnsemble(runDir, { stages: [4] }), (err: Error) => {
     assert.match(err.message, new RegExp(`^${runDir.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}: no finished ensemble member`));
@@ -212,7 +212,7 @@ test('predictDataset: sample_submission order, eager = lazy = chunked, valid sub
   const ens = await loadEnsemble(runDir, { stages: [2] });
   try {
     const viaEnsemble = await predictDataset({ ensemble: ens, dataDir, cacheDir });
-    assert.equal(ens.members[0].model !== null, true, 'a passed-in ensemble is not disposed');
+    assert.equal(ens.members[0].net !== null, true, 'a passed-in ensemble is not disposed');
     assert.notDeepEqual([...viaEnsemble.scores], [...eager.scores], 'stage 2 only differs from stages 2+3');
   } finally {
     ens.dispose();

@@ -41,7 +41,13 @@ function makeData(root: string): { corrupt: string[] } {
   writeFileSync(join(tst, 'truncated.wav'), chirp.subarray(0, 20000));
   writeFileSync(join(cur, 'header_cut.wav'), chirp.subarray(0, 30));
   writeFileSync(join(tst, 'notes.txt'), 'not audio: ignored');
-  return { corrupt: ['test/empty.wav', 'test/random.wav', 'test/truncated.wav', 'train_curated/header_cut.wav'] };
+  return { corrupt: ['test/truncated.wav', 'train_curated/header_cut.wav'] };
+}
+
+/** The two files of makeData's test folder that the check at start refuses (empty, not audio). */
+function removeUnusable(root: string): void {
+  rmSync(join(root, 'test', 'random.wav'));
+  rmSync(join(root, 'test', 'empty.wav'));
 }
 
 const failedFiles = (r: PreprocessReport) => r.failures.map((f) => `${f.dataset}/${f.fname}`).sort();
@@ -52,27 +58,36 @@ test('preprocess: corrupt files are listed with reasons, good ones cached; a sec
     const data = join(dir, 'data');
     const cache = join(dir, 'cache');
     const { corrupt } = makeData(data);
+    // Files that are not audio at all are refused together before any work; the rest are
+    // decoded, and those whose decoding fails are listed with their reasons.
+    await assert.rejects(preprocessDatasets({ dataDir: data, cacheDir: cache, config: CFG, workers: 2 }), (err: Error) => {
+      assert.match(err.message, /2 of 10 clip\(s\) listed in .* cannot be used/);
+      assert.match(err.message, /unreadable \(1\):\n\s+empty\.wav: .*empty \(0 bytes\)/);
+      assert.match(err.message, /unsupported format \(1\):\n\s+random\.wav: .*not a WAV or FLAC file/);
+      return true;
+    });
+    assert.equal(existsSync(join(featureCacheDir(cache, CFG), 'preprocess-report.json')), false, 'nothing was done');
+    removeUnusable(data);
     const progress: number[] = [];
     const r1 = await preprocessDatasets({ dataDir: data, cacheDir: cache, config: CFG, workers: 2, onProgress: (p) => progress.push(p.done) });
     assert.deepEqual(Object.keys(r1.datasets), ['train_curated', 'test'], 'default datasets: those present, in Kaggle order');
-    assert.equal(r1.total, 10);
+    assert.equal(r1.total, 8);
     assert.equal(r1.computed, 6);
     assert.equal(r1.skipped, 0);
-    assert.equal(r1.failed, 4);
+    assert.equal(r1.failed, 2);
+    assert.deepEqual(r1.ignoredFiles, ['test/notes.txt']);
     assert.equal(r1.aborted, false);
     assert.deepEqual(failedFiles(r1), corrupt);
     const reasons = Object.fromEntries(r1.failures.map((f) => [f.fname, f.reason]));
-    assert.match(reasons['empty.wav'], /empty/);
-    assert.match(reasons['random.wav'], /not a WAV file/);
     assert.match(reasons['truncated.wav'], /truncated WAV: data chunk declares/);
     assert.match(reasons['header_cut.wav'], /truncated WAV: header cut/);
     for (const f of r1.failures) assert.equal(f.file, join(data, f.dataset, f.fname));
-    assert.equal(progress.at(-1), 10);
+    assert.equal(progress.at(-1), 8);
     assert.deepEqual(progress, [...progress].sort((a, b) => a - b), 'progress only grows');
 
     const written = JSON.parse(readFileSync(join(featureCacheDir(cache, CFG), 'preprocess-report.json'), 'utf8'));
-    assert.equal(written.failed, 4);
-    assert.deepEqual(written.failures.map((f: { fname: string }) => f.fname).sort(), ['empty.wav', 'header_cut.wav', 'random.wav', 'truncated.wav']);
+    assert.equal(written.failed, 2);
+    assert.deepEqual(written.failures.map((f: { fname: string }) => f.fname).sort(), ['header_cut.wav', 'truncated.wav']);
 
     // Images computed on worker threads equal the golden images.
     for (const name of GOOD) {
@@ -85,7 +100,7 @@ test('preprocess: corrupt files are listed with reasons, good ones cached; a sec
     const r2 = await preprocessDatasets({ dataDir: data, cacheDir: cache, config: CFG, workers: 2 });
     assert.equal(r2.computed, 0);
     assert.equal(r2.skipped, 6);
-    assert.equal(r2.failed, 4);
+    assert.equal(r2.failed, 2);
     assert.deepEqual(failedFiles(r2), corrupt);
 
     // A truncated cache entry is recomputed, not served or fatal.
@@ -177,7 +192,7 @@ test('feature cache: the config hash changes with any parameter; entries round-t
   const img = { nMels: 2, frames: 3, data: new Uint8Array([1, 2, 3, 4, 5, 6]) };
   const bytes = encodeClipImage(img);
   assert.deepEqual(decodeClipImage(bytes, 'x'), img);
-  assert.throws(() => decodeClipImage(bytes.subarray(0, 36), 'x.u8'), /x\.u8: cache entry truncated or padded: 36 bytes, expected 38/);
+  assert.throws(() => decodeClipImage(bytes.subarray(0, 44), "x.u8"), /x\.u8: cache entry truncated or padded: 44 bytes, expected 46/);
   assert.throws(() => decodeClipImage(bytes, 'x.u8', 128), /nMels 2, expected 128/);
   assert.throws(() => cacheEntryPath('c', CFG, 'test', '../evil.wav'), /fname must be a relative path/);
 });
@@ -238,8 +253,14 @@ test('CLI: fat2019 preprocess exits 1 when a file failed, 0 when all succeeded; 
     assert.match(help.stdout, /--workers/);
     const bad = cli(['--data', data, '--cache', join(dir, 'cache'), '--workers', '0', '--datasets', 'test']);
     assert.equal(bad.status, 1, bad.stderr);
-    assert.match(bad.stdout, /3 file\(s\) failed/);
-    assert.match(bad.stdout, /random\.wav: not a WAV file/);
+    assert.match(bad.stderr, /2 of 5 clip\(s\) listed in .* cannot be used/);
+    assert.match(bad.stderr, /random\.wav: .*not a WAV or FLAC file/);
+    removeUnusable(data);
+    const failed = cli(['--data', data, '--cache', join(dir, 'cache'), '--workers', '0', '--datasets', 'test']);
+    assert.equal(failed.status, 1, failed.stderr);
+    assert.match(failed.stdout, /1 file\(s\) failed/);
+    assert.match(failed.stdout, /truncated\.wav: truncated WAV/);
+    assert.match(failed.stdout, /1 file\(s\) that are not audio were left alone: test\/notes\.txt/);
     rmSync(join(data, 'train_curated', 'header_cut.wav'));
     const ok = cli(['--data', data, '--cache', join(dir, 'cache'), '--workers', '1', '--datasets', 'train_curated']);
     assert.equal(ok.status, 0, ok.stderr);

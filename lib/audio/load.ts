@@ -4,7 +4,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
 import { decodeWav } from './wav';
 import { resample } from './resample';
 
@@ -74,7 +73,8 @@ export async function decodeAudio(bytes: Uint8Array, name: string): Promise<Deco
   if (bytes.length >= 4 && bytes[0] === 0x66 && bytes[1] === 0x4c && bytes[2] === 0x61 && bytes[3] === 0x43) {
     return decodeFlac(bytes, name);
   }
-  if (extname(name).toLowerCase() === '.flac') return decodeFlac(bytes, name);
+  // No node:path here: the browser page decodes with this function too.
+  if (/\.flac$/i.test(name)) return decodeFlac(bytes, name);
   return decodeWav(bytes, name);
 }
 

@@ -102,6 +102,7 @@ export function parseWavHeader(bytes: Uint8Array, name: string, totalBytes = byt
       if (size > available) {
         fail(name, `truncated WAV: data chunk declares ${size} bytes but only ${available} are present`);
       }
+      checkAfterData(bytes, view, name, body, size, totalBytes);
       const frames = Math.floor(size / frameBytes);
       return {
         sampleRate,
@@ -117,6 +118,43 @@ export function parseWavHeader(bytes: Uint8Array, name: string, totalBytes = byt
     }
     // Chunks are word-aligned: an odd-sized chunk is followed by one pad byte.
     off = body + size + (size & 1);
+  }
+}
+
+/**
+ * A data chunk that declares fewer bytes than follow it is fine when the rest are other RIFF
+ * chunks (LIST, id3, cue…); when they are not, the declared size disagrees with the file (a
+ * writer that did not patch the header, a damaged file) and reading it would silently drop
+ * the audio: an error, naming both sizes. Checked only when `bytes` holds the trailing bytes
+ * (always for {@link decodeWav}; header-only reads skip it).
+ */
+function checkAfterData(bytes: Uint8Array, view: DataView, name: string, body: number, size: number, totalBytes: number): void {
+  let off = body + size + (size & 1);
+  if (totalBytes - off <= 1 || bytes.length < totalBytes) return; // at most a pad byte, or not loaded
+  while (totalBytes - off >= 8) {
+    let printable = true;
+    for (let i = 0; i < 4; i++) printable &&= bytes[off + i] >= 0x20 && bytes[off + i] <= 0x7e;
+    const chunkSize = view.getUint32(off + 4, true);
+    if (!printable || off + 8 + chunkSize > totalBytes) break;
+    off += 8 + chunkSize + (chunkSize & 1);
+  }
+  if (totalBytes - off <= 1) return;
+  const rest = totalBytes - body;
+  fail(name, `WAV header disagrees with the file: the data chunk declares ${size} bytes but ${rest} bytes of audio data follow its header ` +
+    `(${rest - size} bytes are not a RIFF chunk); the file is damaged or its writer did not update the header`);
+}
+
+/** Names the first non-finite sample of a float WAV: NaN or ±Inf would poison every feature. */
+function checkFinite(channels: Float32Array[], name: string): void {
+  for (let c = 0; c < channels.length; c++) {
+    const ch = channels[c];
+    for (let i = 0; i < ch.length; i++) {
+      if (!Number.isFinite(ch[i])) {
+        let count = 0;
+        for (const other of channels) for (let j = 0; j < other.length; j++) if (!Number.isFinite(other[j])) count++;
+        fail(name, `${count} non-finite sample(s) (NaN or ±Infinity) in the float data, the first ${ch[i]} at frame ${i} of channel ${c}: the file is damaged`);
+      }
+    }
   }
 }
 
@@ -151,6 +189,7 @@ export function decodeWav(bytes: Uint8Array, name: string): DecodedWav {
       for (let i = 0; i < frames; i++, p += stride) dst[i] = (bytes[p] - 128) / 128;
     }
   }
+  if (sampleFormat === WAVE_FORMAT_IEEE_FLOAT) checkFinite(out, name);
   return { ...info, channelData: out };
 }
 

@@ -6,9 +6,12 @@ import { trainCommand } from './train';
 import { inferCommand } from './infer';
 import { tagCommand } from './tag';
 import { demoCommand } from './demo';
+import { importWeightsCommand } from './importWeights';
+import { exportCommand } from './export';
+import { webCommand } from './web';
 
 /**
  * Every `fat2019` command, in the order `--help` lists them. Each lives in its own module
  * under lib/cli/ and is added here.
  */
-export const COMMANDS: Command[] = [demoCommand, generateCommand, preprocessCommand, trainCommand, scoreCommand, inferCommand, tagCommand];
+export const COMMANDS: Command[] = [demoCommand, generateCommand, preprocessCommand, trainCommand, scoreCommand, inferCommand, tagCommand, importWeightsCommand, exportCommand, webCommand];

@@ -13,7 +13,7 @@ import { formatEpochLog, progressBar, type Callback } from '../train/callbacks';
 import { runPipeline, QUICK_OVERRIDES, type PipelineReport } from '../train/pipeline/index';
 import { loadEnsemble, predictDataset, frequencyBaseline } from '../infer/index';
 import { writeFileAtomicSync } from '../util/atomicWrite';
-import { architectureNames, isArchitecture } from '../models';
+import { architectureNames, isArchitecture } from '../models/index';
 
 /**
  * The main job (`npm start` = `fat2019 demo`): the whole system end to end on one data folder.

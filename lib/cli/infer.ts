@@ -4,19 +4,22 @@ import { join } from 'node:path';
 import { UsageError, numberOption, type Command } from './command';
 import type { Architecture, InferConfig } from '../config';
 import { writeSubmission } from '../data/submission';
-import { readRunInfo } from '../run/runFolder';
+import { readRunInfo, runInfoPath } from '../run/runFolder';
+import { checkOutputPath } from '../util/outputPath';
 import { detectLayout, type ClipFolder } from '../data/layout';
 import { initBackend, describeBackend } from '../runtime/backend';
 import { formatDuration } from '../util/format';
 import { backendOptions, BACKEND_OPTIONS_HELP } from './backendOption';
+import { cliEngine, ENGINE_OPTIONS_HELP } from './engineOption';
 import { loadEnsemble, memberName } from '../infer/ensemble';
-import { predictDataset } from '../infer/dataset';
+import { datasetFnames, predictDataset } from '../infer/dataset';
+import { datasetClips, validateClips } from '../data/validateClips';
 import type { InferProgress } from '../infer/types';
 import type { PreprocessProgress } from '../data/preprocess';
 import { scoreSubmission } from '../metrics/score';
 import { formatScoreReport } from './score';
 import { formatProgressBar } from './preprocess';
-import { architectureNames, isArchitecture } from '../models';
+import { architectureNames, isArchitecture } from '../models/index';
 
 /** `--stages 2,3,4` → [2, 3, 4]; non-integers are a usage error naming the option. */
 export function intListOption(values: Record<string, unknown>, name: string): number[] | undefined {
@@ -113,7 +116,8 @@ Options:
   --data <dir>         data folder (default: the run's data folder from run.json)
   --dataset <name>     dataset folder inside --data (default: test)
   --out <csv>          submission file (default: <run>/submission.csv; <run>/submission_<dataset>.csv
-                       for another dataset)
+                       for another dataset); its folder must exist, and it may not be an input
+                       (truth, run.json) nor lie inside the data folder
   --stages <list>      stages whose models vote, e.g. 2,3,4 (default: the run's
                        pipeline.ensembleStages)
   --arch <list>        architectures, comma-separated: ${architectureNames().join(', ')}
@@ -130,6 +134,7 @@ Options:
   --workers <n>        threads that fill the feature cache first; 0 = compute missing images
                        while predicting (default: ${availableParallelism()})
 ${BACKEND_OPTIONS_HELP}
+${ENGINE_OPTIONS_HELP}
   --quiet              no progress output
 
 Example:
@@ -152,6 +157,7 @@ Example:
     cache: { type: 'string' },
     workers: { type: 'string' },
     backend: { type: 'string' },
+    engine: { type: 'string' },
     threads: { type: 'string' },
     quiet: { type: 'boolean' },
   },
@@ -185,15 +191,21 @@ Example:
     const folderTruth = typeof values.truth !== 'string' && test?.truth ? test.truth : undefined;
     const truth = typeof values.truth === 'string' ? values.truth : folderTruth ? join(dataDir, dataset) : join(dataDir, 'test_post_competition.csv');
     if (values.score === true && !folderTruth && !existsSync(truth)) throw new Error(`--score: truth file not found: ${truth}`);
+    // Before any work: the output may not replace an input, and its folder must exist.
+    checkOutputPath(out, { option: '--out', inputs: [truth, runInfoPath(runDir), join(dataDir, 'sample_submission.csv')], protectedDirs: [dataDir] });
+    // Every clip is checked against the disk before the models load: all problems at once.
+    const testFnames = nested && test ? test.fnames : datasetFnames(dataDir, dataset);
+    validateClips(datasetClips(dataDir, dataset, testFnames), dataDir, join(dataDir, dataset));
 
+    const engine = cliEngine(values, quiet);
     await initCliBackend(values, quiet);
-    const ensemble = await loadEnsemble(runDir, { archs, stages, folds, lazy: values['one-at-a-time'] === true });
+    const ensemble = await loadEnsemble(runDir, { archs, stages, folds, lazy: values['one-at-a-time'] === true, engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
     let prediction;
     try {
       if (!quiet) process.stderr.write(`${ensemble.members.length} model(s): ${ensemble.members.map(memberName).join(', ')}\n`);
       prediction = await predictDataset({
         ensemble, dataDir, dataset, cacheDir: typeof values.cache === 'string' ? values.cache : 'work/features',
-        fnames: nested && test ? test.fnames : undefined,
+        fnames: nested ? testFnames : undefined,
         preprocessWorkers: workers, infer, onProgress: progressPrinter(quiet), onPreprocessProgress: preprocessPrinter(quiet),
       });
     } finally {

@@ -6,7 +6,7 @@ const USAGE = (commands: Command[]) => `Usage: fat2019 <command> [options]
 Audio tagging with the FAT2019 12th-place pipeline (log-mel CNNs, SpecMix, 4-stage warm-up).
 
 Commands:
-${commands.map((c) => `  ${c.name.padEnd(11)} ${c.summary}`).join('\n')}
+${commands.map((c) => `  ${c.name.padEnd(Math.max(11, ...commands.map((d) => d.name.length)))} ${c.summary}`).join('\n')}
 
 Run 'fat2019 <command> --help' for the options of a command.
 `;

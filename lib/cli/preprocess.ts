@@ -22,6 +22,9 @@ export function formatPreprocessReport(r: PreprocessReport): string {
     lines.push(`  ${name.padEnd(14)} ${String(c.total).padStart(7)} ${String(c.computed).padStart(9)} ${String(c.skipped).padStart(7)} ${String(c.failed).padStart(7)}`);
   }
   lines.push(`  ${'all'.padEnd(14)} ${String(r.total).padStart(7)} ${String(r.computed).padStart(9)} ${String(r.skipped).padStart(7)} ${String(r.failed).padStart(7)}`);
+  if (r.ignoredFiles.length > 0) {
+    lines.push(`${r.ignoredFiles.length} file(s) that are not audio were left alone: ${r.ignoredFiles.slice(0, 5).join(', ')}${r.ignoredFiles.length > 5 ? ', …' : ''}`);
+  }
   if (r.failures.length > 0) {
     lines.push(`${r.failures.length} file(s) failed (listed in ${r.cacheDir}/preprocess-report.json):`);
     for (const f of r.failures) lines.push(`  ${f.file}: ${f.reason}`);
@@ -38,8 +41,11 @@ export const preprocessCommand: Command = {
 Decodes every WAV/FLAC file of the dataset folders, applies the reference preprocessing
 (trim silence, pad to 2 s, log-mel 128 bands, uint8 image) and caches each image under
 <cache>/<config hash>/<dataset>/<fname>.u8. Resumable: cached clips are skipped, so rerunning
-after an interruption computes only what is missing. A file that cannot be decoded is reported
-(file + reason, also in <cache>/<hash>/preprocess-report.json) and the run goes on.
+after an interruption computes only what is missing. Before any work, every clip of the folders and of their label files (<dataset>.csv,
+sample_submission.csv for test) is checked: missing, outside the data folder, unreadable or in
+an unsupported format (MP3, OGG, ...) clips are all listed in one error. A file that cannot be
+decoded later is reported (file + reason, also in <cache>/<hash>/preprocess-report.json) and
+the run goes on.
 Exit code 1 if any file failed, 0 otherwise.
 
 Options:
@@ -47,7 +53,7 @@ Options:
   --datasets <a,b>     comma-separated dataset folders (default: whichever of
                        ${DEFAULT_DATASETS.join(', ')} exist)
   --cache <dir>        feature cache root (default: work/features)
-  --workers <n>        worker threads; 0 = in this thread (default: ${availableParallelism()}, the core count)
+  --workers <n>        worker threads; 0 = in this thread (default and at most: ${availableParallelism()}, the core count)
   --quiet              no progress bar
 
 Example:

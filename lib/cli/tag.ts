@@ -3,7 +3,8 @@ import { loadEnsemble } from '../infer/ensemble';
 import { tagFiles, type TagResult } from '../infer/tag';
 import { archOption, inferOverrides, initCliBackend, intListOption, progressPrinter } from './infer';
 import { BACKEND_OPTIONS_HELP } from './backendOption';
-import { architectureNames } from '../models';
+import { cliEngine, ENGINE_OPTIONS_HELP } from './engineOption';
+import { architectureNames } from '../models/index';
 
 /** The human table of one file: `file (3.2 s)` then rank, probability, label. */
 export function formatTagResult(r: TagResult): string {
@@ -35,6 +36,7 @@ Options:
   --batch-size <n>     windows per forward pass (default: the run's infer.batchSize)
   --one-at-a-time      load one model at a time (big ensembles)
 ${BACKEND_OPTIONS_HELP}
+${ENGINE_OPTIONS_HELP}
   --quiet              no backend line or progress output
 
 Example:
@@ -52,6 +54,7 @@ Example:
     'batch-size': { type: 'string' },
     'one-at-a-time': { type: 'boolean' },
     backend: { type: 'string' },
+    engine: { type: 'string' },
     threads: { type: 'string' },
     quiet: { type: 'boolean' },
   },
@@ -65,8 +68,9 @@ Example:
     const archs = archOption(values);
     const infer = inferOverrides(values);
     const quiet = values.quiet === true;
+    const engine = cliEngine(values, quiet);
     await initCliBackend(values, quiet);
-    const ensemble = await loadEnsemble(values.run, { archs, stages, folds, lazy: values['one-at-a-time'] === true });
+    const ensemble = await loadEnsemble(values.run, { archs, stages, folds, lazy: values['one-at-a-time'] === true, engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
     let failed = 0;
     let results: TagResult[];
     try {

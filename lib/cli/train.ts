@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, numberOption, type Command } from './command';
 import { CONFIG_DEFAULTS, LOW_RATE_MAX_HZ, checkPreprocessConfig, lowRatePreprocess, withDefaults, type Architecture, type DeepPartial, type Fat2019Config, type RecipeName, type TaskName } from '../config';
 import { detectLayout, describeLayout, lowSampleRate, scanClips, type DataLayout } from '../data/layout';
-import { preprocessDatasets } from '../data/preprocess';
+import { checkDatasets, preprocessDatasets } from '../data/preprocess';
 import { checkTaskLabels, detectTaskName, TASK_NAMES } from '../task/task';
 import { RECIPES, RECIPE_NAMES, recipeOf, recipeStages } from '../train/pipeline/recipes';
 import { checkRecipeData } from '../train/pipeline/data';
@@ -14,11 +14,11 @@ import { progressBar } from '../train/callbacks';
 import { QUICK_OVERRIDES } from '../train/pipeline/presets';
 import { readRunInfo, runInfoPath, type FoldDone } from '../run/runFolder';
 import { openRun } from '../train/pipeline/runInfo';
-import { loadRunData } from '../train/pipeline/data';
+import { loadRunData, SET_FILES } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
 import { ALL_STAGES } from '../train/pipeline/stages';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
-import { architectureNames, getArchitecture, isArchitecture } from '../models';
+import { architectureNames, getArchitecture, isArchitecture } from '../models/index';
 
 
 /** "all" → undefined (every one); "2" or "1,3" → the numbers, each checked by `check`. */
@@ -51,6 +51,20 @@ export function formatStageReports(arch: string, stages: StageReport[]): string 
     lines.push(`  ${String(s.stage).padStart(5)}  ${String(s.folds.length).padStart(5)}   ${fmt(s.cvCurated)}  ${fmt(s.cvNoisy)}  ${s.selectedNoisy ?? '-'}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Everything about the training data that can be checked in seconds, before run.json is
+ * written and before any work (the label files were parsed against the classes by
+ * detectLayout): every clip the recipe's sets list is a readable WAV/FLAC inside the data
+ * folder, and in the Kaggle layout every file of their folders too. Throws one error listing
+ * every problem.
+ */
+export function checkTrainingData(layout: DataLayout, config: Fat2019Config): void {
+  const sets = recipeOf(config).needsNoisy && layout.noisy ? [layout.curated, layout.noisy] : [layout.curated];
+  for (const set of sets) {
+    checkDatasets(set.dataDir, [set.dataset], layout.kind === 'kaggle' ? undefined : { [set.dataset]: set.clips.map((c) => c.fname) });
+  }
 }
 
 /**
@@ -239,10 +253,20 @@ Examples:
     const stages = parseList(values.stage, 'stage', (n) => recipeStages(recipe).includes(n), `a stage of recipe ${recipe.name}: ${recipeStages(recipe).join(', ')} (or a list)`);
     const k = config.pipeline.folds;
     const folds = parseList(values.fold, 'fold', (n) => n >= 0 && n < k, `a fold 0..${k - 1} (or a list "0,1")`);
-    // Fail fast (before backend and preprocessing) when the flags contradict the run's settings.
+    // Fail fast, before run.json is written (a failed --prepare must not leave one behind) and
+    // before backend and preprocessing: bad data, then flags that contradict the run's settings.
+    checkTrainingData(layout, config);
+    const newRun = !existsSync(runInfoPath(runDir));
     const runInfo = openRun(runDir, dataDir, config);
     if (values.prepare === true) {
-      const data = loadRunData(runDir, dataDir, runInfo.vocabulary, config);
+      let data;
+      try {
+        data = loadRunData(runDir, dataDir, runInfo.vocabulary, config);
+      } catch (err) {
+        // The run.json this command just wrote would pin settings that never worked.
+        if (newRun) rmSync(runInfoPath(runDir), { force: true });
+        throw err;
+      }
       process.stdout.write(`${runInfoPath(runDir)}: ${runInfo.vocabulary.length} classes; ${config.pipeline.folds} fold(s) of ` +
         `${data.sets.curated.clips.length} labelled and ${data.sets.noisy.clips.length} noisy clips in ${join(runDir, 'folds')}\n`);
       return 0;

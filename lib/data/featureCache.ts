@@ -1,5 +1,6 @@
 /**
- * On-disk cache of clip images: `<cacheDir>/<configHash>/<dataset>/<fname>.u8`.
+ * On-disk cache of clip images: `<cacheDir>/<configHash>/<dataset>/<fname>.u8` (a name too long
+ * for the file system, with the temp suffix of an atomic write, is shortened and hashed).
  *
  * The folder is named after a hash of the whole {@link PreprocessConfig} (and of
  * {@link FEATURE_CACHE_VERSION}), so changing any preprocessing parameter lands in a new folder
@@ -7,7 +8,9 @@
  * header (magic "F19I", version, nMels, frames as little-endian uint32, then the source file's
  * size and mtime in ms as float64) and is checked on read: a truncated or foreign entry, or one
  * made from another version of the audio file (a regenerated dataset, another data folder with
- * the same dataset and file names), is treated as missing and recomputed.
+ * the same dataset and file names), is treated as missing and recomputed. Since version 3 the
+ * header ends with a checksum of the pixels (8 bytes of their sha256, at byte 32): an entry
+ * whose bytes changed on disk is recomputed too, never used.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
@@ -17,10 +20,35 @@ import type { ClipImage } from '../features/types';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 
 /** Bump when the feature code changes its output for the same config: old caches are then ignored. */
-export const FEATURE_CACHE_VERSION = 2;
+export const FEATURE_CACHE_VERSION = 3;
 
 const MAGIC = 0x49393146; // "F19I" read as little-endian uint32
-const HEADER_BYTES = 32;
+const HEADER_BYTES = 40;
+const CHECKSUM_OFFSET = 32;
+const CHECKSUM_BYTES = 8;
+
+/** The first 8 bytes of the sha256 of an image's pixels (what an entry's header stores). */
+export function pixelChecksum(pixels: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(pixels).digest().subarray(0, CHECKSUM_BYTES));
+}
+
+/**
+ * Longest file name (bytes) of an entry before it is hashed: 255 (ext4, APFS, NTFS) minus the
+ * `.u8` suffix and the temp suffix of an atomic write, with room to spare.
+ */
+export const MAX_ENTRY_NAME_BYTES = 150;
+
+/**
+ * The entry's file name for one path segment of a clip name: `<segment>.u8`, or, for a segment
+ * too long for the file system, its first 80 characters, `~`, and 16 hex digits of its sha256
+ * (distinct long names stay distinct).
+ */
+export function entryFileName(segment: string, suffix = ''): string {
+  if (Buffer.byteLength(segment + suffix) <= MAX_ENTRY_NAME_BYTES) return segment + suffix;
+  let head = segment.slice(0, 80);
+  while (Buffer.byteLength(head) > 80) head = head.slice(0, -1);
+  return `${head}~${createHash('sha256').update(segment).digest('hex').slice(0, 16)}${suffix}`;
+}
 
 /** Identity of the audio file an entry was computed from: its size and modification time. */
 export interface SourceStamp {
@@ -60,7 +88,9 @@ export function featureCacheDir(cacheDir: string, config: PreprocessConfig): str
 export function cacheEntryPath(cacheDir: string, config: PreprocessConfig, dataset: string, fname: string): string {
   checkRelative('dataset', dataset);
   checkRelative('fname', fname);
-  return join(featureCacheDir(cacheDir, config), dataset, `${fname}.u8`);
+  const parts = fname.split(/[\\/]/).filter(Boolean);
+  const names = parts.map((p, i) => entryFileName(p, i === parts.length - 1 ? '.u8' : ''));
+  return join(featureCacheDir(cacheDir, config), dataset, ...names);
 }
 
 function checkRelative(what: string, p: string): void {
@@ -69,7 +99,7 @@ function checkRelative(what: string, p: string): void {
   }
 }
 
-/** Serialises an image: 32-byte header (with the source's stamp) + `[nMels][frames]` uint8. */
+/** Serialises an image: 40-byte header (with the source's stamp and the pixels' checksum) + `[nMels][frames]` uint8. */
 export function encodeClipImage(img: ClipImage, source: SourceStamp = NO_STAMP): Uint8Array {
   if (img.data.length !== img.nMels * img.frames) {
     throw new Error(`image data length must be nMels × frames = ${img.nMels * img.frames}, got ${img.data.length}`);
@@ -82,6 +112,7 @@ export function encodeClipImage(img: ClipImage, source: SourceStamp = NO_STAMP):
   view.setUint32(12, img.frames, true);
   view.setFloat64(16, source.size, true);
   view.setFloat64(24, source.mtimeMs, true);
+  out.set(pixelChecksum(img.data), CHECKSUM_OFFSET);
   out.set(img.data, HEADER_BYTES);
   return out;
 }
@@ -102,12 +133,15 @@ export function decodeClipImage(bytes: Uint8Array, name: string, expectedNMels?:
   if (nMels === 0 || frames === 0) throw new Error(`${name}: cache entry has an empty image (${nMels}×${frames})`);
   const want = HEADER_BYTES + nMels * frames;
   if (bytes.length !== want) throw new Error(`${name}: cache entry truncated or padded: ${bytes.length} bytes, expected ${want} for ${nMels}×${frames}`);
-  return { nMels, frames, data: bytes.slice(HEADER_BYTES) };
+  const data = bytes.slice(HEADER_BYTES);
+  const stored = bytes.subarray(CHECKSUM_OFFSET, CHECKSUM_OFFSET + CHECKSUM_BYTES);
+  if (!pixelChecksum(data).every((b, i) => b === stored[i])) throw new Error(`${name}: cache entry checksum mismatch: its bytes changed after it was written`);
+  return { nMels, frames, data };
 }
 
 /**
- * Reads an entry; null when it is missing, invalid, or (when `source` is given) computed from
- * another version of the audio file: the caller recomputes it.
+ * Reads an entry; null when it is missing, invalid (including a checksum mismatch), or (when
+ * `source` is given) computed from another version of the audio file: the caller recomputes it.
  */
 export function readCachedImage(path: string, expectedNMels?: number, source?: SourceStamp): ClipImage | null {
   let bytes: Buffer;
@@ -126,8 +160,9 @@ export function readCachedImage(path: string, expectedNMels?: number, source?: S
 
 /**
  * True when the entry exists, its header and size are consistent and (when `source` is given)
- * it was computed from that version of the audio file. Reads the header only; used to skip
- * finished clips when a preprocessing run resumes.
+ * it was computed from that version of the audio file. Reads the header only (the checksum is
+ * verified when the entry is read, {@link readCachedImage}); used to skip finished clips when
+ * a preprocessing run resumes.
  */
 export function isValidCacheEntry(path: string, expectedNMels?: number, source?: SourceStamp): boolean {
   if (!existsSync(path)) return false;

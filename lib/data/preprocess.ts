@@ -4,8 +4,11 @@
  *
  * - Resumable: entries already in the cache (valid header and size) are skipped, so a second
  *   run computes nothing and an interrupted run picks up where it stopped.
- * - Robust: a file that cannot be decoded (corrupt, empty, truncated, unreadable) is recorded
- *   with its reason; the run goes on. The report is returned and written to
+ * - Checked first: every clip of the folders and of their label files is looked up on disk
+ *   before any work ({@link checkDatasets}, lib/data/validateClips): missing, unreadable or
+ *   unsupported (MP3, OGG…) clips are all reported in one error.
+ * - Robust: a file that passes that check but cannot be decoded (truncated, damaged header) is
+ *   recorded with its reason; the run goes on. The report is returned and written to
  *   `<cacheDir>/<configHash>/preprocess-report.json`.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -27,6 +30,8 @@ import {
   sourceStamp,
 } from './featureCache';
 import { runPreprocessJob, type PreprocessJob, type PreprocessJobResult } from './preprocessJob';
+import { readCsvTable } from './labels';
+import { datasetClips, UNSUPPORTED_AUDIO_EXTENSIONS, validateClips, type ListedClip } from './validateClips';
 
 /** The Kaggle dataset folders preprocessed by default, when present. */
 export const DEFAULT_DATASETS = ['train_curated', 'train_noisy', 'test'] as const;
@@ -50,7 +55,7 @@ export interface PreprocessOptions {
   cacheDir?: string;
   /** Preprocessing parameters (default {@link PREPROCESS_DEFAULTS}). */
   config?: PreprocessConfig;
-  /** Worker threads (default os.availableParallelism()); 0 runs in the calling thread. */
+  /** Worker threads (default and at most os.availableParallelism()); 0 runs in the calling thread. */
   workers?: number;
   /** Called after every finished clip (and once after the cache scan). */
   onProgress?: (p: PreprocessProgress) => void;
@@ -106,6 +111,8 @@ export interface PreprocessReport {
   aborted: boolean;
   /** Worker threads used (0 = the calling thread). */
   workers: number;
+  /** Files in the dataset folders that are not audio (e.g. a README), left alone: `<dataset>/<name>`. */
+  ignoredFiles: string[];
   elapsedSec: number;
   startedAt: string;
   finishedAt: string;
@@ -114,6 +121,67 @@ export interface PreprocessReport {
 interface PlannedJob extends PreprocessJob {
   dataset: string;
   fname: string;
+}
+
+/** A dataset folder's files: audio to preprocess, audio in formats not read here, and the rest. */
+export interface FolderScan {
+  audio: string[];
+  unsupported: string[];
+  other: string[];
+}
+
+/** Sorts the files directly inside `dir` (sorted names) into {@link FolderScan}'s three kinds. */
+export function scanDatasetFolder(dir: string): FolderScan {
+  const scan: FolderScan = { audio: [], unsupported: [], other: [] };
+  const names = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isFile() || d.isSymbolicLink()).map((d) => d.name).sort();
+  for (const name of names) {
+    const ext = /\.[^.]+$/.exec(name)?.[0].toLowerCase() ?? '';
+    if (AUDIO_EXT.test(name)) scan.audio.push(name);
+    else if (UNSUPPORTED_AUDIO_EXTENSIONS[ext]) scan.unsupported.push(name);
+    else scan.other.push(name);
+  }
+  return scan;
+}
+
+/** The label file that lists a dataset's clips in the Kaggle layout (`test` → sample_submission.csv). */
+export function datasetListFile(dataDir: string, dataset: string): string | null {
+  const path = join(dataDir, dataset === 'test' ? 'sample_submission.csv' : `${dataset}.csv`);
+  return existsSync(path) ? path : null;
+}
+
+/** The `fname` column of a label file. */
+export function listedFnames(csvPath: string): string[] {
+  const { header, records } = readCsvTable(csvPath, 'label file');
+  const col = header.indexOf('fname');
+  if (col < 0) throw new Error(`${csvPath}: no "fname" column (header: ${header.join(',')})`);
+  return records.map((r) => (r.fields[col] ?? '').trim()).filter((f) => f !== '');
+}
+
+/**
+ * Checks at once, before any work, every clip the datasets hold or list: the audio files of
+ * each folder and the clips of its label file (`<dataset>.csv`, sample_submission.csv for
+ * test), or the clips `files` names for it. Files in a format not read here (MP3, OGG…) are errors, named by format; a listed
+ * clip missing or outside the data folder too. Throws one error listing every problem.
+ * @returns each folder's scan
+ */
+export function checkDatasets(dataDir: string, datasets: readonly string[], files?: Record<string, readonly string[]>): Record<string, FolderScan> {
+  const scans: Record<string, FolderScan> = {};
+  const clips: ListedClip[] = [];
+  const seen = new Set<string>();
+  for (const dataset of datasets) {
+    // Clips given by a layout (nested paths of a folder per class, a label CSV's fnames) are the ones checked.
+    const listed = files?.[dataset];
+    const scan = listed ? { audio: [...listed], unsupported: [], other: [] } : scanDatasetFolder(join(dataDir, dataset));
+    scans[dataset] = scan;
+    const list = datasetListFile(dataDir, dataset);
+    for (const clip of datasetClips(dataDir, dataset, [...scan.audio, ...scan.unsupported, ...(list ? listedFnames(list) : [])])) {
+      if (!seen.has(clip.path)) clips.push(clip);
+      seen.add(clip.path);
+    }
+  }
+  const lists = datasets.map((d) => datasetListFile(dataDir, d)).filter((p): p is string => p !== null);
+  validateClips(clips, dataDir, `the dataset folders ${datasets.join(', ')} of ${dataDir}${lists.length > 0 ? ` and ${lists.join(', ')}` : ''}`);
+  return scans;
 }
 
 /** Sorted audio file names (wav/flac) directly inside `dir`. */
@@ -147,10 +215,13 @@ export async function preprocessDatasets(options: PreprocessOptions): Promise<Pr
   const config = options.config ?? withDefaults(PREPROCESS_DEFAULTS);
   checkPreprocessConfig(config);
   const cacheRoot = options.cacheDir ?? 'work/features';
-  const workers = options.workers ?? availableParallelism();
-  if (!Number.isInteger(workers) || workers < 0) throw new Error(`workers must be a non-negative integer, got ${workers}`);
+  const requested = options.workers ?? availableParallelism();
+  if (!Number.isInteger(requested) || requested < 0) throw new Error(`workers must be a non-negative integer, got ${requested}`);
+  // More threads than cores only adds memory and contention.
+  const workers = Math.min(requested, availableParallelism());
   const dataDir = options.dataDir;
   const datasets = resolveDatasets(dataDir, options.datasets);
+  const scans = checkDatasets(dataDir, datasets, options.files);
   const hashDir = featureCacheDir(cacheRoot, config);
   writeFileAtomicSync(join(hashDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
 
@@ -162,7 +233,7 @@ export async function preprocessDatasets(options: PreprocessOptions): Promise<Pr
   for (const dataset of datasets) {
     const c: DatasetCounts = { total: 0, computed: 0, skipped: 0, failed: 0 };
     counts[dataset] = c;
-    for (const fname of options.files?.[dataset] ?? listAudioFiles(join(dataDir, dataset))) {
+    for (const fname of options.files?.[dataset] ?? scans[dataset].audio) {
       c.total++;
       total++;
       const entry = cacheEntryPath(cacheRoot, config, dataset, fname);
@@ -232,6 +303,7 @@ export async function preprocessDatasets(options: PreprocessOptions): Promise<Pr
     failures,
     aborted,
     workers: usedWorkers,
+    ignoredFiles: datasets.flatMap((d) => scans[d].other.map((f) => `${d}/${f}`)),
     elapsedSec: (Date.now() - started) / 1000,
     startedAt: new Date(started).toISOString(),
     finishedAt: new Date().toISOString(),

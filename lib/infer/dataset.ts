@@ -5,9 +5,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Architecture } from '../config';
+import type { Architecture, PreprocessConfig } from '../config';
+import { cacheEntryPath, isValidCacheEntry, sourceStamp } from '../data/featureCache';
 import { readCsvTable, readVocabulary } from '../data/labels';
 import { listAudioFiles, loadClipImages, preprocessDatasets, type PreprocessProgress } from '../data/preprocess';
+import { datasetClips, validateClips } from '../data/validateClips';
 import { loadEnsemble } from './ensemble';
 import { predictSource } from './predict';
 import type { Ensemble, PredictOptions } from './types';
@@ -28,8 +30,9 @@ export interface PredictDatasetOptions extends PredictOptions {
   /** Feature cache root (default 'work/features'). */
   cacheDir?: string;
   /**
-   * Worker threads that fill the feature cache before predicting (lib/data preprocessDatasets);
-   * default 0: missing images are computed in this thread as the clips are streamed.
+   * Worker threads that compute missing images (lib/data preprocessDatasets) while the network
+   * predicts the clips already done; default 0: missing images are computed in this thread as
+   * the clips are streamed.
    */
   preprocessWorkers?: number;
   /** Progress of that cache-filling step. */
@@ -85,6 +88,61 @@ function checkVocabulary(dataDir: string, vocabulary: readonly string[]): void {
   }
 }
 
+/** The feature cache being filled in the background. */
+interface BackgroundPreprocessing {
+  /** Resolves when every clip of `fnames` has been processed (or the run ended). */
+  ready(fnames: readonly string[]): Promise<void>;
+  /** Stops dispatching new clips and waits for the workers. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts filling the feature cache of `dataset` on `workers` threads (in file-name order, as
+ * the Kaggle sample submission lists the test clips), so images are computed on every core while
+ * the network predicts the clips already cached.
+ */
+function startPreprocessing(options: PredictDatasetOptions, dataset: string, cacheDir: string, config: PreprocessConfig, workers: number): BackgroundPreprocessing {
+  const done = new Set<string>();
+  let finished = false;
+  let wake: Array<() => void> = [];
+  const notify = () => {
+    const w = wake;
+    wake = [];
+    for (const f of w) f();
+  };
+  const abort = new AbortController();
+  const run = preprocessDatasets({
+    dataDir: options.dataDir, datasets: [dataset], cacheDir, config, workers, signal: abort.signal,
+    files: options.fnames ? { [dataset]: options.fnames } : undefined,
+    onProgress: (p) => {
+      if (p.fname) done.add(p.fname);
+      options.onPreprocessProgress?.(p);
+      notify();
+    },
+  }).catch(() => undefined).finally(() => {
+    // Failures surface when the clip is loaded (loadClipImages names the file).
+    finished = true;
+    notify();
+  });
+  const isCached = (fname: string): boolean => {
+    const file = join(options.dataDir, dataset, fname);
+    return isValidCacheEntry(cacheEntryPath(cacheDir, config, dataset, fname), config.nMels, sourceStamp(file) ?? undefined);
+  };
+  return {
+    async ready(fnames) {
+      let waiting = fnames.filter((f) => !done.has(f) && !isCached(f));
+      while (waiting.length > 0 && !finished) {
+        await new Promise<void>((resolve) => wake.push(resolve));
+        waiting = waiting.filter((f) => !done.has(f));
+      }
+    },
+    async stop() {
+      abort.abort();
+      await run;
+    },
+  };
+}
+
 /**
  * Probabilities of every clip of `<dataDir>/<dataset>/` from a run's ensemble, images built with
  * the run's preprocess config (cached under `cacheDir`). Row order: {@link datasetFnames}.
@@ -97,22 +155,28 @@ export async function predictDataset(options: PredictDatasetOptions): Promise<Da
   if (!Number.isInteger(chunkClips) || chunkClips < 1) throw new Error(`chunkClips must be an integer >= 1, got ${chunkClips}`);
   if (!options.ensemble && !options.runDir) throw new Error('predictDataset: give runDir or ensemble');
   const fnames = options.fnames ? [...options.fnames] : datasetFnames(options.dataDir, dataset);
+  validateClips(datasetClips(options.dataDir, dataset, fnames), options.dataDir, join(options.dataDir, dataset));
   const ensemble = options.ensemble ?? await loadEnsemble(options.runDir!, options);
   try {
     checkVocabulary(options.dataDir, ensemble.vocabulary);
     const config = ensemble.config.preprocess;
-    if (options.preprocessWorkers && options.preprocessWorkers > 0) {
-      await preprocessDatasets({
-        dataDir: options.dataDir, datasets: [dataset], cacheDir, config, workers: options.preprocessWorkers, onProgress: options.onPreprocessProgress,
-        files: options.fnames ? { [dataset]: fnames } : undefined,
-      });
+    const workers = options.preprocessWorkers ?? 0;
+    const cached = workers > 0 ? startPreprocessing(options, dataset, cacheDir, config, workers) : null;
+    let scores: Float32Array;
+    try {
+      scores = await predictSource(ensemble, {
+        count: fnames.length,
+        chunkSize: chunkClips,
+        name: (i) => join(options.dataDir, dataset, fnames[i]),
+        load: async (start, end) => {
+          const chunk = fnames.slice(start, end);
+          if (cached) await cached.ready(chunk);
+          return loadClipImages({ dataDir: options.dataDir, dataset, fnames: chunk, cacheDir, config });
+        },
+      }, options);
+    } finally {
+      await cached?.stop();
     }
-    const scores = await predictSource(ensemble, {
-      count: fnames.length,
-      chunkSize: chunkClips,
-      name: (i) => join(options.dataDir, dataset, fnames[i]),
-      load: (start, end) => loadClipImages({ dataDir: options.dataDir, dataset, fnames: fnames.slice(start, end), cacheDir, config }),
-    }, options);
     return { fnames, scores, vocabulary: [...ensemble.vocabulary] };
   } finally {
     if (!options.ensemble) ensemble.dispose();

@@ -1,12 +1,18 @@
 /**
  * Ensembles: the finished models of a run folder (lib/run/runFolder layout), loaded
- * all at once (small models) or one at a time while predicting (`lazy`, big ensembles).
+ * all at once (small models) or one at a time while predicting (`lazy`, big ensembles), on the
+ * chosen engine (./engine): ONNX Runtime reads each member's `model.onnx` (exported on first
+ * use, re-exported when the tfjs model changed), tfjs reads `model.json`.
  */
 import type * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
 import type { Architecture, Fat2019Config, InferConfig } from '../config';
 import { INFER_DEFAULTS } from '../config';
+import { checkOnnxFits, exportModelDir, onnxPath, readOnnxFile, tfjsModelChecksum } from '../export/onnxFile';
 import { loadModel } from '../runtime/modelFile';
 import { findRunMembers, readRunInfo, type MemberFilter } from '../run/runFolder';
+import { chooseEngine, type EngineChoice, type EnginePreference } from './engine';
+import { ortNetwork, tfjsNetwork, type WindowNetwork } from './network';
 import type { Ensemble, EnsembleMember } from './types';
 
 /** Options of {@link loadEnsemble}; absent filters mean "all". */
@@ -20,6 +26,12 @@ export interface LoadEnsembleOptions {
    * afterwards (one model's weights in memory at a time). Default false: load every member now.
    */
   lazy?: boolean;
+  /** 'auto' (default): ONNX Runtime when onnxruntime-node loads, else tfjs; or force one. */
+  engine?: EnginePreference | EngineChoice;
+  /** ONNX Runtime threads (default every core). */
+  threads?: number;
+  /** Told about model.onnx files exported on first use (default: silent). */
+  log?: (line: string) => void;
 }
 
 function describeFilter(f: MemberFilter): string {
@@ -36,8 +48,8 @@ function summarizeMembers(members: readonly { arch: string; stage: number }[]): 
 /** Frees the weights of every loaded member. */
 function disposeMembers(members: EnsembleMember[]): void {
   for (const m of members) {
-    m.model?.dispose();
-    m.model = null;
+    m.net?.dispose();
+    m.net = null;
   }
 }
 
@@ -61,24 +73,32 @@ export async function loadEnsemble(runDir: string, options: LoadEnsembleOptions 
         (all.length > 0 ? `finished members outside that filter: ${summarizeMembers(all)}` : 'no fold of this run has finished training yet'),
     );
   }
-  const members: EnsembleMember[] = found.map((m) => ({ ...m, model: null }));
+  const members: EnsembleMember[] = found.map((m) => ({ ...m, net: null }));
   const lazy = options.lazy === true;
-  if (!lazy) {
-    try {
-      for (const m of members) m.model = await loadMemberModel(m, info.vocabulary.length);
-    } catch (err) {
-      disposeMembers(members);
-      throw err;
-    }
-  }
-  return {
+  const engine = typeof options.engine === 'object' ? options.engine : chooseEngine(options.engine ?? 'auto', options.threads);
+  const ensemble: Ensemble = {
     runDir,
     members,
     vocabulary: [...info.vocabulary],
     config: info.config,
     lazy,
+    engine,
+    log: options.log,
     dispose: () => disposeMembers(members),
   };
+  if (engine.engine === 'ort') {
+    // Export (or refresh) every member's model.onnx now, before any long work starts.
+    for (const m of members) await ensureOnnxFile(m, ensemble);
+  }
+  if (!lazy) {
+    try {
+      for (const m of members) m.net = await loadMemberNetwork(m, ensemble);
+    } catch (err) {
+      disposeMembers(members);
+      throw err;
+    }
+  }
+  return ensemble;
 }
 
 /**
@@ -90,9 +110,24 @@ export function ensembleFromModels(models: readonly tf.LayersModel[], vocabulary
   if (vocabulary.length === 0) throw new Error('ensembleFromModels: vocabulary must not be empty');
   const members: EnsembleMember[] = models.map((model, i) => {
     checkOutputs(model, vocabulary.length, `model ${i}`);
-    return { arch: config.model.arch, stage: 0, fold: i, modelDir: '', model };
+    return { arch: config.model.arch, stage: 0, fold: i, modelDir: '', net: tfjsNetwork(model, `model ${i}`, config.model.inputNormalization ?? null) };
   });
-  return { members, vocabulary: [...vocabulary], config, lazy: false, dispose: () => disposeMembers(members) };
+  const engine: EngineChoice = { engine: 'tfjs', reason: 'models given in memory' };
+  return { members, vocabulary: [...vocabulary], config, lazy: false, engine, dispose: () => disposeMembers(members) };
+}
+
+/**
+ * An ensemble of networks already made (e.g. ONNX Runtime sessions of in-memory models, see
+ * {@link networkFromModel}); `dispose()` frees them.
+ */
+export function ensembleFromNetworks(nets: readonly WindowNetwork[], vocabulary: readonly string[], config: Fat2019Config): Ensemble {
+  if (nets.length === 0) throw new Error('ensembleFromNetworks: nets must not be empty');
+  nets.forEach((n, i) => {
+    if (n.numClasses !== vocabulary.length) throw new Error(`network ${i} outputs ${n.numClasses} classes, the vocabulary has ${vocabulary.length}`);
+  });
+  const members: EnsembleMember[] = nets.map((net, i) => ({ arch: config.model.arch, stage: 0, fold: i, modelDir: '', net }));
+  const engine: EngineChoice = { engine: nets[0].engine, reason: 'networks given in memory' };
+  return { members, vocabulary: [...vocabulary], config, lazy: false, engine, dispose: () => disposeMembers(members) };
 }
 
 /** A member's display name: `cnnModel1/stage2/fold0`. */
@@ -107,29 +142,70 @@ function checkOutputs(model: tf.LayersModel, numClasses: number, name: string): 
   }
 }
 
-async function loadMemberModel(m: EnsembleMember, numClasses: number): Promise<tf.LayersModel> {
+/** How to repair a member's model.onnx, for error messages. */
+function exportHint(ensemble: Ensemble): string {
+  return `export it again with: fat2019 export --run ${ensemble.runDir ?? "<run>"} --force (or use --engine tfjs)`;
+}
+
+/**
+ * Makes sure `<modelDir>/model.onnx` exists and was exported from the member's current tfjs
+ * files: a missing file is exported (first use), a stale one (the checksum it records differs)
+ * is exported again. A corrupt file throws naming it; a foreign file (no checksum) is kept.
+ */
+async function ensureOnnxFile(m: EnsembleMember, ensemble: Ensemble): Promise<void> {
+  const file = onnxPath(m.modelDir);
+  let why: string | null = null;
+  if (!existsSync(file)) why = 'first use';
+  else {
+    let source: string | null;
+    try {
+      source = readOnnxFile(file).source;
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; ${exportHint(ensemble)}`);
+    }
+    if (source !== null && source !== tfjsModelChecksum(m.modelDir)) why = 'the tfjs model changed since it was exported';
+  }
+  if (why === null) return;
+  await exportModelDir(m.modelDir, { classes: ensemble.vocabulary, arch: m.arch });
+  ensemble.log?.(`exported ${file} (${why})`);
+}
+
+async function loadMemberNetwork(m: EnsembleMember, ensemble: Ensemble): Promise<WindowNetwork> {
+  const numClasses = ensemble.vocabulary.length;
+  if (ensemble.engine.engine === 'ort') {
+    const info = readOnnxFile(onnxPath(m.modelDir));
+    const config = ensemble.config;
+    const channels = typeof info.inputDims[1] === 'number' ? info.inputDims[1] : 3;
+    checkOnnxFits(info, { channels, height: config.model.inputMels, width: resolveInferConfig(ensemble).windowFrames, numClasses }, exportHint(ensemble));
+    return ortNetwork(info.bytes, info.file, {
+      channels,
+      height: typeof info.inputDims[2] === 'number' ? info.inputDims[2] : null,
+      width: typeof info.inputDims[3] === 'number' ? info.inputDims[3] : null,
+      numClasses,
+    }, { threads: ensemble.engine.threads, inputName: info.inputName, outputName: info.outputName, normalization: config.model.inputNormalization ?? null });
+  }
   const model = await loadModel(m.modelDir);
   try {
     checkOutputs(model, numClasses, m.modelDir);
+    return tfjsNetwork(model, m.modelDir, ensemble.config.model.inputNormalization ?? null);
   } catch (err) {
     model.dispose();
     throw err;
   }
-  return model;
 }
 
 /**
- * Runs `fn` with the member's model: the loaded one, or (lazy ensemble) one read from disk for
- * the call and freed afterwards.
+ * Runs `fn` with the member's network: the loaded one, or (lazy ensemble) one read from disk
+ * for the call and freed afterwards.
  */
-export async function withMemberModel<T>(ensemble: Ensemble, m: EnsembleMember, fn: (model: tf.LayersModel) => Promise<T>): Promise<T> {
-  if (m.model) return fn(m.model);
+export async function withMemberNetwork<T>(ensemble: Ensemble, m: EnsembleMember, fn: (net: WindowNetwork) => Promise<T>): Promise<T> {
+  if (m.net) return fn(m.net);
   if (!m.modelDir) throw new Error(`${memberName(m)}: the model was disposed`);
-  const model = await loadMemberModel(m, ensemble.vocabulary.length);
+  const net = await loadMemberNetwork(m, ensemble);
   try {
-    return await fn(model);
+    return await fn(net);
   } finally {
-    model.dispose();
+    net.dispose();
   }
 }
 

@@ -4,10 +4,20 @@
  * class-frequency baseline.
  */
 export type { Ensemble, EnsembleMember, InferProgress, PredictOptions } from './types';
-export { loadEnsemble, ensembleFromModels, memberName, resolveInferConfig, withMemberModel } from './ensemble';
+export { loadEnsemble, ensembleFromModels, ensembleFromNetworks, memberName, resolveInferConfig, withMemberNetwork } from './ensemble';
+export { tfjsNetwork, ortNetwork } from './network';
+export type { WindowNetwork, EngineName, OrtNetworkOptions } from './network';
+export { chooseEngine, describeEngine, parseEnginePreference, ENGINE_PREFERENCES } from './engine';
+export type { EngineChoice, EnginePreference } from './engine';
 export type { LoadEnsembleOptions } from './ensemble';
 export { windowStarts, planWindows, fillWindowBatch } from './windows';
-export type { InferenceWindow } from './windows';
+export type { InferenceWindow, WindowMode } from './windows';
+export { activate, activateRow, checkActivation, OUTPUT_ACTIVATIONS } from './activation';
+export type { OutputActivation } from './activation';
+export { WindowScoreSums } from './scores';
+export type { EnsembleMean } from './scores';
+export { predictClipImages, modelInputSize, modelClassCount } from './modelPredict';
+export type { ClipPredictOptions } from './modelPredict';
 export { predictImages, predictSource } from './predict';
 export type { ClipSource } from './predict';
 export { predictDataset, datasetFnames } from './dataset';

@@ -1,28 +1,31 @@
 /**
  * Ensemble prediction over clip images: sliding windows (./windows) through every member,
- * sigmoid scores averaged over windows and members.
+ * the task's activation (sigmoid by default) on each window's logits, averaged over windows and
+ * members (./scores).
  *
  * Memory stays bounded whatever the number of clips, their length or the ensemble size:
- * - one forward pass holds `infer.batchSize` windows (one `[batchSize, nMels, W, 3]` input);
+ * - one forward pass holds `infer.batchSize` windows (one `[batchSize, nMels, W]` input);
  * - clips arrive in chunks from a {@link ClipSource} (predictDataset streams them from the
  *   feature cache), only the running sums `[numClips][C]` (float64) live for the whole run;
  * - a lazy ensemble holds one model's weights at a time: members are the outer loop and the
  *   clips are streamed again for each member; an eager ensemble streams the clips once and
  *   runs every member on each chunk.
- * Every tensor is made and freed inside one `tf.tidy` per forward pass.
+ * Members run on the ensemble's engine (./network: tfjs or ONNX Runtime), which returns logits;
+ * the activation and the averaging are done here, the same for both.
  *
- * Means: 'arithmetic' = mean of the sigmoid probabilities over all windows of all members
- * (the reference); 'geometric' = exp of the mean log-probability (log σ computed from the
+ * Means: 'arithmetic' = mean of the probabilities over all windows of all members
+ * (the reference); 'geometric' = exp of the mean log-probability (computed from the
  * logits, so tiny probabilities do not underflow to log 0). Every member sees the same windows,
  * so averaging per window and member at once equals averaging over windows, then members.
  */
-import * as tf from '@tensorflow/tfjs';
 import type { InferConfig } from '../config';
 import type { ClipImage } from '../features/types';
-import { toModelInput } from '../runtime/modelInput';
-import { activationOf, type Activation } from '../task/task';
-import { memberName, resolveInferConfig, withMemberModel } from './ensemble';
+import { memberName, resolveInferConfig, withMemberNetwork } from './ensemble';
+import type { WindowNetwork } from './network';
 import type { Ensemble, EnsembleMember, InferProgress, PredictOptions } from './types';
+import { checkActivation } from './activation';
+import { activationOf } from '../task/task';
+import { WindowScoreSums } from './scores';
 import { fillWindowBatch, planWindows } from './windows';
 
 /** Clips to predict, read in chunks (e.g. from the feature cache) so they need not all be in memory. */
@@ -36,66 +39,30 @@ export interface ClipSource {
   chunkSize?: number;
 }
 
-/** Running per-clip sums of window scores (probabilities or log-probabilities). */
-class ScoreSums {
-  readonly sums: Float64Array;
-  readonly counts: Float64Array;
-  constructor(readonly numClips: number, readonly numClasses: number, readonly mean: InferConfig['ensembleMean']) {
-    this.sums = new Float64Array(numClips * numClasses);
-    this.counts = new Float64Array(numClips);
+/** Throws unless the network's input width is the window size (null = any). */
+function checkNetworkWidth(net: WindowNetwork, name: string, infer: InferConfig): void {
+  if (net.width != null && net.width !== infer.windowFrames) {
+    throw new Error(`${name}: model input is ${net.width} frames wide but infer.windowFrames is ${infer.windowFrames}`);
   }
-
-  /** Adds one window's scores `values[offset .. offset + C)` to clip `clip`. */
-  add(clip: number, values: ArrayLike<number>, offset: number): void {
-    const C = this.numClasses;
-    const row = clip * C;
-    for (let c = 0; c < C; c++) this.sums[row + c] += values[offset + c];
-    this.counts[clip]++;
-  }
-
-  /** Per-clip means `[numClips][C]` (probabilities). */
-  result(): Float32Array {
-    const C = this.numClasses;
-    const out = new Float32Array(this.sums.length);
-    for (let i = 0; i < this.numClips; i++) {
-      const n = this.counts[i];
-      if (n === 0) throw new Error(`internal: clip ${i} received no window scores`);
-      for (let c = 0; c < C; c++) {
-        const m = this.sums[i * C + c] / n;
-        out[i * C + c] = this.mean === 'geometric' ? Math.exp(m) : m;
-      }
-    }
-    return out;
-  }
-}
-
-/** The model's input `[height, width]`; width must be the window size (null = any). */
-function modelInput(model: tf.LayersModel, name: string, infer: InferConfig): { height: number | null; channels: number } {
-  const shape = model.inputs[0].shape;
-  if (shape.length !== 4 || (shape[3] !== 1 && shape[3] !== 3)) throw new Error(`${name}: model input must be [batch, mels, frames, 1 or 3], got [${shape.join(', ')}]`);
-  if (shape[2] != null && shape[2] !== infer.windowFrames) {
-    throw new Error(`${name}: model input is ${shape[2]} frames wide but infer.windowFrames is ${infer.windowFrames}`);
-  }
-  return { height: shape[1], channels: shape[3] };
 }
 
 /**
  * Adds the window scores of one member on `images` (clips `first ..`) to `sums`, `infer.batchSize`
- * windows per forward pass. `onPass(clipsDone)` after every pass: clips of `images` whose
- * windows are all done. Leaves no tensors behind.
+ * windows per forward pass; windows of consecutive clips share a pass. `onPass(clipsDone)` after
+ * every pass: clips of `images` whose windows are all done. Leaves no tensors behind.
  */
 async function addMemberScores(
-  model: tf.LayersModel,
+  net: WindowNetwork,
   name: string,
   images: readonly ClipImage[],
   first: number,
   source: ClipSource,
   infer: InferConfig,
-  sums: ScoreSums,
+  sums: WindowScoreSums,
   onPass: (clipsDone: number) => void,
-  activation: Activation = 'sigmoid',
 ): Promise<void> {
-  const { height, channels } = modelInput(model, name, infer);
+  checkNetworkWidth(net, name, infer);
+  const height = net.height;
   images.forEach((img, i) => {
     if (height !== null && img.nMels !== height) {
       const clip = source.name ? source.name(first + i) : `clip ${first + i}`;
@@ -104,7 +71,6 @@ async function addMemberScores(
   });
   const windows = planWindows(images, infer.windowFrames, infer.windowShift);
   const C = sums.numClasses;
-  const geometric = sums.mean === 'geometric';
   let buffer = new Float32Array(0);
   for (let b = 0; b < windows.length; b += infer.batchSize) {
     const batch = windows.slice(b, b + infer.batchSize);
@@ -114,12 +80,9 @@ async function addMemberScores(
     if (buffer.length < size) buffer = new Float32Array(size);
     const x = buffer.subarray(0, size);
     fillWindowBatch(images, batch, infer.windowFrames, x);
-    const scores = tf.tidy(() => {
-      const logits = model.predict(toModelInput(x, batch.length, nMels, infer.windowFrames, channels)) as tf.Tensor;
-      if (activation === 'softmax') return (geometric ? tf.logSoftmax(logits) : tf.softmax(logits)).dataSync();
-      return (geometric ? tf.logSigmoid(logits) : tf.sigmoid(logits)).dataSync();
-    });
-    batch.forEach((w, j) => sums.add(first + w.clip, scores, j * C));
+    const logits = await net.logits(x, batch.length, nMels, infer.windowFrames);
+    if (logits.length !== batch.length * C) throw new Error(`${name}: returned ${logits.length / batch.length} scores per window, the vocabulary has ${C} classes`);
+    batch.forEach((w, j) => sums.addLogits(first + w.clip, logits, j * C));
     const next = windows[b + infer.batchSize];
     onPass(next ? next.clip : images.length);
     // Let timers and I/O (progress output, notebook widgets) run between passes.
@@ -134,11 +97,10 @@ async function addMemberScores(
  */
 export async function predictSource(ensemble: Ensemble, source: ClipSource, options: PredictOptions = {}): Promise<Float32Array> {
   const infer = resolveInferConfig(ensemble, options.infer);
-  // The run's task decides how logits become scores (sigmoid: multiLabel, softmax: singleLabel).
-  const activation = options.activation ?? activationOf(ensemble.config);
   const n = source.count;
   const C = ensemble.vocabulary.length;
-  const sums = new ScoreSums(n, C, infer.ensembleMean);
+  // Default: the run's task (lib/task: sigmoid for multiLabel, softmax for singleLabel).
+  const sums = new WindowScoreSums(n, C, infer.ensembleMean, checkActivation(options.activation ?? activationOf(ensemble.config)));
   if (n === 0) return new Float32Array(0);
   if (ensemble.members.length === 0) throw new Error('predict: the ensemble has no members');
   const chunk = Math.max(1, Math.min(n, source.chunkSize ?? n));
@@ -151,21 +113,27 @@ export async function predictSource(ensemble: Ensemble, source: ClipSource, opti
     const p: InferProgress = { done, total, member, elapsedSec, etaSec: done > 0 ? (elapsedSec / done) * (total - done) : null };
     options.onProgress(p);
   };
-  const run = async (model: tf.LayersModel, member: EnsembleMember, images: ClipImage[], first: number): Promise<void> => {
+  const run = async (net: WindowNetwork, member: EnsembleMember, images: ClipImage[], first: number): Promise<void> => {
     if (images.length !== Math.min(chunk, n - first)) throw new Error(`internal: clip source returned ${images.length} images for clips ${first}..`);
-    await addMemberScores(model, memberName(member), images, first, source, infer, sums, (clipsDone) => report(member, finished + clipsDone), activation);
+    await addMemberScores(net, memberName(member), images, first, source, infer, sums, (clipsDone) => report(member, finished + clipsDone));
     finished += images.length;
   };
   if (ensemble.lazy) {
     for (const member of ensemble.members) {
-      await withMemberModel(ensemble, member, async (model) => {
-        for (let first = 0; first < n; first += chunk) await run(model, member, await source.load(first, Math.min(n, first + chunk)), first);
+      await withMemberNetwork(ensemble, member, async (net) => {
+        for (let first = 0; first < n; first += chunk) await run(net, member, await source.load(first, Math.min(n, first + chunk)), first);
       });
     }
   } else {
+    // The next chunk is requested before this one is predicted, so a source that works off the
+    // main thread (predictDataset's preprocessing workers) prepares it while the network runs.
+    let next: Promise<ClipImage[]> | null = source.load(0, Math.min(n, chunk));
     for (let first = 0; first < n; first += chunk) {
-      const images = await source.load(first, Math.min(n, first + chunk));
-      for (const member of ensemble.members) await withMemberModel(ensemble, member, (model) => run(model, member, images, first));
+      const images = await next!;
+      next = first + chunk < n ? source.load(first + chunk, Math.min(n, first + 2 * chunk)) : null;
+      // An error in this chunk must not leave the prefetch's rejection unhandled.
+      next?.catch(() => undefined);
+      for (const member of ensemble.members) await withMemberNetwork(ensemble, member, (net) => run(net, member, images, first));
     }
   }
   return sums.result();

@@ -6,29 +6,21 @@ import type { InferConfig, PreprocessConfig } from '../config';
 import { loadAudioFile } from '../audio/load';
 import { clipImageFromSamples } from '../features/logmel';
 import type { ClipImage } from '../features/types';
+import type { OutputActivation } from './activation';
 import { predictImages } from './predict';
 import type { Ensemble, InferProgress } from './types';
+import { rankLabels, type LabelScore, type TagResult } from './ranking';
 
-/** One ranked class. */
-export interface LabelScore {
-  label: string;
-  probability: number;
-}
-
-/** Tags of one file. */
-export interface TagResult {
-  file: string;
-  /** Duration of the decoded audio (before silence trimming). */
-  seconds: number;
-  /** The `topK` most probable classes, probability descending (ties: vocabulary order). */
-  labels: LabelScore[];
-}
+export { rankLabels };
+export type { LabelScore, TagResult };
 
 /** Options of {@link tagFiles}. */
 export interface TagOptions {
   /** Classes listed per file (default 5; at most the vocabulary size). */
   topK?: number;
   infer?: Partial<InferConfig>;
+  /** The task's activation (default 'sigmoid'). */
+  activation?: OutputActivation;
   onProgress?: (p: InferProgress) => void;
   /**
    * Called for a file that cannot be decoded; the file is then left out of the results.
@@ -56,13 +48,6 @@ export async function decodeForTagging(file: string, config: PreprocessConfig): 
   return { file, seconds: samples.length / config.sampleRate, image };
 }
 
-/** The `topK` classes of one row `scores[offset .. offset + C)`, probability descending, ties in vocabulary order. */
-export function rankLabels(scores: ArrayLike<number>, offset: number, vocabulary: readonly string[], topK: number): LabelScore[] {
-  const order = vocabulary.map((_, c) => c);
-  order.sort((a, b) => scores[offset + b] - scores[offset + a] || a - b);
-  return order.slice(0, Math.min(topK, vocabulary.length)).map((c) => ({ label: vocabulary[c], probability: scores[offset + c] }));
-}
-
 /**
  * Tags each file with the ensemble: the `topK` most probable classes. Files are decoded first,
  * then predicted together (one pass over the members, even for a lazy ensemble).
@@ -79,7 +64,7 @@ export async function tagFiles(files: readonly string[], ensemble: Ensemble, opt
       options.onError(file, err as Error);
     }
   }
-  const scores = await predictImages(ensemble, decoded.map((d) => d.image), { infer: options.infer, onProgress: options.onProgress });
+  const scores = await predictImages(ensemble, decoded.map((d) => d.image), { infer: options.infer, activation: options.activation, onProgress: options.onProgress });
   const C = ensemble.vocabulary.length;
   return decoded.map((d, i) => ({ file: d.file, seconds: d.seconds, labels: rankLabels(scores, i * C, ensemble.vocabulary, topK) }));
 }

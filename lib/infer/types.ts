@@ -1,5 +1,7 @@
-import type * as tf from '@tensorflow/tfjs';
 import type { Architecture, Fat2019Config, InferConfig } from '../config';
+import type { OutputActivation } from './activation';
+import type { EngineChoice } from './engine';
+import type { WindowNetwork } from './network';
 
 /**
  * One model of an ensemble: a finished (arch, stage, fold) job of a run, or a model handed in
@@ -12,11 +14,11 @@ export interface EnsembleMember {
   /** Folder of model.json (`best/` or `last/`); empty for a model handed in directly. */
   modelDir: string;
   /**
-   * The loaded model: input NHWC `[B, nMels, windowFrames, 3]` in 0..1, output logits `[B, C]`.
+   * The loaded network (tfjs model or ONNX Runtime session): windows in, logits `[B, C]` out.
    * null in a lazy ensemble: the weights are read from `modelDir` only while the member
    * predicts, then freed, so one model's weights are in memory at a time.
    */
-  model: tf.LayersModel | null;
+  net: WindowNetwork | null;
 }
 
 /** The models of a run that vote on every clip, with what is needed to feed them. */
@@ -28,8 +30,12 @@ export interface Ensemble {
   vocabulary: string[];
   /** The run's configuration: `preprocess` builds the images, `infer` drives the windows. */
   config: Fat2019Config;
-  /** Whether members are loaded one at a time while predicting (see {@link EnsembleMember.model}). */
+  /** Whether members are loaded one at a time while predicting (see {@link EnsembleMember.net}). */
   lazy: boolean;
+  /** The engine the members run on, and why it was chosen. */
+  engine: EngineChoice;
+  /** Where lines about exports on first use go (CLI: stderr). */
+  log?: (line: string) => void;
   /** Frees every loaded model's weights. The ensemble must not be used afterwards. */
   dispose(): void;
 }
@@ -50,8 +56,8 @@ export interface InferProgress {
 export interface PredictOptions {
   /** Overrides of the run's `config.infer` (window size and shift, mean, windows per pass). */
   infer?: Partial<InferConfig>;
+  /** The task's activation on the logits (default: the run's task, lib/task: sigmoid for multiLabel, softmax for singleLabel). */
+  activation?: OutputActivation;
   /** Called after every forward pass. */
   onProgress?: (p: InferProgress) => void;
-  /** Logits → scores; default from the run's task (sigmoid for multiLabel, softmax for singleLabel). */
-  activation?: 'sigmoid' | 'softmax';
 }

@@ -6,7 +6,7 @@
  */
 import type { ClipImage } from '../features/types';
 import type { TrainingClip } from '../data/types';
-import { copyWindow, slidingWindowStarts } from '../runtime/windows';
+import { centreStart, copyWindow, slidingWindowStarts } from '../runtime/windows';
 
 /** One window: clip index (into the images given) and first frame. */
 export interface InferenceWindow {
@@ -21,10 +21,21 @@ export function windowStarts(width: number, windowFrames: number, windowShift: n
   return slidingWindowStarts(width, windowFrames, windowShift);
 }
 
+/**
+ * Which windows of a clip are scored: 'sliding' = every window of the reference (inference,
+ * out-of-fold predictions); 'centre' = the one centre window (fast validation during training).
+ */
+export type WindowMode = 'sliding' | 'centre';
+
 /** Every window of `images`, clip by clip, starts ascending. */
-export function planWindows(images: readonly ClipImage[], windowFrames: number, windowShift: number): InferenceWindow[] {
+export function planWindows(images: readonly ClipImage[], windowFrames: number, windowShift: number, mode: WindowMode = 'sliding'): InferenceWindow[] {
+  if (mode !== 'sliding' && mode !== 'centre') throw new Error(`window mode must be 'sliding' or 'centre', got '${String(mode)}'`);
   const out: InferenceWindow[] = [];
   images.forEach((img, clip) => {
+    if (mode === 'centre') {
+      out.push({ clip, start: centreStart(img.frames, windowFrames) });
+      return;
+    }
     for (const start of windowStarts(img.frames, windowFrames, windowShift)) out.push({ clip, start });
   });
   return out;

@@ -70,8 +70,8 @@ export interface OwnDataSetting {
   folds: number;
   /** With folds = 1: fraction of clips held out for validation (0 = none). */
   holdout: number;
-  /** Epochs of every stage. */
-  epochs: number;
+  /** Epochs of stages 1, 2, ... of the recipe (as the training notebooks' settings). */
+  stageEpochs: number[];
   batchSize: number;
   widthMultiplier: number;
   headDropout: number[];
@@ -84,14 +84,16 @@ export interface OwnDataSetting {
  * fold column as given), with the setting applied.
  */
 export function ownDataConfig(runDir: string, layout: DataLayout, setting: OwnDataSetting, choice: { task: string; recipe: string; arch?: string }): Fat2019Config {
-  const values: Record<string, unknown> = { epochs: String(setting.epochs), width: String(setting.widthMultiplier) };
+  const values: Record<string, unknown> = { width: String(setting.widthMultiplier) };
   if (choice.task !== 'auto') values.task = choice.task;
   if (choice.recipe !== 'auto') values.recipe = choice.recipe;
   if (choice.arch) values.arch = choice.arch;
   if (!layout.curated.givenFolds) values.folds = String(setting.folds);
   if (setting.folds === 1 && setting.holdout > 0) values.holdout = String(setting.holdout);
   const base = trainConfig(runDir, layout.source, values, layout);
+  const stageEpochs = base.pipeline.stageEpochs.map((e, i) => setting.stageEpochs[i] ?? setting.stageEpochs[setting.stageEpochs.length - 1] ?? e);
   return withDefaults(base, {
+    pipeline: { stageEpochs },
     train: { batchSize: setting.batchSize },
     model: { headDropout1: setting.headDropout[0], headDropout2: setting.headDropout[1] },
   });

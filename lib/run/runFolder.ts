@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config } from '../config';
 import { writeFileAtomicSync } from '../util/atomicWrite';
-import { architectureNames } from '../models';
+import { architectureNames } from '../models/index';
 
 /**
  * The run folder, `weights/<run>/`: everything a run is made of, so that any later job (another
@@ -13,6 +13,7 @@ import { architectureNames } from '../models';
  *   folds/curated.csv, folds/noisy.csv        fname,fold
  *   <arch>/stage<k>/fold<f>/last/ and best/   fit checkpoints (resumable) and best model
  *   <arch>/stage<k>/fold<f>/done.json         {@link FoldDone}, written last: the job finished
+ *   <arch>/stage<k>/fold<f>/lock.json         while a job runs: its pid and host (lib/run/jobLock.ts)
  *   <arch>/stage<k>/fold<f>/oof_<set>.csv     predictions of the fold's held-out clips
  *   <arch>/stage<k>/noisy_scores.csv          per-clip out-of-fold lwlrap of the noisy set
  *   <arch>/stage<k>/selected_noisy.csv        noisy clips a stage trained on (stages 3, 4)
@@ -61,6 +62,9 @@ export const foldDir = (runDir: string, arch: Architecture, stage: number, fold:
   join(stageDir(runDir, arch, stage), `fold${fold}`);
 export const foldDonePath = (runDir: string, arch: Architecture, stage: number, fold: number): string =>
   join(foldDir(runDir, arch, stage, fold), 'done.json');
+/** Lock of a running (arch, stage, fold) job: owner pid, host and start time (lib/run/jobLock.ts). */
+export const jobLockPath = (runDir: string, arch: Architecture, stage: number, fold: number): string =>
+  join(foldDir(runDir, arch, stage, fold), 'lock.json');
 /** Out-of-fold predictions of a fold's held-out clips of one set (fname + class columns). */
 export const oofPath = (runDir: string, arch: Architecture, stage: number, fold: number, set: 'curated' | 'noisy'): string =>
   join(foldDir(runDir, arch, stage, fold), `oof_${set}.csv`);
@@ -122,7 +126,8 @@ export interface RunMember {
   stage: number;
   fold: number;
   /**
-   * Folder holding model.json: always `last/`, the final model. One model rule: the
+   * Folder holding model.json: `last/`, the final model (`best/` only in a fold that saved no
+   * other, e.g. imported weights). One model rule: the
    * out-of-fold predictions (cross-validation figures, noisy-clip selection, pseudo-labels)
    * come from the final model, so the test ensemble uses the same one. `best/` (the epoch
    * with the best validation score) stays in the fold folder for inspection only: it was
@@ -156,8 +161,10 @@ export function findRunMembers(runDir: string, filter: MemberFilter = {}): RunMe
         if (!fold || (filter.folds && !filter.folds.includes(Number(fold[1])))) continue;
         const dir = join(archDir, stageName, foldName);
         if (!existsSync(join(dir, 'done.json'))) continue;
-        const modelDir = join(dir, 'last');
-        if (!existsSync(join(modelDir, 'model.json'))) throw new Error(`${dir}: done.json present but no last/model.json (the final model)`);
+        // One model rule: the final model (last/), which made the out-of-fold predictions. A
+        // fold with a single saved model (imported weights write best/ only) uses that one.
+        const modelDir = existsSync(join(dir, 'last', 'model.json')) ? join(dir, 'last') : join(dir, 'best');
+        if (!existsSync(join(modelDir, 'model.json'))) throw new Error(`${dir}: done.json present but no last/model.json (the final model) nor best/model.json`);
         out.push({ arch, stage: Number(stage[1]), fold: Number(fold[1]), modelDir });
       }
     }

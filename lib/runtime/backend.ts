@@ -170,7 +170,7 @@ async function tryNative(flavour: 'tfjs-node-gpu' | 'tfjs-node', reasons: string
   await tf.ready();
   return {
     name: 'tensorflow', flavour, threads: os.cpus().length, reasons: [...reasons],
-    customKernels: registerCustomKernels({ conv2dBackpropFilter: false, conv2dBackpropInput: false, reductions: false }),
+    customKernels: registerCustomKernels({ conv2dBackpropFilter: false, conv2dBackpropInput: false, depthwiseGrads: false, reductions: false }),
   };
 }
 
@@ -241,7 +241,7 @@ async function tryCpu(reasons: string[], kernels?: CustomKernelOptions): Promise
   return {
     name: 'cpu', flavour: 'cpu', threads: 1, reasons: [...reasons],
     customKernels: registerCustomKernels({
-      conv2dBackpropFilter: false, conv2dBackpropInput: false, reductions: false,
+      conv2dBackpropFilter: false, conv2dBackpropInput: false, depthwiseGrads: false, reductions: false,
       batchNormGrad: kernels?.batchNormGrad ?? true,
     }).filter((k) => !k.startsWith('wasm:')),
   };

@@ -9,6 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomicSync } from '../util/atomicWrite';
+// Custom layers (Mish) must be registered with tfjs before a model.json that uses them loads.
+import '../models/layers';
 
 /** Bytes per element of the dtypes tfjs layers models store. */
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8 };

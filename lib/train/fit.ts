@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { CONFIG_DEFAULTS, withDefaults, type InferConfig, type OptimizerConfig, type TrainConfig } from '../config';
+import { CONFIG_DEFAULTS, withDefaults, type InferConfig, type InputNormalization, type OptimizerConfig, type TrainConfig } from '../config';
 import { ensembleFromModels } from '../infer/ensemble';
 import { predictImages } from '../infer/predict';
 import type { TrainingClip } from '../data/types';
@@ -42,6 +42,8 @@ export interface ValidationOptions {
   batchSize?: number;
   /** Probabilities from logits: 'sigmoid' (default, multiLabel) or 'softmax' (singleLabel). */
   activation?: 'sigmoid' | 'softmax';
+  /** ModelConfig.inputNormalization of the model (default none). */
+  inputNormalization?: InputNormalization | null;
 }
 
 export interface FitOptions {
@@ -74,6 +76,8 @@ export interface FitOptions {
   resume?: boolean | 'ifExists';
   /** Extra configuration stored in the checkpoint (e.g. the ModelConfig and data selection). */
   runConfig?: unknown;
+  /** ModelConfig.inputNormalization: applied to every input, as inference does (default none). */
+  inputNormalization?: InputNormalization | null;
 }
 
 export interface FitResult {
@@ -128,7 +132,7 @@ function validateOptions(o: FitOptions): void {
  */
 export function trainStep(
   model: tf.LayersModel, optimizer: AdamW, batch: { x: Float32Array; y: Float32Array }, size: number,
-  microBatch: number, hyper: { lr: number; beta1: number }, rng: Rng,
+  microBatch: number, hyper: { lr: number; beta1: number }, rng: Rng, inputNormalization: InputNormalization | null = null,
   loss: (logits: tf.Tensor, targets: tf.Tensor) => tf.Scalar = DEFAULT_TASK.loss,
 ): number {
   const { height, width, channels } = inputShape(model);
@@ -146,7 +150,7 @@ export function trainStep(
       let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
       try {
         result = tf.tidy(() => {
-          const x = toModelInput(batch.x.subarray(start * pixels, (start + n) * pixels), n, height, width, channels);
+          const x = toModelInput(batch.x.subarray(start * pixels, (start + n) * pixels), n, height, width, channels, inputNormalization);
           const y = tf.tensor2d(batch.y.subarray(start * numClasses, (start + n) * numClasses), [n, numClasses]);
           return tf.variableGrads(() => loss(model.apply(x, { training: true }) as tf.Tensor, y), vars);
         });
@@ -191,7 +195,7 @@ export async function predictForValidation(model: tf.LayersModel, clips: Trainin
   clips.forEach((c) => {
     if (c.image.nMels !== height) throw new Error(`validation clip ${c.fname} has ${c.image.nMels} mel bands, model expects ${height}`);
   });
-  if (mode === 'sliding') return predictSliding(model, clips, { windowFrames: frames, windowShift: shift, batchSize }, options.activation ?? 'sigmoid');
+  if (mode === 'sliding') return predictSliding(model, clips, { windowFrames: frames, windowShift: shift, batchSize }, options.activation ?? 'sigmoid', options.inputNormalization ?? null);
   const windows = clips.map((c, i) => ({ clip: i, start: centreStart(c.image.frames, frames) }));
   const numClasses = (model.outputs[0].shape[1] as number);
   const sums = new Float64Array(clips.length * numClasses);
@@ -202,7 +206,7 @@ export async function predictForValidation(model: tf.LayersModel, clips: Trainin
     const x = new Float32Array(chunk.length * pixels);
     chunk.forEach((w, j) => copyWindow(clips[w.clip], w.start, frames, x, j * pixels));
     const probs = tf.tidy(() => {
-      const logits = model.predict(toModelInput(x, chunk.length, height, frames, channels)) as tf.Tensor;
+      const logits = model.predict(toModelInput(x, chunk.length, height, frames, channels, options.inputNormalization)) as tf.Tensor;
       return (options.activation === 'softmax' ? tf.softmax(logits) : tf.sigmoid(logits)).dataSync();
     });
     chunk.forEach((w, j) => {
@@ -216,10 +220,15 @@ export async function predictForValidation(model: tf.LayersModel, clips: Trainin
 }
 
 /** lib/infer's sliding-window predictor on one in-memory model (not disposed here). */
-function predictSliding(model: tf.LayersModel, clips: TrainingClip[], infer: Pick<InferConfig, 'windowFrames' | 'windowShift' | 'batchSize'>, activation: 'sigmoid' | 'softmax'): Promise<Float32Array> {
+function predictSliding(
+  model: tf.LayersModel, clips: TrainingClip[], infer: Pick<InferConfig, 'windowFrames' | 'windowShift' | 'batchSize'>,
+  activation: 'sigmoid' | 'softmax', inputNormalization: InputNormalization | null,
+): Promise<Float32Array> {
   const numClasses = model.outputs[0].shape[1] as number;
   const vocabulary = Array.from({ length: numClasses }, (_, c) => `class${c}`);
-  const ensemble = ensembleFromModels([model], vocabulary, withDefaults(CONFIG_DEFAULTS, { infer: { ...infer, ensembleMean: 'arithmetic' } }));
+  const config = withDefaults(CONFIG_DEFAULTS, { infer: { ...infer, ensembleMean: 'arithmetic' } });
+  config.model.inputNormalization = inputNormalization;
+  const ensemble = ensembleFromModels([model], vocabulary, config);
   return predictImages(ensemble, clips.map((c) => c.image), { activation });
 }
 
@@ -300,7 +309,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         const batch = makeBatch(trainClips, indices, rng);
         lr = oneCycleLr(ctx.step, totalSteps, optCfg);
         const beta1 = oneCycleBeta1(ctx.step, totalSteps, optCfg);
-        const loss = trainStep(model, optimizer, batch, indices.length, micro, { lr, beta1 }, rng, task.loss);
+        const loss = trainStep(model, optimizer, batch, indices.length, micro, { lr, beta1 }, rng, options.inputNormalization ?? null, task.loss);
         if (!Number.isFinite(loss)) throw new Error(`fit: loss is ${loss} at epoch ${epoch}, step ${ctx.step + 1} (lr ${lr}); lower optimizer.maxLr`);
         ctx.step++;
         lossSum += loss;
@@ -312,7 +321,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         samplesPerSecond: (stepsPerEpoch * batchSize) / Math.max(trainSeconds, 1e-9),
       };
       if (validClips && validClips.length > 0) {
-        const scores = scoreValidation(validClips, await predictForValidation(model, validClips, validation), task);
+        const scores = scoreValidation(validClips, await predictForValidation(model, validClips, { ...validation, inputNormalization: options.inputNormalization }), task);
         log.validLoss = scores.loss;
         log.validLwlrap = scores.lwlrap;
         log.validMetric = task.selectionMetric;

@@ -1,24 +1,33 @@
 /**
- * Registers the training kernels the project adds to tfjs (see conv2dGrads.ts, batchNormGrad.ts).
+ * Registers the training kernels the project adds to tfjs (see conv2dGrads.ts, depthwiseGrads.ts,
+ * batchNormGrad.ts).
  * Registration is global to the one tfjs-core instance and idempotent: a second call (or a
  * second copy of this module, as notebooks may load) finds the markers and does nothing.
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
+import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
 import { fusedBatchNormGradConfig } from './batchNormGrad';
 import { makeLeadingReduceWasm } from './reduce';
+import { installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
+export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
 export { fusedBatchNormGradConfig } from './batchNormGrad';
 export { makeLeadingReduceWasm, leadingAxesCount, columnSums } from './reduce';
+export { batchNormTraining, installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
 
 /** Which custom kernels/gradients to install; all on by default. */
 export interface CustomKernelOptions {
   conv2dBackpropFilter?: boolean;
   conv2dBackpropInput?: boolean;
+  /** wasm `DepthwiseConv2dNativeBackpropFilter`/`Input` (absent from tfjs-backend-wasm 4.22). */
+  depthwiseGrads?: boolean;
   batchNormGrad?: boolean;
   /** wasm `Sum`/`Mean` over leading axes without a transpose (batch-norm statistics). */
   reductions?: boolean;
+  /** BatchNormalization layers train through one op with a closed-form gradient (./batchNormTraining). */
+  batchNormTraining?: boolean;
 }
 
 interface KernelState {
@@ -51,8 +60,10 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
   const want = {
     conv2dBackpropFilter: options.conv2dBackpropFilter ?? true,
     conv2dBackpropInput: options.conv2dBackpropInput ?? true,
+    depthwiseGrads: options.depthwiseGrads ?? true,
     batchNormGrad: options.batchNormGrad ?? true,
     reductions: options.reductions ?? true,
+    batchNormTraining: options.batchNormTraining ?? true,
   };
   if (want.conv2dBackpropFilter && !st.installed.has('wasm:Conv2DBackpropFilter')) {
     if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
@@ -76,6 +87,18 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     });
     st.installed.add('wasm:Conv2DBackpropInput');
   }
+  if (want.depthwiseGrads) {
+    const kernels = [
+      ['DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilterWasm],
+      ['DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInputWasm],
+    ] as const;
+    for (const [kernelName, kernelFunc] of kernels) {
+      if (st.installed.has(`wasm:${kernelName}`)) continue;
+      if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
+      tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+      st.installed.add(`wasm:${kernelName}`);
+    }
+  }
   if (want.reductions) {
     for (const kind of ['Sum', 'Mean'] as const) {
       if (st.installed.has(`wasm:${kind}`)) continue;
@@ -97,17 +120,25 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     tf.registerGradient(fusedBatchNormGradConfig);
     st.installed.add('grad:FusedBatchNorm');
   }
+  if (want.batchNormTraining && !st.installed.has('layers:BatchNormalization')) {
+    installBatchNormTraining();
+    st.installed.add('layers:BatchNormalization');
+  }
   return installedCustomKernels();
 }
 
 /**
- * Puts back tfjs' own `Conv2DBackpropInput` and batch-norm gradient (for A/B benchmarks and
+ * Puts back tfjs' own `Conv2DBackpropInput`, batch-norm gradient and layer (for A/B benchmarks and
  * tests). `Conv2DBackpropFilter` stays: wasm has no stock kernel and training needs one.
  */
 export function restoreStockKernels(
-  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean } = {},
+  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean } = {},
 ): void {
   const st = state();
+  if ((which.batchNormTraining ?? true) && st.installed.has('layers:BatchNormalization')) {
+    uninstallBatchNormTraining();
+    st.installed.delete('layers:BatchNormalization');
+  }
   const input = which.conv2dBackpropInput ?? true;
   const bn = which.batchNormGrad ?? true;
   if ((which.reductions ?? true) && st.stockReductions) {

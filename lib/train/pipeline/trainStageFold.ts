@@ -22,7 +22,8 @@ import { fit, predictForValidation } from '../fit';
 import { ClipStore, loadRunData, type RunData } from './data';
 import type { ClipSet } from './folds';
 import { openRun } from './runInfo';
-import { foldDir, foldDonePath, oofPath, readFoldDone, readRunInfo, writeFoldDone, type FoldDone } from '../../run/runFolder';
+import { foldDir, foldDonePath, jobLockPath, oofPath, readFoldDone, readRunInfo, writeFoldDone, type FoldDone } from '../../run/runFolder';
+import { withJobLock } from '../../run/jobLock';
 import { checkStageFold, ensureNoisyScores, ensureSelection, planStageFold, unfinishedFolds } from './stages';
 import { recipeOf, stageSpec } from './recipes';
 import { ensurePseudoLabels } from './pseudoLabels';
@@ -94,6 +95,16 @@ function resolveConfig(runDir: string, config: Fat2019Config | undefined, arch: 
  * @throws TrainingPausedError when a callback paused training before the last epoch
  */
 export async function trainStageFold(options: TrainStageFoldOptions): Promise<FoldDone> {
+  // One process per job: a second one (another terminal, another machine on the same run
+  // folder) exits naming the holder instead of training the same fold twice.
+  const config = resolveConfig(options.runDir, options.config, options.arch);
+  checkStageFold(options.stage, options.fold, config);
+  const arch = config.model.arch;
+  const lock = jobLockPath(options.runDir, arch, options.stage, options.fold);
+  return withJobLock(lock, `${arch} stage ${options.stage} fold ${options.fold}`, () => trainStageFoldLocked(options), options.log);
+}
+
+async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<FoldDone> {
   const { runDir, dataDir, stage, fold } = options;
   const log = options.log ?? (() => undefined);
   const config = resolveConfig(runDir, options.config, options.arch);
@@ -164,6 +175,7 @@ export async function trainStageFold(options: TrainStageFoldOptions): Promise<Fo
       checkpointDir: dir,
       resume: 'ifExists',
       runConfig: { arch, stage, fold, model: config.model, augment: config.augment, trainClips: trainClips.length },
+      inputNormalization: config.model.inputNormalization,
     });
     if (result.epochs < epochs && !completed) throw new TrainingPausedError(arch, stage, fold, result.epochs, epochs, result.stopReason);
     if (result.resumed) log(`${arch} stage ${stage} fold ${fold}: resumed from its checkpoint`);
@@ -180,6 +192,7 @@ export async function trainStageFold(options: TrainStageFoldOptions): Promise<Fo
       const probs = await predictForValidation(model, clips, {
         mode: 'sliding', windowFrames: config.infer.windowFrames, windowShift: config.infer.windowShift, batchSize: config.infer.batchSize,
         activation: task.activation,
+        inputNormalization: config.model.inputNormalization,
       });
       writeSubmission(oofPath(runDir, arch, stage, fold, set), fnames, probs, data.vocabulary);
       if (fnames.length > 0) {

@@ -1,0 +1,167 @@
+/**
+ * The check every train, infer and preprocess run makes before any long work: each listed clip
+ * is looked up on disk, and every problem is reported at once (rather than the first one, after
+ * an hour of training). A clip is a problem when it is
+ * - outside the data folder (an absolute name, or `../` in a label file),
+ * - missing, or not a file,
+ * - unreadable (permissions, empty),
+ * - in a format the decoders do not read (MP3, OGG, M4A, AIFF, … are named as such).
+ * Only the first bytes of each file are read: a dataset of 30,000 clips is checked in seconds.
+ */
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+
+/** A clip a run will read: its name as listed (label file row, folder entry) and its path. */
+export interface ListedClip {
+  name: string;
+  path: string;
+}
+
+/** Kinds of problem, in the order they are reported. */
+export type ClipProblemKind = 'outside the data folder' | 'missing' | 'not a file' | 'unreadable' | 'unsupported format';
+
+/** One clip that cannot be used. */
+export interface ClipProblem {
+  name: string;
+  path: string;
+  kind: ClipProblemKind;
+  /** The specifics, e.g. "MP3 is not supported (convert to WAV or FLAC)". */
+  detail: string;
+}
+
+/** Audio formats the decoders read (lib/audio). */
+export const SUPPORTED_AUDIO_FORMATS = ['WAV', 'FLAC'] as const;
+
+/** Extensions of audio formats that exist but are not decoded here (for folder scans). */
+export const UNSUPPORTED_AUDIO_EXTENSIONS: Readonly<Record<string, string>> = {
+  '.mp3': 'MP3',
+  '.ogg': 'OGG',
+  '.oga': 'OGG',
+  '.opus': 'Opus',
+  '.m4a': 'M4A/AAC',
+  '.aac': 'AAC',
+  '.mp4': 'MP4',
+  '.wma': 'WMA',
+  '.aif': 'AIFF',
+  '.aiff': 'AIFF',
+  '.webm': 'WebM',
+  '.amr': 'AMR',
+};
+
+/**
+ * The container format of a file from its first bytes: 'WAV' and 'FLAC' are read by
+ * lib/audio; anything else is returned by name ('MP3', 'OGG', …) or as 'unknown'.
+ */
+export function sniffAudioFormat(head: Uint8Array): string {
+  const ascii = (off: number, len: number) => String.fromCharCode(...head.subarray(off, off + len));
+  if (head.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 4) === 'WAVE') return 'WAV';
+  if (head.length >= 4 && ascii(0, 4) === 'fLaC') return 'FLAC';
+  if (head.length >= 4 && (ascii(0, 4) === 'RF64' || ascii(0, 4) === 'RIFX')) return `${ascii(0, 4)} WAV`;
+  if (head.length >= 3 && ascii(0, 3) === 'ID3') return 'MP3';
+  if (head.length >= 4 && ascii(0, 4) === 'OggS') return 'OGG';
+  if (head.length >= 12 && ascii(4, 4) === 'ftyp') return 'M4A/MP4';
+  if (head.length >= 12 && ascii(0, 4) === 'FORM' && (ascii(8, 4) === 'AIFF' || ascii(8, 4) === 'AIFC')) return 'AIFF';
+  if (head.length >= 4 && head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) return 'WebM/Matroska';
+  if (head.length >= 4 && head[0] === 0x30 && head[1] === 0x26 && head[2] === 0xb2 && head[3] === 0x75) return 'WMA/ASF';
+  // MPEG audio frame sync (11 set bits): layer bits 00 are AAC (ADTS), others MP1/2/3.
+  if (head.length >= 2 && head[0] === 0xff && (head[1] & 0xe0) === 0xe0) return (head[1] & 0x06) === 0 ? 'AAC' : 'MP3';
+  return 'unknown';
+}
+
+/** True when `path` lies inside `dir` (lexically: symlinked clips inside the folder are fine). */
+export function isInside(dir: string, path: string): boolean {
+  const rel = relative(resolve(dir), resolve(path));
+  return rel !== '' && !rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel);
+}
+
+const HEAD_BYTES = 16;
+
+/** The problem with one clip, or null when it can be read. */
+export function checkClip(clip: ListedClip, dataDir: string): ClipProblem | null {
+  const problem = (kind: ClipProblemKind, detail: string): ClipProblem => ({ name: clip.name, path: clip.path, kind, detail });
+  if (isAbsolute(clip.name) || clip.name.split(/[\\/]/).includes('..') || !isInside(dataDir, clip.path)) {
+    return problem('outside the data folder', `"${clip.name}" resolves to ${resolve(clip.path)}, outside ${resolve(dataDir)}`);
+  }
+  let size: number;
+  try {
+    const st = statSync(clip.path);
+    if (!st.isFile()) return problem('not a file', `${clip.path} is a ${st.isDirectory() ? 'folder' : 'special file'}`);
+    size = st.size;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? problem('missing', `${clip.path} does not exist`) : problem('unreadable', `${clip.path}: ${code ?? (err as Error).message}`);
+  }
+  if (size === 0) return problem('unreadable', `${clip.path} is empty (0 bytes)`);
+  const head = new Uint8Array(Math.min(HEAD_BYTES, size));
+  let fd: number | undefined;
+  try {
+    fd = openSync(clip.path, 'r');
+    readSync(fd, head, 0, head.length, 0);
+  } catch (err) {
+    return problem('unreadable', `${clip.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  const format = sniffAudioFormat(head);
+  if (format === 'WAV' || format === 'FLAC') return null;
+  const byExtension = UNSUPPORTED_AUDIO_EXTENSIONS[extensionOf(clip.path)];
+  const what = format !== 'unknown' ? format : byExtension;
+  return problem(
+    'unsupported format',
+    what
+      ? `${clip.path}: ${what} is not supported (only ${SUPPORTED_AUDIO_FORMATS.join(' and ')}: convert it, e.g. ffmpeg -i in.${what.split(/[/ ]/)[0].toLowerCase()} out.wav)`
+      : `${clip.path}: not a ${SUPPORTED_AUDIO_FORMATS.join(' or ')} file (no RIFF/WAVE or fLaC header)`,
+  );
+}
+
+function extensionOf(path: string): string {
+  const m = /\.[^./\\]+$/.exec(path);
+  return m ? m[0].toLowerCase() : '';
+}
+
+/** Every problem of `clips` (in the order listed); empty when all can be read. */
+export function findClipProblems(clips: readonly ListedClip[], dataDir: string): ClipProblem[] {
+  const out: ClipProblem[] = [];
+  for (const clip of clips) {
+    const p = checkClip(clip, dataDir);
+    if (p) out.push(p);
+  }
+  return out;
+}
+
+/** Thrown by {@link validateClips}: every problem, grouped by kind in its message. */
+export class ClipValidationError extends Error {
+  constructor(readonly problems: ClipProblem[], message: string) {
+    super(message);
+    this.name = 'ClipValidationError';
+  }
+}
+
+/** The report of {@link validateClips}: one line per problem (at most `maxPerKind` per kind). */
+export function formatClipProblems(problems: readonly ClipProblem[], total: number, source: string, maxPerKind = 10): string {
+  const kinds: ClipProblemKind[] = ['outside the data folder', 'missing', 'not a file', 'unreadable', 'unsupported format'];
+  const lines = [`${problems.length} of ${total} clip(s) listed in ${source} cannot be used:`];
+  for (const kind of kinds) {
+    const of = problems.filter((p) => p.kind === kind);
+    if (of.length === 0) continue;
+    lines.push(`  ${kind} (${of.length}):`);
+    for (const p of of.slice(0, maxPerKind)) lines.push(`    ${p.name}: ${p.detail}`);
+    if (of.length > maxPerKind) lines.push(`    … and ${of.length - maxPerKind} more`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Checks every clip against the disk and throws one {@link ClipValidationError} listing all
+ * problems (grouped by kind), or returns when every clip can be read. `source` names where the
+ * clips were listed (a label file, a dataset folder) for the message.
+ */
+export function validateClips(clips: readonly ListedClip[], dataDir: string, source = dataDir): void {
+  const problems = findClipProblems(clips, dataDir);
+  if (problems.length > 0) throw new ClipValidationError(problems, formatClipProblems(problems, clips.length, source));
+}
+
+/** The clips `fnames` of `<dataDir>/<dataset>/` as {@link ListedClip}s. */
+export function datasetClips(dataDir: string, dataset: string, fnames: readonly string[]): ListedClip[] {
+  return fnames.map((name) => ({ name, path: join(dataDir, dataset, name) }));
+}

@@ -1,0 +1,82 @@
+/**
+ * One in-memory tfjs model on in-memory clip images, synchronously: the predictor training's
+ * validation and out-of-fold steps call on the model they are training (lib/train may import
+ * lib/infer, never the reverse). The same windows, activation and averaging as the ensemble
+ * predictor (./predict), so a validation score and an inference score of one model agree.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ClipImage } from '../features/types';
+import { toModelInput } from '../runtime/modelInput';
+import { checkActivation, type OutputActivation } from './activation';
+import { WindowScoreSums, type EnsembleMean } from './scores';
+import { fillWindowBatch, planWindows, type WindowMode } from './windows';
+
+/** Options of {@link predictClipImages}. */
+export interface ClipPredictOptions {
+  /** Window width in frames; default (and required to equal) the model's input width. */
+  windowFrames?: number;
+  /** Frames between sliding windows (default 48, the reference). */
+  windowShift?: number;
+  /** Windows per forward pass (default 32; memory only). */
+  batchSize?: number;
+  /** 'sliding' (default): every window of the reference; 'centre': one centre window per clip. */
+  mode?: WindowMode;
+  /** The task's activation (default 'sigmoid': multi-label). */
+  activation?: OutputActivation;
+  /** How window scores are averaged (default 'arithmetic'). */
+  mean?: EnsembleMean;
+  /** Clip names for error messages (default `clip <i>`). */
+  names?: readonly string[];
+}
+
+/** `[height, width]` of a model taking NHWC `[B, H, W, 3]`; throws naming the shape otherwise. */
+export function modelInputSize(model: tf.LayersModel, name: string): { height: number | null; width: number | null } {
+  const shape = model.inputs[0].shape;
+  if (shape.length !== 4 || shape[3] !== 3) throw new Error(`${name}: model input must be [batch, mels, frames, 3], got [${shape.join(', ')}]`);
+  return { height: shape[1], width: shape[2] };
+}
+
+/** Number of classes of a model with logits `[B, C]`; throws naming the shape otherwise. */
+export function modelClassCount(model: tf.LayersModel, name: string): number {
+  const out = model.outputs[0].shape;
+  if (out.length !== 2 || out[1] == null) throw new Error(`${name}: model outputs [${out.join(', ')}], expected [batch, classes]`);
+  return out[1];
+}
+
+/**
+ * Per-clip probabilities `[images.length][C]` of `model` (C = its output width): the task's
+ * activation on each window's logits, averaged over the clip's windows. Leaves no tensors behind.
+ * A clip whose mel bands differ from the model's input height throws, naming the clip.
+ */
+export function predictClipImages(model: tf.LayersModel, images: readonly ClipImage[], options: ClipPredictOptions = {}): Float32Array {
+  const { height, width } = modelInputSize(model, 'predictClipImages');
+  const frames = options.windowFrames ?? width;
+  if (frames == null) throw new Error('predictClipImages: the model accepts any width; give windowFrames');
+  if (width != null && frames !== width) throw new Error(`predictClipImages: windowFrames (${frames}) must equal the model input width ${width}`);
+  const shift = options.windowShift ?? 48;
+  const batchSize = options.batchSize ?? 32;
+  for (const [name, v] of [['windowFrames', frames], ['windowShift', shift], ['batchSize', batchSize]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`predictClipImages: ${name} must be an integer >= 1, got ${v}`);
+  }
+  const activation = checkActivation(options.activation ?? 'sigmoid');
+  const numClasses = modelClassCount(model, 'predictClipImages');
+  images.forEach((img, i) => {
+    if (height !== null && img.nMels !== height) {
+      throw new Error(`${options.names?.[i] ?? `clip ${i}`}: image has ${img.nMels} mel bands, the model expects ${height}`);
+    }
+  });
+  const sums = new WindowScoreSums(images.length, numClasses, options.mean ?? 'arithmetic', activation);
+  if (images.length === 0) return new Float32Array(0);
+  const windows = planWindows(images, frames, shift, options.mode ?? 'sliding');
+  const nMels = images[0].nMels;
+  if (images.some((img) => img.nMels !== nMels)) throw new Error('predictClipImages: clips differ in mel bands');
+  const x = new Float32Array(Math.min(batchSize, windows.length) * nMels * frames);
+  for (let b = 0; b < windows.length; b += batchSize) {
+    const batch = windows.slice(b, b + batchSize);
+    const input = x.subarray(0, batch.length * nMels * frames);
+    fillWindowBatch(images, batch, frames, input);
+    const logits = tf.tidy(() => (model.predict(toModelInput(input, batch.length, nMels, frames)) as tf.Tensor).dataSync());
+    batch.forEach((w, j) => sums.addLogits(w.clip, logits, j * numClasses));
+  }
+  return sums.result();
+}

@@ -1,0 +1,168 @@
+/**
+ * Importing trained PyTorch / fastai v1 models into a run folder (./runFolder layout), so that
+ * `infer`, `tag`, `score` and the inference notebook use them as the run's ensemble.
+ *
+ * Each file becomes the member `<arch>/stage<k>/fold<f>/best/` with a `done.json` (epochs 0,
+ * `importedFrom`), k and f read from the author's names `stage-<k>_fold-<f>.pkl`. The run's
+ * `run.json` gets the vocabulary (the export's `data.y_proc[0].classes`, else `--vocabulary`)
+ * and the model config (width, classes, input normalisation from the export's `normalize`).
+ * Every file is read and checked before anything is written; done.json goes last per member.
+ */
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { Architecture, Fat2019Config, ModelConfig } from '../config';
+import { CONFIG_DEFAULTS } from '../config';
+import { loadTorchFile } from '../io/torchFile';
+import { readCheckpoint } from '../models/import/torchCheckpoint';
+import { networkFromCheckpoint } from '../models/import/toNetwork';
+import { saveModel } from '../runtime/modelFile';
+import { validateInputNormalization } from '../runtime/modelInput';
+import { foldDir, foldDonePath, readRunInfo, runInfoPath, RUN_INFO_VERSION, writeFoldDone, writeRunInfo, type FoldDone, type RunInfo } from './runFolder';
+
+/** A file to import and the member it becomes. */
+export interface ImportSource {
+  file: string;
+  stage: number;
+  fold: number;
+}
+
+export interface ImportWeightsOptions {
+  arch: Architecture;
+  /** Class names in output order when the files carry none (sample_submission / vocabulary.csv). */
+  vocabulary?: string[] | null;
+  /** Where `infer` finds the data (`<dataDir>/test/`, sample_submission.csv); default data/fsdkaggle2019. */
+  dataDir?: string;
+  /** Replace members that already exist (default: refuse). */
+  replace?: boolean;
+  /** Progress lines (one per file). */
+  log?: (line: string) => void;
+  now?: () => Date;
+}
+
+export interface ImportedMember extends ImportSource {
+  kind: string;
+  modelDir: string;
+}
+
+/** `stage-2_fold-7.pkl` (fastai names of the reference) → {stage 2, fold 7}; null when the name says nothing. */
+export function stageFoldFromName(file: string): { stage: number; fold: number } | null {
+  const m = /stage[-_]?(\d+)[-_.]fold[-_]?(\d+)/i.exec(basename(file));
+  return m ? { stage: Number(m[1]), fold: Number(m[2]) } : null;
+}
+
+/** Positions of `vocabulary`'s classes among `classes` (the file's output order); throws on a different class set. */
+function outputPermutation(classes: string[], vocabulary: string[], source: string): number[] | null {
+  if (classes.length !== vocabulary.length) {
+    throw new Error(`${source}: the file has ${classes.length} classes, the vocabulary ${vocabulary.length}`);
+  }
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const missing = vocabulary.filter((c) => !index.has(c));
+  if (missing.length > 0) throw new Error(`${source}: the file's classes lack ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''} of the vocabulary`);
+  const perm = vocabulary.map((c) => index.get(c)!);
+  return perm.every((p, i) => p === i) ? null : perm;
+}
+
+/** Reorders the last Dense layer's outputs: new output j = old output perm[j]. */
+function permuteOutputs(model: tf.LayersModel, perm: number[]): void {
+  const dense = [...model.layers].reverse().find((l) => l.getClassName() === 'Dense')!;
+  const idx = tf.tensor1d(perm, 'int32');
+  const [kernel, bias] = dense.getWeights();
+  const next = [tf.gather(kernel, idx, 1), tf.gather(bias, idx, 0)];
+  dense.setWeights(next);
+  tf.dispose([idx, ...next]);
+}
+
+function sameModelShape(a: ModelConfig, b: ModelConfig): string | null {
+  if (a.widthMultiplier !== b.widthMultiplier) return `widthMultiplier ${a.widthMultiplier} vs ${b.widthMultiplier}`;
+  if (a.headUnits !== b.headUnits) return `headUnits ${a.headUnits} vs ${b.headUnits}`;
+  if (a.numClasses !== b.numClasses) return `numClasses ${a.numClasses} vs ${b.numClasses}`;
+  if (a.inputMels !== b.inputMels || a.inputFrames !== b.inputFrames) return `input ${a.inputMels}×${a.inputFrames} vs ${b.inputMels}×${b.inputFrames}`;
+  const na = a.inputNormalization ?? null;
+  const nb = b.inputNormalization ?? null;
+  const close = (x: number[], y: number[]) => x.length === y.length && x.every((v, i) => Math.abs(v - y[i]) < 1e-6);
+  if ((na === null) !== (nb === null) || (na && nb && (!close(na.mean, nb.mean) || !close(na.std, nb.std)))) {
+    return `inputNormalization ${JSON.stringify(na)} vs ${JSON.stringify(nb)}`;
+  }
+  return null;
+}
+
+/**
+ * Imports `sources` into `runDir` (created when it has no run.json). Throws an Error naming the
+ * file and the problem (unreadable or refused file, a network other than `options.arch`, classes
+ * or normalisation that differ from the run's, an existing member without `replace`).
+ */
+export async function importWeights(runDir: string, sources: readonly ImportSource[], options: ImportWeightsOptions): Promise<ImportedMember[]> {
+  const log = options.log ?? (() => {});
+  const seen = new Map<string, string>();
+  for (const s of sources) {
+    if (!existsSync(s.file)) throw new Error(`${s.file}: file not found`);
+    const key = `${options.arch}/stage${s.stage}/fold${s.fold}`;
+    if (seen.has(key)) throw new Error(`${s.file} and ${seen.get(key)} both map to ${key}`);
+    seen.set(key, s.file);
+    if (!options.replace && existsSync(foldDonePath(runDir, options.arch, s.stage, s.fold))) {
+      throw new Error(`${foldDonePath(runDir, options.arch, s.stage, s.fold)} exists: ${key} of ${runDir} is already a member (use --replace)`);
+    }
+  }
+  let info: RunInfo | null = existsSync(runInfoPath(runDir)) ? readRunInfo(runDir) : null;
+  if (info && options.vocabulary && JSON.stringify(info.vocabulary) !== JSON.stringify(options.vocabulary)) {
+    throw new Error(`${runInfoPath(runDir)}: the run's vocabulary differs from --vocabulary (${info.vocabulary.length} vs ${options.vocabulary.length} classes, or another order)`);
+  }
+
+  // Read and convert every file first: a bad file stops the job before anything is written.
+  const converted: Array<{ source: ImportSource; kind: string; model: tf.LayersModel; config: ModelConfig; vocabulary: string[] }> = [];
+  try {
+    for (const source of sources) {
+      const t0 = Date.now();
+      const ckpt = readCheckpoint(loadTorchFile(source.file));
+      const { model, config } = networkFromCheckpoint(ckpt, options.arch, source.file, { base: info?.config.model });
+      converted.push({ source, kind: ckpt.kind, model, config, vocabulary: [] });
+      const entry = converted[converted.length - 1];
+      if (config.inputNormalization) validateInputNormalization(config.inputNormalization, source.file);
+      const vocabulary = info?.vocabulary ?? options.vocabulary ?? ckpt.classes;
+      if (!vocabulary) throw new Error(`${source.file}: the file names no classes (not a fastai export): pass --vocabulary <sample_submission.csv | vocabulary.csv>`);
+      if (ckpt.classes) {
+        const perm = outputPermutation(ckpt.classes, vocabulary, source.file);
+        if (perm) permuteOutputs(model, perm);
+      } else if (vocabulary.length !== config.numClasses) {
+        throw new Error(`${source.file}: the network has ${config.numClasses} outputs but the vocabulary ${vocabulary.length} classes`);
+      }
+      entry.vocabulary = vocabulary;
+      const first = converted[0];
+      const diff = sameModelShape(first.config, config) ?? (info ? sameModelShape(info.config.model, config) : null);
+      if (diff) throw new Error(`${source.file}: differs from ${info ? `the run (${runInfoPath(runDir)})` : first.source.file} in ${diff}: one run holds models of one input and output shape`);
+      if (JSON.stringify(first.vocabulary) !== JSON.stringify(vocabulary)) throw new Error(`${source.file}: its classes differ from ${first.source.file}'s`);
+      log(`${source.file}: ${ckpt.kind}, ${options.arch} width ${config.widthMultiplier}, ${config.numClasses} classes` +
+        `${config.inputNormalization ? ', input normalisation' : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+    if (converted.length === 0) return [];
+
+    if (!info) {
+      const config: Fat2019Config = JSON.parse(JSON.stringify(CONFIG_DEFAULTS)) as Fat2019Config;
+      config.model = { ...converted[0].config };
+      info = {
+        version: RUN_INFO_VERSION, config, vocabulary: converted[0].vocabulary,
+        dataDir: options.dataDir ?? 'data/fsdkaggle2019', createdAt: (options.now ?? (() => new Date()))().toISOString(),
+      };
+      writeRunInfo(runDir, info);
+    }
+    const out: ImportedMember[] = [];
+    for (const c of converted) {
+      const { stage, fold, file } = c.source;
+      const modelDir = join(foldDir(runDir, options.arch, stage, fold), 'best');
+      await saveModel(c.model, modelDir);
+      const done: FoldDone & { importedFrom: string; importedKind: string } = {
+        arch: options.arch, stage, fold, epochs: 0, bestValidLwlrap: null, trainClips: 0, validClips: 0, seconds: 0,
+        finishedAt: (options.now ?? (() => new Date()))().toISOString(), importedFrom: basename(file), importedKind: c.kind,
+      };
+      writeFoldDone(runDir, done);
+      out.push({ ...c.source, kind: c.kind, modelDir });
+    }
+    const voting = info.config.pipeline?.ensembleStages;
+    const outside = [...new Set(out.map((m) => m.stage))].filter((s) => voting && !voting.includes(s));
+    if (outside.length > 0) log(`note: stage(s) ${outside.join(', ')} are not in the run's pipeline.ensembleStages [${voting}]: select them with --stages`);
+    return out;
+  } finally {
+    for (const c of converted) c.model.dispose();
+  }
+}

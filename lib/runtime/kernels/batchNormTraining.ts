@@ -1,0 +1,130 @@
+/**
+ * Batch normalisation in training mode as one differentiable op (forward and backward each in
+ * a few full-size passes), installed into tfjs-layers' `BatchNormalization` layer.
+ *
+ * Why: tfjs-layers (4.22) normalises a training batch with `tf.moments` followed by
+ * `tf.batchNorm`, so the gradient tape holds mean → sub → square → mean → FusedBatchNorm, and
+ * backpropagation runs each op's generic gradient: the two `Mean` gradients each build a
+ * full-size ones tensor, multiply and divide it; `Square` and `Sub` add three more full-size
+ * products, and the gradients are summed into x twice. About 13 full-size passes per layer in
+ * the backward pass; the closed form below needs six (xc, dy·xc, three products and a sum)
+ * and two channel reductions:
+ *
+ *     r = 1/√(var + ε),  xc = x − μ,  N = values per channel
+ *     dβ = Σ dy,   dγ = r · Σ dy·xc
+ *     dx = γr · dy − γr·dβ/N − xc · γr³·Σ(dy·xc)/N
+ *
+ * The forward values are unchanged (the same `tf.moments` and `FusedBatchNorm` kernels, the
+ * same running-average updates). Gradients equal tfjs' mathematically; in float32 they differ
+ * by rounding (a different order of the same sums), so a training run is not bit-identical to
+ * one with the stock layer.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type Call = (this: BnLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+
+interface BnLayer {
+  axis: number;
+  epsilon: number;
+  momentum: number;
+  center: boolean;
+  scale: boolean;
+  gamma: tf.LayerVariable | null;
+  beta: tf.LayerVariable | null;
+  movingMean: tf.LayerVariable;
+  movingVariance: tf.LayerVariable;
+}
+
+/** The prototype of tfjs-layers' BatchNormalization layer (the one tfjs-core instance's). */
+function batchNormPrototype(): { call: Call } {
+  return Object.getPrototypeOf(tf.layers.batchNormalization({})) as { call: Call };
+}
+
+/**
+ * y = γ·(x − μ)/√(σ² + ε) + β with μ, σ² the batch statistics over every axis but the last,
+ * differentiable in x, γ and β (closed-form gradient). Returns y and the (biased) statistics;
+ * the caller owns `mean` and `variance` (they are kept out of the enclosing tidy).
+ */
+export function batchNormTraining(
+  x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number,
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+  let stats: { mean: tf.Tensor; variance: tf.Tensor } | null = null;
+  const op = tf.customGrad((xIn, gIn, bIn, save) => {
+    const xt = xIn as tf.Tensor;
+    const g = gIn as tf.Tensor;
+    const b = bIn as tf.Tensor;
+    const { mean, variance } = tf.moments(xt, axes);
+    const y = tf.batchNorm(xt, mean, variance, b, g, epsilon);
+    (save as tf.GradSaveFunc)([xt, mean, variance, g]);
+    stats = { mean: tf.keep(mean.clone()), variance: tf.keep(variance.clone()) };
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const d = dy as tf.Tensor;
+        const [xs, mu, v, gm] = saved;
+        const n = xs.size / mu.size;
+        const r = tf.rsqrt(tf.add(v, epsilon));
+        const gr = tf.mul(gm, r);
+        const xc = tf.sub(xs, mu);
+        const sumDy = tf.sum(d, axes);
+        const sumDyXc = tf.sum(tf.mul(d, xc), axes);
+        const coefXc = tf.mul(tf.mul(gr, tf.square(r)), tf.mul(sumDyXc, -1 / n));
+        const shift = tf.mul(gr, tf.mul(sumDy, -1 / n));
+        const dx = tf.add(tf.add(tf.mul(d, gr), tf.mul(xc, coefXc)), shift);
+        return [dx, tf.mul(sumDyXc, r), sumDy];
+      },
+    };
+  });
+  const y = op(x, gamma, beta) as tf.Tensor;
+  const s = stats as { mean: tf.Tensor; variance: tf.Tensor } | null;
+  if (!s) throw new Error('batchNormTraining: statistics were not computed');
+  return { y, mean: s.mean, variance: s.variance };
+}
+
+const STOCK_KEY = Symbol.for('fat2019.batchNormTraining.stockCall');
+
+/**
+ * Makes every BatchNormalization layer (channels-last, with γ and β) train through
+ * {@link batchNormTraining}; other configurations and inference keep the stock code.
+ * Returns false if already installed.
+ */
+export function installBatchNormTraining(): boolean {
+  const proto = batchNormPrototype() as { call: Call } & Record<symbol, Call | undefined>;
+  if (proto[STOCK_KEY]) return false;
+  const stock = proto.call;
+  proto[STOCK_KEY] = stock;
+  proto.call = function call(this: BnLayer, inputs, kwargs) {
+    const training = kwargs?.training === true;
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    const lastAxis = this.axis === -1 || this.axis === input.rank - 1;
+    if (!training || !lastAxis || !this.gamma || !this.beta || (Array.isArray(inputs) && inputs.length !== 1)) {
+      return stock.call(this, inputs, kwargs);
+    }
+    return tf.tidy(() => {
+      const { y, mean, variance } = batchNormTraining(input, this.gamma!.read(), this.beta!.read(), this.epsilon);
+      // The running averages exactly as tfjs-layers updates them.
+      const decay = 1 - this.momentum;
+      for (const [variable, value] of [[this.movingMean, mean], [this.movingVariance, variance]] as const) {
+        tf.tidy(() => {
+          const orig = variable.read();
+          variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
+        });
+      }
+      mean.dispose();
+      variance.dispose();
+      return y;
+    });
+  };
+  return true;
+}
+
+/** Puts tfjs-layers' own BatchNormalization.call back. Returns false if it was not replaced. */
+export function uninstallBatchNormTraining(): boolean {
+  const proto = batchNormPrototype() as { call: Call } & Record<symbol, Call | undefined>;
+  const stock = proto[STOCK_KEY];
+  if (!stock) return false;
+  proto.call = stock;
+  delete proto[STOCK_KEY];
+  return true;
+}

@@ -1,0 +1,141 @@
+/**
+ * Depthwise-convolution gradients for the tfjs wasm backend, which (4.22) has the forward
+ * `DepthwiseConv2dNative` but neither `DepthwiseConv2dNativeBackpropFilter` nor
+ * `DepthwiseConv2dNativeBackpropInput`: MobileNetV2 cannot train on wasm without them.
+ *
+ * Direct loops over the wasm heap. A depthwise conv costs kh·kw MACs per output value, so
+ * these passes are small next to the 1×1 convolutions around them (XNNPACK); the innermost
+ * loop runs over channels, contiguous in NHWC for x, dy and dx alike.
+ *
+ * Filter [fh, fw, C, m] (channel multiplier m); output channel c·m + q comes from input
+ * channel c and filter slice [:, :, c, q]. With pad top/left from tfjs' own conv info:
+ *   dW[a, b, c, q]  = Σ_{n,i,j} x[n, i·sh + a − top, j·sw + b − left, c] · dy[n, i, j, c·m + q]
+ *   dx[n, y, z, c]  = Σ_{q,a,b,i,j: i·sh + a − top = y, j·sw + b − left = z} dy[n, i, j, c·m + q] · W[a, b, c, q]
+ * Dilation 1 only, as tfjs' depthwise gradient itself requires.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { heapF32, type WasmBackendLike } from './wasmOps';
+
+interface DepthwiseGradAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+type Shape4 = [number, number, number, number];
+
+function convInfo(kernel: string, xShape: Shape4, filterShape: Shape4, attrs: DepthwiseGradAttrs): tf.backend_util.Conv2DInfo {
+  const dil = attrs.dilations ?? 1;
+  const [dh, dw] = typeof dil === 'number' ? [dil, dil] : dil;
+  if (dh !== 1 || dw !== 1) throw new Error(`${kernel} (fat2019 wasm kernel): dilations must be 1, got [${dh}, ${dw}]`);
+  return tf.backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, true, 'channelsLast');
+}
+
+/**
+ * Filter gradient. Inputs x [N, H, W, C], dy [N, Ho, Wo, C·m]; attrs as tfjs'
+ * `DepthwiseConv2dNativeBackpropFilter` (`filterShape` [fh, fw, C, m]). Returns dW.
+ */
+export function depthwiseBackpropFilterWasm(args: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs: tf.NamedAttrMap;
+  backend: tf.KernelBackend;
+}): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  const dy = args.inputs.dy as tf.TensorInfo;
+  const attrs = args.attrs as unknown as DepthwiseGradAttrs & { filterShape: Shape4 };
+  const backend = args.backend as unknown as WasmBackendLike;
+  const info = convInfo('DepthwiseConv2dNativeBackpropFilter', x.shape as Shape4, attrs.filterShape, attrs);
+  const [N, H, W, C] = x.shape;
+  const [fh, fw, , m] = attrs.filterShape;
+  const { outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const Co = C * m;
+  const acc = new Float64Array(fh * fw * C * m);
+  const xv = heapF32(backend, x);
+  const dyv = heapF32(backend, dy);
+  for (let n = 0; n < N; n++) {
+    for (let i = 0; i < Ho; i++) {
+      for (let a = 0; a < fh; a++) {
+        const y = i * sh + a - top;
+        if (y < 0 || y >= H) continue;
+        for (let j = 0; j < Wo; j++) {
+          const dyBase = ((n * Ho + i) * Wo + j) * Co;
+          for (let b = 0; b < fw; b++) {
+            const z = j * sw + b - left;
+            if (z < 0 || z >= W) continue;
+            const xBase = ((n * H + y) * W + z) * C;
+            const wBase = (a * fw + b) * Co;
+            if (m === 1) {
+              for (let c = 0; c < C; c++) acc[wBase + c] += xv[xBase + c] * dyv[dyBase + c];
+            } else {
+              for (let c = 0; c < C; c++) {
+                const xc = xv[xBase + c];
+                for (let q = 0; q < m; q++) acc[wBase + c * m + q] += xc * dyv[dyBase + c * m + q];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  const out = backend.makeOutput([fh, fw, C, m], 'float32');
+  heapF32(backend, out).set(acc);
+  return out;
+}
+
+/**
+ * Input gradient. Inputs dy [N, Ho, Wo, C·m], filter [fh, fw, C, m]; attrs as tfjs'
+ * `DepthwiseConv2dNativeBackpropInput` (`inputShape` [N, H, W, C]). Returns dx.
+ */
+export function depthwiseBackpropInputWasm(args: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs: tf.NamedAttrMap;
+  backend: tf.KernelBackend;
+}): tf.TensorInfo {
+  const dy = args.inputs.dy as tf.TensorInfo;
+  const filter = args.inputs.filter as tf.TensorInfo;
+  const attrs = args.attrs as unknown as DepthwiseGradAttrs & { inputShape: Shape4 };
+  const backend = args.backend as unknown as WasmBackendLike;
+  const info = convInfo('DepthwiseConv2dNativeBackpropInput', attrs.inputShape, filter.shape as Shape4, attrs);
+  const [N, H, W, C] = attrs.inputShape;
+  const [fh, fw, , m] = filter.shape;
+  const { outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const Co = C * m;
+  const out = backend.makeOutput([N, H, W, C], 'float32');
+  // Views after the allocation: a growing heap detaches older ones.
+  const dx = heapF32(backend, out);
+  dx.fill(0);
+  const dyv = heapF32(backend, dy);
+  const wv = heapF32(backend, filter);
+  for (let n = 0; n < N; n++) {
+    for (let i = 0; i < Ho; i++) {
+      for (let a = 0; a < fh; a++) {
+        const y = i * sh + a - top;
+        if (y < 0 || y >= H) continue;
+        for (let j = 0; j < Wo; j++) {
+          const dyBase = ((n * Ho + i) * Wo + j) * Co;
+          for (let b = 0; b < fw; b++) {
+            const z = j * sw + b - left;
+            if (z < 0 || z >= W) continue;
+            const xBase = ((n * H + y) * W + z) * C;
+            const wBase = (a * fw + b) * Co;
+            if (m === 1) {
+              for (let c = 0; c < C; c++) dx[xBase + c] += dyv[dyBase + c] * wv[wBase + c];
+            } else {
+              for (let c = 0; c < C; c++) {
+                let s = 0;
+                for (let q = 0; q < m; q++) s += dyv[dyBase + c * m + q] * wv[wBase + c * m + q];
+                dx[xBase + c] += s;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
