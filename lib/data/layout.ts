@@ -236,7 +236,10 @@ export function clipsPerClass(set: LabelledSet, vocabulary: readonly string[]): 
 /** What was found, in a few lines (printed at the start of training). */
 export function describeLayout(layout: DataLayout): string {
   const kinds: Record<LayoutKind, string> = { kaggle: 'Kaggle layout', folderPerClass: 'a folder per class', csv: 'one label CSV' };
-  const where = (s: { dataDir: string; dataset: string }) => relative('.', join(s.dataDir, s.dataset)) || '.';
+  const where = (s: { dataDir: string; dataset: string }) => {
+    const rel = relative('.', join(s.dataDir, s.dataset));
+    return rel === '' ? '.' : rel.startsWith('..') ? resolve(s.dataDir, s.dataset) : rel;
+  };
   const lines = [`data: ${layout.source} (${kinds[layout.kind]}), ${layout.vocabulary.length} classes`];
   const c = layout.curated;
   const multi = c.clips.filter((x) => x.labels.length > 1).length;
