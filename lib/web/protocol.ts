@@ -27,8 +27,8 @@ export interface SiteManifest {
   preprocess: PreprocessConfig;
   infer: InferConfig;
   activation: Activation;
-  /** The run's ModelConfig.inputNormalization (imported fastai models); absent or null: none. */
-  inputNormalization?: InputNormalization | null;
+  /** The run's ModelConfig.inputNormalization (models imported from PyTorch), null for none. */
+  inputNormalization: InputNormalization | null;
   /** Classes listed by default (the CLI's `--top`). */
   topK: number;
   members: SiteMember[];
