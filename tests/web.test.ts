@@ -156,8 +156,9 @@ test('buildSite: site.json, the members\' model files, bundles and wasm binaries
   assert.doesNotMatch(readFileSync(join(out, 'index.html'), 'utf8'), /https?:\/\//, 'the page loads nothing from elsewhere');
 
   const info = readRunInfo(runDir);
-  assert.equal(runActivation({ ...info.config, task: { name: 'singleLabel', labelSmoothing: 0 } } as typeof info.config), 'softmax');
-  assert.equal(runActivation({ ...info.config, task: { name: 'multiLabel', labelSmoothing: 0 } } as typeof info.config), 'sigmoid');
+  assert.equal(runActivation({ ...info.config, task: { name: 'singleLabel', labelSmoothing: 0 } }), 'softmax');
+  assert.equal(runActivation(info.config), 'sigmoid');
+  assert.throws(() => runActivation({ ...info.config, task: { name: 'relu' } } as unknown as typeof info.config), /task\.name must be one of multiLabel, singleLabel, got 'relu'/);
 
   // A truncated member is refused before anything is served, naming the file.
   const broken = join(root, 'broken-run');

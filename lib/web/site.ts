@@ -20,6 +20,7 @@ import { readModelArtifacts } from '../runtime/modelFile';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 import { SITE_MANIFEST_VERSION, type SiteManifest, type SiteMember } from './protocol';
 import type { Activation } from './windowScores';
+import { activationOf, TASK_NAMES } from '../task/task';
 
 const PAGE_DIR = join(__dirname, 'page');
 const STATIC_FILES = ['index.html', 'style.css', 'recorder-worklet.js'];
@@ -47,13 +48,13 @@ export interface SiteReport {
 }
 
 /**
- * The activation of the run's task: softmax for a single-label task (`config.task.name ===
- * 'singleLabel'`, one class per clip), else sigmoid (multi-label, the FAT2019 task, and runs
- * made before tasks existed). Same rule as lib/task's activationOf, once that lands on main.
+ * The activation of the run's task (lib/task): 'softmax' for singleLabel runs, else 'sigmoid'
+ * (multiLabel, the FAT2019 task; also runs made before tasks existed).
  */
 export function runActivation(config: Fat2019Config): Activation {
-  const task = (config as unknown as { task?: { name?: unknown } }).task;
-  return task?.name === 'singleLabel' ? 'softmax' : 'sigmoid';
+  const name = (config as unknown as { task?: { name?: unknown } }).task?.name ?? 'multiLabel';
+  if (!(TASK_NAMES as readonly unknown[]).includes(name)) throw new Error(`run.json: task.name must be one of ${TASK_NAMES.join(', ')}, got '${String(name)}'`);
+  return activationOf(config);
 }
 
 /**
