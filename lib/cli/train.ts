@@ -5,6 +5,7 @@ import { UsageError, numberOption, type Command } from './command';
 import { CONFIG_DEFAULTS, LOW_RATE_MAX_HZ, checkPreprocessConfig, lowRatePreprocess, withDefaults, type Architecture, type DeepPartial, type Fat2019Config, type RecipeName, type TaskName } from '../config';
 import { detectLayout, describeLayout, lowSampleRate, scanClips, type DataLayout } from '../data/layout';
 import { checkDatasets, preprocessDatasets } from '../data/preprocess';
+import { validateAll } from '../data/validateClips';
 import { checkTaskLabels, detectTaskName, TASK_NAMES } from '../task/task';
 import { RECIPES, RECIPE_NAMES, recipeOf, recipeStages } from '../train/pipeline/recipes';
 import { checkRecipeData } from '../train/pipeline/data';
@@ -62,9 +63,8 @@ export function formatStageReports(arch: string, stages: StageReport[]): string 
  */
 export function checkTrainingData(layout: DataLayout, config: Fat2019Config): void {
   const sets = recipeOf(config).needsNoisy && layout.noisy ? [layout.curated, layout.noisy] : [layout.curated];
-  for (const set of sets) {
-    checkDatasets(set.dataDir, [set.dataset], layout.kind === 'kaggle' ? undefined : { [set.dataset]: set.clips.map((c) => c.fname) });
-  }
+  // One error for all sets: a missing noisy clip is not left for the next run to report.
+  validateAll(sets.map((set) => () => checkDatasets(set.dataDir, [set.dataset], layout.kind === 'kaggle' ? undefined : { [set.dataset]: set.clips.map((c) => c.fname) })));
 }
 
 /**
