@@ -90,6 +90,33 @@ export class RealFft {
    * Lets the STFT fuse framing, windowing and packing into one pass.
    */
   transformPacked(outRe: Float64Array, outIm: Float64Array): void {
+    this.runStages();
+    this.untangle(outRe, outIm);
+  }
+
+  /**
+   * Like {@link transformPacked} but writes only the power |X[k]|² (float64) of the n/2 + 1
+   * bins: the untangle and the squares in one pass, no spectrum arrays.
+   */
+  powerPacked(out: Float64Array): void {
+    const { zRe, zIm, half, postCos, postSin } = this;
+    this.runStages();
+    const z0r = zRe[0], z0i = zIm[0];
+    out[0] = (z0r + z0i) * (z0r + z0i);
+    out[half] = (z0r - z0i) * (z0r - z0i);
+    for (let k = 1, b = half - 1; k <= b; k++, b--) {
+      const ar = zRe[k], ai = zIm[k], br = zRe[b], bi = zIm[b];
+      const er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
+      const or = 0.5 * (ai + bi), oi = -0.5 * (ar - br);
+      const c = postCos[k], s = postSin[k];
+      const wr = c * or + s * oi, wi = c * oi - s * or;
+      const xr = er + wr, xi = ei + wi, yr = er - wr, yi = wi - ei;
+      out[k] = xr * xr + xi * xi;
+      out[b] = yr * yr + yi * yi;
+    }
+  }
+
+  private runStages(): void {
     const { zRe, zIm, half } = this;
     for (const st of this.stages) {
       if (st.radix === 4) radix4(zRe, zIm, half, st);
@@ -99,6 +126,10 @@ export class RealFft {
       else if (st.radix === 3) radix3(zRe, zIm, half, st);
       else radixGeneric(zRe, zIm, half, st);
     }
+  }
+
+  private untangle(outRe: Float64Array, outIm: Float64Array): void {
+    const { zRe, zIm, half } = this;
     // Untangle: X[k] = E + W^k·O with E = (Z[k] + conj Z[h−k]) / 2, O = (Z[k] − conj Z[h−k]) / 2i,
     // and X[h−k] = conj(E − W^k·O), so each pass of the loop yields two bins.
     const { postCos, postSin } = this;

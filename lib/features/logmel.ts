@@ -35,7 +35,7 @@ function planFor(cfg: LogMelConfig): LogMelPlan {
 
 /**
  * Mel power spectrogram S = M · |STFT|² in float64 (librosa 0.6.3 `melspectrogram(power=2)` on
- * a float64 filterbank; the power itself is float32 as numpy computes it).
+ * a float64 filterbank; the power in float64 too, see {@link StftPlan.framePowerF64}).
  *
  * @param samples mono waveform `[n]` at cfg.sampleRate
  * @returns `[nMels][1 + floor(n / hopLength)]` float64, mel row 0 = lowest band
@@ -47,8 +47,7 @@ export function melSpectrogram(samples: Float32Array, cfg: LogMelConfig): Matrix
   const { nMels, start, length, offset, weights } = mel;
   const s = new Float64Array(nMels * frames);
   for (let t = 0; t < frames; t++) {
-    stft.transformFrame(padded, t);
-    stft.framePower(power);
+    stft.framePowerF64(padded, t, power);
     for (let m = 0; m < nMels; m++) {
       let acc = 0;
       const k0 = start[m], o = offset[m], len = length[m];

@@ -105,6 +105,21 @@ export class StftPlan {
 
   /** FFT of frame t of the padded signal `padded` (window in float64) into frameRe/frameIm. */
   transformFrame(padded: Float32Array, t: number): void {
+    this.packFrame(padded, t);
+    this.fft.transformPacked(this.frameRe, this.frameIm);
+  }
+
+  /**
+   * |X|² of frame t of `padded` into `out[bins]`, in float64 straight from the FFT (no complex64
+   * rounding: it moves the power by ~1e-7 relative, ~3e-7 dB, far inside the golden's 1e-4 dB).
+   * The log-mel hot loop uses this; {@link framePower} keeps numpy's exact float32 steps.
+   */
+  framePowerF64(padded: Float32Array, t: number, out: Float64Array): void {
+    this.packFrame(padded, t);
+    this.fft.powerPacked(out);
+  }
+
+  private packFrame(padded: Float32Array, t: number): void {
     const { offPacked, winPacked, fft } = this;
     const zRe = fft.zRe, zIm = fft.zIm;
     const base = t * this.hopLength;
@@ -114,7 +129,6 @@ export class StftPlan {
       zRe[p] = padded[j] * winPacked[2 * p];
       zIm[p] = padded[j + 1] * winPacked[2 * p + 1];
     }
-    fft.transformPacked(this.frameRe, this.frameIm);
   }
 
   /**
