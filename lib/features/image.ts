@@ -29,20 +29,21 @@ export function powerToDb(power: ArrayLike<number>, o: PowerToDbOptions = {}): F
   if (!(amin > 0)) throw new Error(`amin must be > 0, got ${amin}`);
   if (topDb !== null && !(topDb >= 0)) throw new Error(`topDb must be >= 0 or null, got ${topDb}`);
   const n = power.length;
-  const db = new Float64Array(n);
   const refDb = 10 * Math.log10(Math.max(amin, Math.abs(ref)));
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const v = 10 * Math.log10(Math.max(amin, power[i])) - refDb;
-    db[i] = v;
-    if (v > max) max = v;
-  }
   const out = new Float32Array(n);
   if (topDb === null) {
-    out.set(db);
-  } else {
-    const floor = max - topDb;
-    for (let i = 0; i < n; i++) out[i] = db[i] > floor ? db[i] : floor;
+    for (let i = 0; i < n; i++) out[i] = 10 * Math.log10(Math.max(amin, power[i])) - refDb;
+    return out;
+  }
+  // The dB map is monotonic in the power, so the largest dB value is that of the largest power:
+  // one cheap max pass instead of a float64 dB buffer. NaN powers are skipped by the max as
+  // before (`v > max` is false for NaN).
+  let maxPower = -Infinity;
+  for (let i = 0; i < n; i++) { const p = power[i]; if (p > maxPower) maxPower = p; }
+  const floor = n === 0 ? -Infinity : 10 * Math.log10(Math.max(amin, maxPower)) - refDb - topDb;
+  for (let i = 0; i < n; i++) {
+    const v = 10 * Math.log10(Math.max(amin, power[i])) - refDb;
+    out[i] = v > floor ? v : floor;
   }
   return out;
 }
