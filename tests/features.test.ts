@@ -195,6 +195,30 @@ test('FFT: mixed-radix real FFT equals a direct DFT for many sizes', () => {
   assert.throws(() => new RealFft(7), /n must be an even integer >= 2, got 7/);
 });
 
+test('FFT: the fused windowed power path equals |X|² of the plain transform (with and without a leading radix 5)', () => {
+  for (const n of [10, 30, 64, 90, 2560]) {
+    const fft = new RealFft(n);
+    const base = 3;
+    const sig = Float32Array.from({ length: n + 2 * base }, (_, i) => Math.sin(0.7 * i) + 0.05 * (i % 5));
+    const win = Float64Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / n));
+    const winPacked = new Float64Array(n);
+    for (let p = 0; p < n / 2; p++) { winPacked[2 * p] = win[2 * fft.perm[p]]; winPacked[2 * p + 1] = win[2 * fft.perm[p] + 1]; }
+    const power = new Float64Array(n / 2 + 1);
+    fft.powerWindowed(sig, base, winPacked, power);
+    const re = new Float64Array(n / 2 + 1);
+    const im = new Float64Array(n / 2 + 1);
+    fft.forward(Float64Array.from({ length: n }, (_, j) => sig[base + j] * win[j]), re, im);
+    let err = 0;
+    let peak = 0;
+    for (let k = 0; k <= n / 2; k++) {
+      const ref = re[k] * re[k] + im[k] * im[k];
+      err = Math.max(err, Math.abs(power[k] - ref));
+      peak = Math.max(peak, ref);
+    }
+    assert.ok(err <= 1e-12 * peak, `n=${n}: error ${err / peak} of the peak power`);
+  }
+});
+
 test('STFT of chirp_3s: first 5 frames match the complex64 and power goldens', async () => {
   const y2 = f32('chirp_3s/y2.f32');
   const S = stft(y2, { nFft: 2560, hopLength: 694 });

@@ -99,8 +99,12 @@ export class RealFft {
    * bins: the untangle and the squares in one pass, no spectrum arrays.
    */
   powerPacked(out: Float64Array): void {
-    const { zRe, zIm, half, postCos, postSin } = this;
     this.runStages();
+    this.untanglePower(out);
+  }
+
+  private untanglePower(out: Float64Array): void {
+    const { zRe, zIm, half, postCos, postSin } = this;
     const z0r = zRe[0], z0i = zIm[0];
     out[0] = (z0r + z0i) * (z0r + z0i);
     out[half] = (z0r - z0i) * (z0r - z0i);
@@ -116,9 +120,53 @@ export class RealFft {
     }
   }
 
-  private runStages(): void {
+  /**
+   * Power |X[k]|² (float64) of the real frame `x[base + j]·window[j]`, j < n, into `out[n/2 + 1]`.
+   * `winPacked` holds the window in the packed input order: `winPacked[2p + e] = window[2·perm[p] + e]`.
+   * Loading, windowing and the first radix-5 stage (no twiddles) run in one pass when the
+   * plan starts with a 5 (the reference n_fft 2560 does): one pass over the work arrays fewer.
+   */
+  powerWindowed(x: Float32Array, base: number, winPacked: Float64Array, out: Float64Array): void {
+    const { zRe, zIm, half, perm } = this;
+    const first = this.stages[0];
+    if (first !== undefined && first.radix === 5) {
+      for (let p = 0; p < half; p += 5) {
+        const j0 = base + 2 * perm[p], j1 = base + 2 * perm[p + 1], j2 = base + 2 * perm[p + 2];
+        const j3 = base + 2 * perm[p + 3], j4 = base + 2 * perm[p + 4];
+        const w = 2 * p;
+        const a0r = x[j0] * winPacked[w], a0i = x[j0 + 1] * winPacked[w + 1];
+        const a1r = x[j1] * winPacked[w + 2], a1i = x[j1 + 1] * winPacked[w + 3];
+        const a2r = x[j2] * winPacked[w + 4], a2i = x[j2 + 1] * winPacked[w + 5];
+        const a3r = x[j3] * winPacked[w + 6], a3i = x[j3 + 1] * winPacked[w + 7];
+        const a4r = x[j4] * winPacked[w + 8], a4i = x[j4 + 1] * winPacked[w + 9];
+        const b1r = a1r + a4r, b1i = a1i + a4i, d1r = a1r - a4r, d1i = a1i - a4i;
+        const b2r = a2r + a3r, b2i = a2i + a3i, d2r = a2r - a3r, d2i = a2i - a3i;
+        const tr1 = a0r + C5_1 * b1r + C5_2 * b2r, ti1 = a0i + C5_1 * b1i + C5_2 * b2i;
+        const tr2 = a0r + C5_2 * b1r + C5_1 * b2r, ti2 = a0i + C5_2 * b1i + C5_1 * b2i;
+        const u1r = S5_1 * d1r + S5_2 * d2r, u1i = S5_1 * d1i + S5_2 * d2i;
+        const u2r = S5_2 * d1r - S5_1 * d2r, u2i = S5_2 * d1i - S5_1 * d2i;
+        zRe[p] = a0r + b1r + b2r; zIm[p] = a0i + b1i + b2i;
+        zRe[p + 1] = tr1 + u1i; zIm[p + 1] = ti1 - u1r;
+        zRe[p + 4] = tr1 - u1i; zIm[p + 4] = ti1 + u1r;
+        zRe[p + 2] = tr2 + u2i; zIm[p + 2] = ti2 - u2r;
+        zRe[p + 3] = tr2 - u2i; zIm[p + 3] = ti2 + u2r;
+      }
+      this.runStages(1);
+    } else {
+      for (let p = 0; p < half; p++) {
+        const j = base + 2 * perm[p];
+        zRe[p] = x[j] * winPacked[2 * p];
+        zIm[p] = x[j + 1] * winPacked[2 * p + 1];
+      }
+      this.runStages(0);
+    }
+    this.untanglePower(out);
+  }
+
+  private runStages(from = 0): void {
     const { zRe, zIm, half } = this;
-    for (const st of this.stages) {
+    for (let i = from; i < this.stages.length; i++) {
+      const st = this.stages[i];
       if (st.radix === 4) radix4(zRe, zIm, half, st);
       else if (st.radix === 8) radix8(zRe, zIm, half, st);
       else if (st.radix === 2) radix2(zRe, zIm, half, st);

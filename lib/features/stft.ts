@@ -115,8 +115,7 @@ export class StftPlan {
    * The log-mel hot loop uses this; {@link framePower} keeps numpy's exact float32 steps.
    */
   framePowerF64(padded: Float32Array, t: number, out: Float64Array): void {
-    this.packFrame(padded, t);
-    this.fft.powerPacked(out);
+    this.fft.powerWindowed(padded, t * this.hopLength, this.winPacked, out);
   }
 
   private packFrame(padded: Float32Array, t: number): void {
