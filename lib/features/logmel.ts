@@ -17,6 +17,9 @@ interface LogMelPlan {
   stft: StftPlan;
   mel: SparseMel;
   power: Float64Array;
+  /** Reused between clips (grown when a longer clip comes): the padded signal, the mel power. */
+  padded: Float32Array;
+  melPower: Float64Array;
 }
 
 const plans = new Map<string, LogMelPlan>();
@@ -27,7 +30,7 @@ function planFor(cfg: LogMelConfig): LogMelPlan {
   if (!plan) {
     const stft = new StftPlan({ nFft: cfg.nFft, hopLength: cfg.hopLength, center: true });
     const mel = sparseMelFilterbank({ sampleRate: cfg.sampleRate, nFft: cfg.nFft, nMels: cfg.nMels, fMin: cfg.fMin, fMax: cfg.fMax });
-    plan = { stft, mel, power: new Float64Array(stft.bins) };
+    plan = { stft, mel, power: new Float64Array(stft.bins), padded: new Float32Array(0), melPower: new Float64Array(0) };
     plans.set(key, plan);
   }
   return plan;
@@ -41,11 +44,21 @@ function planFor(cfg: LogMelConfig): LogMelPlan {
  * @returns `[nMels][1 + floor(n / hopLength)]` float64, mel row 0 = lowest band
  */
 export function melSpectrogram(samples: Float32Array, cfg: LogMelConfig): Matrix64 {
-  const { stft, mel, power } = planFor(cfg);
-  const padded = stft.padSignal(samples);
+  const plan = planFor(cfg);
+  const frames = plan.stft.frames(samples.length);
+  const s = new Float64Array(plan.mel.nMels * frames);
+  melPowerInto(plan, samples, s);
+  return { rows: plan.mel.nMels, cols: frames, data: s };
+}
+
+/** The mel power of `samples` into `s[nMels · frames]` (layout of {@link melSpectrogram}). */
+function melPowerInto(plan: LogMelPlan, samples: Float32Array, s: Float64Array): void {
+  const { stft, mel, power } = plan;
+  const padLength = samples.length + stft.nFft;
+  if (plan.padded.length < padLength) plan.padded = new Float32Array(padLength);
+  const padded = stft.padSignal(samples, plan.padded);
   const frames = stft.frames(samples.length);
   const { nMels, start, length, offset, weights } = mel;
-  const s = new Float64Array(nMels * frames);
   for (let t = 0; t < frames; t++) {
     stft.framePowerF64(padded, t, power);
     for (let m = 0; m < nMels; m++) {
@@ -55,7 +68,6 @@ export function melSpectrogram(samples: Float32Array, cfg: LogMelConfig): Matrix
       s[m * frames + t] = acc;
     }
   }
-  return { rows: nMels, cols: frames, data: s };
 }
 
 /**
@@ -66,8 +78,13 @@ export function melSpectrogram(samples: Float32Array, cfg: LogMelConfig): Matrix
  * @returns dB `[nMels][1 + floor(n / hopLength)]` float32
  */
 export function logMelSpectrogram(samples: Float32Array, cfg: LogMelConfig & Pick<PreprocessConfig, 'dbRef' | 'dbAmin' | 'dbTopDb'>): Matrix {
-  const s = melSpectrogram(samples, cfg);
-  return { rows: s.rows, cols: s.cols, data: powerToDb(s.data, { ref: cfg.dbRef, amin: cfg.dbAmin, topDb: cfg.dbTopDb }) };
+  const plan = planFor(cfg);
+  const frames = plan.stft.frames(samples.length);
+  const size = plan.mel.nMels * frames;
+  if (plan.melPower.length < size) plan.melPower = new Float64Array(size);
+  const s = plan.melPower.subarray(0, size);
+  melPowerInto(plan, samples, s);
+  return { rows: plan.mel.nMels, cols: frames, data: powerToDb(s, { ref: cfg.dbRef, amin: cfg.dbAmin, topDb: cfg.dbTopDb }) };
 }
 
 /**

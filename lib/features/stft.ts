@@ -83,13 +83,17 @@ export class StftPlan {
     this.frameIm = new Float64Array(this.bins);
   }
 
-  /** The signal as the frames see it: reflect-padded by nFft / 2 on each side when centred. */
-  padSignal(samples: Float32Array): Float32Array {
+  /**
+   * The signal as the frames see it: reflect-padded by nFft / 2 on each side when centred.
+   * @param scratch optional buffer to write into when it is long enough (the result is then a
+   *   view of it), so a loop over clips reuses one buffer
+   */
+  padSignal(samples: Float32Array, scratch?: Float32Array): Float32Array {
     if (!this.center) return samples;
     const n = samples.length;
     if (n === 0) throw new Error('samples must not be empty, got 0 samples');
     const pad = this.nFft / 2;
-    const out = new Float32Array(n + 2 * pad);
+    const out = scratch !== undefined && scratch.length >= n + 2 * pad ? scratch.subarray(0, n + 2 * pad) : new Float32Array(n + 2 * pad);
     out.set(samples, pad);
     for (let i = 0; i < pad; i++) {
       out[i] = samples[reflectIndex(i - pad, n)];
