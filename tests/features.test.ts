@@ -196,7 +196,7 @@ test('FFT: mixed-radix real FFT equals a direct DFT for many sizes', () => {
 });
 
 test('FFT: the fused windowed power path equals |X|² of the plain transform (with and without a leading radix 5)', () => {
-  for (const n of [10, 30, 64, 90, 2560]) {
+  for (const n of [8, 10, 16, 30, 40, 64, 90, 2560]) {
     const fft = new RealFft(n);
     const base = 3;
     const sig = Float32Array.from({ length: n + 2 * base }, (_, i) => Math.sin(0.7 * i) + 0.05 * (i % 5));
