@@ -1,0 +1,93 @@
+/**
+ * Where the time of one clip's features goes (`npm run bench:profile-features [-- --reps 30]`):
+ * the stages of `clipImageFromSamples` timed one by one on a 10 s 44.1 kHz synthetic clip, one
+ * thread, median of the repetitions. The stages are the shipped functions; "mel product" is
+ * `melSpectrogram` minus the STFT + power loop it runs, so it also holds the padding copy.
+ * Prints a table, then one JSON object on the last line.
+ */
+import { hostname, cpus, loadavg } from 'node:os';
+import { PREPROCESS_DEFAULTS, withDefaults } from '../lib/config';
+import { clipImageFromSamples, dbToImage, melSpectrogram, padCentered, powerToDb, StftPlan, trimClip } from '../lib/features';
+import { Rng } from '../lib/util/rng';
+
+const SR = 44100;
+
+function intArg(argv: string[], name: string, fallback: number): number {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const n = Number(argv[i + 1]);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got '${argv[i + 1]}'`);
+  return n;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+/** Median milliseconds of `fn` over `reps` runs after 3 warm-up runs. */
+function timeMs(reps: number, fn: () => unknown): number {
+  for (let i = 0; i < 3; i++) fn();
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+function main(): void {
+  const reps = intArg(process.argv.slice(2), 'reps', 30);
+  const cfg = withDefaults(PREPROCESS_DEFAULTS);
+  const rng = new Rng(2019);
+  const n = 10 * SR;
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = i / SR;
+    x[i] = 0.3 * Math.sin(2 * Math.PI * 300 * t * (1 + t)) + 0.05 * rng.normal();
+  }
+  x.fill(0, 0, SR / 2); // leading silence, so trim has work
+
+  const trimmed = trimClip(x, cfg);
+  const padded = padCentered(trimmed, cfg.minSamples);
+  const plan = new StftPlan({ nFft: cfg.nFft, hopLength: cfg.hopLength });
+  const framed = plan.padSignal(padded);
+  const frames = plan.frames(padded.length);
+  const power = new Float64Array(plan.bins);
+  const mel = melSpectrogram(padded, cfg);
+  const dbOpts = { ref: cfg.dbRef, amin: cfg.dbAmin, topDb: cfg.dbTopDb };
+  const db = { rows: mel.rows, cols: mel.cols, data: powerToDb(mel.data, dbOpts) };
+
+  const trimMs = timeMs(reps, () => trimClip(x, cfg));
+  const stftMs = timeMs(reps, () => { for (let t = 0; t < frames; t++) plan.framePowerF64(framed, t, power); });
+  const melMs = timeMs(reps, () => melSpectrogram(padded, cfg)) - stftMs;
+  const dbMs = timeMs(reps, () => powerToDb(mel.data, dbOpts));
+  const imageMs = timeMs(reps, () => dbToImage(db, cfg));
+  const totalMs = timeMs(reps, () => clipImageFromSamples(x, cfg));
+  const rows: Array<[string, number]> = [
+    ['trim', trimMs],
+    [`STFT + power (${frames} frames, n_fft ${cfg.nFft}, float64)`, stftMs],
+    [`mel product (sparse, ${cfg.nMels} bands) + padding`, melMs],
+    ['power_to_db', dbMs],
+    ['uint8 image (numpy float32 statistics)', imageMs],
+    ['total clipImageFromSamples', totalMs],
+  ];
+  console.log(`load: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
+  for (const [name, ms] of rows) console.log(`${name.padEnd(52)} ${ms.toFixed(2).padStart(7)} ms  ${((100 * ms) / totalMs).toFixed(0).padStart(3)} %`);
+  console.log(`STFT: ${((1000 * stftMs) / frames).toFixed(1)} µs per frame`);
+  const r2 = (v: number) => Math.round(v * 100) / 100;
+  console.log(JSON.stringify({
+    bench: 'profile-features',
+    date: new Date().toISOString(),
+    machine: `${hostname()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
+    clipSeconds: 10,
+    reps,
+    frames,
+    ms: { trim: r2(trimMs), stftPower: r2(stftMs), melProduct: r2(melMs), powerToDb: r2(dbMs), image: r2(imageMs), total: r2(totalMs) },
+    loadAverage: r2(loadavg()[0]),
+  }));
+}
+
+main();
