@@ -4,6 +4,12 @@
  */
 import type { ClipImage, Matrix } from './types';
 
+/**
+ * 10·log10(x) = DB_PER_NEPER · ln(x): V8's Math.log is about twice as fast as Math.log10; the two
+ * differ by an ulp of float64, far below the float32 rounding of the result.
+ */
+const DB_PER_NEPER = 10 / Math.LN10;
+
 /** power_to_db parameters (librosa). */
 export interface PowerToDbOptions {
   /** Reference power: 0 dB. Default 1. */
@@ -29,10 +35,10 @@ export function powerToDb(power: ArrayLike<number>, o: PowerToDbOptions = {}): F
   if (!(amin > 0)) throw new Error(`amin must be > 0, got ${amin}`);
   if (topDb !== null && !(topDb >= 0)) throw new Error(`topDb must be >= 0 or null, got ${topDb}`);
   const n = power.length;
-  const refDb = 10 * Math.log10(Math.max(amin, Math.abs(ref)));
+  const refDb = DB_PER_NEPER * Math.log(Math.max(amin, Math.abs(ref)));
   const out = new Float32Array(n);
   if (topDb === null) {
-    for (let i = 0; i < n; i++) out[i] = 10 * Math.log10(Math.max(amin, power[i])) - refDb;
+    for (let i = 0; i < n; i++) out[i] = DB_PER_NEPER * Math.log(Math.max(amin, power[i])) - refDb;
     return out;
   }
   // The dB map is monotonic in the power, so the largest dB value is that of the largest power:
@@ -40,9 +46,9 @@ export function powerToDb(power: ArrayLike<number>, o: PowerToDbOptions = {}): F
   // before (`v > max` is false for NaN).
   let maxPower = -Infinity;
   for (let i = 0; i < n; i++) { const p = power[i]; if (p > maxPower) maxPower = p; }
-  const floor = n === 0 ? -Infinity : 10 * Math.log10(Math.max(amin, maxPower)) - refDb - topDb;
+  const floor = n === 0 ? -Infinity : DB_PER_NEPER * Math.log(Math.max(amin, maxPower)) - refDb - topDb;
   for (let i = 0; i < n; i++) {
-    const v = 10 * Math.log10(Math.max(amin, power[i])) - refDb;
+    const v = DB_PER_NEPER * Math.log(Math.max(amin, power[i])) - refDb;
     out[i] = v > floor ? v : floor;
   }
   return out;
