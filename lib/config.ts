@@ -49,6 +49,53 @@ export const PREPROCESS_DEFAULTS: Readonly<PreprocessConfig> = Object.freeze({
 });
 
 /**
+ * Preprocessing for low-rate audio (8–16 kHz: telephone speech, the dog-sound challenge's
+ * 8 kHz clips, spoken digits), used automatically by `fat2019 train` on a new run when every
+ * training clip's rate is at most {@link LOW_RATE_MAX_HZ}. For a rate r (the highest clip
+ * rate; lower ones are resampled up to it):
+ * - sampleRate r (no upsampling to 44.1 kHz, which would only add empty bands);
+ * - fMax = r / 2 (Nyquist), fMin 20 Hz as the reference;
+ * - nFft = the power of two nearest to 64 ms (512 at 8 kHz, 1024 at 16 kHz), as the
+ *   reference's 2560 samples are 58 ms at 44.1 kHz;
+ * - hopLength = r / 64, so 2 s still make 128 frames (125 at 8 kHz, 250 at 16 kHz);
+ * - minSamples = 2 s, trim frames scaled likewise (nFft, nFft / 4);
+ * - 128 mel bands as the reference, so every model keeps its 128 × 128 input.
+ */
+export function lowRatePreprocess(rate: number): PreprocessConfig {
+  if (!(rate > 0 && rate <= LOW_RATE_MAX_HZ)) throw new Error(`lowRatePreprocess: rate must be in (0, ${LOW_RATE_MAX_HZ}] Hz, got ${rate}`);
+  const nFft = 2 ** Math.round(Math.log2(rate * 0.064));
+  return {
+    ...PREPROCESS_DEFAULTS,
+    sampleRate: rate,
+    trimFrameLength: nFft,
+    trimHopLength: nFft / 4,
+    minSamples: 2 * rate,
+    nFft,
+    hopLength: Math.round(rate / 64),
+    fMax: rate / 2,
+  };
+}
+
+/** Highest clip sample rate for which {@link lowRatePreprocess} is chosen automatically. */
+export const LOW_RATE_MAX_HZ = 16000;
+
+/**
+ * Checks a preprocessing config before any work: mel bands must lie below the Nyquist
+ * frequency (sampleRate / 2), or the top bands would be empty. Errors name the fields.
+ */
+export function checkPreprocessConfig(p: PreprocessConfig, source = 'config.preprocess'): void {
+  if (!(p.sampleRate > 0)) throw new Error(`${source}.sampleRate must be > 0 Hz, got ${p.sampleRate}`);
+  if (p.fMax > p.sampleRate / 2) {
+    throw new Error(`${source}.fMax is ${p.fMax} Hz, above the Nyquist frequency ${p.sampleRate / 2} Hz of ${source}.sampleRate ${p.sampleRate} Hz: ` +
+      `the mel bands above it would be empty. Set fMax <= ${p.sampleRate / 2} (the low-rate preset does: lowRatePreprocess(${p.sampleRate}))`);
+  }
+  if (!(p.fMin >= 0 && p.fMin < p.fMax)) throw new Error(`${source}.fMin must be in [0, fMax = ${p.fMax}) Hz, got ${p.fMin}`);
+  for (const k of ['nFft', 'hopLength', 'nMels', 'minSamples', 'trimFrameLength', 'trimHopLength'] as const) {
+    if (!Number.isInteger(p[k]) || p[k] < 1) throw new Error(`${source}.${k} must be an integer >= 1, got ${p[k]}`);
+  }
+}
+
+/**
  * A network's name as registered in lib/models/registry (`architectureNames()` lists them:
  * cnnModel1, vgg16bn, ...). A plain string here so that config stays free of model code;
  * `buildModel`, the CLI and run folders validate it with `getArchitecture`.
@@ -69,13 +116,16 @@ export interface ModelConfig {
    * with 64 hidden units scored lwlrap 0.668 on unseen recordings, with 512 it scored 0.787).
    */
   headUnits: number;
-  /** Activation of the networks that offer a choice (xresnet18/50: fastai's Mish option). */
-  activation: 'relu' | 'mish';
   /**
-   * mobilenetv2 only: take the one-channel image and learn two 1×1 convolutions that make its
-   * three input channels (FAT2018 8th place), instead of repeating the image 3 times.
+   * Activation of xresnet18/50 ('mish': fastai's Mish option, the fastai2 capstone's). Other
+   * networks ignore it, so a run can mix a Mish XResNet with them.
    */
-  channelStem: boolean;
+  xresnetActivation: 'relu' | 'mish';
+  /**
+   * mobilenetv2: take the one-channel image and learn two 1×1 convolutions that make its three
+   * input channels (FAT2018 8th place), instead of repeating the image 3 times. Others ignore it.
+   */
+  mobilenetChannelStem: boolean;
   /** Dropout rates of the two head blocks. */
   headDropout1: number;
   headDropout2: number;
@@ -100,8 +150,8 @@ export const MODEL_DEFAULTS: Readonly<ModelConfig> = Object.freeze({
   inputFrames: 128,
   widthMultiplier: 1,
   headUnits: 512,
-  activation: 'relu' as 'relu' | 'mish',
-  channelStem: false,
+  xresnetActivation: 'relu' as 'relu' | 'mish',
+  mobilenetChannelStem: false,
   headDropout1: 0.25,
   headDropout2: 0.5,
   inputNormalization: null,
@@ -179,9 +229,37 @@ export const INFER_DEFAULTS: Readonly<InferConfig> = Object.freeze({
   batchSize: 64,
 });
 
-/** The 4-stage warm-up pipeline with k-fold cross-validation. */
+/** multiLabel: sigmoid + BCE, lwlrap (FAT2019); singleLabel: softmax + cross-entropy, accuracy (FAT2018). */
+export type TaskName = 'multiLabel' | 'singleLabel';
+
+/** The task (lib/task): what the labels mean; drives loss, activation, metrics, selection. */
+export interface TaskConfig {
+  name: TaskName;
+  /** singleLabel only: cross-entropy targets (1 − ε)·y + ε/C. */
+  labelSmoothing: number;
+}
+
+export const TASK_CONFIG_DEFAULTS: Readonly<TaskConfig> = Object.freeze({ name: 'multiLabel' as TaskName, labelSmoothing: 0 });
+
+/** The training recipes of lib/train/pipeline/recipes (a list of stages each). */
+export type RecipeName = 'warmup' | 'single' | 'noisyThenCurated' | 'pseudoLabel';
+
+/** The stages of a recipe (default: the 4-stage warm-up) with k-fold cross-validation. */
 export interface PipelineConfig {
+  /** The recipe run (lib/train/pipeline/recipes). */
+  recipe: RecipeName;
+  /**
+   * Cross-validation: k ≥ 2 = k folds (k models, each validated on its held-out fold);
+   * 1 = one model (with `holdout` > 0 validated on that random fraction, else on nothing).
+   * A `fold` column in the label CSV overrides both.
+   */
   folds: number;
+  /** With folds = 1: the fraction (0..1) of labelled clips held out for validation (0 = none). */
+  holdout: number;
+  /** pseudoLabel: unlabelled clips whose top score is ≥ this are added with their predicted labels. */
+  pseudoLabelMinScore: number;
+  /** pseudoLabel: at most this many added clips per predicted class (per fold). */
+  pseudoLabelMaxPerClass: number;
   /** Stage 3: keep noisy clips with sqrt(l1·l2) ≥ this. */
   stage3MinScore: number;
   /** Stage 3: at most this many selected noisy clips per fold per label. */
@@ -200,7 +278,11 @@ export interface PipelineConfig {
 }
 
 export const PIPELINE_DEFAULTS: Readonly<PipelineConfig> = Object.freeze({
+  recipe: 'warmup' as RecipeName,
   folds: 10,
+  holdout: 0,
+  pseudoLabelMinScore: 0.9,
+  pseudoLabelMaxPerClass: 50,
   stage3MinScore: 0.5,
   stage3MaxPerFoldPerLabel: 5,
   stage4MinScore: 1,
@@ -299,6 +381,14 @@ export interface AugmentConfig {
   strengthCrop: AugmentToggle & { power: number };
   /** Clips narrower than the crop: 'centre' = zero-padded both sides, 'wrap' = tiled. */
   shortClipPad: 'centre' | 'wrap';
+  /**
+   * Variable-length training crops (FAT2018 8th place): with probability p per batch, the
+   * batch's crop length is drawn uniformly between the lowPercentile-th and highPercentile-th
+   * percentile of the training clips' lengths (frames). The network's input stays
+   * model.inputFrames wide: a crop is at most that long, and a shorter one is padded to it as a
+   * short clip is (shortClipPad), so the model learns from partial clips of typical lengths.
+   */
+  variableCrop: AugmentToggle & { lowPercentile: number; highPercentile: number };
   waveform: WaveformAugmentConfig;
 }
 
@@ -322,6 +412,7 @@ export const AUGMENT_DEFAULTS: Readonly<AugmentConfig> = deepFreeze<AugmentConfi
   lighting: { enabled: true, p: 0.75, maxChange: 0.1 },
   strengthCrop: { enabled: false, p: 0.5, power: 1 },
   shortClipPad: 'centre' as 'centre' | 'wrap',
+  variableCrop: { enabled: false, p: 1, lowPercentile: 25, highPercentile: 75 },
   waveform: {
     enabled: false,
     gain: { enabled: true, p: 0.5, minDb: -6, maxDb: 6 },
@@ -342,6 +433,7 @@ export const AUGMENT_DEFAULTS: Readonly<AugmentConfig> = deepFreeze<AugmentConfi
  * so every later job (another fold, inference, tagging) uses the same settings.
  */
 export interface Fat2019Config {
+  task: TaskConfig;
   preprocess: PreprocessConfig;
   model: ModelConfig;
   optimizer: OptimizerConfig;
@@ -353,6 +445,7 @@ export interface Fat2019Config {
 
 /** The reference configuration (SPEC.md): full-size models, 10 folds, 4 stages. */
 export const CONFIG_DEFAULTS: Readonly<Fat2019Config> = deepFreeze<Fat2019Config>({
+  task: { ...TASK_CONFIG_DEFAULTS },
   preprocess: { ...PREPROCESS_DEFAULTS },
   model: { ...MODEL_DEFAULTS },
   optimizer: { ...OPTIMIZER_DEFAULTS },

@@ -51,7 +51,7 @@ function tone(seconds: number, freq: number, seed: number): Float32Array {
 
 async function saveMember(stage: number, fold: number, seed: number, done = true): Promise<void> {
   const model = buildModel(CONFIG.model, { seed });
-  await saveModel(model, join(runDir, 'cnnModel1', `stage${stage}`, `fold${fold}`, 'best'));
+  await saveModel(model, join(runDir, 'cnnModel1', `stage${stage}`, `fold${fold}`, 'last'));
   model.dispose();
   if (done) {
     writeFoldDone(runDir, {

@@ -100,7 +100,7 @@ test('folds file: written on first use, reused, a changed label file is a clear 
     (e: Error) => e.message.includes(file) && /x0\.wav/.test(e.message) && /not in train_curated\.csv/.test(e.message));
   assert.throws(() => ensureFolds({ path: file, clips: [...clips, { fname: 'new.wav', labels: ['L0'] }], labelFile: 'train_curated.csv', k: 4, seed: 5 }),
     /1 clip\(s\) of train_curated\.csv are not in it \(new\.wav\)/);
-  assert.throws(() => readFoldsCsv(file, 3), /fold must be an integer in \[0, 3\)/);
+  assert.throws(() => readFoldsCsv(file, 3), /fold must be -1 \(never held out\) or an integer in \[0, 3\)/);
 });
 
 test('selection rules pick exactly the hand-computed clips (threshold, per-fold-per-label cap, ties by fname)', () => {
@@ -276,7 +276,7 @@ test('fat2019 train: one (stage, fold) job per architecture, exit 0; contradicti
     process.stdout.write = write;
   }
   assert.deepEqual(codes, [0, 0, 0, 1, 2, 2]);
-  assert.match(out[0], /4 classes; 2 folds of 12 curated and 16 noisy clips/);
+  assert.match(out[0], /4 classes; 2 fold\(s\) of 12 labelled and 16 noisy clips/);
   assert.ok(fs.existsSync(foldsPath(runDir, 'noisy')));
   assert.ok(readFoldDone(runDir, 'cnnModel1', 1, 1));
   assert.ok(readFoldDone(runDir, 'vgg16bn', 1, 1), 'both architectures train in one run folder');

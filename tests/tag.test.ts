@@ -37,7 +37,7 @@ before(async () => {
   runDir = join(root, 'run');
   writeRunInfo(runDir, { version: 1, config: CONFIG, vocabulary: VOCAB, dataDir: join(root, 'data'), createdAt: new Date(0).toISOString() });
   const model = buildModel(CONFIG.model, { seed: 3 });
-  await saveModel(model, join(runDir, 'cnnModel1', 'stage2', 'fold0', 'best'));
+  await saveModel(model, join(runDir, 'cnnModel1', 'stage2', 'fold0', 'last'));
   model.dispose();
   writeFoldDone(runDir, { arch: 'cnnModel1', stage: 2, fold: 0, epochs: 1, bestValidLwlrap: null, trainClips: 1, validClips: 1, seconds: 1, finishedAt: '' });
   mono = join(root, 'dog.wav');

@@ -229,6 +229,34 @@ export interface TrainingBatch {
   draws: TrainingBatchDraws;
 }
 
+const lengthRanges = new WeakMap<TrainingClip[], Map<string, [number, number]>>();
+
+/**
+ * The [low, high] percentiles (nearest rank) of the clips' lengths in frames, cached per clip
+ * array (a training set is fixed for a fit).
+ */
+export function cropLengthRange(clips: TrainingClip[], lowPercentile: number, highPercentile: number): [number, number] {
+  let cache = lengthRanges.get(clips);
+  if (!cache) lengthRanges.set(clips, (cache = new Map()));
+  const key = `${lowPercentile}/${highPercentile}`;
+  let range = cache.get(key);
+  if (!range) {
+    const frames = clips.map((c) => c.image.frames).sort((a, b) => a - b);
+    const at = (p: number) => frames[Math.min(frames.length - 1, Math.max(0, Math.ceil((p / 100) * frames.length) - 1))];
+    range = [at(lowPercentile), at(highPercentile)];
+    cache.set(key, range);
+  }
+  return range;
+}
+
+/** Frames [start, start + length) of an image (the whole image when it is shorter). */
+function subImage(image: ClipImage, start: number, length: number): ClipImage {
+  if (image.frames <= length) return image;
+  const data = new Uint8Array(image.nMels * length);
+  for (let m = 0; m < image.nMels; m++) data.set(image.data.subarray(m * image.frames + start, m * image.frames + start + length), m * length);
+  return { nMels: image.nMels, frames: length, data };
+}
+
 /**
  * Builds one augmented training batch for `clips[indices[b]]`, b = 0..batch−1.
  *
@@ -271,6 +299,12 @@ export function makeTrainingBatch(
   let x: Float32Array = new Float32Array(batch * plane);
   let y: Float32Array = new Float32Array(batch * numClasses);
   const samples: SampleDraws[] = [];
+  // One crop length per batch (no draw at all when variable crops are off).
+  let cropLength = cropFrames;
+  if (cfg.variableCrop && isActive(cfg.variableCrop) && rng.chance(cfg.variableCrop.p)) {
+    const [lo, hi] = cropLengthRange(clips, cfg.variableCrop.lowPercentile, cfg.variableCrop.highPercentile);
+    cropLength = Math.max(1, Math.min(cropFrames, lo + rng.int(hi - lo + 1)));
+  }
   indices.forEach((idx, b) => {
     const clip = clips[idx];
     if (!clip) throw new Error(`index ${idx} out of range (${clips.length} clips)`);
@@ -283,8 +317,10 @@ export function makeTrainingBatch(
       waveDraws = r.draws;
       if (r.draws.length > 0) image = imageFromAugmentedWaveform(r.signal, preprocess);
     }
-    const cropStart = chooseCropStart(image, cropFrames, cfg.strengthCrop, rng);
-    let crop = cropImage(image, cropStart, cropFrames, cfg.shortClipPad);
+    const cropStart = chooseCropStart(image, cropLength, cfg.strengthCrop, rng);
+    let crop = cropLength === cropFrames
+      ? cropImage(image, cropStart, cropFrames, cfg.shortClipPad)
+      : cropImage(subImage(image, cropStart, cropLength), 0, cropFrames, cfg.shortClipPad);
     const z = randomZoom(crop, height, width, cfg.zoom, rng);
     crop = z.image;
     const l = randomLighting(crop, cfg.lighting, rng);

@@ -62,6 +62,11 @@ export function isActive(t: AugmentToggle): boolean {
  * [0, 1], got 1.5".
  */
 export function validateAugmentConfig(cfg: AugmentConfig): void {
+  if (cfg.variableCrop) {
+    checkToggle('variableCrop', cfg.variableCrop);
+    checkInRange('variableCrop.lowPercentile', cfg.variableCrop.lowPercentile, 0, 100);
+    checkInRange('variableCrop.highPercentile', cfg.variableCrop.highPercentile, cfg.variableCrop.lowPercentile, 100);
+  }
   checkToggle('mixup', cfg.mixup);
   checkPositive('mixup.alpha', cfg.mixup.alpha);
   checkToggle('specMix', cfg.specMix);

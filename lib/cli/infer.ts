@@ -6,6 +6,7 @@ import type { Architecture, InferConfig } from '../config';
 import { writeSubmission } from '../data/submission';
 import { readRunInfo, runInfoPath } from '../run/runFolder';
 import { checkOutputPath } from '../util/outputPath';
+import { detectLayout, type ClipFolder } from '../data/layout';
 import { initBackend, describeBackend } from '../runtime/backend';
 import { formatDuration } from '../util/format';
 import { backendOptions, BACKEND_OPTIONS_HELP } from './backendOption';
@@ -176,12 +177,25 @@ Example:
     const dataDir = typeof values.data === 'string' ? values.data : info.dataDir;
     if (!existsSync(dataDir)) throw new Error(`data folder not found: ${dataDir}${typeof values.data === 'string' ? '' : ` (from ${join(runDir, 'run.json')}; pass --data)`}`);
     const out = typeof values.out === 'string' ? values.out : join(runDir, dataset === 'test' ? 'submission.csv' : `submission_${dataset}.csv`);
-    const truth = typeof values.truth === 'string' ? values.truth : join(dataDir, 'test_post_competition.csv');
-    if (values.score === true && !existsSync(truth)) throw new Error(`--score: truth file not found: ${truth}`);
+    // The data's layout says which clips the test set holds (test/<class>/ folders: nested
+    // paths, labelled by their folder) and where its truth is.
+    let test: ClipFolder | undefined;
+    let nested = false;
+    try {
+      const layout = dataset === 'test' ? detectLayout(dataDir) : undefined;
+      test = layout?.test;
+      nested = layout?.kind === 'folderPerClass';
+    } catch {
+      test = undefined; // a folder of test clips only: predicted as a plain dataset folder
+    }
+    const folderTruth = typeof values.truth !== 'string' && test?.truth ? test.truth : undefined;
+    const truth = typeof values.truth === 'string' ? values.truth : folderTruth ? join(dataDir, dataset) : join(dataDir, 'test_post_competition.csv');
+    if (values.score === true && !folderTruth && !existsSync(truth)) throw new Error(`--score: truth file not found: ${truth}`);
     // Before any work: the output may not replace an input, and its folder must exist.
     checkOutputPath(out, { option: '--out', inputs: [truth, runInfoPath(runDir), join(dataDir, 'sample_submission.csv')], protectedDirs: [dataDir] });
     // Every clip is checked against the disk before the models load: all problems at once.
-    validateClips(datasetClips(dataDir, dataset, datasetFnames(dataDir, dataset)), dataDir, join(dataDir, dataset));
+    const testFnames = nested && test ? test.fnames : datasetFnames(dataDir, dataset);
+    validateClips(datasetClips(dataDir, dataset, testFnames), dataDir, join(dataDir, dataset));
 
     const engine = cliEngine(values, quiet);
     await initCliBackend(values, quiet);
@@ -191,6 +205,7 @@ Example:
       if (!quiet) process.stderr.write(`${ensemble.members.length} model(s): ${ensemble.members.map(memberName).join(', ')}\n`);
       prediction = await predictDataset({
         ensemble, dataDir, dataset, cacheDir: typeof values.cache === 'string' ? values.cache : 'work/features',
+        fnames: nested ? testFnames : undefined,
         preprocessWorkers: workers, infer, onProgress: progressPrinter(quiet), onPreprocessProgress: preprocessPrinter(quiet),
       });
     } finally {
@@ -199,7 +214,7 @@ Example:
     writeSubmission(out, prediction.fnames, prediction.scores, prediction.vocabulary);
     process.stdout.write(`wrote ${out}: ${prediction.fnames.length} clips × ${prediction.vocabulary.length} classes, ${ensemble.members.length} model(s)\n`);
     if (values.score === true) {
-      const report = scoreSubmission({ submissionPath: out, truthPath: truth, vocabulary: prediction.vocabulary });
+      const report = scoreSubmission({ submissionPath: out, truthPath: truth, truthClips: folderTruth, vocabulary: prediction.vocabulary, task: ensemble.config.task?.name });
       process.stdout.write(formatScoreReport(report, false));
     }
     return 0;

@@ -27,6 +27,9 @@ export function formatScoreReport(report: ScoreReport, perClass: boolean): strin
   }
   lines.push(`  ${'all'.padEnd(10)} ${String(report.clips).padStart(6)}  ${fmt(report.overall)}`);
   if (report.extraClips > 0) lines.push(`  (${report.extraClips} submission rows without truth were ignored)`);
+  const names: Record<string, string> = { accuracy: 'top-1 accuracy', map3: 'MAP@3', mAP: 'mAP', auc: 'ROC AUC (macro)' };
+  const shown = ['accuracy', 'map3', 'mAP', 'auc'].filter((k) => report.metrics?.[k] !== undefined);
+  if (shown.length > 0) lines.push(`  ${shown.map((k) => `${names[k]} ${fmt(report.metrics[k])}`).join(', ')}`);
   if (perClass) {
     const width = Math.max(5, ...report.perClass.map((c) => c.label.length));
     lines.push('');

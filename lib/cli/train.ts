@@ -2,9 +2,13 @@ import { availableParallelism } from 'node:os';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, numberOption, type Command } from './command';
-import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config } from '../config';
-import { readLabelCsv, readVocabulary } from '../data/labels';
+import { CONFIG_DEFAULTS, LOW_RATE_MAX_HZ, checkPreprocessConfig, lowRatePreprocess, withDefaults, type Architecture, type DeepPartial, type Fat2019Config, type RecipeName, type TaskName } from '../config';
+import { detectLayout, describeLayout, lowSampleRate, scanClips, type DataLayout } from '../data/layout';
 import { checkDatasets, preprocessDatasets } from '../data/preprocess';
+import { validateAll } from '../data/validateClips';
+import { checkTaskLabels, detectTaskName, TASK_NAMES } from '../task/task';
+import { RECIPES, RECIPE_NAMES, recipeOf, recipeStages } from '../train/pipeline/recipes';
+import { checkRecipeData } from '../train/pipeline/data';
 import { initBackend, describeBackend } from '../runtime/backend';
 import { backendOptions, BACKEND_OPTIONS_HELP } from './backendOption';
 import { progressBar } from '../train/callbacks';
@@ -13,7 +17,7 @@ import { readRunInfo, runInfoPath, type FoldDone } from '../run/runFolder';
 import { openRun } from '../train/pipeline/runInfo';
 import { loadRunData, SET_FILES } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
-import { STAGES } from '../train/pipeline/stages';
+import { ALL_STAGES } from '../train/pipeline/stages';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
 import { architectureNames, getArchitecture, isArchitecture } from '../models/index';
 
@@ -35,13 +39,15 @@ function fmt(x: number | null | undefined): string {
 }
 
 function formatFold(d: FoldDone): string {
-  return `${d.arch} stage ${d.stage} fold ${d.fold}: ${d.epochs} epochs, best valid lwlrap ${fmt(d.bestValidLwlrap)}, ` +
-    `out-of-fold lwlrap curated ${fmt(d.oofCuratedLwlrap)} noisy ${fmt(d.oofNoisyLwlrap)}, ${d.trainClips} training clips, ${Math.round(d.seconds)} s`;
+  const metric = d.validMetric ?? 'lwlrap';
+  return `${d.arch} stage ${d.stage} fold ${d.fold}: ${d.epochs} epochs, best valid ${metric} ${fmt(d.bestValidScore ?? d.bestValidLwlrap)}, ` +
+    `out-of-fold ${metric} curated ${fmt(d.oofCuratedLwlrap)} noisy ${fmt(d.oofNoisyLwlrap)}, ${d.trainClips} training clips, ${Math.round(d.seconds)} s`;
 }
 
-/** Stage table: cross-validated lwlrap (curated, noisy) and the selection size. */
+/** Stage table: cross-validated task metric (curated, noisy) and the selection size. */
 export function formatStageReports(arch: string, stages: StageReport[]): string {
-  const lines = [`${arch}: cross-validated lwlrap (out-of-fold predictions of the folds run)`, '  stage  folds  curated   noisy  selected noisy'];
+  const metric = stages[0]?.metric ?? 'lwlrap';
+  const lines = [`${arch}: cross-validated ${metric} (out-of-fold predictions of the folds run)`, '  stage  folds  curated   noisy  selected noisy'];
   for (const s of stages) {
     lines.push(`  ${String(s.stage).padStart(5)}  ${String(s.folds.length).padStart(5)}   ${fmt(s.cvCurated)}  ${fmt(s.cvNoisy)}  ${s.selectedNoisy ?? '-'}`);
   }
@@ -50,52 +56,112 @@ export function formatStageReports(arch: string, stages: StageReport[]): string 
 
 /**
  * Everything about the training data that can be checked in seconds, before run.json is
- * written and before any work: both label files parse and name only the data's classes
- * (sample_submission.csv), and every clip they list, and every file of their folders, is a
- * readable WAV/FLAC inside the data folder. Throws one error listing every problem.
+ * written and before any work (the label files were parsed against the classes by
+ * detectLayout): every clip the recipe's sets list is a readable WAV/FLAC inside the data
+ * folder, and in the Kaggle layout every file of their folders too. Throws one error listing
+ * every problem.
  */
-export function checkTrainingData(dataDir: string): void {
-  const vocabulary = readVocabulary(join(dataDir, 'sample_submission.csv'));
-  for (const set of Object.values(SET_FILES)) readLabelCsv(join(dataDir, set.labelCsv), vocabulary);
-  checkDatasets(dataDir, Object.values(SET_FILES).map((s) => s.dataset));
+export function checkTrainingData(layout: DataLayout, config: Fat2019Config): void {
+  const sets = recipeOf(config).needsNoisy && layout.noisy ? [layout.curated, layout.noisy] : [layout.curated];
+  // One error for all sets: a missing noisy clip is not left for the next run to report.
+  validateAll(sets.map((set) => () => checkDatasets(set.dataDir, [set.dataset], layout.kind === 'kaggle' ? undefined : { [set.dataset]: set.clips.map((c) => c.fname) })));
 }
 
 /**
  * The job's config: the run's (run.json) when the run exists, else the reference defaults,
- * then the command-line overrides (--quick, --epochs, --width, --folds, --arch) and the class
- * count of the data. A run's later jobs may thus omit the flags; flags that change the run's
- * settings make openRun fail, naming the fields.
+ * then the command-line overrides (--quick, --epochs, --width, --head-units, --mish,
+ * --channel-stem, --folds, --holdout, --arch,
+ * --task, --recipe) and what the data says (class count; on a new run the task when `auto`,
+ * the recipe when not given: warmup with a noisy set, else single; the folds of a fold
+ * column). A run's later jobs may thus omit the flags; flags that change the run's settings
+ * make openRun fail, naming the fields.
  */
-export function trainConfig(runDir: string, dataDir: string, values: Record<string, unknown>): Fat2019Config {
-  const base: Fat2019Config = existsSync(runInfoPath(runDir)) ? readRunInfo(runDir).config : withDefaults(CONFIG_DEFAULTS);
+export function trainConfig(runDir: string, dataDir: string, values: Record<string, unknown>, layout?: DataLayout): Fat2019Config {
+  const existing = existsSync(runInfoPath(runDir));
+  const base: Fat2019Config = existing ? readRunInfo(runDir).config : withDefaults(CONFIG_DEFAULTS);
   let config = values.quick === true ? withDefaults(base, QUICK_OVERRIDES) : withDefaults(base);
   const over: DeepPartial<Fat2019Config> = {};
+  const pipeline: DeepPartial<Fat2019Config['pipeline']> = {};
   if (values.epochs !== undefined) {
     const epochs = numberOption(values, 'epochs', 0);
     if (!Number.isInteger(epochs) || epochs < 1) throw new UsageError(`--epochs must be an integer >= 1, got ${epochs}`);
-    over.pipeline = { stageEpochs: STAGES.map(() => epochs) };
+    pipeline.stageEpochs = ALL_STAGES.map(() => epochs);
   }
+  if (values.recipe !== undefined) {
+    if (!(RECIPE_NAMES as readonly string[]).includes(String(values.recipe))) throw new UsageError(`--recipe must be one of ${RECIPE_NAMES.join(', ')}, got "${String(values.recipe)}"`);
+    pipeline.recipe = values.recipe as RecipeName;
+  } else if (!existing && layout) {
+    pipeline.recipe = layout.noisy ? 'warmup' : 'single';
+  }
+  if (pipeline.recipe !== undefined) pipeline.ensembleStages = [...RECIPES[pipeline.recipe].ensembleStages];
+  const given = layout?.curated.givenFolds ? new Set(layout.curated.givenFolds).size : undefined;
   if (values.folds !== undefined) {
     const folds = numberOption(values, 'folds', 0);
-    if (!Number.isInteger(folds) || folds < 2) throw new UsageError(`--folds must be an integer >= 2, got ${folds}`);
-    over.pipeline = { ...over.pipeline, folds };
+    if (!Number.isInteger(folds) || folds < 1) throw new UsageError(`--folds must be an integer >= 1, got ${folds}`);
+    if (given !== undefined && folds !== given) throw new UsageError(`--folds ${folds}: ${layout!.curated.labelFile} has a fold column with ${given} folds, which is used as given (leave --folds out)`);
+    pipeline.folds = folds;
+  } else if (given !== undefined) {
+    pipeline.folds = given;
   }
+  if (values.holdout !== undefined) {
+    const holdout = numberOption(values, 'holdout', 0);
+    if (!(holdout > 0 && holdout < 1)) throw new UsageError(`--holdout must be a fraction in (0, 1), got ${holdout}`);
+    if (pipeline.folds !== undefined && pipeline.folds !== 1) throw new UsageError(`--holdout trains one model; it cannot be combined with --folds ${pipeline.folds} (use --folds 1 or leave it out)`);
+    pipeline.folds = 1;
+    pipeline.holdout = holdout;
+  }
+  if (Object.keys(pipeline).length > 0) over.pipeline = pipeline;
+  const task: DeepPartial<Fat2019Config['task']> = {};
+  const taskValue = values.task === undefined ? (existing ? undefined : 'auto') : String(values.task);
+  if (taskValue !== undefined) {
+    if (taskValue !== 'auto' && !(TASK_NAMES as readonly string[]).includes(taskValue)) throw new UsageError(`--task must be auto, ${TASK_NAMES.join(' or ')}, got "${taskValue}"`);
+    if (taskValue === 'auto') {
+      if (layout) task.name = detectTaskName(layout.curated.clips);
+    } else {
+      task.name = taskValue as TaskName;
+    }
+  }
+  if (values['label-smoothing'] !== undefined) {
+    const eps = numberOption(values, 'label-smoothing', 0);
+    if (!(eps >= 0 && eps < 1)) throw new UsageError(`--label-smoothing must be in [0, 1), got ${eps}`);
+    task.labelSmoothing = eps;
+  }
+  if (Object.keys(task).length > 0) over.task = task;
   const model: DeepPartial<Fat2019Config['model']> = {};
   if (values.width !== undefined) {
     const width = numberOption(values, 'width', 1);
     if (!(width > 0)) throw new UsageError(`--width must be > 0, got ${width}`);
     model.widthMultiplier = width;
   }
+  if (values['head-units'] !== undefined) {
+    const units = numberOption(values, 'head-units', 512);
+    if (!Number.isInteger(units) || units < 1) throw new UsageError(`--head-units must be an integer >= 1, got ${units}`);
+    model.headUnits = units;
+  }
+  if (values.mish === true) model.xresnetActivation = 'mish';
+  if (values['channel-stem'] === true) model.mobilenetChannelStem = true;
   if (values.arch !== undefined) {
     if (!isArchitecture(values.arch)) throw new UsageError(`--arch must be one of ${architectureNames().join(', ')}, got "${String(values.arch)}"`);
     model.arch = values.arch;
   }
-  const sample = join(dataDir, 'sample_submission.csv');
-  if (existsSync(sample)) model.numClasses = readVocabulary(sample).length;
+  if (layout) model.numClasses = layout.vocabulary.length;
   over.model = model;
+  if (!existing && layout) {
+    // Low-rate audio (every clip ≤ 16 kHz) gets the low-rate preprocessing, recorded in run.json.
+    const rate = lowSampleRate(scanClips(layout.curated), LOW_RATE_MAX_HZ);
+    if (rate !== null) over.preprocess = lowRatePreprocess(rate);
+  }
   config = withDefaults(config, over);
+  checkPreprocessConfig(config.preprocess, existing ? `${runInfoPath(runDir)}: config.preprocess` : 'config.preprocess');
+  if (config.task.name === 'multiLabel' && config.task.labelSmoothing > 0) throw new UsageError('--label-smoothing applies to --task singleLabel only');
+  if (layout) {
+    checkTaskLabels(config.task.name, layout.curated.clips, layout.curated.labelFile);
+    checkRecipeData(layout, config);
+  }
   return config;
 }
+
+const RECIPE_HELP = RECIPE_NAMES.map((n) => `                         ${n.padEnd(17)} ${RECIPES[n].summary}`).join('\n');
 
 /** One `  name  description` line per registered architecture, for --help. */
 function architectureHelp(): string {
@@ -104,32 +170,47 @@ function architectureHelp(): string {
   return names.map((n) => `                         ${n.padEnd(width)}  ${getArchitecture(n).description}`).join('\n');
 }
 
-/** `fat2019 train`: the 4-stage warm-up pipeline, or one (arch, stage, fold) job of it. */
+/** `fat2019 train`: a recipe's stages × folds (default the 4-stage warm-up), or one (arch, stage, fold) job of it. */
 export const trainCommand: Command = {
   name: 'train',
-  summary: 'Train the 4-stage warm-up pipeline (or one stage/fold job of it)',
+  summary: 'Train a recipe (default the 4-stage warm-up) with cross-validation, or one stage/fold job of it',
   help: `Usage: fat2019 train --run <dir> [options]
 
-Trains the FAT2019 warm-up pipeline with k-fold cross-validation into a run folder:
-stage 1 on the noisy set, stage 2 on the curated set (from stage 1), stages 3 and 4 on
-curated + noisy clips selected by their out-of-fold scores (from stage 2, resp. 3). Each
+Trains a recipe with k-fold cross-validation into a run folder. The data layout is detected
+and printed first: the Kaggle layout (train_curated.csv + train_curated/, optional
+train_noisy.csv + train_noisy/ and test/), a folder per class (train/<class>/*.wav, optional
+test/<class>/*.wav), or one label CSV (fname,labels[,fold]) with fname relative to its folder.
+The default recipe is the FAT2019 warm-up when there is a noisy set: stage 1 on the noisy set,
+stage 2 on the curated set (from stage 1), stages 3 and 4 on curated + noisy clips selected by
+their out-of-fold scores (from stage 2, resp. 3); without a noisy set it is single. Each
 (arch, stage, fold) is one job: finished jobs (done.json) are skipped, interrupted ones resume
 from their last epoch. With --stage and --fold both single numbers, exactly one job runs: the
-unit to spread over machines (stage k of fold f needs stage k-1 of fold f; stages 3 and 4
-need every fold of the earlier stages). The first job writes <run>/run.json; later jobs reuse
-its settings (flags that change them are an error). Exit code 0 only when every job finished.
+unit to spread over machines. The first job writes <run>/run.json (config with task, recipe
+and preprocessing); later jobs reuse its settings (flags that change them are an error).
+Exit code 0 only when every job finished.
 
 Options:
   --run <dir>          run folder, e.g. weights/run1 (required)
-  --data <dir>         data folder, Kaggle layout (default: the run's, else data/demo)
+  --data <path>        data folder or label CSV (default: the run's, else data/demo)
+  --recipe <name>      (default: the run's; else warmup with a noisy set, single without)
+${RECIPE_HELP}
+  --task <name>        auto | multiLabel | singleLabel (default: the run's, else auto =
+                       singleLabel when every clip has exactly one label)
+  --label-smoothing <e> singleLabel cross-entropy label smoothing (default 0)
   --arch <name>        network (default: the run's, else cnnModel1), one of:
 ${architectureHelp()}
-  --stage <k|all>      stage 1-4, a list "2,3", or all (default: all)
+  --stage <k|all>      a stage of the recipe, a list "2,3", or all (default: all)
   --fold <f|all>       fold 0..k-1, a list, or all (default: all)
-  --quick              CPU quick setting: width 0.25, 2 folds, a few epochs per stage
+  --quick              CPU quick setting: width 1/8, 2 folds, a few epochs per stage
   --epochs <n>         epochs of every stage (default: the run's / config)
-  --width <m>          model width multiplier (1 = reference)
-  --folds <k>          number of folds (default 10)
+  --width <m>          model width multiplier of the conv channels (1 = reference)
+  --head-units <n>     hidden units of the fastai head (default 512 at every width)
+  --mish               xresnet18/50: Mish activations (fastai's option)
+  --channel-stem       mobilenetv2: two learnt 1x1 convs make the 3 input channels (FAT2018)
+  --folds <k>          k >= 2: k-fold cross-validation (default 10); 1: one model on all
+                       labelled clips, no validation. A fold column in the label CSV is used
+                       as given.
+  --holdout <f>        one model, validated on a random (stratified) fraction f of the clips
   --cache <dir>        feature cache root (default: work/features)
 ${BACKEND_OPTIONS_HELP}
   --workers <n>        preprocessing threads for clips not yet cached (default: ${availableParallelism()})
@@ -151,7 +232,14 @@ Examples:
     quick: { type: 'boolean' },
     epochs: { type: 'string' },
     width: { type: 'string' },
+    'head-units': { type: 'string' },
+    mish: { type: 'boolean' },
+    'channel-stem': { type: 'boolean' },
     folds: { type: 'string' },
+    holdout: { type: 'string' },
+    recipe: { type: 'string' },
+    task: { type: 'string' },
+    'label-smoothing': { type: 'string' },
     cache: { type: 'string' },
     backend: { type: 'string' },
     threads: { type: 'string' },
@@ -168,13 +256,20 @@ Examples:
     const backend = backendOptions(values);
     const workers = numberOption(values, 'workers', availableParallelism());
     if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be a non-negative integer, got ${workers}`);
-    const config = trainConfig(runDir, dataDir, values);
-    const stages = parseList(values.stage, 'stage', (n) => STAGES.includes(n), 'a stage 1-4 (or a list "1,2")');
+    const layout = detectLayout(dataDir);
+    const quiet = values.quiet === true;
+    if (!quiet) process.stderr.write(`${describeLayout(layout)}\n`);
+    const config = trainConfig(runDir, dataDir, values, layout);
+    const recipe = recipeOf(config);
+    if (!quiet) process.stderr.write(`task ${config.task.name}, recipe ${recipe.name} (stages ${recipeStages(recipe).join(', ')}), ` +
+      `${config.pipeline.folds >= 2 ? `${config.pipeline.folds} folds` : config.pipeline.holdout > 0 ? `one model, ${config.pipeline.holdout} held out` : 'one model on all clips, no validation'}, ` +
+      `${config.preprocess.sampleRate} Hz\n`);
+    const stages = parseList(values.stage, 'stage', (n) => recipeStages(recipe).includes(n), `a stage of recipe ${recipe.name}: ${recipeStages(recipe).join(', ')} (or a list)`);
     const k = config.pipeline.folds;
     const folds = parseList(values.fold, 'fold', (n) => n >= 0 && n < k, `a fold 0..${k - 1} (or a list "0,1")`);
     // Fail fast, before run.json is written (a failed --prepare must not leave one behind) and
     // before backend and preprocessing: bad data, then flags that contradict the run's settings.
-    checkTrainingData(dataDir);
+    checkTrainingData(layout, config);
     const newRun = !existsSync(runInfoPath(runDir));
     const runInfo = openRun(runDir, dataDir, config);
     if (values.prepare === true) {
@@ -186,22 +281,25 @@ Examples:
         if (newRun) rmSync(runInfoPath(runDir), { force: true });
         throw err;
       }
-      process.stdout.write(`${runInfoPath(runDir)}: ${runInfo.vocabulary.length} classes; ${config.pipeline.folds} folds of ` +
-        `${data.sets.curated.clips.length} curated and ${data.sets.noisy.clips.length} noisy clips in ${join(runDir, 'folds')}\n`);
+      process.stdout.write(`${runInfoPath(runDir)}: ${runInfo.vocabulary.length} classes; ${config.pipeline.folds} fold(s) of ` +
+        `${data.sets.curated.clips.length} labelled and ${data.sets.noisy.clips.length} noisy clips in ${join(runDir, 'folds')}\n`);
       return 0;
     }
-    const quiet = values.quiet === true;
     const cacheDir = typeof values.cache === 'string' ? values.cache : 'work/features';
     const log = quiet ? undefined : (msg: string) => process.stderr.write(`${msg}\n`);
 
     const info = await initBackend(backend);
     log?.(describeBackend(info));
     // Images of clips not in the feature cache yet, on every core (cached ones are skipped).
-    const pre = await preprocessDatasets({ dataDir, datasets: ['train_curated', 'train_noisy'], cacheDir, config: config.preprocess, workers });
-    if (pre.failed > 0) {
-      throw new Error(`${pre.failed} training clip(s) could not be preprocessed, e.g. ${pre.failures[0].file}: ${pre.failures[0].reason} (see ${pre.cacheDir}/preprocess-report.json)`);
+    for (const set of recipe.needsNoisy && layout.noisy ? [layout.curated, layout.noisy] : [layout.curated]) {
+      const pre = await preprocessDatasets({
+        dataDir: set.dataDir, datasets: [set.dataset], files: { [set.dataset]: set.clips.map((c) => c.fname) }, cacheDir, config: config.preprocess, workers,
+      });
+      if (pre.failed > 0) {
+        throw new Error(`${pre.failed} training clip(s) could not be preprocessed, e.g. ${pre.failures[0].file}: ${pre.failures[0].reason} (see ${pre.cacheDir}/preprocess-report.json)`);
+      }
+      if (pre.computed > 0) log?.(`preprocessed ${pre.computed} clip(s) of ${set.dataset} into ${pre.cacheDir}`);
     }
-    if (pre.computed > 0) log?.(`preprocessed ${pre.computed} clip(s) into ${pre.cacheDir}`);
     const callbacks = () => (quiet ? [] : [progressBar()]);
 
     if (stages?.length === 1 && folds?.length === 1) {

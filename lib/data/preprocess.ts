@@ -15,7 +15,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PREPROCESS_DEFAULTS, withDefaults, type PreprocessConfig } from '../config';
+import { PREPROCESS_DEFAULTS, checkPreprocessConfig, withDefaults, type PreprocessConfig } from '../config';
 import type { ClipImage } from '../features/types';
 import { loadAudioFile } from '../audio/load';
 import { clipImageFromSamples, trimClip } from '../features/logmel';
@@ -45,6 +45,12 @@ export interface PreprocessOptions {
   dataDir: string;
   /** Dataset folder names; default: whichever of train_curated, train_noisy, test exist. */
   datasets?: string[];
+  /**
+   * The clips to preprocess, per dataset, as paths relative to the dataset folder (e.g.
+   * `dog/001.wav` in a folder-per-class layout); a dataset not listed: every audio file
+   * directly inside its folder.
+   */
+  files?: Record<string, readonly string[]>;
   /** Cache root (default `work/features`). */
   cacheDir?: string;
   /** Preprocessing parameters (default {@link PREPROCESS_DEFAULTS}). */
@@ -154,16 +160,18 @@ export function listedFnames(csvPath: string): string[] {
 /**
  * Checks at once, before any work, every clip the datasets hold or list: the audio files of
  * each folder and the clips of its label file (`<dataset>.csv`, sample_submission.csv for
- * test). Files in a format not read here (MP3, OGG…) are errors, named by format; a listed
+ * test), or the clips `files` names for it. Files in a format not read here (MP3, OGG…) are errors, named by format; a listed
  * clip missing or outside the data folder too. Throws one error listing every problem.
  * @returns each folder's scan
  */
-export function checkDatasets(dataDir: string, datasets: readonly string[]): Record<string, FolderScan> {
+export function checkDatasets(dataDir: string, datasets: readonly string[], files?: Record<string, readonly string[]>): Record<string, FolderScan> {
   const scans: Record<string, FolderScan> = {};
   const clips: ListedClip[] = [];
   const seen = new Set<string>();
   for (const dataset of datasets) {
-    const scan = scanDatasetFolder(join(dataDir, dataset));
+    // Clips given by a layout (nested paths of a folder per class, a label CSV's fnames) are the ones checked.
+    const listed = files?.[dataset];
+    const scan = listed ? { audio: [...listed], unsupported: [], other: [] } : scanDatasetFolder(join(dataDir, dataset));
     scans[dataset] = scan;
     const list = datasetListFile(dataDir, dataset);
     for (const clip of datasetClips(dataDir, dataset, [...scan.audio, ...scan.unsupported, ...(list ? listedFnames(list) : [])])) {
@@ -205,6 +213,7 @@ function resolveDatasets(dataDir: string, datasets?: string[]): string[] {
 export async function preprocessDatasets(options: PreprocessOptions): Promise<PreprocessReport> {
   const started = Date.now();
   const config = options.config ?? withDefaults(PREPROCESS_DEFAULTS);
+  checkPreprocessConfig(config);
   const cacheRoot = options.cacheDir ?? 'work/features';
   const requested = options.workers ?? availableParallelism();
   if (!Number.isInteger(requested) || requested < 0) throw new Error(`workers must be a non-negative integer, got ${requested}`);
@@ -212,7 +221,7 @@ export async function preprocessDatasets(options: PreprocessOptions): Promise<Pr
   const workers = Math.min(requested, availableParallelism());
   const dataDir = options.dataDir;
   const datasets = resolveDatasets(dataDir, options.datasets);
-  const scans = checkDatasets(dataDir, datasets);
+  const scans = checkDatasets(dataDir, datasets, options.files);
   const hashDir = featureCacheDir(cacheRoot, config);
   writeFileAtomicSync(join(hashDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
 
@@ -224,7 +233,7 @@ export async function preprocessDatasets(options: PreprocessOptions): Promise<Pr
   for (const dataset of datasets) {
     const c: DatasetCounts = { total: 0, computed: 0, skipped: 0, failed: 0 };
     counts[dataset] = c;
-    for (const fname of scans[dataset].audio) {
+    for (const fname of options.files?.[dataset] ?? scans[dataset].audio) {
       c.total++;
       total++;
       const entry = cacheEntryPath(cacheRoot, config, dataset, fname);

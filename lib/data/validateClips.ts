@@ -9,7 +9,8 @@
  * Only the first bytes of each file are read: a dataset of 30,000 clips is checked in seconds.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
+import { isInside } from '../util/paths';
 
 /** A clip a run will read: its name as listed (label file row, folder entry) and its path. */
 export interface ListedClip {
@@ -66,12 +67,6 @@ export function sniffAudioFormat(head: Uint8Array): string {
   // MPEG audio frame sync (11 set bits): layer bits 00 are AAC (ADTS), others MP1/2/3.
   if (head.length >= 2 && head[0] === 0xff && (head[1] & 0xe0) === 0xe0) return (head[1] & 0x06) === 0 ? 'AAC' : 'MP3';
   return 'unknown';
-}
-
-/** True when `path` lies inside `dir` (lexically: symlinked clips inside the folder are fine). */
-export function isInside(dir: string, path: string): boolean {
-  const rel = relative(resolve(dir), resolve(path));
-  return rel !== '' && !rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel);
 }
 
 const HEAD_BYTES = 16;
@@ -131,10 +126,36 @@ export function findClipProblems(clips: readonly ListedClip[], dataDir: string):
 
 /** Thrown by {@link validateClips}: every problem, grouped by kind in its message. */
 export class ClipValidationError extends Error {
-  constructor(readonly problems: ClipProblem[], message: string) {
+  /**
+   * @param checked how many clips were checked
+   * @param source where they were listed
+   */
+  constructor(readonly problems: ClipProblem[], message: string, readonly checked = problems.length, readonly source = '') {
     super(message);
     this.name = 'ClipValidationError';
   }
+}
+
+/**
+ * Runs several checks (e.g. one per set of a recipe) and throws ONE {@link ClipValidationError}
+ * with the problems of all of them, so that no problem waits for the next run to be reported.
+ */
+export function validateAll(checks: readonly (() => unknown)[]): void {
+  const failed: ClipValidationError[] = [];
+  for (const check of checks) {
+    try {
+      check();
+    } catch (err) {
+      if (!(err instanceof ClipValidationError)) throw err;
+      failed.push(err);
+    }
+  }
+  if (failed.length === 0) return;
+  if (failed.length === 1) throw failed[0];
+  const problems = failed.flatMap((e) => e.problems);
+  const checked = failed.reduce((n, e) => n + e.checked, 0);
+  const source = failed.map((e) => e.source).join('; ');
+  throw new ClipValidationError(problems, formatClipProblems(problems, checked, source), checked, source);
 }
 
 /** The report of {@link validateClips}: one line per problem (at most `maxPerKind` per kind). */
@@ -158,7 +179,7 @@ export function formatClipProblems(problems: readonly ClipProblem[], total: numb
  */
 export function validateClips(clips: readonly ListedClip[], dataDir: string, source = dataDir): void {
   const problems = findClipProblems(clips, dataDir);
-  if (problems.length > 0) throw new ClipValidationError(problems, formatClipProblems(problems, clips.length, source));
+  if (problems.length > 0) throw new ClipValidationError(problems, formatClipProblems(problems, clips.length, source), clips.length, source);
 }
 
 /** The clips `fnames` of `<dataDir>/<dataset>/` as {@link ListedClip}s. */

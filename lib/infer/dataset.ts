@@ -39,6 +39,8 @@ export interface PredictDatasetOptions extends PredictOptions {
   onPreprocessProgress?: (p: PreprocessProgress) => void;
   /** Clips whose images are in memory at once (default 256). */
   chunkClips?: number;
+  /** The clips to predict, relative to the dataset folder (default {@link datasetFnames}); e.g. `dog/001.wav` in a test/<class>/ layout. */
+  fnames?: readonly string[];
 }
 
 /** Result of {@link predictDataset}. */
@@ -111,6 +113,7 @@ function startPreprocessing(options: PredictDatasetOptions, dataset: string, cac
   const abort = new AbortController();
   const run = preprocessDatasets({
     dataDir: options.dataDir, datasets: [dataset], cacheDir, config, workers, signal: abort.signal,
+    files: options.fnames ? { [dataset]: options.fnames } : undefined,
     onProgress: (p) => {
       if (p.fname) done.add(p.fname);
       options.onPreprocessProgress?.(p);
@@ -151,7 +154,7 @@ export async function predictDataset(options: PredictDatasetOptions): Promise<Da
   const chunkClips = options.chunkClips ?? 256;
   if (!Number.isInteger(chunkClips) || chunkClips < 1) throw new Error(`chunkClips must be an integer >= 1, got ${chunkClips}`);
   if (!options.ensemble && !options.runDir) throw new Error('predictDataset: give runDir or ensemble');
-  const fnames = datasetFnames(options.dataDir, dataset);
+  const fnames = options.fnames ? [...options.fnames] : datasetFnames(options.dataDir, dataset);
   validateClips(datasetClips(options.dataDir, dataset, fnames), options.dataDir, join(options.dataDir, dataset));
   const ensemble = options.ensemble ?? await loadEnsemble(options.runDir!, options);
   try {

@@ -24,6 +24,7 @@ import { memberName, resolveInferConfig, withMemberNetwork } from './ensemble';
 import type { WindowNetwork } from './network';
 import type { Ensemble, EnsembleMember, InferProgress, PredictOptions } from './types';
 import { checkActivation } from './activation';
+import { activationOf } from '../task/task';
 import { WindowScoreSums } from './scores';
 import { fillWindowBatch, planWindows } from './windows';
 
@@ -98,7 +99,8 @@ export async function predictSource(ensemble: Ensemble, source: ClipSource, opti
   const infer = resolveInferConfig(ensemble, options.infer);
   const n = source.count;
   const C = ensemble.vocabulary.length;
-  const sums = new WindowScoreSums(n, C, infer.ensembleMean, checkActivation(options.activation ?? 'sigmoid'));
+  // Default: the run's task (lib/task: sigmoid for multiLabel, softmax for singleLabel).
+  const sums = new WindowScoreSums(n, C, infer.ensembleMean, checkActivation(options.activation ?? activationOf(ensemble.config)));
   if (n === 0) return new Float32Array(0);
   if (ensemble.members.length === 0) throw new Error('predict: the ensemble has no members');
   const chunk = Math.max(1, Math.min(n, source.chunkSize ?? n));

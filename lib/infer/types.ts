@@ -56,7 +56,7 @@ export interface InferProgress {
 export interface PredictOptions {
   /** Overrides of the run's `config.infer` (window size and shift, mean, windows per pass). */
   infer?: Partial<InferConfig>;
-  /** The task's activation on the logits (default 'sigmoid': multi-label, the reference). */
+  /** The task's activation on the logits (default: the run's task, lib/task: sigmoid for multiLabel, softmax for singleLabel). */
   activation?: OutputActivation;
   /** Called after every forward pass. */
   onProgress?: (p: InferProgress) => void;

@@ -7,3 +7,4 @@ export { rocAuc } from './auc';
 export type { RocAucResult } from './auc';
 export { scoreSubmission, readVocabularyAny } from './score';
 export type { ScoreOptions, ScoreReport, SplitScore, ClassScore } from './score';
+export { averagePrecision } from './averagePrecision';

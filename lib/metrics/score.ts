@@ -1,13 +1,23 @@
 import { readLabelCsv, readVocabulary, vocabularyFromFile, vocabularyIndex, type LabeledClip } from '../data/labels';
 import { readSubmission } from '../data/submission';
 import { lwlrap, type LwlrapTies } from './lwlrap';
+import { averagePrecision } from './averagePrecision';
+import { rocAuc } from './auc';
+import { mapAt3, topKClasses } from './map3';
 
 /** Inputs of {@link scoreSubmission}. */
 export interface ScoreOptions {
   /** Submission CSV: `fname,<classes>`. */
   submissionPath: string;
-  /** Truth CSV: `fname,labels[,usage]` (e.g. FSDKaggle2019 `test_post_competition.csv`). */
+  /** Truth CSV: `fname,labels[,usage]` (e.g. FSDKaggle2019 `test_post_competition.csv`), or a description when `truthClips` is given. */
   truthPath: string;
+  /** Truth given directly (e.g. the labels of a test/<class>/ folder layout) instead of read from truthPath. */
+  truthClips?: LabeledClip[];
+  /**
+   * The run's task: 'singleLabel' adds top-1 accuracy and MAP@3 to `metrics` (also added when
+   * every truth clip has exactly one label). Default: decided by the truth.
+   */
+  task?: 'multiLabel' | 'singleLabel';
   /**
    * Expected classes (e.g. from `sample_submission.csv` via `readVocabulary`); omitted → the
    * submission's own columns. Truth labels must belong to it.
@@ -47,6 +57,11 @@ export interface ScoreReport {
   /** Submission rows whose clip is not in the (filtered) truth: ignored. */
   extraClips: number;
   ties: LwlrapTies;
+  /**
+   * Task metrics over all scored clips: `mAP` (macro average precision) and `auc` (macro ROC
+   * AUC) always; `accuracy` (top-1) and `map3` (MAP@3) for single-label truth.
+   */
+  metrics: Record<string, number>;
 }
 
 /**
@@ -63,7 +78,7 @@ export function scoreSubmission(options: ScoreOptions): ScoreReport {
   const vocabulary = sub.vocabulary;
   let truth: LabeledClip[];
   try {
-    truth = readLabelCsv(truthPath, vocabulary);
+    truth = options.truthClips ? [...options.truthClips] : readLabelCsv(truthPath, vocabulary);
   } catch (err) {
     const msg = (err as Error).message;
     throw new Error(msg.includes('unknown label') ? `${msg}; the truth labels must be classes of the submission/vocabulary` : msg);
@@ -118,13 +133,20 @@ export function scoreSubmission(options: ScoreOptions): ScoreReport {
     const g = gather(clips);
     perSplit[usage] = { lwlrap: lwlrap(g.y, g.s, C, { ties }).overall, clips: clips.length };
   }
+  const metrics: Record<string, number> = { mAP: averagePrecision(all.y, all.s, C).macro, auc: rocAuc(all.y, all.s, C).macro };
+  if (options.task === 'singleLabel' || (options.task === undefined && truth.every((t) => t.labels.length === 1))) {
+    const labels = Int32Array.from(truth, (t) => index.get(t.labels[0])!);
+    const top = topKClasses(all.s, C, 1);
+    metrics.accuracy = truth.length > 0 ? labels.reduce((n, l, i) => n + (top[i] === l ? 1 : 0), 0) / truth.length : NaN;
+    metrics.map3 = mapAt3(labels, all.s, C);
+  }
   const perClass: ClassScore[] = vocabulary.map((label, c) => ({
     label,
     lwlrap: res.perClass[c],
     weight: res.weights[c],
     positives: res.positives[c],
   }));
-  return { overall: res.overall, clips: truth.length, perSplit, perClass, extraClips, ties };
+  return { overall: res.overall, clips: truth.length, perSplit, perClass, extraClips, ties, metrics };
 }
 
 /**

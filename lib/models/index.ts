@@ -4,9 +4,9 @@
  * and one import line below.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from '../config';
+import { MODEL_DEFAULTS, type ModelConfig } from '../config';
 import { Rng } from '../util/rng';
-import { architectureNames, getArchitecture, minInputOf } from './registry';
+import { getArchitecture, minInputOf } from './registry';
 
 // Every family, in the order `architectureNames()` lists them.
 import './cnnModel1';
@@ -39,6 +39,12 @@ export interface BuildModelOptions {
 
 /** Checks the generic fields, then the architecture's own; errors name the field. */
 export function validateModelConfig(cfg: ModelConfig): void {
+  // A config saved before a field existed (an older run.json) lacks it: say which and what to add.
+  const missing = (Object.keys(MODEL_DEFAULTS) as (keyof ModelConfig)[]).filter((k) => cfg[k] === undefined && k !== 'inputNormalization');
+  if (missing.length > 0) {
+    throw new Error(`ModelConfig lacks ${missing.map((k) => `"${k}"`).join(', ')} (a run.json from an older version? add ` +
+      `${missing.map((k) => `"${k}": ${JSON.stringify(MODEL_DEFAULTS[k])}`).join(', ')} to its "model" section, with the values that run used)`);
+  }
   const spec = getArchitecture(cfg.arch);
   const positiveInt = (name: keyof ModelConfig) => {
     const v = cfg[name] as number;
@@ -56,20 +62,13 @@ export function validateModelConfig(cfg: ModelConfig): void {
   if (cfg.inputMels < min.mels || cfg.inputFrames < min.frames) {
     throw new Error(`ModelConfig inputMels×inputFrames must be at least ${min.mels}×${min.frames} for ${cfg.arch} (${spec.pools} pools), got ${cfg.inputMels}×${cfg.inputFrames}`);
   }
-  if (cfg.activation !== 'relu' && cfg.activation !== 'mish') throw new Error(`ModelConfig.activation must be 'relu' or 'mish', got '${String(cfg.activation)}'`);
-  if (typeof cfg.channelStem !== 'boolean') throw new Error(`ModelConfig.channelStem must be true or false, got ${String(cfg.channelStem)}`);
-  const supports = spec.supports ?? [];
-  if (cfg.activation !== 'relu' && !supports.includes('activation')) {
-    throw new Error(`ModelConfig.activation '${cfg.activation}' is not an option of ${cfg.arch} (only of ${architecturesSupporting('activation')})`);
+  if (cfg.xresnetActivation !== 'relu' && cfg.xresnetActivation !== 'mish') {
+    throw new Error(`ModelConfig.xresnetActivation must be 'relu' or 'mish', got '${String(cfg.xresnetActivation)}'`);
   }
-  if (cfg.channelStem && !supports.includes('channelStem')) {
-    throw new Error(`ModelConfig.channelStem is not an option of ${cfg.arch} (only of ${architecturesSupporting('channelStem')})`);
+  if (typeof cfg.mobilenetChannelStem !== 'boolean') {
+    throw new Error(`ModelConfig.mobilenetChannelStem must be true or false, got ${String(cfg.mobilenetChannelStem)}`);
   }
   spec.validate?.(cfg);
-}
-
-function architecturesSupporting(option: 'activation' | 'channelStem'): string {
-  return architectureNames().filter((n) => getArchitecture(n).supports?.includes(option)).join(', ');
 }
 
 /**

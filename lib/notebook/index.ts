@@ -33,3 +33,5 @@ export type { EpochPoint, DashboardOptions } from './training';
 export { trainingConfig, settingsTable, stageReportTable, oofScore } from './pipeline';
 export type { TrainingSetting, OofScore } from './pipeline';
 export { ensembleTable, inferProgressLabel, predictionTable, scoreTable, scorePerClassChart, tagChart } from './inference';
+export { describeOwnData, ownDataConfig, evaluateOwnRun, evaluationFigures, metricsTable } from './ownData';
+export type { OwnDataSummary, OwnDataSetting, OwnDataEvaluation } from './ownData';

@@ -60,11 +60,12 @@ export function settingsTable(settings: Record<string, TrainingSetting>, active:
   return htmlTable(['', ...names.map((n) => (n === active ? `${n} (in use)` : n))], keys.map((k) => [k, ...names.map((n) => show(settings[n][k]))]));
 }
 
-/** One row per stage of a pipeline report: folds trained, CV lwlrap on curated and noisy, selected noisy clips, time. */
+/** One row per stage of a pipeline report: folds trained, the task's CV metric (lwlrap, accuracy) on curated and noisy, selected noisy clips, time. */
 export function stageReportTable(report: PipelineReport): string {
   const cv = (x: number | null) => (x === null ? '—' : x.toFixed(4));
+  const metric = report.stages[0]?.metric ?? 'lwlrap';
   return htmlTable(
-    ['stage', 'folds', 'CV lwlrap curated', 'CV lwlrap noisy', 'noisy clips selected', 'train seconds'],
+    ['stage', 'folds', `CV ${metric} curated`, `CV ${metric} noisy`, 'noisy clips selected', 'train seconds'],
     report.stages.map((s) => [
       s.stage,
       s.folds.map((f) => f.fold).join(', '),

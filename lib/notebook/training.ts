@@ -19,11 +19,15 @@ export interface EpochPoint {
   trainLoss: number;
   validLoss?: number;
   validLwlrap?: number;
+  /** The task's selection metric (see {@link DashboardOptions.metric}); plotted instead of lwlrap when the metric is not lwlrap. */
+  validScore?: number;
 }
 
 /** Options of {@link TrainingDashboard}. */
 export interface DashboardOptions {
   title?: string;
+  /** The validation metric on the right axis: 'lwlrap' (default, multiLabel) or the task's, e.g. 'accuracy'. */
+  metric?: string;
   /** Redraw the curves at most every this many ms (progress redraws are cheap). Default 0. */
   minRedrawMs?: number;
 }
@@ -41,8 +45,8 @@ export class TrainingDashboard {
     this.progress = liveDisplay();
     this.curves = liveDisplay();
     this.chart = new LiveLineChart(
-      { title: options.title ?? 'Training curves', xTitle: 'epoch (all stages and folds, in order)', yTitle: 'BCE loss', y2Title: 'lwlrap', y2Range: [0, 1], height: 380 },
-      { 'valid lwlrap': 2 },
+      { title: options.title ?? 'Training curves', xTitle: 'epoch (all stages and folds, in order)', yTitle: metricOf(options) === 'lwlrap' ? 'BCE loss' : 'loss', y2Title: metricOf(options), y2Range: [0, 1], height: 380 },
+      { [`valid ${metricOf(options)}`]: 2 },
     );
   }
 
@@ -57,7 +61,9 @@ export class TrainingDashboard {
     this.step++;
     this.chart.push('train loss', this.step, p.trainLoss);
     if (p.validLoss !== undefined && Number.isFinite(p.validLoss)) this.chart.push('valid loss', this.step, p.validLoss);
-    if (p.validLwlrap !== undefined && Number.isFinite(p.validLwlrap)) this.chart.push('valid lwlrap', this.step, p.validLwlrap);
+    const metric = metricOf(this.options);
+    const score = metric === 'lwlrap' ? p.validLwlrap : p.validScore;
+    if (score !== undefined && Number.isFinite(score)) this.chart.push(`valid ${metric}`, this.step, score);
     const now = Date.now();
     if (now - this.lastDraw >= (this.options.minRedrawMs ?? 0)) this.redraw();
   }
@@ -77,7 +83,7 @@ export class TrainingDashboard {
       },
       onEpochEnd: (ctx, log) => {
         this.setProgress(ctx.stepsPerEpoch, ctx.stepsPerEpoch, `${label(log.epoch, ctx.epochs)} done in ${log.seconds.toFixed(1)} s`);
-        this.addEpoch({ stage, fold, epoch: log.epoch, trainLoss: log.trainLoss, validLoss: log.validLoss, validLwlrap: log.validLwlrap });
+        this.addEpoch({ stage, fold, epoch: log.epoch, trainLoss: log.trainLoss, validLoss: log.validLoss, validLwlrap: log.validLwlrap, validScore: log.validScore });
       },
       onTrainEnd: () => this.redraw(),
     };
@@ -88,6 +94,10 @@ export class TrainingDashboard {
     this.lastDraw = Date.now();
     this.curves.update(this.chart.html());
   }
+}
+
+function metricOf(options: DashboardOptions): string {
+  return options.metric ?? 'lwlrap';
 }
 
 /**

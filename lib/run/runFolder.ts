@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Architecture, Fat2019Config } from '../config';
+import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config } from '../config';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 import { architectureNames } from '../models/index';
 
@@ -8,7 +8,8 @@ import { architectureNames } from '../models/index';
  * The run folder, `weights/<run>/`: everything a run is made of, so that any later job (another
  * fold on another machine, inference, tagging) works from it alone.
  *
- *   run.json                                  {@link RunInfo}: config, vocabulary, data folder
+ *   run.json                                  {@link RunInfo}: config (task, recipe, preprocessing...), vocabulary, data folder
+ *   recipe.json                               the recipe's stages (what each trains on, starts from, selects)
  *   folds/curated.csv, folds/noisy.csv        fname,fold
  *   <arch>/stage<k>/fold<f>/last/ and best/   fit checkpoints (resumable) and best model
  *   <arch>/stage<k>/fold<f>/done.json         {@link FoldDone}, written last: the job finished
@@ -16,6 +17,7 @@ import { architectureNames } from '../models/index';
  *   <arch>/stage<k>/fold<f>/oof_<set>.csv     predictions of the fold's held-out clips
  *   <arch>/stage<k>/noisy_scores.csv          per-clip out-of-fold lwlrap of the noisy set
  *   <arch>/stage<k>/selected_noisy.csv        noisy clips a stage trained on (stages 3, 4)
+ *   <arch>/stage<k>/fold<f>/pseudo_labels.csv unlabelled clips fold f's stage trained on (pseudoLabel recipe)
  */
 
 export const RUN_INFO_VERSION = 1;
@@ -39,13 +41,16 @@ export interface FoldDone {
   epochs: number;
   /** Best validation lwlrap over the epochs (NaN serialised as null). */
   bestValidLwlrap: number | null;
+  /** The task's selection metric ('lwlrap', 'accuracy') and its best validation value (null: no validation). */
+  validMetric?: string;
+  bestValidScore?: number | null;
   trainClips: number;
   validClips: number;
   seconds: number;
   finishedAt: string;
-  /** Which model made the out-of-fold predictions: 'last' (the final epoch) or 'best'. */
+  /** Which model made the out-of-fold predictions: 'last' (the final epoch; the test ensemble uses the same) or 'best' (older runs). */
   oofModel?: 'last' | 'best';
-  /** lwlrap of the fold's out-of-fold predictions on its held-out curated / noisy clips (null: none). */
+  /** The task's selection metric (lwlrap for multiLabel, accuracy for singleLabel; see validMetric) of the fold's out-of-fold predictions on its held-out curated / noisy clips (null: none). */
   oofCuratedLwlrap?: number | null;
   oofNoisyLwlrap?: number | null;
 }
@@ -89,6 +94,13 @@ export function readRunInfo(runDir: string): RunInfo {
   if (!info.config || !Array.isArray(info.vocabulary) || info.vocabulary.length === 0) {
     throw new Error(`${path}: run.json lacks "config" or "vocabulary"`);
   }
+  // Fields added since the run was made take their defaults (a run without a task or recipe
+  // is a multiLabel warm-up run), so old run folders keep working and compare equal.
+  try {
+    info.config = withDefaults(CONFIG_DEFAULTS, info.config as DeepPartial<Fat2019Config>);
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`);
+  }
   return info;
 }
 
@@ -113,7 +125,14 @@ export interface RunMember {
   arch: Architecture;
   stage: number;
   fold: number;
-  /** Folder holding model.json: `best/` when present, else `last/`. */
+  /**
+   * Folder holding model.json: `last/`, the final model (`best/` only in a fold that saved no
+   * other, e.g. imported weights). One model rule: the
+   * out-of-fold predictions (cross-validation figures, noisy-clip selection, pseudo-labels)
+   * come from the final model, so the test ensemble uses the same one. `best/` (the epoch
+   * with the best validation score) stays in the fold folder for inspection only: it was
+   * chosen on the held-out fold, so figures from it would be optimistic.
+   */
   modelDir: string;
 }
 
@@ -142,8 +161,10 @@ export function findRunMembers(runDir: string, filter: MemberFilter = {}): RunMe
         if (!fold || (filter.folds && !filter.folds.includes(Number(fold[1])))) continue;
         const dir = join(archDir, stageName, foldName);
         if (!existsSync(join(dir, 'done.json'))) continue;
-        const modelDir = existsSync(join(dir, 'best', 'model.json')) ? join(dir, 'best') : join(dir, 'last');
-        if (!existsSync(join(modelDir, 'model.json'))) throw new Error(`${dir}: done.json present but no best/model.json or last/model.json`);
+        // One model rule: the final model (last/), which made the out-of-fold predictions. A
+        // fold with a single saved model (imported weights write best/ only) uses that one.
+        const modelDir = existsSync(join(dir, 'last', 'model.json')) ? join(dir, 'last') : join(dir, 'best');
+        if (!existsSync(join(modelDir, 'model.json'))) throw new Error(`${dir}: done.json present but no last/model.json (the final model) nor best/model.json`);
         out.push({ arch, stage: Number(stage[1]), fold: Number(fold[1]), modelDir });
       }
     }

@@ -34,6 +34,12 @@ export interface EpochLog {
   validLoss?: number;
   /** Validation lwlrap (if validation clips given). */
   validLwlrap?: number;
+  /** Name of the task's selection metric ('lwlrap', 'accuracy'); absent in older histories (= lwlrap). */
+  validMetric?: string;
+  /** The task's selection metric on the validation clips: picks best/ and drives early stopping. */
+  validScore?: number;
+  /** Every validation metric of the task (multiLabel: lwlrap, mAP, auc; singleLabel: accuracy, map3, auc). */
+  validMetrics?: Record<string, number>;
   /** Learning rate of the epoch's last step. */
   lr: number;
   /** Wall-clock seconds of the epoch (training + validation). */
@@ -95,7 +101,8 @@ function fmt(v: number | undefined, digits = 4): string {
 
 /** One history line as text: "epoch 3/10  train 0.0612  valid 0.0588  lwlrap 0.7123  lr 1.2e-03  41s". */
 export function formatEpochLog(log: EpochLog, epochs: number): string {
-  return `epoch ${log.epoch}/${epochs}  train ${fmt(log.trainLoss)}  valid ${fmt(log.validLoss)}  lwlrap ${fmt(log.validLwlrap)}  ` +
+  const metric = log.validMetric && log.validMetric !== 'lwlrap' ? `${log.validMetric} ${fmt(log.validScore)}` : `lwlrap ${fmt(log.validLwlrap)}`;
+  return `epoch ${log.epoch}/${epochs}  train ${fmt(log.trainLoss)}  valid ${fmt(log.validLoss)}  ${metric}  ` +
     `lr ${log.lr.toExponential(1)}  ${formatDuration(log.seconds)} (${log.samplesPerSecond.toFixed(1)} samples/s)`;
 }
 
@@ -198,8 +205,13 @@ export function jsonlLogger(file: string): Callback {
   };
 }
 
+/** The epoch's selection score: the task's metric, or lwlrap in histories written before tasks existed. */
+export function validationScore(h: EpochLog): number | undefined {
+  return h.validScore ?? h.validLwlrap;
+}
+
 /**
- * Stops when validation lwlrap has not improved for `patience` epochs. Its state is derived
+ * Stops when the task's validation metric (lwlrap, accuracy) has not improved for `patience` epochs. Its state is derived
  * from the history, so it continues correctly after a resume.
  */
 export function earlyStopping(patience: number, minDelta = 0): Callback {
@@ -213,18 +225,22 @@ export function earlyStopping(patience: number, minDelta = 0): Callback {
       if (since >= patience) {
         ctx.stopTraining = true;
         ctx.completed = true;
-        ctx.stopReason = `validation lwlrap has not improved for ${since} epochs (best ${best.validLwlrap!.toFixed(4)} at epoch ${best.epoch})`;
+        ctx.stopReason = `validation ${best.validMetric ?? 'lwlrap'} has not improved for ${since} epochs (best ${validationScore(best)!.toFixed(4)} at epoch ${best.epoch})`;
       }
     },
   };
 }
 
-/** The epoch with the highest validation lwlrap (the first one, on ties within minDelta). */
+/**
+ * The epoch with the highest validation score (the task's selection metric; the first one, on
+ * ties within minDelta). NaN never wins.
+ */
 export function bestEpoch(history: EpochLog[], minDelta = 0): EpochLog | undefined {
   let best: EpochLog | undefined;
   for (const h of history) {
-    if (h.validLwlrap === undefined) continue;
-    if (best === undefined || h.validLwlrap > best.validLwlrap! + minDelta) best = h;
+    const score = validationScore(h);
+    if (score === undefined || Number.isNaN(score)) continue;
+    if (best === undefined || score > validationScore(best)! + minDelta) best = h;
   }
   return best;
 }

@@ -11,19 +11,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { InputNormalization, OptimizerConfig, TrainConfig } from '../config';
+import { CONFIG_DEFAULTS, withDefaults, type InferConfig, type InputNormalization, type OptimizerConfig, type TrainConfig } from '../config';
+import { ensembleFromModels } from '../infer/ensemble';
+import { predictImages } from '../infer/predict';
 import type { TrainingClip } from '../data/types';
 import { lwlrap } from '../metrics/lwlrap';
 import { Rng } from '../util/rng';
 import { AdamW, trainableVariables } from './adamw';
 import { MakeBatch, randomCropBatch } from './batch';
-import { centreStart, copyWindow, slidingWindowStarts } from '../runtime/windows';
+import { centreStart, copyWindow } from '../runtime/windows';
 import { toModelInput } from '../runtime/modelInput';
 import { loadWeightsInto, saveModel } from '../runtime/modelFile';
-import { Callback, EpochLog, FitContext, bestEpoch, earlyStopping, runHook } from './callbacks';
+import { Callback, EpochLog, FitContext, bestEpoch, earlyStopping, runHook, validationScore } from './callbacks';
 import { loadCheckpoint, saveCheckpoint, TrainingState } from './checkpoint';
 import { snapshotRunningVariances } from './bnStats';
-import { bceWithLogits } from './loss';
+import { makeTask, type Task } from '../task/task';
 import { oneCycleBeta1, oneCycleLr } from './oneCycle';
 
 /** How validation clips are scored. */
@@ -38,6 +40,8 @@ export interface ValidationOptions {
   windowShift?: number;
   /** Windows per forward pass; default 32. */
   batchSize?: number;
+  /** Probabilities from logits: 'sigmoid' (default, multiLabel) or 'softmax' (singleLabel). */
+  activation?: 'sigmoid' | 'softmax';
   /** ModelConfig.inputNormalization of the model (default none). */
   inputNormalization?: InputNormalization | null;
 }
@@ -46,8 +50,13 @@ export interface FitOptions {
   /** Built by lib/models `buildModel`; input `[B, H, W, 3]`, logits `[B, C]`. */
   model: tf.LayersModel;
   trainClips: TrainingClip[];
-  /** Scored after every epoch (loss + lwlrap) when given. */
+  /** Scored after every epoch (loss + the task's metrics) when given. */
   validClips?: TrainingClip[];
+  /**
+   * The task (lib/task): training loss, validation activation and metrics, the metric that
+   * picks best/ and drives early stopping. Default multiLabel (sigmoid + BCE, lwlrap).
+   */
+  task?: Task;
   train: TrainConfig;
   optimizer: OptimizerConfig;
   /** Batch maker; default {@link randomCropBatch}(model input width). */
@@ -124,13 +133,14 @@ function validateOptions(o: FitOptions): void {
 export function trainStep(
   model: tf.LayersModel, optimizer: AdamW, batch: { x: Float32Array; y: Float32Array }, size: number,
   microBatch: number, hyper: { lr: number; beta1: number }, rng: Rng, inputNormalization: InputNormalization | null = null,
+  loss: (logits: tf.Tensor, targets: tf.Tensor) => tf.Scalar = DEFAULT_TASK.loss,
 ): number {
   const { height, width, channels } = inputShape(model);
   const pixels = height * width;
   const numClasses = batch.y.length / size;
   const vars = optimizer.params.map((p) => p.variable);
   let acc: tf.Tensor[] | null = null;
-  let loss = 0;
+  let lossSum = 0;
   try {
     for (let start = 0; start < size; start += microBatch) {
       const n = Math.min(microBatch, size - start);
@@ -142,7 +152,7 @@ export function trainStep(
         result = tf.tidy(() => {
           const x = toModelInput(batch.x.subarray(start * pixels, (start + n) * pixels), n, height, width, channels, inputNormalization);
           const y = tf.tensor2d(batch.y.subarray(start * numClasses, (start + n) * numClasses), [n, numClasses]);
-          return tf.variableGrads(() => bceWithLogits(model.apply(x, { training: true }) as tf.Tensor, y), vars);
+          return tf.variableGrads(() => loss(model.apply(x, { training: true }) as tf.Tensor, y), vars);
         });
         bnFix.apply(n);
       } catch (err) {
@@ -150,7 +160,7 @@ export function trainStep(
         throw err;
       }
       const { value, grads } = result;
-      loss += weight * (value.dataSync()[0]);
+      lossSum += weight * (value.dataSync()[0]);
       value.dispose();
       const ordered = vars.map((v) => grads[v.name]);
       const prev = acc as tf.Tensor[] | null;
@@ -164,26 +174,29 @@ export function trainStep(
     clearDropoutSeeds(model);
     if (acc) tf.dispose(acc);
   }
-  return loss;
+  return lossSum;
 }
+
+const DEFAULT_TASK = makeTask();
 
 /**
  * Scores `clips` with `model` (inference mode): per-clip probabilities `[numClips][C]`
- * (sigmoid, averaged over the clip's windows). See {@link ValidationOptions}.
+ * (`options.activation`, averaged over the clip's windows). See {@link ValidationOptions}.
+ * 'sliding' is lib/infer's predictor itself (the one sliding-window predictor, the one test
+ * time uses); 'centre' scores one centred crop per clip here.
  */
-export function predictForValidation(model: tf.LayersModel, clips: TrainingClip[], options: ValidationOptions = {}): Float32Array {
+export async function predictForValidation(model: tf.LayersModel, clips: TrainingClip[], options: ValidationOptions = {}): Promise<Float32Array> {
   const { height, width, channels } = inputShape(model);
   const frames = options.windowFrames ?? width;
   if (frames !== width) throw new Error(`validation windowFrames (${frames}) must equal the model input width ${width}`);
   const shift = options.windowShift ?? 48;
   const batchSize = options.batchSize ?? 32;
   const mode = options.mode ?? 'centre';
-  const windows: Array<{ clip: number; start: number }> = [];
-  clips.forEach((c, i) => {
+  clips.forEach((c) => {
     if (c.image.nMels !== height) throw new Error(`validation clip ${c.fname} has ${c.image.nMels} mel bands, model expects ${height}`);
-    const starts = mode === 'sliding' ? slidingWindowStarts(c.image.frames, frames, shift) : [centreStart(c.image.frames, frames)];
-    for (const s of starts) windows.push({ clip: i, start: s });
   });
+  if (mode === 'sliding') return predictSliding(model, clips, { windowFrames: frames, windowShift: shift, batchSize }, options.activation ?? 'sigmoid', options.inputNormalization ?? null);
+  const windows = clips.map((c, i) => ({ clip: i, start: centreStart(c.image.frames, frames) }));
   const numClasses = (model.outputs[0].shape[1] as number);
   const sums = new Float64Array(clips.length * numClasses);
   const counts = new Float64Array(clips.length);
@@ -192,7 +205,10 @@ export function predictForValidation(model: tf.LayersModel, clips: TrainingClip[
     const chunk = windows.slice(b, b + batchSize);
     const x = new Float32Array(chunk.length * pixels);
     chunk.forEach((w, j) => copyWindow(clips[w.clip], w.start, frames, x, j * pixels));
-    const probs = tf.tidy(() => tf.sigmoid(model.predict(toModelInput(x, chunk.length, height, frames, channels, options.inputNormalization)) as tf.Tensor).dataSync());
+    const probs = tf.tidy(() => {
+      const logits = model.predict(toModelInput(x, chunk.length, height, frames, channels, options.inputNormalization)) as tf.Tensor;
+      return (options.activation === 'softmax' ? tf.softmax(logits) : tf.sigmoid(logits)).dataSync();
+    });
     chunk.forEach((w, j) => {
       for (let c = 0; c < numClasses; c++) sums[w.clip * numClasses + c] += probs[j * numClasses + c];
       counts[w.clip]++;
@@ -203,20 +219,31 @@ export function predictForValidation(model: tf.LayersModel, clips: TrainingClip[
   return out;
 }
 
-/** Validation loss (BCE of probabilities, clamped to [1e-7, 1 − 1e-7], float64) and lwlrap. */
-export function scoreValidation(clips: TrainingClip[], probs: Float32Array): { loss: number; lwlrap: number } {
+/** lib/infer's sliding-window predictor on one in-memory model (not disposed here). */
+function predictSliding(
+  model: tf.LayersModel, clips: TrainingClip[], infer: Pick<InferConfig, 'windowFrames' | 'windowShift' | 'batchSize'>,
+  activation: 'sigmoid' | 'softmax', inputNormalization: InputNormalization | null,
+): Promise<Float32Array> {
+  const numClasses = model.outputs[0].shape[1] as number;
+  const vocabulary = Array.from({ length: numClasses }, (_, c) => `class${c}`);
+  const config = withDefaults(CONFIG_DEFAULTS, { infer: { ...infer, ensembleMean: 'arithmetic' } });
+  config.model.inputNormalization = inputNormalization;
+  const ensemble = ensembleFromModels([model], vocabulary, config);
+  return predictImages(ensemble, clips.map((c) => c.image), { activation });
+}
+
+/**
+ * Validation loss (the task's loss of the probabilities, float64, clamped to [1e-7, 1 − 1e-7])
+ * and the task's metrics (multiLabel: lwlrap, mAP, auc; singleLabel: accuracy, map3, auc).
+ * `score` = the task's selection metric, `lwlrap` always (multi-label reading of the scores).
+ */
+export function scoreValidation(clips: TrainingClip[], probs: Float32Array, task: Task = DEFAULT_TASK): { loss: number; lwlrap: number; score: number; metrics: Record<string, number> } {
   const numClasses = probs.length / clips.length;
   const truth = new Float32Array(probs.length);
-  let loss = 0;
-  clips.forEach((c, i) => {
-    for (let k = 0; k < numClasses; k++) {
-      const y = c.target[k];
-      const p = Math.min(1 - 1e-7, Math.max(1e-7, probs[i * numClasses + k]));
-      loss -= y * Math.log(p) + (1 - y) * Math.log(1 - p);
-      truth[i * numClasses + k] = y;
-    }
-  });
-  return { loss: loss / probs.length, lwlrap: lwlrap(truth, probs, numClasses).overall };
+  clips.forEach((c, i) => truth.set(c.target, i * numClasses));
+  const metrics = task.metrics(truth, probs, numClasses);
+  const lw = metrics.lwlrap ?? lwlrap(truth, probs, numClasses).overall;
+  return { loss: task.probabilityLoss(truth, probs, numClasses), lwlrap: lw, score: metrics[task.selectionMetric], metrics };
 }
 
 /**
@@ -236,6 +263,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const totalSteps = train.epochs * stepsPerEpoch;
   const rng = new Rng(train.seed);
   const optimizer = new AdamW(trainableVariables(model), optCfg);
+  const task = options.task ?? DEFAULT_TASK;
+  const validation: ValidationOptions = { ...options.validation, activation: task.activation };
   const callbacks = [...(options.callbacks ?? [])];
   if (train.earlyStoppingPatience > 0 && validClips && validClips.length > 0) callbacks.push(earlyStopping(train.earlyStoppingPatience));
   const lastDir = options.checkpointDir ? path.join(options.checkpointDir, 'last') : undefined;
@@ -280,7 +309,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         const batch = makeBatch(trainClips, indices, rng);
         lr = oneCycleLr(ctx.step, totalSteps, optCfg);
         const beta1 = oneCycleBeta1(ctx.step, totalSteps, optCfg);
-        const loss = trainStep(model, optimizer, batch, indices.length, micro, { lr, beta1 }, rng, options.inputNormalization ?? null);
+        const loss = trainStep(model, optimizer, batch, indices.length, micro, { lr, beta1 }, rng, options.inputNormalization ?? null, task.loss);
         if (!Number.isFinite(loss)) throw new Error(`fit: loss is ${loss} at epoch ${epoch}, step ${ctx.step + 1} (lr ${lr}); lower optimizer.maxLr`);
         ctx.step++;
         lossSum += loss;
@@ -292,14 +321,17 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         samplesPerSecond: (stepsPerEpoch * batchSize) / Math.max(trainSeconds, 1e-9),
       };
       if (validClips && validClips.length > 0) {
-        const scores = scoreValidation(validClips, predictForValidation(model, validClips, { ...options.validation, inputNormalization: options.inputNormalization }));
+        const scores = scoreValidation(validClips, await predictForValidation(model, validClips, { ...validation, inputNormalization: options.inputNormalization }), task);
         log.validLoss = scores.loss;
         log.validLwlrap = scores.lwlrap;
+        log.validMetric = task.selectionMetric;
+        log.validScore = scores.score;
+        log.validMetrics = scores.metrics;
       }
       log.seconds = (Date.now() - t0) / 1000;
       ctx.history.push(log);
       await runHook(callbacks, 'onEpochEnd', ctx, log);
-      if (bestDir && log.validLwlrap !== undefined && bestEpoch(ctx.history) === log) await saveModel(model, bestDir);
+      if (bestDir && validationScore(log) !== undefined && bestEpoch(ctx.history) === log) await saveModel(model, bestDir);
       if (lastDir) {
         const state: TrainingState<EpochLog> = {
           epoch, step: ctx.step, totalSteps, stepsPerEpoch, rngState: rng.getState(), numTrainClips: n, config, history: ctx.history,

@@ -20,6 +20,7 @@ import { readModelArtifacts } from '../runtime/modelFile';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 import { SITE_MANIFEST_VERSION, type SiteManifest, type SiteMember } from './protocol';
 import type { Activation } from './windowScores';
+import { activationOf, TASK_NAMES } from '../task/task';
 
 const PAGE_DIR = join(__dirname, 'page');
 const STATIC_FILES = ['index.html', 'style.css', 'recorder-worklet.js'];
@@ -47,14 +48,13 @@ export interface SiteReport {
 }
 
 /**
- * The activation of the run's task: `config.task.activation` when the run has one ('softmax'
- * for one-label-per-clip tasks), else 'sigmoid' (multi-label, the FAT2019 task).
+ * The activation of the run's task (lib/task): 'softmax' for singleLabel runs, else 'sigmoid'
+ * (multiLabel, the FAT2019 task; also runs made before tasks existed).
  */
 export function runActivation(config: Fat2019Config): Activation {
-  const task = (config as unknown as { task?: { activation?: unknown } }).task;
-  const activation = task?.activation ?? 'sigmoid';
-  if (activation !== 'sigmoid' && activation !== 'softmax') throw new Error(`run.json: task.activation must be 'sigmoid' or 'softmax', got '${String(activation)}'`);
-  return activation;
+  const name = (config as unknown as { task?: { name?: unknown } }).task?.name ?? 'multiLabel';
+  if (!(TASK_NAMES as readonly unknown[]).includes(name)) throw new Error(`run.json: task.name must be one of ${TASK_NAMES.join(', ')}, got '${String(name)}'`);
+  return activationOf(config);
 }
 
 /**
@@ -127,8 +127,9 @@ function copyModel(modelDir: string, dest: string): void {
 export async function buildSite(options: BuildSiteOptions): Promise<SiteReport> {
   const topK = options.topK ?? 5;
   if (!Number.isInteger(topK) || topK < 1) throw new Error(`topK must be an integer >= 1, got ${topK}`);
-  // lazy: only the member list and run.json; the models are copied, not loaded.
-  const ensemble = await loadEnsemble(options.runDir, { archs: options.archs, stages: options.stages, folds: options.folds, lazy: true });
+  // lazy: only the member list and run.json; the models are copied, not loaded. tfjs: the page
+  // runs the tfjs layers files, so no model.onnx is exported for it.
+  const ensemble = await loadEnsemble(options.runDir, { archs: options.archs, stages: options.stages, folds: options.folds, lazy: true, engine: 'tfjs' });
   const outDir = resolve(options.outDir);
   if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new Error(`${outDir} exists and is not a folder`);
   rmSync(join(outDir, 'site.json'), { force: true });
@@ -148,6 +149,7 @@ export async function buildSite(options: BuildSiteOptions): Promise<SiteReport> 
     preprocess: { ...PREPROCESS_DEFAULTS, ...config.preprocess },
     infer: { ...INFER_DEFAULTS, ...config.infer },
     activation: runActivation(config),
+    inputNormalization: config.model.inputNormalization ?? null,
     topK: Math.min(topK, ensemble.vocabulary.length),
     members,
   };

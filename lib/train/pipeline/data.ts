@@ -1,14 +1,18 @@
 /**
- * The data of a run: the curated and noisy label files (whole sets), their folds, and a store
- * of training clips (images from the feature cache + multi-hot targets) that a process
- * loads once and shares between the folds of a stage.
+ * The data of a run: its layout (lib/data/layout: Kaggle, folder per class, one CSV), the
+ * labelled ("curated") and noisy sets with their folds, the unlabelled clips, and a store of
+ * training clips (images from the feature cache + targets) that a process loads once and
+ * shares between the folds of a stage. A layout without a noisy set gets an empty one.
  */
 import { join } from 'node:path';
 import type { Fat2019Config, PreprocessConfig } from '../../config';
-import { multiHot, readLabelCsv, type LabeledClip } from '../../data/labels';
+import { multiHot, type LabeledClip } from '../../data/labels';
+import { detectLayout, type ClipFolder, type DataLayout } from '../../data/layout';
 import { loadClipImages, loadClipWaveform } from '../../data/preprocess';
 import type { TrainingClip } from '../../data/types';
+import { checkTaskLabels } from '../../task/task';
 import { ensureFolds, type ClipSet } from './folds';
+import { recipeOf } from './recipes';
 import { foldsPath } from '../../run/runFolder';
 
 /** Dataset folder (audio) and label CSV of each set, in the Kaggle layout. */
@@ -17,10 +21,13 @@ export const SET_FILES: Readonly<Record<ClipSet, { dataset: string; labelCsv: st
   noisy: { dataset: 'train_noisy', labelCsv: 'train_noisy.csv' },
 };
 
-/** One set's clips and folds (arrays aligned: `folds[i]` is the fold of `clips[i]`). */
+/** One set's clips and folds (arrays aligned: `folds[i]` is the fold of `clips[i]`; −1 = never held out). */
 export interface SetData {
   set: ClipSet;
   labelFile: string;
+  /** Audio of clip i: `<dataDir>/<dataset>/<clips[i].fname>`. */
+  dataDir: string;
+  dataset: string;
   clips: LabeledClip[];
   folds: Int32Array;
   /** fname → index into clips. */
@@ -32,6 +39,9 @@ export interface RunData {
   dataDir: string;
   vocabulary: string[];
   sets: Record<ClipSet, SetData>;
+  layout: DataLayout;
+  /** Clips without labels for pseudo-labelling: the `unlabeled/` folder, else the test set. */
+  unlabeled?: ClipFolder;
 }
 
 /** Seed of a set's fold split: the run's train.seed (curated), + 1 (noisy). */
@@ -40,18 +50,50 @@ export function foldSeed(config: Fat2019Config, set: ClipSet): number {
 }
 
 /**
- * Reads both label files (labels checked against `vocabulary`) and the run's folds, creating
- * `folds/{curated,noisy}.csv` on first use (iterative stratification, `config.pipeline.folds`).
+ * Detects the layout of `dataDir` (a data folder or a label CSV), checks its labels against
+ * `vocabulary` and the task, and reads the run's folds, creating `folds/{curated,noisy}.csv`
+ * on first use (a `fold` column as given, else iterative stratification into
+ * `config.pipeline.folds`, or with 1 fold a `pipeline.holdout` fraction or nothing held out).
+ * A recipe that needs a noisy set (or unlabelled clips) and a layout without one throw here.
  */
 export function loadRunData(runDir: string, dataDir: string, vocabulary: string[], config: Fat2019Config): RunData {
+  const layout = detectLayout(dataDir);
+  checkRecipeData(layout, config);
+  const known = new Set(vocabulary);
+  // A recipe without a noisy stage ignores a noisy set (no folds, no out-of-fold predictions).
+  const useNoisy = recipeOf(config).needsNoisy;
   const load = (set: ClipSet): SetData => {
-    const labelFile = join(dataDir, SET_FILES[set].labelCsv);
-    const clips = readLabelCsv(labelFile, vocabulary);
-    if (clips.length === 0) throw new Error(`${labelFile}: no clips`);
-    const folds = ensureFolds({ path: foldsPath(runDir, set), clips, labelFile, k: config.pipeline.folds, seed: foldSeed(config, set) });
-    return { set, labelFile, clips, folds, index: new Map(clips.map((c, i) => [c.fname, i] as [string, number])) };
+    const source = set === 'curated' ? layout.curated : useNoisy ? layout.noisy : undefined;
+    if (!source) return { set, labelFile: '(no noisy set)', dataDir, dataset: SET_FILES.noisy.dataset, clips: [], folds: new Int32Array(0), index: new Map() };
+    for (const c of source.clips) for (const l of c.labels) {
+      if (!known.has(l)) throw new Error(`${source.labelFile}: clip ${c.fname} has label "${l}", which is not one of the run's ${vocabulary.length} classes`);
+    }
+    if (set === 'curated') checkTaskLabels(config.task.name, source.clips, source.labelFile);
+    const folds = ensureFolds({
+      path: foldsPath(runDir, set), clips: source.clips, labelFile: source.labelFile, k: config.pipeline.folds,
+      seed: foldSeed(config, set), holdout: config.pipeline.holdout, given: set === 'curated' ? source.givenFolds : undefined,
+    });
+    return {
+      set, labelFile: source.labelFile, dataDir: source.dataDir, dataset: source.dataset, clips: source.clips, folds,
+      index: new Map(source.clips.map((c, i) => [c.fname, i] as [string, number])),
+    };
   };
-  return { dataDir, vocabulary, sets: { curated: load('curated'), noisy: load('noisy') } };
+  const data: RunData = { dataDir, vocabulary, sets: { curated: load('curated'), noisy: load('noisy') }, layout };
+  const unlabeled = layout.unlabeled ?? layout.test;
+  if (unlabeled) data.unlabeled = unlabeled;
+  return data;
+}
+
+/** Throws, naming the data and the recipe, when the recipe needs data the layout lacks. */
+export function checkRecipeData(layout: DataLayout, config: Fat2019Config): void {
+  const recipe = recipeOf(config);
+  if (recipe.needsNoisy && !layout.noisy) {
+    throw new Error(`${layout.source}: recipe "${recipe.name}" trains on a noisy set, and this data has none (no train_noisy.csv); ` +
+      'use --recipe single (or pseudoLabel), or add train_noisy.csv and train_noisy/');
+  }
+  if (recipe.needsUnlabeled && !layout.unlabeled && !layout.test) {
+    throw new Error(`${layout.source}: recipe "${recipe.name}" pseudo-labels unlabelled clips, and this data has none (no unlabeled/ or test/ folder)`);
+  }
 }
 
 /** fnames of a set's clips in fold `fold` (`inFold` true) or in every other fold, in label-file order. */
@@ -91,12 +133,12 @@ export class ClipStore {
   async get(set: ClipSet, fnames: readonly string[], opts: { keep?: boolean; waveform?: boolean } = {}): Promise<TrainingClip[]> {
     const keep = opts.keep ?? true;
     const setData = this.data.sets[set];
-    const dataset = SET_FILES[set].dataset;
+    const dataset = setData.dataset;
     const key = (f: string) => `${set}/${f}`;
     const missing = fnames.filter((f) => !this.held.has(key(f)));
     const loaded = new Map<string, TrainingClip>();
     if (missing.length > 0) {
-      const images = await loadClipImages({ dataDir: this.data.dataDir, dataset, fnames: missing, cacheDir: this.options.cacheDir, config: this.options.preprocess });
+      const images = await loadClipImages({ dataDir: setData.dataDir, dataset, fnames: missing, cacheDir: this.options.cacheDir, config: this.options.preprocess });
       missing.forEach((fname, i) => {
         const row = setData.index.get(fname);
         if (row === undefined) throw new Error(`clip ${fname} is not in ${setData.labelFile}`);
@@ -108,9 +150,23 @@ export class ClipStore {
     const out = fnames.map((f) => this.held.get(key(f)) ?? loaded.get(f)!);
     if (opts.waveform) {
       for (const clip of out) {
-        if (!clip.waveform) clip.waveform = await loadClipWaveform(join(this.data.dataDir, dataset, clip.fname), this.options.preprocess);
+        if (!clip.waveform) clip.waveform = await loadClipWaveform(join(setData.dataDir, dataset, clip.fname), this.options.preprocess);
       }
     }
+    return out;
+  }
+
+  /**
+   * Unlabelled clips (`data.unlabeled`) with the given targets (pseudo-labels), not held:
+   * pseudo-labels differ per fold, so each fold loads its own.
+   */
+  async getUnlabeled(fnames: readonly string[], targets: readonly Float32Array[], opts: { waveform?: boolean } = {}): Promise<TrainingClip[]> {
+    if (fnames.length === 0) return [];
+    const source = this.data.unlabeled;
+    if (!source) throw new Error('ClipStore: the run has no unlabelled clips');
+    const images = await loadClipImages({ dataDir: source.dataDir, dataset: source.dataset, fnames: [...fnames], cacheDir: this.options.cacheDir, config: this.options.preprocess });
+    const out: TrainingClip[] = fnames.map((fname, i) => ({ fname, image: images[i], target: targets[i] }));
+    if (opts.waveform) for (const clip of out) clip.waveform = await loadClipWaveform(join(source.dataDir, source.dataset, clip.fname), this.options.preprocess);
     return out;
   }
 

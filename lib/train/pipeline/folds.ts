@@ -13,7 +13,7 @@ import { csvField, readCsvTable } from '../../data/labels';
 import { writeFileAtomicSync } from '../../util/atomicWrite';
 import { Rng } from '../../util/rng';
 
-/** The two label sets a run splits. */
+/** The two label sets a run splits ("curated" = the labelled set of any layout). */
 export type ClipSet = 'curated' | 'noisy';
 
 /**
@@ -126,8 +126,8 @@ export function readFoldsCsv(path: string, k?: number): Map<string, number> {
     if (fields.length !== 2) throw new Error(`${path}:${line}: expected 2 fields (fname,fold), got ${fields.length}`);
     const fname = fields[0].trim();
     const fold = Number(fields[1]);
-    if (!/^\d+$/.test(fields[1].trim()) || (k !== undefined && fold >= k)) {
-      throw new Error(`${path}:${line}: fold must be an integer in [0, ${k ?? '∞'}), got "${fields[1]}"`);
+    if (!/^-?\d+$/.test(fields[1].trim()) || fold < -1 || (k !== undefined && fold >= k)) {
+      throw new Error(`${path}:${line}: fold must be -1 (never held out) or an integer in [0, ${k ?? '∞'}), got "${fields[1]}"`);
     }
     if (out.has(fname)) throw new Error(`${path}:${line}: clip "${fname}" listed twice`);
     out.set(fname, fold);
@@ -149,6 +149,32 @@ export interface EnsureFoldsOptions {
   labelFile: string;
   k: number;
   seed: number;
+  /** With k = 1: the fraction of clips held out as fold 0 (0 = none; the rest get fold −1). */
+  holdout?: number;
+  /** Folds given by the label CSV (0 .. k−1): used as they are. */
+  given?: Int32Array;
+}
+
+/**
+ * The split of a set when none is saved yet: `given` folds; k ≥ 2 folds by iterative
+ * stratification; with k = 1 and a holdout fraction h, fold 0 = one of round(1/h) stratified
+ * folds (about h of the clips) and −1 (always trained on) for the rest; k = 1 without holdout:
+ * every clip −1.
+ */
+export function planFolds(labels: readonly (readonly number[])[], k: number, seed: number, holdout = 0, given?: Int32Array): Int32Array {
+  if (given) return Int32Array.from(given);
+  if (!Number.isInteger(k) || k < 1) throw new Error(`folds must be an integer >= 1, got ${k}`);
+  if (!(holdout >= 0 && holdout < 1)) throw new Error(`holdout must be a fraction in [0, 1), got ${holdout}`);
+  if (k >= 2) return iterativeStratification(labels, k, seed);
+  if (holdout === 0 || labels.length === 0) return new Int32Array(labels.length).fill(-1);
+  const parts = Math.max(2, Math.round(1 / holdout));
+  if (labels.length < parts) return new Int32Array(labels.length).fill(-1);
+  return iterativeStratification(labels, parts, seed).map((f) => (f === 0 ? 0 : -1));
+}
+
+/** The folds a split must use: 0 .. k−1 for k ≥ 2; for k = 1, fold 0 only with a holdout, and −1. */
+function expectedFolds(k: number, holdout: number, n: number): string {
+  return k >= 2 ? Array.from({ length: k }, (_, f) => f).join(',') : holdout > 0 && n > 0 ? '-1,0' : '-1';
 }
 
 /**
@@ -161,6 +187,12 @@ export interface EnsureFoldsOptions {
  */
 export function ensureFolds(options: EnsureFoldsOptions): Int32Array {
   const { path, clips, labelFile, k, seed } = options;
+  const holdout = options.holdout ?? 0;
+  if (options.given && k < 2) throw new Error(`${labelFile}: its fold column gives folds, but the run has ${k} fold(s)`);
+  if (options.given) {
+    const used = new Set(options.given).size;
+    if (used !== k) throw new Error(`${labelFile}: its fold column holds ${used} folds, the run has ${k}; use --folds ${used} (or leave --folds out)`);
+  }
   const out = new Int32Array(clips.length);
   if (existsSync(path)) {
     const saved = readFoldsCsv(path, k);
@@ -175,8 +207,13 @@ export function ensureFolds(options: EnsureFoldsOptions): Int32Array {
         'The run was split on other data: use the original label files or start a new run folder.');
     }
     clips.forEach((c, i) => (out[i] = saved.get(c.fname)!));
-    const used = new Set(out);
-    if (used.size !== k) throw new Error(`${path}: only folds ${[...used].sort((a, b) => a - b).join(',')} occur, the run has ${k} folds`);
+    const used = [...new Set(out)].sort((a, b) => a - b).join(',');
+    const expected = expectedFolds(k, holdout, clips.length);
+    // A tiny holdout may leave fold 0 empty; any other mismatch means another split.
+    if (used !== expected && !(k === 1 && used === '-1')) throw new Error(`${path}: folds ${used} occur, the run's split uses ${expected}`);
+    if (options.given && options.given.some((f, i) => f !== out[i])) {
+      throw new Error(`${path}: the run's folds differ from the fold column of ${labelFile}; use the original label file or a new run folder`);
+    }
     return out;
   }
   const index = new Map<string, number>();
@@ -185,7 +222,7 @@ export function ensureFolds(options: EnsureFoldsOptions): Int32Array {
     if (id === undefined) index.set(l, (id = index.size));
     return id;
   }));
-  out.set(iterativeStratification(labelIds, k, seed));
+  out.set(planFolds(labelIds, k, seed, holdout, options.given));
   writeFoldsCsv(path, clips.map((c) => c.fname), out);
   return out;
 }

@@ -6,7 +6,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fat2019Config } from '../../config';
-import { readVocabulary } from '../../data/labels';
+import { detectLayout } from '../../data/layout';
+import { writeFileAtomicSync } from '../../util/atomicWrite';
+import { recipeOf } from './recipes';
 import { readRunInfo, runInfoPath, RUN_INFO_VERSION, writeRunInfo, type RunInfo } from '../../run/runFolder';
 
 /**
@@ -60,11 +62,22 @@ export interface OpenRunOptions {
  * @returns the stored RunInfo (its config is the first job's; train with this job's config)
  */
 export function openRun(runDir: string, dataDir: string, config: Fat2019Config, options: OpenRunOptions = {}): RunInfo {
-  const vocabulary = readVocabulary(join(dataDir, 'sample_submission.csv'));
+  const layout = detectLayout(dataDir);
+  const vocabulary = layout.vocabulary;
+  const classesFrom = layout.kind === 'kaggle' && existsSync(join(dataDir, 'sample_submission.csv')) ? join(dataDir, 'sample_submission.csv') : layout.curated.labelFile;
   if (config.model.numClasses !== vocabulary.length) {
-    throw new Error(`config.model.numClasses is ${config.model.numClasses} but ${join(dataDir, 'sample_submission.csv')} has ${vocabulary.length} classes`);
+    throw new Error(`config.model.numClasses is ${config.model.numClasses} but ${classesFrom} has ${vocabulary.length} classes`);
+  }
+  const recipe = recipeOf(config);
+  const stages = recipe.stages.map((s) => s.stage);
+  const outside = config.pipeline.ensembleStages.filter((s) => !stages.includes(s));
+  if (outside.length > 0) {
+    throw new Error(`config.pipeline.ensembleStages [${config.pipeline.ensembleStages.join(', ')}] names stage(s) ${outside.join(', ')}, which recipe ${recipe.name} lacks ` +
+      `(its stages: ${stages.join(', ')}); use [${recipe.ensembleStages.join(', ')}]`);
   }
   if (!existsSync(runInfoPath(runDir))) {
+    // The recipe's stage list beside run.json: what each stage trained on, read by people.
+    writeFileAtomicSync(join(runDir, 'recipe.json'), JSON.stringify(recipe, null, 2) + '\n');
     const info: RunInfo = {
       version: RUN_INFO_VERSION,
       config,
@@ -78,7 +91,7 @@ export function openRun(runDir: string, dataDir: string, config: Fat2019Config, 
   const info = readRunInfo(runDir);
   const path = runInfoPath(runDir);
   if (JSON.stringify(info.vocabulary) !== JSON.stringify(vocabulary)) {
-    throw new Error(`${path}: the run's vocabulary (${info.vocabulary.length} classes) differs from ${join(dataDir, 'sample_submission.csv')} (${vocabulary.length} classes): a run trains on one class set`);
+    throw new Error(`${path}: the run's vocabulary (${info.vocabulary.length} classes) differs from ${classesFrom} (${vocabulary.length} classes): a run trains on one class set`);
   }
   const diffs = configDifferences(info.config, config).filter((p) => !isAllowed(p));
   if (diffs.length > 0) {

@@ -4,22 +4,25 @@
  * vice versa), with the stage's training clips loaded once and shared by its folds.
  */
 import type { Fat2019Config } from '../../config';
-import { lwlrap } from '../../metrics/lwlrap';
+import { makeTask } from '../../task/task';
 import type { Callback } from '../callbacks';
 import { ClipStore, loadRunData, type RunData } from './data';
 import type { ClipSet } from './folds';
 import { openRun } from './runInfo';
 import { readFoldDone, type FoldDone } from '../../run/runFolder';
-import { STAGES, checkStageFold, ensureNoisyScores, ensureSelection, planStageFold, readOof, unfinishedFolds } from './stages';
-import { trainStageFold } from './trainStageFold';
+import { checkStageFold, ensureNoisyScores, ensureSelection, planStageFold, readOof, unfinishedFolds } from './stages';
+import { hasNoisyScores, trainStageFold } from './trainStageFold';
+import { recipeOf, recipeStages, stageSpec } from './recipes';
 
 /** One stage's outcome over the folds run. */
 export interface StageReport {
   stage: number;
   /** done.json of every fold run (in fold order). */
   folds: FoldDone[];
-  /** lwlrap of the concatenated out-of-fold predictions of these folds on the curated set (null: no labelled clips). */
+  /** The task's selection metric (`metric`) of the concatenated out-of-fold predictions of these folds on the curated set (null: no held-out clips). */
   cvCurated: number | null;
+  /** 'lwlrap' (multiLabel) or 'accuracy' (singleLabel). */
+  metric?: string;
   /** Same on the noisy set. */
   cvNoisy: number | null;
   /** Stages 3, 4: noisy clips selected (all folds; fold f trains on those of the other folds). */
@@ -42,7 +45,7 @@ export interface RunPipelineOptions {
   cacheDir?: string;
   /** The run's config; `config.model.arch` is the architecture trained. */
   config: Fat2019Config;
-  /** Stages to run, default [1, 2, 3, 4] (run in ascending order). */
+  /** Stages to run, default every stage of the config's recipe (run in ascending order). */
   stages?: number[];
   /** Folds to run, default all (0 .. pipeline.folds − 1). Stages 3 and 4 need every fold of the earlier stages. */
   folds?: number[];
@@ -53,11 +56,12 @@ export interface RunPipelineOptions {
   onStageEnd?: (report: StageReport) => void | Promise<void>;
 }
 
-/** lwlrap of the concatenated oof predictions of `set` (null when they hold no labelled clip). */
-function cvScore(runDir: string, arch: Fat2019Config['model']['arch'], stage: number, folds: number[], set: ClipSet, data: RunData): number | null {
-  const oof = readOof(runDir, arch, stage, folds, set, data);
+/** The task's selection metric of the concatenated oof predictions of `set` (null when they hold no labelled clip). */
+function cvScore(runDir: string, config: Fat2019Config, stage: number, folds: number[], set: ClipSet, data: RunData): number | null {
+  const oof = readOof(runDir, config.model.arch, stage, folds, set, data);
   if (oof.fnames.length === 0) return null;
-  const score = lwlrap(oof.truth, oof.probs, data.vocabulary.length).overall;
+  const task = makeTask(config.task);
+  const score = task.metrics(oof.truth, oof.probs, data.vocabulary.length)[task.selectionMetric];
   return Number.isFinite(score) ? score : null;
 }
 
@@ -72,7 +76,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const { runDir, dataDir, config } = options;
   const arch = config.model.arch;
   const k = config.pipeline.folds;
-  const stages = [...new Set(options.stages ?? STAGES)].sort((a, b) => a - b);
+  const recipe = recipeOf(config);
+  const stages = [...new Set(options.stages ?? recipeStages(recipe))].sort((a, b) => a - b);
   const folds = [...new Set(options.folds ?? Array.from({ length: k }, (_, f) => f))].sort((a, b) => a - b);
   for (const stage of stages) for (const fold of folds) checkStageFold(stage, fold, config);
   const info = openRun(runDir, dataDir, config);
@@ -82,12 +87,12 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   try {
     for (const stage of stages) {
       const pending = folds.filter((f) => readFoldDone(runDir, arch, stage, f) === null);
-      const selected = stage >= 3 ? ensureSelection(runDir, arch, stage, data, config) : undefined;
+      const selected = stageSpec(recipe, stage).select?.kind === 'noisyByScore' ? ensureSelection(runDir, arch, stage, data, config) : undefined;
       if (pending.length > 0) {
         // Hold what the stage's folds train and validate on; held-out-only clips come per fold.
         const keep: Record<ClipSet, Set<string>> = { curated: new Set(), noisy: new Set() };
         for (const f of pending) {
-          const plan = planStageFold(stage, f, data, selected);
+          const plan = planStageFold(stage, f, data, selected, recipe);
           for (const set of ['curated', 'noisy'] as ClipSet[]) for (const n of plan.train[set]) keep[set].add(n);
           for (const n of plan.valid.fnames) keep[plan.valid.set].add(n);
         }
@@ -100,15 +105,17 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           callbacks: options.callbacks?.(stage, fold), log: options.log, shared: { data, store },
         }));
       }
-      if (unfinishedFolds(runDir, arch, stage, k).length === 0) ensureNoisyScores(runDir, arch, stage, data, k);
+      if (unfinishedFolds(runDir, arch, stage, k).length === 0 && hasNoisyScores(data, k)) ensureNoisyScores(runDir, arch, stage, data, k);
+      const metric = makeTask(config.task).selectionMetric;
       const stageReport: StageReport = {
         stage,
         folds: dones,
-        cvCurated: cvScore(runDir, arch, stage, folds, 'curated', data),
-        cvNoisy: cvScore(runDir, arch, stage, folds, 'noisy', data),
+        cvCurated: cvScore(runDir, config, stage, folds, 'curated', data),
+        cvNoisy: cvScore(runDir, config, stage, folds, 'noisy', data),
+        metric,
       };
       if (selected) stageReport.selectedNoisy = selected.length;
-      options.log?.(`${arch} stage ${stage}: cross-validated lwlrap curated ${fmt(stageReport.cvCurated)}, noisy ${fmt(stageReport.cvNoisy)}` +
+      options.log?.(`${arch} stage ${stage}: cross-validated ${metric} curated ${fmt(stageReport.cvCurated)}, noisy ${fmt(stageReport.cvNoisy)}` +
         (selected ? `, ${selected.length} noisy clips selected` : ''));
       report.stages.push(stageReport);
       await options.onStageEnd?.(stageReport);

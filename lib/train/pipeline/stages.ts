@@ -1,7 +1,7 @@
 /**
- * What each stage of the warm-up pipeline trains on (SPEC "Training"), and the files that pass
- * information between stages: per-clip noisy scores after a stage, the noisy selection of
- * stages 3 and 4.
+ * What each stage of a recipe (./recipes) trains on, and the files that pass information
+ * between stages: per-clip noisy scores after a stage, the noisy selection of warm-up stages
+ * 3 and 4, the pseudo-labels of the pseudoLabel recipe. The warm-up recipe's stages:
  *
  *   stage 1: train noisy folds ≠ f, validate on noisy fold f                  (from scratch)
  *   stage 2: train curated folds ≠ f, validate on curated fold f              (init: stage 1, fold f)
@@ -19,9 +19,13 @@ import type { RunData } from './data';
 import { foldFnames } from './data';
 import { foldDir, noisyScoresPath, oofPath, readFoldDone, selectedNoisyPath } from '../../run/runFolder';
 import { clipScores, geometricMeanScores, readScoresCsv, selectNoisyClips, writeScoresCsv, type ClipScore, type SelectedClip } from './selection';
+import { RECIPES, recipeOf, stageSpec, type Recipe } from './recipes';
 
 /** The stages of the warm-up pipeline. */
 export const STAGES: readonly number[] = [1, 2, 3, 4];
+
+/** Stage numbers of any recipe (the warm-up has the most): what `--stage` may name. */
+export const ALL_STAGES: readonly number[] = [...new Set(Object.values(RECIPES).flatMap((r) => r.stages.map((s) => s.stage)))].sort((a, b) => a - b);
 
 /** Clip lists of one (stage, fold) job. */
 export interface StageFoldPlan {
@@ -35,13 +39,19 @@ export interface StageFoldPlan {
   heldOut: Record<ClipSet, string[]>;
   /** Stage whose fold-f model initialises this one (null: from scratch). */
   initFromStage: number | null;
+  /** Pseudo-labelled clips join the training set (predicted by this stage's fold-f model). */
+  pseudoLabelFrom?: number;
 }
 
 /** Checks stage, fold and the pipeline section of the config; errors name the value. */
 export function checkStageFold(stage: number, fold: number, config: Fat2019Config): void {
   const p = config.pipeline;
-  if (!Number.isInteger(p.folds) || p.folds < 2) throw new Error(`config.pipeline.folds must be an integer >= 2, got ${p.folds}`);
-  if (!STAGES.includes(stage)) throw new Error(`stage must be one of ${STAGES.join(', ')}, got ${stage}`);
+  if (!Number.isInteger(p.folds) || p.folds < 1) throw new Error(`config.pipeline.folds must be an integer >= 1, got ${p.folds}`);
+  const recipe = recipeOf(config);
+  const spec = stageSpec(recipe, stage);
+  if (spec.select?.kind === 'noisyByScore' && p.folds < 2) {
+    throw new Error(`recipe ${recipe.name} stage ${stage} selects noisy clips by their out-of-fold scores, which need --folds >= 2 (got ${p.folds})`);
+  }
   if (!Number.isInteger(fold) || fold < 0 || fold >= p.folds) throw new Error(`fold must be an integer in [0, ${p.folds}), got ${fold}`);
   const epochs = p.stageEpochs[stage - 1];
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`config.pipeline.stageEpochs[${stage - 1}] (stage ${stage}) must be an integer >= 1, got ${epochs}`);
@@ -50,28 +60,23 @@ export function checkStageFold(stage: number, fold: number, config: Fat2019Confi
 }
 
 /**
- * The clip lists of (stage, fold). `selected` = the stage's noisy selection (stages 3 and 4;
- * only the clips of folds ≠ f are trained on).
+ * The clip lists of (stage, fold) under `recipe` (default the warm-up): the stage's sets minus
+ * fold f, plus `selected` (the stage's noisy selection, only clips of folds ≠ f); validation
+ * and out-of-fold prediction on fold f.
  */
-export function planStageFold(stage: number, fold: number, data: RunData, selected?: readonly SelectedClip[]): StageFoldPlan {
-  const curated = data.sets.curated;
-  const noisy = data.sets.noisy;
-  const heldOut = { curated: foldFnames(curated, fold, true), noisy: foldFnames(noisy, fold, true) };
-  if (stage === 1) {
-    return { stage, fold, train: { curated: [], noisy: foldFnames(noisy, fold, false) }, valid: { set: 'noisy', fnames: heldOut.noisy }, heldOut, initFromStage: null };
-  }
-  let selectedNoisy: string[] = [];
-  if (stage >= 3) {
+export function planStageFold(stage: number, fold: number, data: RunData, selected?: readonly SelectedClip[], recipe: Recipe = RECIPES.warmup): StageFoldPlan {
+  const spec = stageSpec(recipe, stage);
+  const heldOut = { curated: foldFnames(data.sets.curated, fold, true), noisy: foldFnames(data.sets.noisy, fold, true) };
+  const train: Record<ClipSet, string[]> = { curated: [], noisy: [] };
+  for (const set of spec.trainOn) train[set] = foldFnames(data.sets[set], fold, false);
+  if (spec.select?.kind === 'noisyByScore') {
     if (!selected) throw new Error(`planStageFold: stage ${stage} needs its noisy selection`);
-    selectedNoisy = selected.filter((s) => s.fold !== fold).map((s) => s.fname);
+    const chosen = new Set(train.noisy);
+    for (const s of selected) if (s.fold !== fold && !chosen.has(s.fname)) train.noisy.push(s.fname);
   }
-  return {
-    stage, fold,
-    train: { curated: foldFnames(curated, fold, false), noisy: selectedNoisy },
-    valid: { set: 'curated', fnames: heldOut.curated },
-    heldOut,
-    initFromStage: stage - 1,
-  };
+  const plan: StageFoldPlan = { stage, fold, train, valid: { set: spec.validateOn, fnames: heldOut[spec.validateOn] }, heldOut, initFromStage: spec.initFrom };
+  if (spec.select?.kind === 'pseudoLabel') plan.pseudoLabelFrom = spec.select.from;
+  return plan;
 }
 
 /** Folds of (arch, stage) without done.json, among 0 .. k−1. */
@@ -151,7 +156,8 @@ export function ensureNoisyScores(runDir: string, arch: Architecture, stage: num
  * Needs every fold of the stages the scores come from (else an Error naming them).
  */
 export function ensureSelection(runDir: string, arch: Architecture, stage: number, data: RunData, config: Fat2019Config): SelectedClip[] {
-  if (stage !== 3 && stage !== 4) throw new Error(`only stages 3 and 4 select noisy clips, got stage ${stage}`);
+  const select = stageSpec(recipeOf(config), stage).select;
+  if (select?.kind !== 'noisyByScore') throw new Error(`stage ${stage} of recipe ${recipeOf(config).name} selects no noisy clips`);
   const path = selectedNoisyPath(runDir, arch, stage);
   if (existsSync(path)) {
     const selected = readScoresCsv(path);
@@ -160,15 +166,12 @@ export function ensureSelection(runDir: string, arch: Architecture, stage: numbe
   }
   const k = config.pipeline.folds;
   const p = config.pipeline;
-  let selected: SelectedClip[];
-  if (stage === 3) {
-    const l1 = ensureNoisyScores(runDir, arch, 1, data, k);
-    const l2 = ensureNoisyScores(runDir, arch, 2, data, k);
-    const labels = new Map(data.sets.noisy.clips.map((c) => [c.fname, c.labels] as [string, string[]]));
-    selected = selectNoisyClips(geometricMeanScores(l1, l2, `${arch} stage 1 and 2 noisy scores`), { minScore: p.stage3MinScore, maxPerFoldPerLabel: p.stage3MaxPerFoldPerLabel }, labels);
-  } else {
-    selected = selectNoisyClips(ensureNoisyScores(runDir, arch, 3, data, k), { minScore: p.stage4MinScore });
-  }
+  const scores = select.scoresFrom.map((s) => ensureNoisyScores(runDir, arch, s, data, k));
+  const ranked = scores.length === 1 ? scores[0] : geometricMeanScores(scores[0], scores[1], `${arch} stage ${select.scoresFrom.join(' and ')} noisy scores`);
+  const labels = new Map(data.sets.noisy.clips.map((c) => [c.fname, c.labels] as [string, string[]]));
+  const selected = select.capPerFoldPerLabel
+    ? selectNoisyClips(ranked, { minScore: p[select.minScore], maxPerFoldPerLabel: p[select.capPerFoldPerLabel] }, labels)
+    : selectNoisyClips(ranked, { minScore: p[select.minScore] });
   writeScoresCsv(path, selected, 'score');
   return selected;
 }

@@ -13,7 +13,8 @@ import { labelMatrix } from '../../data/labels';
 import { writeSubmission } from '../../data/submission';
 import type { TrainingClip } from '../../data/types';
 import { batchMaker } from '../../augment/pipeline';
-import { lwlrap } from '../../metrics/lwlrap';
+import { multiHot } from '../../data/labels';
+import { makeTask } from '../../task/task';
 import { buildModel } from '../../models/index';
 import { jsonlLogger, type Callback } from '../callbacks';
 import { loadWeightsInto } from '../../runtime/modelFile';
@@ -25,6 +26,8 @@ import { openRun } from './runInfo';
 import { foldDir, foldDonePath, jobLockPath, oofPath, readFoldDone, readRunInfo, writeFoldDone, type FoldDone } from '../../run/runFolder';
 import { withJobLock } from '../../run/jobLock';
 import { checkStageFold, ensureNoisyScores, ensureSelection, planStageFold, unfinishedFolds } from './stages';
+import { recipeOf, stageSpec } from './recipes';
+import { ensurePseudoLabels } from './pseudoLabels';
 
 /** Thrown when a callback paused training (e.g. `stopAfterEpochs`) before the last epoch: rerun to resume. */
 export class TrainingPausedError extends Error {
@@ -120,21 +123,31 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
   if (config.preprocess.nMels !== config.model.inputMels) {
     throw new Error(`config.model.inputMels (${config.model.inputMels}) must equal config.preprocess.nMels (${config.preprocess.nMels})`);
   }
-  if (stage > 1 && readFoldDone(runDir, arch, stage - 1, fold) === null) {
-    throw new Error(`${arch} stage ${stage} fold ${fold} starts from stage ${stage - 1} fold ${fold}, which has not finished (no ${foldDonePath(runDir, arch, stage - 1, fold)}); train it first`);
+  const recipe = recipeOf(config);
+  const task = makeTask(config.task);
+  const spec = stageSpec(recipe, stage);
+  for (const prior of new Set([spec.initFrom, spec.select?.kind === 'pseudoLabel' ? spec.select.from : null])) {
+    if (prior !== null && readFoldDone(runDir, arch, prior, fold) === null) {
+      throw new Error(`${arch} stage ${stage} fold ${fold} starts from stage ${prior} fold ${fold}, which has not finished (no ${foldDonePath(runDir, arch, prior, fold)}); train it first`);
+    }
   }
-  const selected = stage >= 3 ? ensureSelection(runDir, arch, stage, data, config) : undefined;
-  const plan = planStageFold(stage, fold, data, selected);
+  const selected = spec.select?.kind === 'noisyByScore' ? ensureSelection(runDir, arch, stage, data, config) : undefined;
+  const plan = planStageFold(stage, fold, data, selected, recipe);
   const store = options.shared?.store ?? new ClipStore(data, { cacheDir: options.cacheDir, preprocess: config.preprocess });
   const waveform = config.augment.waveform.enabled;
+  const pseudo = plan.pseudoLabelFrom !== undefined
+    ? await ensurePseudoLabels({ runDir, arch, stage, fold, from: plan.pseudoLabelFrom, data, config, task, cacheDir: options.cacheDir })
+    : [];
   const trainClips: TrainingClip[] = [
     ...(await store.get('curated', plan.train.curated, { waveform })),
     ...(await store.get('noisy', plan.train.noisy, { waveform })),
+    ...(await store.getUnlabeled(pseudo.map((p) => p.fname), pseudo.map((p) => multiHot(p.labels, data.vocabulary)), { waveform })),
   ];
   const validClips = await store.get(plan.valid.set, plan.valid.fnames);
   const dir = foldDir(runDir, arch, stage, fold);
   const epochs = config.pipeline.stageEpochs[stage - 1];
-  log(`${arch} stage ${stage} fold ${fold}: training on ${trainClips.length} clips (curated ${plan.train.curated.length}, noisy ${plan.train.noisy.length}), ` +
+  log(`${arch} stage ${stage} fold ${fold}: training on ${trainClips.length} clips (labelled ${plan.train.curated.length}, noisy ${plan.train.noisy.length}` +
+    `${plan.pseudoLabelFrom !== undefined ? `, pseudo-labelled ${pseudo.length}` : ''}), ` +
     `validating on ${validClips.length} ${plan.valid.set} clips, ${epochs} epochs, max lr ${config.pipeline.stageMaxLr[stage - 1]}` +
     (plan.initFromStage ? `, from stage ${plan.initFromStage} fold ${fold}` : ', from scratch'));
 
@@ -154,6 +167,7 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
       model,
       trainClips,
       validClips,
+      task,
       train: { ...config.train, epochs, seed },
       optimizer: { ...config.optimizer, maxLr: config.pipeline.stageMaxLr[stage - 1] },
       makeBatch: batchMaker(config.augment, config.model.inputFrames, config.model.numClasses, config.preprocess),
@@ -168,8 +182,9 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
     if (result.resumed) log(`${arch} stage ${stage} fold ${fold}: resumed from its checkpoint`);
 
     // Out-of-fold predictions from the FINAL model (the one in memory now), not best/: best/
-    // was chosen by lwlrap on these very held-out clips, so its scores would be optimistically
-    // biased, and these scores select noisy clips and give the cross-validation figures.
+    // was chosen on these very held-out clips, so its scores would be optimistically biased,
+    // and these scores select noisy clips and give the cross-validation figures. The test
+    // ensemble uses the same final models (lib/run/runFolder findRunMembers: one model rule).
     const predictStart = Date.now();
     const oofScore: Record<ClipSet, number | null> = { curated: null, noisy: null };
     for (const set of ['curated', 'noisy'] as ClipSet[]) {
@@ -180,21 +195,25 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
       const probs = await predictModelClips(model, clips.map((c) => c.image), {
         mode: 'sliding', windowFrames: config.infer.windowFrames, windowShift: config.infer.windowShift, batchSize: config.infer.batchSize,
         names: fnames,
+        activation: task.activation,
         inputNormalization: config.model.inputNormalization,
       });
       writeSubmission(oofPath(runDir, arch, stage, fold, set), fnames, probs, data.vocabulary);
       if (fnames.length > 0) {
         const setData = data.sets[set];
         const truth = labelMatrix(fnames.map((f) => setData.clips[setData.index.get(f)!]), data.vocabulary);
-        const score = lwlrap(truth, probs, data.vocabulary.length).overall;
+        const score = task.metrics(truth, probs, data.vocabulary.length)[task.selectionMetric];
         oofScore[set] = Number.isFinite(score) ? score : null;
       }
     }
     const best = result.best?.validLwlrap;
+    const bestScore = result.best?.validScore;
     done = {
       arch, stage, fold,
       epochs: result.epochs,
       bestValidLwlrap: best !== undefined && Number.isFinite(best) ? best : null,
+      validMetric: task.selectionMetric,
+      bestValidScore: bestScore !== undefined && Number.isFinite(bestScore) ? bestScore : null,
       trainClips: trainClips.length,
       validClips: validClips.length,
       // Epoch time over all runs of the job (resumed ones included) + this run's predictions.
@@ -208,12 +227,17 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
     model.dispose();
   }
   writeFoldDone(runDir, done);
-  log(`${arch} stage ${stage} fold ${fold}: done, out-of-fold lwlrap curated ${fmt(done.oofCuratedLwlrap)}, noisy ${fmt(done.oofNoisyLwlrap)}`);
-  if (unfinishedFolds(runDir, arch, stage, k).length === 0) {
+  log(`${arch} stage ${stage} fold ${fold}: done, out-of-fold ${task.selectionMetric} curated ${fmt(done.oofCuratedLwlrap)}, noisy ${fmt(done.oofNoisyLwlrap)}`);
+  if (unfinishedFolds(runDir, arch, stage, k).length === 0 && hasNoisyScores(data, k)) {
     ensureNoisyScores(runDir, arch, stage, data, k);
     log(`${arch} stage ${stage}: all ${k} folds finished, noisy_scores.csv written`);
   }
   return done;
+}
+
+/** Noisy clips get out-of-fold scores only when there is a noisy set split into k ≥ 2 folds. */
+export function hasNoisyScores(data: RunData, k: number): boolean {
+  return data.sets.noisy.clips.length > 0 && k >= 2;
 }
 
 function fmt(x: number | null | undefined): string {
