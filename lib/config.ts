@@ -116,13 +116,16 @@ export interface ModelConfig {
    * with 64 hidden units scored lwlrap 0.668 on unseen recordings, with 512 it scored 0.787).
    */
   headUnits: number;
-  /** Activation of the networks that offer a choice (xresnet18/50: fastai's Mish option). */
-  activation: 'relu' | 'mish';
   /**
-   * mobilenetv2 only: take the one-channel image and learn two 1×1 convolutions that make its
-   * three input channels (FAT2018 8th place), instead of repeating the image 3 times.
+   * Activation of xresnet18/50 ('mish': fastai's Mish option, the fastai2 capstone's). Other
+   * networks ignore it, so a run can mix a Mish XResNet with them.
    */
-  channelStem: boolean;
+  xresnetActivation: 'relu' | 'mish';
+  /**
+   * mobilenetv2: take the one-channel image and learn two 1×1 convolutions that make its three
+   * input channels (FAT2018 8th place), instead of repeating the image 3 times. Others ignore it.
+   */
+  mobilenetChannelStem: boolean;
   /** Dropout rates of the two head blocks. */
   headDropout1: number;
   headDropout2: number;
@@ -147,8 +150,8 @@ export const MODEL_DEFAULTS: Readonly<ModelConfig> = Object.freeze({
   inputFrames: 128,
   widthMultiplier: 1,
   headUnits: 512,
-  activation: 'relu' as 'relu' | 'mish',
-  channelStem: false,
+  xresnetActivation: 'relu' as 'relu' | 'mish',
+  mobilenetChannelStem: false,
   headDropout1: 0.25,
   headDropout2: 0.5,
   inputNormalization: null,

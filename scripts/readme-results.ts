@@ -4,6 +4,7 @@
  *
  *   npx tsx scripts/readme-results.ts --run weights/demo    # after `npm start`: record + rewrite README.md
  *   npx tsx scripts/readme-results.ts --check               # README.md == render(fixture)? blocks agree?
+ *   npx tsx scripts/readme-results.ts --render              # re-render from the fixture (e.g. after a new command)
  *
  * `--run` reads `<run>/summary.json`, runs the README's `fat2019 infer` and `fat2019 tag`
  * commands on that run, and records everything in tests/fixtures/readme-run/ (small text files,
@@ -133,7 +134,7 @@ export function readmeProblems(readme: string, run: RecordedRun): string[] {
   for (const [name, text] of Object.entries(renderBlocks(run))) {
     const found = blockText(readme, name);
     if (found === null) problems.push(`README.md: block "${name}" (markers <!-- readme-results:${name} -->) is missing`);
-    else if (found !== text) problems.push(`README.md: block "${name}" does not match its source (tests/fixtures/readme-run): run scripts/readme-results.ts`);
+    else if (found !== text) problems.push(`README.md: block "${name}" does not match its source (tests/fixtures/readme-run): run npx tsx scripts/readme-results.ts --render (or --run weights/demo after a new demo run)`);
   }
   return problems;
 }
@@ -261,7 +262,7 @@ function main(argv: string[]): number {
   };
   if (argv.includes('--help') || argv.length === 0) {
     process.stdout.write('Usage: npx tsx scripts/readme-results.ts --run weights/demo [--data data/demo] [--clips a.wav,b.wav] [--demo-command "npm start"] [--machine TEXT]\n' +
-      '       npx tsx scripts/readme-results.ts --check\n');
+      '       npx tsx scripts/readme-results.ts --check | --render\n');
     return argv.length === 0 ? 2 : 0;
   }
   const runDir = arg('--run');
@@ -274,6 +275,13 @@ function main(argv: string[]): number {
     writeFixture(recorded);
     writeFileSync(README, applyBlocks(readFileSync(README, 'utf8'), renderBlocks(recorded)));
     process.stdout.write(`recorded ${runDir} into ${FIXTURE_DIR} and rewrote the README blocks\n`);
+    return 0;
+  }
+  if (argv.includes('--render')) {
+    // The code-derived blocks changed (e.g. a new command): re-render from the recorded run.
+    const recorded = readFixture();
+    writeFileSync(README, applyBlocks(readFileSync(README, 'utf8'), renderBlocks(recorded)));
+    process.stdout.write(`rewrote the README blocks from ${FIXTURE_DIR}\n`);
     return 0;
   }
   if (argv.includes('--check')) {

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CONFIG_DEFAULTS, withDefaults } from '../lib/config';
 import type { ClipImage } from '../lib/features/types';
 import { buildModel } from '../lib/models/index';
-import { activate, activateRow, ensembleFromModels, predictClipImages, predictImages, windowStarts } from '../lib/infer/index';
+import { activate, activateRow, chooseEngine, ensembleFromModels, predictClipImages, predictImages, predictModelClips, windowStarts } from '../lib/infer/index';
 import { centreStart } from '../lib/runtime/windows';
 import { Rng } from '../lib/util/rng';
 
@@ -80,5 +80,18 @@ test('predictClipImages: sliding and centre windows, sigmoid and softmax, = dire
   assert.throws(() => predictClipImages(model, [image(200, 1, 16)], { names: ['x.wav'] }), /x\.wav: image has 16 mel bands, the model expects 32/);
   assert.throws(() => predictClipImages(model, images, { windowFrames: 100 }), /windowFrames \(100\) must equal the model input width 128/);
   assert.equal(predictClipImages(model, []).length, 0);
+  model.dispose();
+});
+
+test('predictModelClips (out-of-fold predictor): ONNX Runtime on the model exported in memory = predictClipImages within 1e-4; tfjs engine = exactly it', async () => {
+  const model = buildModel(CONFIG.model, { seed: 4 });
+  const images = [image(260, 5), image(100, 6)];
+  const ref = predictClipImages(model, images, { activation: 'softmax', batchSize: 2 });
+  const viaTfjs = await predictModelClips(model, images, { activation: 'softmax', batchSize: 2, engine: 'tfjs' });
+  assert.deepEqual([...viaTfjs], [...ref]);
+  if (chooseEngine('auto').engine === 'ort') {
+    const viaOrt = await predictModelClips(model, images, { activation: 'softmax', batchSize: 2, engine: 'ort' });
+    for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(viaOrt[i] - ref[i]) < 1e-4, `[${i}] ${viaOrt[i]} vs ${ref[i]}`);
+  }
   model.dispose();
 });

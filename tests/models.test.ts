@@ -6,11 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { MODEL_DEFAULTS, ModelConfig } from '../lib/config';
-import { trainCommand } from '../lib/cli/train';
+import { trainCommand, trainConfig } from '../lib/cli/train';
 import { inferCommand } from '../lib/cli/infer';
 import { tagCommand } from '../lib/cli/tag';
 import { demoCommand } from '../lib/cli/demo';
-import { architectureNames, buildModel, countTrainableParams, getArchitecture, isArchitecture, registerArchitecture, unregisterArchitecture } from '../lib/models';
+import { architectureNames, buildModel, countTrainableParams, getArchitecture, isArchitecture, registerArchitecture, unregisterArchitecture } from '../lib/models/index';
+import { UsageError } from '../lib/cli/command';
 
 const tiny = (over: Partial<ModelConfig> = {}): ModelConfig =>
   ({ ...MODEL_DEFAULTS, numClasses: 4, inputMels: 32, inputFrames: 32, widthMultiplier: 1 / 16, ...over });
@@ -165,4 +166,17 @@ test('`fat2019 train --help`, infer, tag and demo list every registered architec
   for (const command of [trainCommand, inferCommand, tagCommand, demoCommand]) {
     for (const name of architectureNames()) assert.ok(command.help.includes(name), `${command.name} --help lacks ${name}`);
   }
+});
+
+test('`fat2019 train` model flags: --arch from the registry, --head-units, --mish, --channel-stem', () => {
+  const none = '/nonexistent-fat2019-run';
+  const model = trainConfig(none, none, { arch: 'xresnet50', 'head-units': '256', mish: true, 'channel-stem': true }).model;
+  assert.equal(model.arch, 'xresnet50');
+  assert.equal(model.headUnits, 256);
+  assert.equal(model.xresnetActivation, 'mish');
+  assert.equal(model.mobilenetChannelStem, true);
+  const plain = trainConfig(none, none, {}).model;
+  assert.deepEqual([plain.arch, plain.headUnits, plain.xresnetActivation, plain.mobilenetChannelStem], ['cnnModel1', 512, 'relu', false]);
+  assert.throws(() => trainConfig(none, none, { arch: 'resnet50' }), (e: Error) => e instanceof UsageError && /--arch must be one of cnnModel1, vgg16bn, resnet18/.test(e.message));
+  assert.throws(() => trainConfig(none, none, { 'head-units': '0' }), /--head-units must be an integer >= 1, got 0/);
 });

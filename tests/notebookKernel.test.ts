@@ -84,3 +84,12 @@ test('a cell that does not compile fails the run with the compiler message', { t
     assert.match(r.error ?? '', /not assignable to type 'number'/);
   });
 });
+
+test('a kernel that dies during a cell fails the run, naming the exit', { timeout: 180_000 }, async () => {
+  const nb = notebook([{ source: 'process.exit(3);' }, { source: "console.log('never');" }]);
+  await withNotebook(nb, async (path, dir) => {
+    const r = await executeNotebook(path, { outputDir: join(dir, 'out') });
+    assert.equal(r.ok, false);
+    assert.match(r.error ?? '', /CELL FAILED: cell 0 .*tslab kernel died during the cell \(exit code 3\)/);
+  });
+});

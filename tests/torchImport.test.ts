@@ -22,6 +22,9 @@ import { encodeWavPcm16 } from '../lib/audio/wav';
 import { importWeightsCommand } from '../lib/cli/importWeights';
 import { tagCommand } from '../lib/cli/tag';
 import { runCommand } from '../lib/cli/command';
+import { loadOnnxRuntime } from '../lib/runtime/onnxRuntime';
+import { scoreClipWindows } from '../lib/web/windowScores';
+import { INFER_DEFAULTS } from '../lib/config';
 
 const DIR = join(__dirname, 'fixtures', 'torchimport');
 const fixture = (name: string) => join(DIR, name);
@@ -205,15 +208,20 @@ test('import-weights: run folder with classes and normalisation; infer and tag u
 
   // Inference on the fixture images (one 128-frame window each) = PyTorch's sigmoid(logits).
   const images = Array.from({ length: N }, (_, i) => ({ nMels: H, frames: W, data: INPUT_U8.subarray(i * H * W, (i + 1) * H * W) }));
-  for (const arch of ARCHS) {
-    const ensemble = await loadEnsemble(runDir, { archs: [arch] });
-    try {
-      assert.equal(ensemble.members.length, 1);
-      const probs = await predictImages(ensemble, images);
-      const want = EXPECTED[arch].logitsNormalized.map((row) => row.map((z) => 1 / (1 + Math.exp(-z))));
-      assert.ok(maxDiff(probs, want) < 1e-5, arch);
-    } finally {
-      ensemble.dispose();
+  // Both engines: tfjs, and ONNX Runtime (model.onnx exported on first use) where it loads.
+  const engines = loadOnnxRuntime().ort ? (['tfjs', 'ort'] as const) : (['tfjs'] as const);
+  for (const engine of engines) {
+    for (const arch of ARCHS) {
+      const ensemble = await loadEnsemble(runDir, { archs: [arch], engine });
+      try {
+        assert.equal(ensemble.members.length, 1);
+        assert.equal(ensemble.engine.engine, engine);
+        const probs = await predictImages(ensemble, images);
+        const want = EXPECTED[arch].logitsNormalized.map((row) => row.map((z) => 1 / (1 + Math.exp(-z))));
+        assert.ok(maxDiff(probs, want) < 1e-5, `${arch} on ${engine}: ${maxDiff(probs, want)}`);
+      } finally {
+        ensemble.dispose();
+      }
     }
   }
 
@@ -242,7 +250,7 @@ test('import-weights: classes put in the vocabulary\'s order; files without clas
   await importWeights(runDir, [{ file: fixture('cnnModel1_export.pkl'), stage: 2, fold: 0 }], { arch: 'cnnModel1', vocabulary: reversed, log: () => {} });
   assert.deepEqual(readRunInfo(runDir).vocabulary, reversed);
   const images = Array.from({ length: N }, (_, i) => ({ nMels: H, frames: W, data: INPUT_U8.subarray(i * H * W, (i + 1) * H * W) }));
-  const ensemble = await loadEnsemble(runDir);
+  const ensemble = await loadEnsemble(runDir, { engine: 'tfjs' });
   try {
     const probs = await predictImages(ensemble, images);
     const want = EXPECTED.cnnModel1.logitsNormalized.map((row) => [...row].reverse().map((z) => 1 / (1 + Math.exp(-z))));
@@ -291,4 +299,17 @@ test('import-weights CLI: usage errors exit 2, bad files exit 1 before writing a
 test('unpickler: POP of an empty frame removes the MARK, as Python does', () => {
   // MARK, POP (the mark), BININT1 5, STOP
   assert.equal(unpickle(new Uint8Array([0x28, 0x30, 0x4b, 5, 0x2e])).value, 5);
+});
+
+test('browser page scorer (lib/web/windowScores) applies the imported input normalisation', async () => {
+  const ckpt = readCheckpoint(loadTorchFile(fixture('cnnModel1_export.pkl')));
+  const { model, config } = networkFromCheckpoint(ckpt, 'cnnModel1', 'cnnModel1_export.pkl');
+  try {
+    const image = { nMels: H, frames: W, data: INPUT_U8.subarray(0, H * W) };
+    const scores = await scoreClipWindows([model], image, { ...INFER_DEFAULTS }, EXPECTED.classes.length, { normalization: config.inputNormalization });
+    const want = [EXPECTED.cnnModel1.logitsNormalized[0].map((z) => 1 / (1 + Math.exp(-z)))];
+    assert.ok(maxDiff(scores.clip, want) < 1e-5);
+  } finally {
+    model.dispose();
+  }
 });

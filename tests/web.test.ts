@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { INFER_DEFAULTS, PREPROCESS_DEFAULTS } from '../lib/config';
 import { clipImageFromSamples, trimClip } from '../lib/features/logmel';
 import { trimSilence } from '../lib/features/trim';
-import { loadEnsemble, predictImages } from '../lib/infer/index';
+import { ensembleFromModels, loadEnsemble, predictImages } from '../lib/infer/index';
 import { readRunInfo } from '../lib/run/runFolder';
 import { slidingWindowStarts } from '../lib/runtime/windows';
 import { loadModel } from '../lib/runtime/modelFile';
@@ -49,7 +49,7 @@ before(async () => {
 
 after(() => rmSync(root, { recursive: true, force: true }));
 
-test('scoreClipWindows: clip scores = lib/infer predictImages (arithmetic and geometric); one row per sliding window', async () => {
+test('scoreClipWindows: clip scores = lib/infer predictImages (arithmetic, geometric, softmax, input normalisation); one row per sliding window', async () => {
   const ensemble = await loadEnsemble(runDir, { engine: 'tfjs' });
   const models = await Promise.all(ensemble.members.map((m) => loadModel(m.modelDir)));
   try {
@@ -77,9 +77,29 @@ test('scoreClipWindows: clip scores = lib/infer predictImages (arithmetic and ge
       }
     }
     const softmax = await scoreClipWindows(models, image, INFER_DEFAULTS, C, { activation: 'softmax' });
+    const expectedSoftmax = await predictImages(ensemble, [image], { activation: 'softmax' });
+    for (let c = 0; c < C; c++) assert.ok(Math.abs(softmax.clip[c] - expectedSoftmax[c]) < 1e-6, `softmax class ${c}`);
     for (let w = 0; w < softmax.starts.length; w++) {
       const row = softmax.windows.subarray(w * C, (w + 1) * C).reduce((a, b) => a + b, 0);
       assert.ok(Math.abs(row - 1) < 1e-5, `softmax window ${w} sums to ${row}`);
+    }
+
+    // An imported run's input normalisation reaches the models as in lib/infer.
+    const normalization = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+    const config = readRunInfo(runDir).config;
+    const normalized = ensembleFromModels(
+      await Promise.all(ensemble.members.map((m) => loadModel(m.modelDir))),
+      TINY_VOCABULARY,
+      { ...config, model: { ...config.model, inputNormalization: normalization } },
+    );
+    try {
+      const expectedNormalized = await predictImages(normalized, [image]);
+      const plain = await scoreClipWindows(models, image, INFER_DEFAULTS, C);
+      const withNormalization = await scoreClipWindows(models, image, INFER_DEFAULTS, C, { normalization });
+      for (let c = 0; c < C; c++) assert.ok(Math.abs(withNormalization.clip[c] - expectedNormalized[c]) < 1e-6, `normalised class ${c}`);
+      assert.ok(plain.clip.some((p, c) => Math.abs(p - withNormalization.clip[c]) > 1e-4), 'the normalisation changes the scores');
+    } finally {
+      normalized.dispose();
     }
     await assert.rejects(scoreClipWindows(models, image, INFER_DEFAULTS, C + 1), /outputs 6 classes, the run's vocabulary has 7/);
   } finally {
@@ -118,13 +138,14 @@ test('timeline: windows on the decoded audio time axis (silence trimmed, short c
 test('buildSite: site.json, the members\' model files, bundles and wasm binaries; activation from run.json', async () => {
   const out = join(root, 'site');
   const report = await buildSite({ runDir, outDir: out, topK: 3, minify: false });
-  assert.deepEqual(report.members, ['cnnModel1/stage2/fold0', 'cnnModel1/stage2/fold1']);
+  assert.deepEqual(report.members, ['cnnModel1/stage2/fold0', 'cnnModel1/stage2/fold1', 'xresnet18/stage2/fold0']);
   const manifest = JSON.parse(readFileSync(join(out, 'site.json'), 'utf8')) as SiteManifest;
   assert.deepEqual(manifest.vocabulary, TINY_VOCABULARY);
   assert.equal(manifest.activation, 'sigmoid');
   assert.equal(manifest.topK, 3);
   assert.deepEqual(manifest.preprocess, CFG);
   assert.deepEqual(manifest.infer, INFER_DEFAULTS);
+  assert.equal(manifest.inputNormalization, null);
   for (const m of manifest.members) {
     const src = join(runDir, m.name, 'best');
     const dest = join(out, m.modelUrl.replace(/model\.json$/, ''));

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CONFIG_DEFAULTS, MODEL_DEFAULTS, OPTIMIZER_DEFAULTS, TRAIN_DEFAULTS, withDefaults, type ModelConfig } from '../lib/config';
 import type { TrainingClip } from '../lib/data/types';
 import { loadEnsemble, predictImages } from '../lib/infer/index';
-import { architectureNames, buildModel, countTrainableParams, Mish } from '../lib/models';
+import { architectureNames, buildModel, countTrainableParams, getArchitecture, inputChannelsOf, Mish } from '../lib/models/index';
 import { foldDir, writeFoldDone, writeRunInfo } from '../lib/run/runFolder';
 import { initBackend, type BackendInfo } from '../lib/runtime/backend';
 import { loadModel, saveModel } from '../lib/runtime/modelFile';
@@ -42,12 +42,13 @@ for (const row of FIXTURE.networks) {
     const cfg: ModelConfig = {
       ...MODEL_DEFAULTS, arch: row.arch, numClasses: FIXTURE.numClasses,
       inputMels: FIXTURE.input[1], inputFrames: FIXTURE.input[2], widthMultiplier: row.width,
-      channelStem: row.options.channel_stem ?? false, activation: row.options.mish ? 'mish' : 'relu',
+      mobilenetChannelStem: row.options.channel_stem ?? false, xresnetActivation: row.options.mish ? 'mish' : 'relu',
     };
     const model = buildModel(cfg);
     try {
       assert.equal(countTrainableParams(model), row.trainableParams);
       assert.deepEqual(model.outputs[0].shape, [null, FIXTURE.numClasses]);
+      assert.equal(model.inputs[0].shape[3], inputChannelsOf(getArchitecture(row.arch), cfg));
       assert.equal(model.inputs[0].shape[3], row.options.channel_stem ? 1 : 3);
     } finally {
       model.dispose();
@@ -113,16 +114,20 @@ test('reference initialisation: torchvision fan_out for ResNet, zero γ in the l
   } finally {
     resnet.dispose(); xres.dispose(); mobile.dispose();
   }
-  assert.throws(() => buildModel(tinyConfig('resnet18', { activation: 'mish' })), /activation 'mish' is not an option of resnet18 \(only of xresnet18, xresnet50\)/);
-  assert.throws(() => buildModel(tinyConfig('cnnModel1', { channelStem: true })), /channelStem is not an option of cnnModel1 \(only of mobilenetv2\)/);
+  assert.throws(() => buildModel(tinyConfig('xresnet18', { xresnetActivation: 'gelu' as 'mish' })), /xresnetActivation must be 'relu' or 'mish', got 'gelu'/);
+  // The per-family options leave the other networks as they are (a run may mix them).
+  const plain = buildModel(tinyConfig('resnet18'));
+  const withOptions = buildModel(tinyConfig('resnet18', { xresnetActivation: 'mish', mobilenetChannelStem: true }));
+  assert.deepEqual(withOptions.layers.map((l) => l.getClassName()), plain.layers.map((l) => l.getClassName()));
+  plain.dispose(); withOptions.dispose();
   assert.throws(() => buildModel(tinyConfig('cnn7th', { inputFrames: 8 })), /at least 16×9 for cnn7th/);
 });
 
 /** Every network, and each option (the options on the fixed batch only, to keep this file fast). */
 const TRAIN_CASES: Array<{ arch: string; over?: Partial<ModelConfig>; epoch: boolean }> = [
   ...architectureNames().map((arch) => ({ arch, epoch: true })),
-  { arch: 'mobilenetv2', over: { channelStem: true }, epoch: false },
-  { arch: 'xresnet18', over: { activation: 'mish' }, epoch: false },
+  { arch: 'mobilenetv2', over: { mobilenetChannelStem: true }, epoch: false },
+  { arch: 'xresnet18', over: { xresnetActivation: 'mish' }, epoch: false },
 ];
 
 let wasm: BackendInfo | null = null;
@@ -194,7 +199,7 @@ test('a run folder with mixed architectures (1- and 3-channel inputs, a custom M
     infer: { windowFrames: 32, windowShift: 16, batchSize: 3 },
   });
   const members: Array<[string, Partial<ModelConfig>]> = [
-    ['cnnModel1', {}], ['resnet18', {}], ['mobilenetv2', { channelStem: true }], ['xresnet18', { activation: 'mish' }], ['cnn7th', {}],
+    ['cnnModel1', {}], ['resnet18', {}], ['mobilenetv2', { mobilenetChannelStem: true }], ['xresnet18', { xresnetActivation: 'mish' }], ['cnn7th', {}],
   ];
   try {
     writeRunInfo(runDir, { version: 1, config, vocabulary: vocab, dataDir: root, createdAt: new Date(0).toISOString() });

@@ -69,11 +69,11 @@ export function checkTrainingData(layout: DataLayout, config: Fat2019Config): vo
 
 /**
  * The job's config: the run's (run.json) when the run exists, else the reference defaults,
- * then the command-line overrides (--quick, --epochs, --width, --folds, --holdout, --arch,
- * --task, --recipe) and what the data says (class count; on a new run the task when `auto`,
- * the recipe when not given: warmup with a noisy set, else single; the folds of a fold
- * column). A run's later jobs may thus omit the flags; flags that change the run's settings
- * make openRun fail, naming the fields.
+ * then the command-line overrides (--quick, --epochs, --width, --head-units, --mish,
+ * --channel-stem, --folds, --holdout, --arch, --task, --recipe) and what the data says (class
+ * count; on a new run the task when `auto`, the recipe when not given: warmup with a noisy
+ * set, else single; the folds of a fold column). A run's later jobs may thus omit the flags;
+ * flags that change the run's settings make openRun fail, naming the fields.
  */
 export function trainConfig(runDir: string, dataDir: string, values: Record<string, unknown>, layout?: DataLayout): Fat2019Config {
   const existing = existsSync(runInfoPath(runDir));
@@ -132,6 +132,13 @@ export function trainConfig(runDir: string, dataDir: string, values: Record<stri
     if (!(width > 0)) throw new UsageError(`--width must be > 0, got ${width}`);
     model.widthMultiplier = width;
   }
+  if (values['head-units'] !== undefined) {
+    const units = numberOption(values, 'head-units', 512);
+    if (!Number.isInteger(units) || units < 1) throw new UsageError(`--head-units must be an integer >= 1, got ${units}`);
+    model.headUnits = units;
+  }
+  if (values.mish === true) model.xresnetActivation = 'mish';
+  if (values['channel-stem'] === true) model.mobilenetChannelStem = true;
   if (values.arch !== undefined) {
     if (!isArchitecture(values.arch)) throw new UsageError(`--arch must be one of ${architectureNames().join(', ')}, got "${String(values.arch)}"`);
     model.arch = values.arch;
@@ -195,7 +202,10 @@ ${architectureHelp()}
   --fold <f|all>       fold 0..k-1, a list, or all (default: all)
   --quick              CPU quick setting: width 1/8, 2 folds, a few epochs per stage
   --epochs <n>         epochs of every stage (default: the run's / config)
-  --width <m>          model width multiplier (1 = reference)
+  --width <m>          model width multiplier of the conv channels (1 = reference)
+  --head-units <n>     hidden units of the fastai head (default 512 at every width)
+  --mish               xresnet18/50: Mish activations (fastai's option)
+  --channel-stem       mobilenetv2: two learnt 1x1 convs make the 3 input channels (FAT2018)
   --folds <k>          k >= 2: k-fold cross-validation (default 10); 1: one model on all
                        labelled clips, no validation. A fold column in the label CSV is used
                        as given.
@@ -221,6 +231,9 @@ Examples:
     quick: { type: 'boolean' },
     epochs: { type: 'string' },
     width: { type: 'string' },
+    'head-units': { type: 'string' },
+    mish: { type: 'boolean' },
+    'channel-stem': { type: 'boolean' },
     folds: { type: 'string' },
     holdout: { type: 'string' },
     recipe: { type: 'string' },

@@ -9,7 +9,8 @@
  * Only the first bytes of each file are read: a dataset of 30,000 clips is checked in seconds.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
+import { isInside } from '../util/paths';
 
 /** A clip a run will read: its name as listed (label file row, folder entry) and its path. */
 export interface ListedClip {
@@ -66,12 +67,6 @@ export function sniffAudioFormat(head: Uint8Array): string {
   // MPEG audio frame sync (11 set bits): layer bits 00 are AAC (ADTS), others MP1/2/3.
   if (head.length >= 2 && head[0] === 0xff && (head[1] & 0xe0) === 0xe0) return (head[1] & 0x06) === 0 ? 'AAC' : 'MP3';
   return 'unknown';
-}
-
-/** True when `path` lies inside `dir` (lexically: symlinked clips inside the folder are fine). */
-export function isInside(dir: string, path: string): boolean {
-  const rel = relative(resolve(dir), resolve(path));
-  return rel !== '' && !rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel);
 }
 
 const HEAD_BYTES = 16;

@@ -182,7 +182,7 @@ async function loadMemberNetwork(m: EnsembleMember, ensemble: Ensemble): Promise
       height: typeof info.inputDims[2] === 'number' ? info.inputDims[2] : null,
       width: typeof info.inputDims[3] === 'number' ? info.inputDims[3] : null,
       numClasses,
-    }, { threads: ensemble.engine.threads, inputName: info.inputName, outputName: info.outputName, normalization: config.model.inputNormalization ?? null });
+    }, { threads: ensemble.engine.threads, inputName: info.inputName, outputName: info.outputName, normalization: config.model.inputNormalization ?? null, thread: 'worker' });
   }
   const model = await loadModel(m.modelDir);
   try {

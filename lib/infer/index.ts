@@ -16,8 +16,8 @@ export { activate, activateRow, checkActivation, OUTPUT_ACTIVATIONS } from './ac
 export type { OutputActivation } from './activation';
 export { WindowScoreSums } from './scores';
 export type { EnsembleMean } from './scores';
-export { predictClipImages, modelInputSize, modelClassCount } from './modelPredict';
-export type { ClipPredictOptions } from './modelPredict';
+export { predictClipImages, predictModelClips, modelInputSize, modelClassCount } from './modelPredict';
+export type { ClipPredictOptions, ModelClipsOptions } from './modelPredict';
 export { predictImages, predictSource } from './predict';
 export type { ClipSource } from './predict';
 export { predictDataset, datasetFnames } from './dataset';

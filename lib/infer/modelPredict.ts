@@ -5,9 +5,13 @@
  * predictor (./predict), so a validation score and an inference score of one model agree.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { InputNormalization } from '../config';
 import type { ClipImage } from '../features/types';
 import { toModelInput } from '../runtime/modelInput';
+import { exportModelBytes } from '../export/onnxFile';
 import { checkActivation, type OutputActivation } from './activation';
+import { chooseEngine, type EngineChoice, type EnginePreference } from './engine';
+import { ortNetwork } from './network';
 import { WindowScoreSums, type EnsembleMean } from './scores';
 import { fillWindowBatch, planWindows, type WindowMode } from './windows';
 
@@ -27,13 +31,15 @@ export interface ClipPredictOptions {
   mean?: EnsembleMean;
   /** Clip names for error messages (default `clip <i>`). */
   names?: readonly string[];
+  /** ModelConfig.inputNormalization: `(x − mean[c]) / std[c]` per channel, as in training. */
+  inputNormalization?: InputNormalization | null;
 }
 
-/** `[height, width]` of a model taking NHWC `[B, H, W, 3]`; throws naming the shape otherwise. */
-export function modelInputSize(model: tf.LayersModel, name: string): { height: number | null; width: number | null } {
+/** `[height, width]` and channels of a model taking NHWC `[B, H, W, C]`; throws naming the shape otherwise. */
+export function modelInputSize(model: tf.LayersModel, name: string): { height: number | null; width: number | null; channels: number } {
   const shape = model.inputs[0].shape;
-  if (shape.length !== 4 || shape[3] !== 3) throw new Error(`${name}: model input must be [batch, mels, frames, 3], got [${shape.join(', ')}]`);
-  return { height: shape[1], width: shape[2] };
+  if (shape.length !== 4 || shape[3] == null) throw new Error(`${name}: model input must be [batch, mels, frames, channels], got [${shape.join(', ')}]`);
+  return { height: shape[1], width: shape[2], channels: shape[3] };
 }
 
 /** Number of classes of a model with logits `[B, C]`; throws naming the shape otherwise. */
@@ -49,7 +55,7 @@ export function modelClassCount(model: tf.LayersModel, name: string): number {
  * A clip whose mel bands differ from the model's input height throws, naming the clip.
  */
 export function predictClipImages(model: tf.LayersModel, images: readonly ClipImage[], options: ClipPredictOptions = {}): Float32Array {
-  const { height, width } = modelInputSize(model, 'predictClipImages');
+  const { height, width, channels } = modelInputSize(model, 'predictClipImages');
   const frames = options.windowFrames ?? width;
   if (frames == null) throw new Error('predictClipImages: the model accepts any width; give windowFrames');
   if (width != null && frames !== width) throw new Error(`predictClipImages: windowFrames (${frames}) must equal the model input width ${width}`);
@@ -75,8 +81,55 @@ export function predictClipImages(model: tf.LayersModel, images: readonly ClipIm
     const batch = windows.slice(b, b + batchSize);
     const input = x.subarray(0, batch.length * nMels * frames);
     fillWindowBatch(images, batch, frames, input);
-    const logits = tf.tidy(() => (model.predict(toModelInput(input, batch.length, nMels, frames)) as tf.Tensor).dataSync());
+    const logits = tf.tidy(() => (model.predict(toModelInput(input, batch.length, nMels, frames, channels, options.inputNormalization ?? null)) as tf.Tensor).dataSync());
     batch.forEach((w, j) => sums.addLogits(w.clip, logits, j * numClasses));
   }
   return sums.result();
+}
+
+/** Options of {@link predictModelClips}: those of {@link predictClipImages} and the engine. */
+export interface ModelClipsOptions extends ClipPredictOptions {
+  /** 'auto' (default): ONNX Runtime when it loads (the model is exported in memory), else tfjs. */
+  engine?: EnginePreference | EngineChoice;
+  /** ONNX Runtime threads (default every core). */
+  threads?: number;
+}
+
+/**
+ * {@link predictClipImages} on the fastest engine: the in-memory model is exported to ONNX
+ * (lib/export, no file written) and run by ONNX Runtime when it loads, else by tfjs. For the
+ * out-of-fold predictions after each fold's training (thousands of clips) the export costs well
+ * under a second and the windows run several times faster. Same windows, activation and means;
+ * scores equal the tfjs ones within 1e-4.
+ */
+export async function predictModelClips(model: tf.LayersModel, images: readonly ClipImage[], options: ModelClipsOptions = {}): Promise<Float32Array> {
+  const engine = typeof options.engine === 'object' ? options.engine : chooseEngine(options.engine ?? 'auto', options.threads);
+  if (engine.engine === 'tfjs') return predictClipImages(model, images, options);
+  const { height, width, channels } = modelInputSize(model, 'predictModelClips');
+  const numClasses = modelClassCount(model, 'predictModelClips');
+  const net = await ortNetwork(exportModelBytes(model), `${model.name} (exported in memory)`, { channels, height, width, numClasses }, { threads: engine.threads, normalization: options.inputNormalization ?? null });
+  try {
+    const frames = options.windowFrames ?? width;
+    if (frames == null) throw new Error('predictModelClips: the model accepts any width; give windowFrames');
+    if (width != null && frames !== width) throw new Error(`predictModelClips: windowFrames (${frames}) must equal the model input width ${width}`);
+    const shift = options.windowShift ?? 48;
+    const batchSize = options.batchSize ?? 32;
+    images.forEach((img, i) => {
+      if (height !== null && img.nMels !== height) throw new Error(`${options.names?.[i] ?? `clip ${i}`}: image has ${img.nMels} mel bands, the model expects ${height}`);
+    });
+    const sums = new WindowScoreSums(images.length, numClasses, options.mean ?? 'arithmetic', checkActivation(options.activation ?? 'sigmoid'));
+    if (images.length === 0) return new Float32Array(0);
+    const windows = planWindows(images, frames, shift, options.mode ?? 'sliding');
+    const nMels = images[0].nMels;
+    for (let b = 0; b < windows.length; b += batchSize) {
+      const batch = windows.slice(b, b + batchSize);
+      const x = new Float32Array(batch.length * nMels * frames);
+      fillWindowBatch(images, batch, frames, x);
+      const logits = await net.logits(x, batch.length, nMels, frames);
+      batch.forEach((w, j) => sums.addLogits(w.clip, logits, j * numClasses));
+    }
+    return sums.result();
+  } finally {
+    net.dispose();
+  }
 }

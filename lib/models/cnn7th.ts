@@ -48,7 +48,7 @@ export function cnn7th(cfg: ModelConfig): tf.LayersModel {
 
 registerArchitecture({
   name: 'cnn7th',
-  description: 'FAT2019 7th place CNN: 5 conv blocks, max+avg pools (1,1)(4,1)(1,3)(4,1)(1,3), fastai head',
+  description: 'FAT2019 7th place CNN: 5 conv blocks, max+avg pools (4,1)/(1,3), fastai head',
   pools: 4,
   minInput: () => ({ mels: 16, frames: 9 }),
   build: cnn7th,

@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config';
 import { Rng } from '../util/rng';
-import { architectureNames, getArchitecture, minInputOf } from './registry';
+import { getArchitecture, minInputOf } from './registry';
 
 // Every family, in the order `architectureNames()` lists them.
 import './cnnModel1';
@@ -56,20 +56,13 @@ export function validateModelConfig(cfg: ModelConfig): void {
   if (cfg.inputMels < min.mels || cfg.inputFrames < min.frames) {
     throw new Error(`ModelConfig inputMels×inputFrames must be at least ${min.mels}×${min.frames} for ${cfg.arch} (${spec.pools} pools), got ${cfg.inputMels}×${cfg.inputFrames}`);
   }
-  if (cfg.activation !== 'relu' && cfg.activation !== 'mish') throw new Error(`ModelConfig.activation must be 'relu' or 'mish', got '${String(cfg.activation)}'`);
-  if (typeof cfg.channelStem !== 'boolean') throw new Error(`ModelConfig.channelStem must be true or false, got ${String(cfg.channelStem)}`);
-  const supports = spec.supports ?? [];
-  if (cfg.activation !== 'relu' && !supports.includes('activation')) {
-    throw new Error(`ModelConfig.activation '${cfg.activation}' is not an option of ${cfg.arch} (only of ${architecturesSupporting('activation')})`);
+  if (cfg.xresnetActivation !== 'relu' && cfg.xresnetActivation !== 'mish') {
+    throw new Error(`ModelConfig.xresnetActivation must be 'relu' or 'mish', got '${String(cfg.xresnetActivation)}'`);
   }
-  if (cfg.channelStem && !supports.includes('channelStem')) {
-    throw new Error(`ModelConfig.channelStem is not an option of ${cfg.arch} (only of ${architecturesSupporting('channelStem')})`);
+  if (typeof cfg.mobilenetChannelStem !== 'boolean') {
+    throw new Error(`ModelConfig.mobilenetChannelStem must be true or false, got ${String(cfg.mobilenetChannelStem)}`);
   }
   spec.validate?.(cfg);
-}
-
-function architecturesSupporting(option: 'activation' | 'channelStem'): string {
-  return architectureNames().filter((n) => getArchitecture(n).supports?.includes(option)).join(', ');
 }
 
 /**

@@ -4,7 +4,7 @@
  * stride 1 and the shape is kept), a 1×1 conv to 1280 channels, global average pool, dropout
  * 0.2 and one Dense layer (torchvision's own head). Channels × the width multiplier, rounded
  * to multiples of 8 as torchvision's `_make_divisible`. The FAT2018 8th-place network; with
- * `ModelConfig.channelStem` its input is the one-channel image, turned into 3 channels by two
+ * `ModelConfig.mobilenetChannelStem` its input is the one-channel image, turned into 3 channels by two
  * 1×1 convolutions (1→3, ReLU, 3→3, with bias) learnt with the network.
  * Initialisation as torchvision: Kaiming normal fan_out for convs, Dense N(0, 0.01²).
  * Trainable parameters at 3×128×128, 80 classes, width 1: 2,326,352 (= torchvision's).
@@ -41,13 +41,13 @@ function invertedResidual(x: Sym, inCh: number, outCh: number, stride: number, e
   return stride === 1 && inCh === outCh ? add(x, y, `${name}_add`) : y;
 }
 
-/** MobileNetV2; input NHWC `[B, mels, frames, 3]` (1 channel with channelStem), logits out. */
+/** MobileNetV2; input NHWC `[B, mels, frames, 3]` (1 channel with mobilenetChannelStem), logits out. */
 export function mobilenetv2(cfg: ModelConfig): tf.LayersModel {
-  const channels = cfg.channelStem ? 1 : 3;
+  const channels = cfg.mobilenetChannelStem ? 1 : 3;
   const input = tf.input({ name: 'input', shape: [cfg.inputMels, cfg.inputFrames, channels] });
   const w = cfg.widthMultiplier;
   let x: Sym = input;
-  if (cfg.channelStem) {
+  if (cfg.mobilenetChannelStem) {
     x = conv(x, { filters: 3, kernel: 1, bias: true }, 'channel_stem_1');
     x = activation(x, 'relu', 'channel_stem_relu');
     x = conv(x, { filters: 3, kernel: 1, bias: true }, 'channel_stem_2');
@@ -68,10 +68,9 @@ export function mobilenetv2(cfg: ModelConfig): tf.LayersModel {
 
 registerArchitecture({
   name: 'mobilenetv2',
-  description: 'MobileNetV2 (torchvision layout, own head); channelStem: FAT2018 8th-place 1x1 stem',
+  description: 'MobileNetV2 (torchvision, own head; FAT2018 8th-place 1x1 stem option)',
   pools: 5,
-  supports: ['channelStem'],
-  inputChannels: (cfg) => (cfg.channelStem ? 1 : 3),
+  inputChannels: (cfg) => (cfg.mobilenetChannelStem ? 1 : 3),
   build: mobilenetv2,
   init: (model, rng) => initModel(model, rng, { conv: 'fanOut', dense: 'normal0.01' }),
 });

@@ -40,8 +40,6 @@ export interface ArchitectureSpec {
   build(cfg: ModelConfig): tf.LayersModel;
   /** Initial weights as the reference initialises them, drawn from `rng` (deterministic). */
   init(model: tf.LayersModel, rng: Rng, cfg: ModelConfig): void;
-  /** Optional ModelConfig fields this network honours; others must keep their defaults. */
-  readonly supports?: ReadonlyArray<'activation' | 'channelStem'>;
   /** Checks of arch-specific ModelConfig fields; throws naming the field. */
   validate?(cfg: ModelConfig): void;
 }

@@ -6,7 +6,7 @@
  * their 1×1 conv, global average pool and one Dense layer (fastai's own head, dropout 0).
  * The last BatchNorm of each residual branch starts at γ = 0 (fastai BatchZero); every conv
  * and the Dense layer are Kaiming normal fan_in (fastai `init_cnn`). With
- * `ModelConfig.activation = 'mish'` every ReLU is a Mish (the fastai2 capstone's XResNet-50).
+ * `ModelConfig.xresnetActivation = 'mish'` every ReLU is a Mish (the fastai2 capstone's XResNet-50).
  * Trainable parameters at 3×128×128, 80 classes, width 1: xresnet18 11,236,784, xresnet50
  * 23,691,184 (tests/fixtures/param-counts.json, from bench/torch_models.py).
  */
@@ -48,7 +48,7 @@ function resBlock(x: Sym, expansion: number, nf: number, stride: number, act: Ac
 /** XResNet; input NHWC `[B, mels, frames, 3]`, logits out. */
 export function xresnet(cfg: ModelConfig, variant: keyof typeof XRESNET_VARIANTS): tf.LayersModel {
   const { expansion, layers } = XRESNET_VARIANTS[variant];
-  const act: Activation = cfg.activation === 'mish' ? 'mish' : 'relu';
+  const act: Activation = cfg.xresnetActivation === 'mish' ? 'mish' : 'relu';
   const w = (c: number) => scaledWidth(c, cfg.widthMultiplier);
   const input = tf.input({ name: 'input', shape: [cfg.inputMels, cfg.inputFrames, 3] });
   let x = convBnAct(input, { filters: w(32), kernel: 3, stride: 2 }, act, 'stem_1');
@@ -74,9 +74,8 @@ for (const variant of Object.keys(XRESNET_VARIANTS) as (keyof typeof XRESNET_VAR
   const { expansion } = XRESNET_VARIANTS[variant];
   registerArchitecture({
     name: variant,
-    description: `${variant === 'xresnet18' ? 'XResNet-18' : 'XResNet-50'} (fastai; activation: 'mish' option; zero-γ last BN per block)`,
+    description: `${variant === 'xresnet18' ? 'XResNet-18' : 'XResNet-50'} (fastai, own head; Mish option)`,
     pools: 5,
-    supports: ['activation'],
     build: (cfg) => xresnet(cfg, variant),
     init: (model, rng) => initModel(model, rng, { conv: 'fanIn', dense: 'kaiming', zeroGamma: isLastBranchBn(expansion) }),
   });

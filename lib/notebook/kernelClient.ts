@@ -165,6 +165,9 @@ export class KernelClient {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.exited) throw new Error(`tslab kernel exited while starting (${this.describeExit()})${this.kernelLog()}`);
+      // Another process took one of the free ports before the kernel bound it (tslab logs the
+      // failed bind and keeps running): give up at once, the caller retries with new ports.
+      if (/EADDRINUSE|Address already in use/i.test(this.stderrTail)) throw new PortTakenError(`tslab kernel could not bind its ports${this.kernelLog()}`);
       const msg = this.message('kernel_info_request', {});
       let gotReply = false;
       let gotIopub = false;
@@ -216,7 +219,7 @@ export class KernelClient {
         clearTimeout(timer);
         resolve({ status: String(reply.content.status), executionCount: reply.content.execution_count ?? null, outputs });
       };
-      this.waiters.set(msg.header.msg_id, (channel, m) => {
+      this.waiters.set(msg.header.msg_id, (_channel, m) => {
         const c = m.content;
         switch (m.header.msg_type) {
           case 'fat2019_kernel_died':
@@ -263,7 +266,6 @@ export class KernelClient {
           default:
             break;
         }
-        void channel;
         finish();
       });
     });
@@ -335,9 +337,9 @@ export class KernelClient {
     return { header, parent_header: parent, metadata, content };
   }
 
+  /** A pseudo-message that wakes every waiter when the kernel process exits. */
   private deathMessage(): Message {
-    const m = this.message('fat2019_kernel_died', {});
-    return m;
+    return this.message('fat2019_kernel_died', {});
   }
 
   private describeExit(): string {
@@ -355,7 +357,16 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Starts a tslab kernel (see {@link KernelClient}). */
-export function startTslabKernel(options: KernelOptions): Promise<KernelClient> {
-  return KernelClient.start(options);
+/** A kernel that lost a race for one of its ports. */
+class PortTakenError extends Error {}
+
+/** Starts a tslab kernel (see {@link KernelClient}); a lost race for a port is retried with new ports. */
+export async function startTslabKernel(options: KernelOptions): Promise<KernelClient> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await KernelClient.start(options);
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || attempt >= 3) throw err;
+    }
+  }
 }

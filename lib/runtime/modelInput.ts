@@ -5,7 +5,7 @@ import type { InputNormalization } from '../config';
 /**
  * Single-channel `[n][H][W]` (0..1) → NHWC `[n, H, W, channels]`: three identical channels, as the
  * reference, for most networks; one for a network that makes its own channels (mobilenetv2's
- * channelStem). `channels` is the last axis of the model's input. Then `(x − mean[c]) / std[c]`
+ * mobilenetChannelStem). `channels` is the last axis of the model's input. Then `(x − mean[c]) / std[c]`
  * per channel when `normalization` is given (ModelConfig.inputNormalization, e.g. the imagenet
  * stats of an imported fastai model).
  * The channels are interleaved here in JS and uploaded once: the wasm `Tile` kernel copies

@@ -1,6 +1,6 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isInside } from '../data/validateClips';
+import { isInside } from './paths';
 
 /** What an output must not overwrite: the run's input files and its data folders. */
 export interface OutputRules {

@@ -5,7 +5,7 @@
  * run's preprocessing and inference settings, its vocabulary and its ensemble's model files,
  * so the page needs nothing else at run time.
  */
-import type { InferConfig, PreprocessConfig } from '../config';
+import type { InferConfig, InputNormalization, PreprocessConfig } from '../config';
 import type { TagResult } from '../infer/ranking';
 import type { Timeline } from './timeline';
 import type { Activation } from './windowScores';
@@ -27,6 +27,8 @@ export interface SiteManifest {
   preprocess: PreprocessConfig;
   infer: InferConfig;
   activation: Activation;
+  /** The run's ModelConfig.inputNormalization (models imported from PyTorch), null for none. */
+  inputNormalization: InputNormalization | null;
   /** Classes listed by default (the CLI's `--top`). */
   topK: number;
   members: SiteMember[];

@@ -127,8 +127,9 @@ function copyModel(modelDir: string, dest: string): void {
 export async function buildSite(options: BuildSiteOptions): Promise<SiteReport> {
   const topK = options.topK ?? 5;
   if (!Number.isInteger(topK) || topK < 1) throw new Error(`topK must be an integer >= 1, got ${topK}`);
-  // lazy: only the member list and run.json; the models are copied, not loaded.
-  const ensemble = await loadEnsemble(options.runDir, { archs: options.archs, stages: options.stages, folds: options.folds, lazy: true });
+  // lazy: only the member list and run.json; the models are copied, not loaded. tfjs: the page
+  // runs the tfjs layers files, so no model.onnx is exported for it.
+  const ensemble = await loadEnsemble(options.runDir, { archs: options.archs, stages: options.stages, folds: options.folds, lazy: true, engine: 'tfjs' });
   const outDir = resolve(options.outDir);
   if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new Error(`${outDir} exists and is not a folder`);
   rmSync(join(outDir, 'site.json'), { force: true });
@@ -148,6 +149,7 @@ export async function buildSite(options: BuildSiteOptions): Promise<SiteReport> 
     preprocess: { ...PREPROCESS_DEFAULTS, ...config.preprocess },
     infer: { ...INFER_DEFAULTS, ...config.infer },
     activation: runActivation(config),
+    inputNormalization: config.model.inputNormalization ?? null,
     topK: Math.min(topK, ensemble.vocabulary.length),
     members,
   };

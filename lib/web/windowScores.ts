@@ -1,20 +1,22 @@
 /**
  * Scores of every sliding window of one clip image, kept per window (the browser page draws
- * them as a timeline) and averaged into the clip's probabilities exactly as lib/infer/predict
- * does: every member sees the same windows (lib/infer/windows), the activation of each window
- * and member is averaged arithmetically, or geometrically through the log-activation.
+ * them as a timeline) and averaged into the clip's probabilities as lib/infer/predict does:
+ * every member sees the same windows (lib/infer/windows), the same input (lib/runtime/modelInput,
+ * with the run's input normalisation), and each window's logits go through the same activation
+ * (lib/infer/activation, float64), averaged arithmetically, or geometrically through the log.
  *
- * Runs in a Web Worker and in Node alike (tfjs only, no file system), so a Node test can hold
- * it against `tagFiles`.
+ * Runs in a Web Worker and in Node alike (tfjs only, no file system, no ONNX Runtime), so a
+ * Node test can hold it against `predictImages`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { InferConfig } from '../config';
+import type { InferConfig, InputNormalization } from '../config';
 import type { ClipImage } from '../features/types';
 import { toModelInput } from '../runtime/modelInput';
+import { activateRow, checkActivation, type OutputActivation } from '../infer/activation';
 import { fillWindowBatch, planWindows } from '../infer/windows';
 
 /** How a model's logits become class scores: independent classes or one class per clip. */
-export type Activation = 'sigmoid' | 'softmax';
+export type Activation = OutputActivation;
 
 /** Per-window and per-clip scores of one clip. */
 export interface ClipWindowScores {
@@ -35,6 +37,8 @@ export interface WindowProgress {
 /** Options of {@link scoreClipWindows}. */
 export interface ScoreWindowsOptions {
   activation?: Activation;
+  /** The run's ModelConfig.inputNormalization (imported models), applied as in training. */
+  normalization?: InputNormalization | null;
   onProgress?: (p: WindowProgress) => void;
   /** Awaited after each forward pass, to let the caller's event loop run (default: none). */
   yieldBetweenPasses?: () => Promise<void>;
@@ -52,19 +56,20 @@ export async function scoreClipWindows(
   options: ScoreWindowsOptions = {},
 ): Promise<ClipWindowScores> {
   if (models.length === 0) throw new Error('scoreClipWindows: no models');
-  const activation = options.activation ?? 'sigmoid';
-  if (activation !== 'sigmoid' && activation !== 'softmax') throw new Error(`activation must be 'sigmoid' or 'softmax', got '${String(activation)}'`);
+  const activation = checkActivation(options.activation ?? 'sigmoid');
+  const normalization = options.normalization ?? null;
   const geometric = infer.ensembleMean === 'geometric';
   const W = infer.windowFrames;
   const C = numClasses;
   const windows = planWindows([image], W, infer.windowShift);
   const n = windows.length;
-  // Sums over members per window, float64 as lib/infer/predict's ScoreSums.
+  // Sums over members per window, float64 as lib/infer/scores' WindowScoreSums.
   const sums = new Float64Array(n * C);
   const total = n * models.length;
   let done = 0;
   const batchSize = Math.max(1, infer.batchSize);
   const buffer = new Float32Array(Math.min(batchSize, n) * image.nMels * W);
+  const row = new Float64Array(C);
   for (const model of models) {
     // Channels of the model's input: the image repeated to fill them (lib/runtime/modelInput).
     const [, height, width, channelsOrNull] = model.inputs[0].shape;
@@ -77,14 +82,11 @@ export async function scoreClipWindows(
       const batch = windows.slice(b, b + batchSize);
       const x = buffer.subarray(0, batch.length * image.nMels * W);
       fillWindowBatch([image], batch, W, x);
-      const scores = tf.tidy(() => {
-        const logits = model.predict(toModelInput(x, batch.length, image.nMels, W, channels)) as tf.Tensor;
-        if (activation === 'softmax') return (geometric ? tf.logSoftmax(logits) : tf.softmax(logits)).dataSync();
-        return (geometric ? tf.logSigmoid(logits) : tf.sigmoid(logits)).dataSync();
-      });
+      const logits = tf.tidy(() => (model.predict(toModelInput(x, batch.length, image.nMels, W, channels, normalization)) as tf.Tensor).dataSync());
       for (let j = 0; j < batch.length; j++) {
-        const row = (b + j) * C;
-        for (let c = 0; c < C; c++) sums[row + c] += scores[j * C + c];
+        activateRow(logits, j * C, C, activation, geometric, row);
+        const base = (b + j) * C;
+        for (let c = 0; c < C; c++) sums[base + c] += row[c];
       }
       done += batch.length;
       options.onProgress?.({ done, total });

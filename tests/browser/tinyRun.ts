@@ -1,6 +1,8 @@
 /**
- * A one-model run folder made in seconds for the browser test: an untrained cnnModel1 at 1/16
- * width (random weights, so the probabilities still depend on the audio), with run.json.
+ * A run folder made in seconds for the web tests: untrained networks at 1/16 width (random
+ * weights, so the probabilities still depend on the audio) and run.json. Members: cnnModel1
+ * stage 2 folds 0 and 1, and an xresnet18 with Mish activations (a custom layer that the page
+ * must register to load the model).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +16,7 @@ import { Rng } from '../../lib/util/rng';
 
 export const TINY_VOCABULARY = ['Bark', 'Bell', 'Meow', 'Purr', 'Siren', 'Whistle'];
 
-/** Writes the run to `runDir` (members cnnModel1 stage 2 folds 0 and 1). */
+/** Writes the run to `runDir`. */
 export async function writeTinyRun(runDir: string): Promise<void> {
   await tf.setBackend('cpu');
   const config = withDefaults(CONFIG_DEFAULTS, { model: { numClasses: TINY_VOCABULARY.length, widthMultiplier: 0.0625 } });
@@ -25,6 +27,10 @@ export async function writeTinyRun(runDir: string): Promise<void> {
     model.dispose();
     writeFoldDone(runDir, { arch: 'cnnModel1', stage: 2, fold, epochs: 1, bestValidLwlrap: null, trainClips: 1, validClips: 1, seconds: 1, finishedAt: '' });
   }
+  const mish = buildModel({ ...config.model, arch: 'xresnet18', xresnetActivation: 'mish' }, { seed: 13 });
+  await saveModel(mish, join(runDir, 'xresnet18', 'stage2', 'fold0', 'best'));
+  mish.dispose();
+  writeFoldDone(runDir, { arch: 'xresnet18', stage: 2, fold: 0, epochs: 1, bestValidLwlrap: null, trainClips: 1, validClips: 1, seconds: 1, finishedAt: '' });
 }
 
 /** A test clip: `seconds` of a chirp with bursts of noise, 16-bit PCM WAV at `sampleRate`. */

@@ -254,6 +254,10 @@ test('a corrupt file or a missing URL shows a clear message; the page keeps work
   await dropFile(page, clip, 'clip.wav');
   assert.equal(await waitForState(page, ['done', 'error']), 'done', await text(page, '#error'));
   assert.ok(await page.$eval('#error', (el) => (el as HTMLElement).hidden), 'the old error is cleared');
+  // A bad file after a good one: the good one's result is not left on show as if it were this one's.
+  await input!.uploadFile(broken);
+  assert.equal(await waitForState(page, ['done', 'error']), 'error');
+  assert.ok(await page.$eval('#result', (el) => (el as HTMLElement).hidden), 'the previous result is hidden');
   await page.close();
 
   const missing = await openPage('?audio=nowhere.wav&autorun=1');

@@ -13,7 +13,7 @@ import type { Architecture, ModelConfig } from '../../config';
 import { MODEL_DEFAULTS } from '../../config';
 import { tensorToFloat32, type TorchTensor } from '../../io/torchFile';
 import { BN_EPSILON } from '../head';
-import { buildModel } from '../index';
+import { getArchitecture, validateModelConfig } from '../index';
 import type { TorchCheckpoint, TorchLayer } from './torchCheckpoint';
 
 /** First conv's output channels at width 1 (both architectures start with 64). */
@@ -50,6 +50,8 @@ function networkLayers(model: tf.LayersModel): NetworkLayer[] {
     } else if (cls === 'Dense') {
       const [i, o] = w[0].shape;
       out.push({ kind: 'linear', layer, weightShape: [o, i] });
+    } else if (w.length > 0) {
+      throw new Error(`internal: layer ${layer.name} (${cls}) has weights the import does not set`);
     }
   }
   return out;
@@ -147,7 +149,9 @@ export function networkFromCheckpoint(
   const config: ModelConfig = {
     ...MODEL_DEFAULTS, ...options.base, arch, widthMultiplier, headUnits, numClasses, inputNormalization: ckpt.normalization,
   };
-  const model = buildModel(config);
+  validateModelConfig(config);
+  // placeholder weights: every one is replaced below, so no initialisation is drawn
+  const model = getArchitecture(arch).build(config);
   try {
     const net = networkLayers(model);
     const diff = firstDifference(ckpt, net, arch);

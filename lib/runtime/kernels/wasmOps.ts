@@ -104,6 +104,20 @@ export class WasmOps {
     return this.track(runWasmKernel('Slice', { x }, { begin, size }, this.backend));
   }
 
+  /** NHWC depthwise convolution (filter [fh, fw, C, m]) with explicit padding [top, bottom, left, right]. */
+  depthwiseConv2d(
+    x: tf.TensorInfo,
+    filter: tf.TensorInfo,
+    strides: [number, number],
+    dilations: [number, number],
+    pads: [number, number, number, number],
+  ): tf.TensorInfo {
+    const pad = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
+    return this.track(runWasmKernel('DepthwiseConv2dNative', { x, filter }, {
+      strides, dilations, pad, dataFormat: 'NHWC', dimRoundingMode: undefined,
+    }, this.backend));
+  }
+
   /** NHWC forward convolution with explicit padding [top, bottom, left, right]. */
   conv2d(
     x: tf.TensorInfo,

@@ -18,7 +18,8 @@ import { makeTask } from '../../task/task';
 import { buildModel } from '../../models/index';
 import { jsonlLogger, type Callback } from '../callbacks';
 import { loadWeightsInto } from '../../runtime/modelFile';
-import { fit, predictForValidation } from '../fit';
+import { fit } from '../fit';
+import { predictModelClips } from '../../infer/modelPredict';
 import { ClipStore, loadRunData, type RunData } from './data';
 import type { ClipSet } from './folds';
 import { openRun } from './runInfo';
@@ -189,8 +190,11 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
     for (const set of ['curated', 'noisy'] as ClipSet[]) {
       const fnames = plan.heldOut[set];
       const clips = await store.get(set, fnames, { keep: set === plan.valid.set });
-      const probs = await predictForValidation(model, clips, {
+      // The inference predictor on the fastest engine (ONNX Runtime on the model exported in
+      // memory when it loads): the same windows and scores as infer, several times faster.
+      const probs = await predictModelClips(model, clips.map((c) => c.image), {
         mode: 'sliding', windowFrames: config.infer.windowFrames, windowShift: config.infer.windowShift, batchSize: config.infer.batchSize,
+        names: fnames,
         activation: task.activation,
         inputNormalization: config.model.inputNormalization,
       });

@@ -55,6 +55,9 @@ function showError(message: string): void {
   errorBox.textContent = message;
   errorBox.hidden = false;
   statusBox.hidden = true;
+  // An earlier file's result would read as this file's.
+  resultBox.hidden = true;
+  shown = null;
   setState('error');
 }
 
@@ -277,20 +280,26 @@ async function stopRecording(): Promise<void> {
 // ---- start -------------------------------------------------------------------------------------
 
 function wireInputs(): void {
-  dropZone.addEventListener('dragover', (e) => {
+  // A file dropped anywhere on the page is tagged (and the browser does not navigate to it).
+  window.addEventListener('dragover', (e) => {
     e.preventDefault();
     dropZone.classList.add('over');
   });
-  dropZone.addEventListener('dragleave', () => dropZone.classList.remove('over'));
-  dropZone.addEventListener('drop', (e) => {
+  window.addEventListener('dragleave', (e) => {
+    if (e.relatedTarget === null) dropZone.classList.remove('over');
+  });
+  window.addEventListener('drop', (e) => {
     e.preventDefault();
     dropZone.classList.remove('over');
     const file = e.dataTransfer?.files[0];
     if (file) void tagFile(file, file.name).catch((err: Error) => showError(`${file.name}: ${err.message}`));
   });
-  // Dropping elsewhere on the page must not navigate away from it.
-  window.addEventListener('dragover', (e) => e.preventDefault());
-  window.addEventListener('drop', (e) => e.preventDefault());
+  dropZone.addEventListener('keydown', (e) => {
+    if (e.target === dropZone && (e.key === 'Enter' || e.key === ' ')) {
+      e.preventDefault();
+      fileInput.click();
+    }
+  });
   fileInput.addEventListener('change', () => {
     const file = fileInput.files?.[0];
     if (file) void tagFile(file, file.name).catch((err: Error) => showError(`${file.name}: ${err.message}`));

@@ -6,6 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+// Registers the project's custom layers (Mish) so model.json files that use them load.
+import '../../models/layers';
 import { audioToMono, decodeAudio } from '../../audio/load';
 import { imageFromTrimmed } from '../../features/logmel';
 import { trimSilence } from '../../features/trim';
@@ -142,6 +144,7 @@ async function tag(id: number, input: AudioInput, topK: number): Promise<void> {
   t0 = performance.now();
   const scores = await scoreClipWindows(models, image, manifest.infer, manifest.vocabulary.length, {
     activation: manifest.activation,
+    normalization: manifest.inputNormalization,
     onProgress: (p) => phase('inference', p.done, p.total),
   });
   ms.inference = performance.now() - t0;
