@@ -62,9 +62,9 @@ export function formatStageReports(arch: string, stages: StageReport[]): string 
  */
 export function checkTrainingData(layout: DataLayout, config: Fat2019Config): void {
   const sets = recipeOf(config).needsNoisy && layout.noisy ? [layout.curated, layout.noisy] : [layout.curated];
-  for (const set of sets) {
-    checkDatasets(set.dataDir, [set.dataset], layout.kind === 'kaggle' ? undefined : { [set.dataset]: set.clips.map((c) => c.fname) });
-  }
+  // One check over every set, so one error lists every problem (the Kaggle sets share a folder).
+  if (layout.kind === 'kaggle') checkDatasets(layout.curated.dataDir, sets.map((s) => s.dataset));
+  else for (const set of sets) checkDatasets(set.dataDir, [set.dataset], { [set.dataset]: set.clips.map((c) => c.fname) });
 }
 
 /**
