@@ -60,8 +60,10 @@ async function main(): Promise<void> {
     const byKernel = new Map<string, { ms: number; calls: number }>();
     let kernelTotal = 0;
     for (const k of prof.kernels) {
-      // `<op>__op` entries wrap the kernel of the same op (counted once, as the kernel).
-      if (k.name.endsWith('__op')) continue;
+      // `<op>__op` entries wrap the kernel of the same op (counted once, as the kernel);
+      // `unnamed scope` is a tf.customGrad op (the fused batch norm) whose inner kernels are
+      // recorded too.
+      if (k.name.endsWith('__op') || k.name === 'unnamed scope') continue;
       const t = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
       const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
       e.ms += t;

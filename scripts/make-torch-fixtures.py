@@ -331,6 +331,10 @@ def write_protocols(out):
     for proto in range(0, 6):
         with open(os.path.join(out, f'protocol{proto}.pkl'), 'wb') as f:
             pickle.dump(protocol_sample(), f, protocol=proto)
+    # fastai transforms keep their functions' type annotations (typing generics, NoneType).
+    import typing
+    with open(os.path.join(out, 'annotations.pkl'), 'wb') as f:
+        pickle.dump({'size': typing.Optional[int], 'pair': typing.Tuple[int, float], 'types': [int, str, type(None)]}, f, protocol=2)
     # Views share one storage with strides and offsets; float16/float64 storages convert.
     x = torch.arange(12, dtype=torch.float32).reshape(3, 4) / 4
     save_legacy({'x': x, 'xt': x.t(), 'col': x[1:, 2], 'half': x.half(), 'double': x.double()}, os.path.join(out, 'strided.pth'))

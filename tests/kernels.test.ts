@@ -9,7 +9,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, BackendInfo } from '../lib/runtime/backend';
-import { registerCustomKernels, restoreStockKernels } from '../lib/runtime/kernels';
+import { batchNormTraining, registerCustomKernels, restoreStockKernels } from '../lib/runtime/kernels';
 import { Rng } from '../lib/util/rng';
 import { buildModel } from '../lib/models';
 import { MODEL_DEFAULTS, type ModelConfig } from '../lib/config';
@@ -269,7 +269,7 @@ function modelStepGrads(backend: string, arch: string, xv: Float32Array, yv: Flo
  */
 const stepCases: Array<{ arch: string; over?: Partial<ModelConfig>; training?: boolean; tolerance: number }> = [
   { arch: 'cnnModel1', tolerance: 1e-4 },
-  { arch: 'vgg16bn', tolerance: 1e-4 },
+  { arch: 'vgg16bn', tolerance: 2e-4 },
   { arch: 'resnet18', tolerance: 5e-4 },
   { arch: 'mobilenetv2', training: false, tolerance: 5e-4 },
   { arch: 'cnn7th', tolerance: 5e-4 },
@@ -309,7 +309,9 @@ for (const { arch, over, training = true, tolerance } of stepCases) {
       }
       // A gradient that is small because its sum nearly cancels (e.g. a BN γ at 1e-3 of the
       // largest gradient) keeps the absolute rounding error of the terms it sums, so the error
-      // is measured against at least 1 % of the largest gradient.
+      // is measured against at least 1 % of the largest gradient. Through VGG16-BN's 13 conv
+      // layers cpu and wasm differ by up to ≈1.1e-4 of a BN γ gradient with tfjs' own layers
+      // as with the fused one (float32 sums in different orders), hence 2e-4.
       const ref = Math.max(scale, 1e-2 * globalMax);
       assert.ok(diff / ref <= tolerance, `${name}: error ${diff} relative to ${ref}: ${diff / ref}`);
     }
@@ -363,3 +365,64 @@ for (const c of depthwiseCases) {
     assert.ok(relErr(dwCpu, dwWasm) <= 1e-4, `dW relative error ${relErr(dwCpu, dwWasm)}`);
   });
 }
+
+test('AvgPoolGrad on wasm: 2×2/stride-2 fast path bit-identical to the stock kernel; other pools fall back', (t) => {
+  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+  tf.setBackend('wasm');
+  const cases: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: 'valid' | 'same' }> = [
+    { x: [3, 8, 6, 5], size: 2, stride: 2, pad: 'valid' },
+    { x: [2, 7, 6, 3], size: 2, stride: 2, pad: 'valid' }, // odd height: stock kernel
+    { x: [2, 6, 6, 4], size: 3, stride: 1, pad: 'same' },
+  ];
+  for (const c of cases) {
+    const xv = randn(c.x.reduce((a, b) => a * b));
+    const grad = () => tf.tidy(() => {
+      const x = tf.tensor4d(xv, c.x);
+      const out = (n: number) => (c.pad === 'same' ? Math.ceil(n / c.stride) : Math.floor((n - c.size) / c.stride) + 1);
+      const r = tf.tensor4d(randnFixed(c.x, c.size, c.stride, c.pad), [c.x[0], out(c.x[1]), out(c.x[2]), c.x[3]]);
+      return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, c.size, c.stride, c.pad), r)))(x).dataSync() as Float32Array;
+    });
+    registerCustomKernels();
+    const fast = grad();
+    restoreStockKernels({ conv2dBackpropInput: false, batchNormGrad: false, reductions: false, batchNormTraining: false });
+    const stock = grad();
+    registerCustomKernels();
+    assert.ok(info.customKernels.length > 0);
+    assert.deepEqual(fast, stock, `${JSON.stringify(c)}: AvgPoolGrad differs from the stock kernel`);
+  }
+});
+
+/** Deterministic upstream gradient of the pool's output shape. */
+function randnFixed(x: number[], size: number, stride: number, pad: 'valid' | 'same'): Float32Array {
+  const out = (n: number) => (pad === 'same' ? Math.ceil(n / stride) : Math.floor((n - size) / stride) + 1);
+  const n = x[0] * out(x[1]) * out(x[2]) * x[3];
+  return Float32Array.from({ length: n }, (_, i) => Math.sin(1 + i * 0.7));
+}
+
+test('fused batch norm on wasm: statistics from the heap equal tf.moments bit for bit, and so does the output', (t) => {
+  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+  tf.setBackend('wasm');
+  for (const shape of [[4, 6, 5, 7], [9, 13]]) {
+    const c = shape[shape.length - 1];
+    const xv = randn(shape.reduce((a, b) => a * b)).map((v) => 3 * v + 2);
+    const gv = randn(c);
+    const bv = randn(c);
+    const before = tf.memory().numTensors;
+    const [ref, got] = tf.tidy(() => {
+      const x = tf.tensor(xv, shape);
+      const g = tf.tensor1d(gv);
+      const b = tf.tensor1d(bv);
+      const m = tf.moments(x, shape.slice(0, -1).map((_, i) => i));
+      const fused = batchNormTraining(x, g, b, 1e-5);
+      const out = [
+        [tf.batchNorm(x, m.mean, m.variance, b, g, 1e-5), m.mean, m.variance].map((v) => v.dataSync() as Float32Array),
+        [fused.y, fused.mean, fused.variance].map((v) => v.dataSync() as Float32Array),
+      ];
+      fused.mean.dispose();
+      fused.variance.dispose();
+      return out;
+    });
+    assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+    ['y', 'mean', 'variance'].forEach((name, i) => assert.deepEqual(got[i], ref[i], `${shape}: ${name} differs`));
+  }
+});

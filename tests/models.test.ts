@@ -138,6 +138,10 @@ test('bad model configs fail with the field name and value', () => {
   assert.throws(() => buildModel(tiny({ numClasses: 0 })), /numClasses must be a positive integer, got 0/);
   assert.throws(() => buildModel(tiny({ widthMultiplier: -1 })), /widthMultiplier must be > 0, got -1/);
   assert.throws(() => buildModel(tiny({ headUnits: 0 })), /headUnits must be a positive integer, got 0/);
+  const old = tiny() as Partial<ModelConfig>;
+  delete old.headUnits;
+  delete old.xresnetActivation;
+  assert.throws(() => buildModel(old as ModelConfig), /lacks "headUnits", "xresnetActivation" \(a run.json from an older version\? add "headUnits": 512, "xresnetActivation": "relu" to its "model" section/);
   assert.throws(() => buildModel(tiny({ headDropout1: 1 })), /headDropout1 must be in \[0, 1\), got 1/);
   assert.throws(() => buildModel(tiny({ arch: 'vgg16bn', inputMels: 16 })), /at least 32×32 for vgg16bn/);
   assert.throws(() => buildModel(tiny({ arch: 'resnet' })), /unknown architecture 'resnet' \(known: cnnModel1, vgg16bn/);

@@ -313,3 +313,19 @@ test('browser page scorer (lib/web/windowScores) applies the imported input norm
     model.dispose();
   }
 });
+
+test('unpickler: type annotations (typing generics, NoneType, Python 2 builtin names) are records', () => {
+  const { value } = unpickle(readFileSync(fixture('annotations.pkl')), { source: 'annotations.pkl' });
+  const m = value as Map<string, unknown>;
+  const size = m.get('size') as PyObject;
+  assert.ok(size instanceof PyObject);
+  assert.equal(size.qualifiedName, 'operator.getitem');
+  assert.equal((size.args[0] as PyGlobal).qualifiedName, 'typing.Union');
+  const types = m.get('types') as unknown[];
+  assert.deepEqual(types.slice(0, 2).map((t) => (t as PyGlobal).qualifiedName), ['builtins.int', 'builtins.str']);
+  assert.equal((types[2] as PyObject).qualifiedName, 'builtins.type');
+  // the operator module's call gadgets stay refused
+  const enc = new TextEncoder();
+  const gadget = new Uint8Array([0x80, 0x02, ...enc.encode('c_operator\nmethodcaller\n'), ...enc.encode('X'), 6, 0, 0, 0, ...enc.encode('system'), 0x85, 0x52, 0x2e]);
+  assert.throws(() => unpickle(gadget, { source: 'gadget' }), /refused: the pickle calls operator\.methodcaller/);
+});

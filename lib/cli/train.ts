@@ -5,6 +5,7 @@ import { UsageError, numberOption, type Command } from './command';
 import { CONFIG_DEFAULTS, LOW_RATE_MAX_HZ, checkPreprocessConfig, lowRatePreprocess, withDefaults, type Architecture, type DeepPartial, type Fat2019Config, type RecipeName, type TaskName } from '../config';
 import { detectLayout, describeLayout, lowSampleRate, scanClips, type DataLayout } from '../data/layout';
 import { checkDatasets, preprocessDatasets } from '../data/preprocess';
+import { validateAll } from '../data/validateClips';
 import { checkTaskLabels, detectTaskName, TASK_NAMES } from '../task/task';
 import { RECIPES, RECIPE_NAMES, recipeOf, recipeStages } from '../train/pipeline/recipes';
 import { checkRecipeData } from '../train/pipeline/data';
@@ -62,18 +63,18 @@ export function formatStageReports(arch: string, stages: StageReport[]): string 
  */
 export function checkTrainingData(layout: DataLayout, config: Fat2019Config): void {
   const sets = recipeOf(config).needsNoisy && layout.noisy ? [layout.curated, layout.noisy] : [layout.curated];
-  // One check over every set, so one error lists every problem (the Kaggle sets share a folder).
-  if (layout.kind === 'kaggle') checkDatasets(layout.curated.dataDir, sets.map((s) => s.dataset));
-  else for (const set of sets) checkDatasets(set.dataDir, [set.dataset], { [set.dataset]: set.clips.map((c) => c.fname) });
+  // One error for all sets: a missing noisy clip is not left for the next run to report.
+  validateAll(sets.map((set) => () => checkDatasets(set.dataDir, [set.dataset], layout.kind === 'kaggle' ? undefined : { [set.dataset]: set.clips.map((c) => c.fname) })));
 }
 
 /**
  * The job's config: the run's (run.json) when the run exists, else the reference defaults,
  * then the command-line overrides (--quick, --epochs, --width, --head-units, --mish,
- * --channel-stem, --folds, --holdout, --arch, --task, --recipe) and what the data says (class
- * count; on a new run the task when `auto`, the recipe when not given: warmup with a noisy
- * set, else single; the folds of a fold column). A run's later jobs may thus omit the flags;
- * flags that change the run's settings make openRun fail, naming the fields.
+ * --channel-stem, --folds, --holdout, --arch,
+ * --task, --recipe) and what the data says (class count; on a new run the task when `auto`,
+ * the recipe when not given: warmup with a noisy set, else single; the folds of a fold
+ * column). A run's later jobs may thus omit the flags; flags that change the run's settings
+ * make openRun fail, naming the fields.
  */
 export function trainConfig(runDir: string, dataDir: string, values: Record<string, unknown>, layout?: DataLayout): Fat2019Config {
   const existing = existsSync(runInfoPath(runDir));

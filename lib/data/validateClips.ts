@@ -126,10 +126,36 @@ export function findClipProblems(clips: readonly ListedClip[], dataDir: string):
 
 /** Thrown by {@link validateClips}: every problem, grouped by kind in its message. */
 export class ClipValidationError extends Error {
-  constructor(readonly problems: ClipProblem[], message: string) {
+  /**
+   * @param checked how many clips were checked
+   * @param source where they were listed
+   */
+  constructor(readonly problems: ClipProblem[], message: string, readonly checked = problems.length, readonly source = '') {
     super(message);
     this.name = 'ClipValidationError';
   }
+}
+
+/**
+ * Runs several checks (e.g. one per set of a recipe) and throws ONE {@link ClipValidationError}
+ * with the problems of all of them, so that no problem waits for the next run to be reported.
+ */
+export function validateAll(checks: readonly (() => unknown)[]): void {
+  const failed: ClipValidationError[] = [];
+  for (const check of checks) {
+    try {
+      check();
+    } catch (err) {
+      if (!(err instanceof ClipValidationError)) throw err;
+      failed.push(err);
+    }
+  }
+  if (failed.length === 0) return;
+  if (failed.length === 1) throw failed[0];
+  const problems = failed.flatMap((e) => e.problems);
+  const checked = failed.reduce((n, e) => n + e.checked, 0);
+  const source = failed.map((e) => e.source).join('; ');
+  throw new ClipValidationError(problems, formatClipProblems(problems, checked, source), checked, source);
 }
 
 /** The report of {@link validateClips}: one line per problem (at most `maxPerKind` per kind). */
@@ -153,7 +179,7 @@ export function formatClipProblems(problems: readonly ClipProblem[], total: numb
  */
 export function validateClips(clips: readonly ListedClip[], dataDir: string, source = dataDir): void {
   const problems = findClipProblems(clips, dataDir);
-  if (problems.length > 0) throw new ClipValidationError(problems, formatClipProblems(problems, clips.length, source));
+  if (problems.length > 0) throw new ClipValidationError(problems, formatClipProblems(problems, clips.length, source), clips.length, source);
 }
 
 /** The clips `fnames` of `<dataDir>/<dataset>/` as {@link ListedClip}s. */

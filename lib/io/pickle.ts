@@ -87,7 +87,7 @@ export class UnpicklingError extends Error {}
 const DANGEROUS_MODULES = [
   'os', 'posix', 'nt', 'posixpath', 'subprocess', 'sys', 'shutil', 'socket', 'importlib', 'pickle', '_pickle',
   'marshal', 'types', 'runpy', 'code', 'codeop', 'ctypes', 'webbrowser', 'pty', 'commands', 'platform',
-  'multiprocessing', 'threading', 'io', '_io', 'tempfile', 'glob', 'pathlib._local', 'operator', 'inspect',
+  'multiprocessing', 'threading', 'io', '_io', 'tempfile', 'glob', 'pathlib._local', 'inspect',
   'pdb', 'timeit', 'torch.hub', 'torch.ops', 'torch.jit', 'torch._C', 'numpy.testing', 'numpy.f2py', 'numpy.distutils',
 ];
 
@@ -98,18 +98,22 @@ const SAFE_BUILTINS = new Set(['set', 'frozenset', 'slice', 'bytearray', 'bytes'
  * Namespaces whose classes may appear as REDUCE targets and become records (enums, Path-like
  * objects and fastai/torch.nn classes pickled through `__reduce__`): nothing is called.
  */
-const RECORD_NAMESPACES = ['fastai.', 'fastai', '__main__', 'torch.nn.', 'torch.optim.', 'pathlib', 'fastprogress.', 'enum', 'datetime', 'copy_reg', 'copyreg'];
+const RECORD_NAMESPACES = ['fastai.', 'fastai', '__main__', 'torch.nn.', 'torch.optim.', 'pathlib', 'fastprogress.', 'enum', 'datetime', 'copy_reg', 'copyreg', 'typing'];
 
 function moduleIn(module: string, list: readonly string[]): boolean {
   return list.some((m) => (m.endsWith('.') ? module.startsWith(m) : module === m || module.startsWith(m + '.')));
 }
 
-/** Python 2 names that protocol ≤ 2 pickles use (fix_imports). */
+/** Python 2 module names that protocol ≤ 2 pickles use (fix_imports). */
 function canonicalModule(module: string): string {
   if (module === '__builtin__') return 'builtins';
   if (module === 'copy_reg') return 'copyreg';
+  if (module === '_operator') return 'operator';
   return module;
 }
+
+/** Python 2 builtin names (fix_imports) → Python 3's. */
+const PY2_BUILTINS: Record<string, string> = { long: 'int', unicode: 'str', basestring: 'str', xrange: 'range' };
 
 type Reducer = (args: unknown[], err: (msg: string) => never) => unknown;
 
@@ -140,6 +144,10 @@ registerReducer('builtins.slice', (args) => ({ kind: 'slice', start: args[0], st
 registerReducer('builtins.bytearray', (args, err) => bytesOf(args[0], args[1], err));
 registerReducer('builtins.bytes', (args, err) => bytesOf(args[0], args[1], err));
 registerReducer('_codecs.encode', (args, err) => bytesOf(args[0], args[1] ?? 'utf-8', err));
+// Type annotations (fastai transforms keep their functions' annotations): `Optional[int]` pickles
+// as operator.getitem(typing.Union, (int, type(None))). Kept as records; nothing is looked up.
+registerReducer('operator.getitem', (args) => new PyObject('operator', 'getitem', args));
+registerReducer('builtins.type', (args) => new PyObject('builtins', 'type', args));
 registerReducer('functools.partial', (args) => new PyObject('functools', 'partial', args));
 registerReducer('copyreg._reconstructor', (args, err) => {
   const cls = args[0];
@@ -317,8 +325,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): Unpi
     if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
-  const global = (module: string, name: string): PyGlobal => {
+  const global = (module: string, rawName: string): PyGlobal => {
     const mod = canonicalModule(module);
+    const name = mod === 'builtins' ? PY2_BUILTINS[rawName] ?? rawName : rawName;
     const full = `${mod}.${name}`;
     if (REDUCERS.has(full)) return new PyGlobal(mod, name);
     if (mod === 'builtins') {

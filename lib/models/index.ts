@@ -4,7 +4,7 @@
  * and one import line below.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from '../config';
+import { MODEL_DEFAULTS, type ModelConfig } from '../config';
 import { Rng } from '../util/rng';
 import { getArchitecture, minInputOf } from './registry';
 
@@ -39,6 +39,12 @@ export interface BuildModelOptions {
 
 /** Checks the generic fields, then the architecture's own; errors name the field. */
 export function validateModelConfig(cfg: ModelConfig): void {
+  // A config saved before a field existed (an older run.json) lacks it: say which and what to add.
+  const missing = (Object.keys(MODEL_DEFAULTS) as (keyof ModelConfig)[]).filter((k) => cfg[k] === undefined && k !== 'inputNormalization');
+  if (missing.length > 0) {
+    throw new Error(`ModelConfig lacks ${missing.map((k) => `"${k}"`).join(', ')} (a run.json from an older version? add ` +
+      `${missing.map((k) => `"${k}": ${JSON.stringify(MODEL_DEFAULTS[k])}`).join(', ')} to its "model" section, with the values that run used)`);
+  }
   const spec = getArchitecture(cfg.arch);
   const positiveInt = (name: keyof ModelConfig) => {
     const v = cfg[name] as number;

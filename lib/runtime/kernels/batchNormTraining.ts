@@ -20,6 +20,7 @@
  * one with the stock layer.
  */
 import * as tf from '@tensorflow/tfjs';
+import { heapF32, WasmBackendLike } from './wasmOps';
 
 type Call = (this: BnLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
 
@@ -54,7 +55,7 @@ export function batchNormTraining(
     const xt = xIn as tf.Tensor;
     const g = gIn as tf.Tensor;
     const b = bIn as tf.Tensor;
-    const { mean, variance } = tf.moments(xt, axes);
+    const { mean, variance } = wasmMoments(xt) ?? tf.moments(xt, axes);
     const y = tf.batchNorm(xt, mean, variance, b, g, epsilon);
     (save as tf.GradSaveFunc)([xt, mean, variance, g]);
     stats = { mean: tf.keep(mean.clone()), variance: tf.keep(variance.clone()) };
@@ -80,6 +81,41 @@ export function batchNormTraining(
   const s = stats as { mean: tf.Tensor; variance: tf.Tensor } | null;
   if (!s) throw new Error('batchNormTraining: statistics were not computed');
   return { y, mean: s.mean, variance: s.variance };
+}
+
+/**
+ * `tf.moments(x, leading axes)` on the wasm backend in two read passes over the heap instead of
+ * Mean → Sub → Square → Mean (two of them full-size writes). The arithmetic is the kernels':
+ * the project's wasm Mean sums columns in float64 and scales by 1/rows (./reduce), Sub and
+ * Square round each result to float32, so the statistics come out the same. null off wasm.
+ */
+export function wasmMoments(x: tf.Tensor): { mean: tf.Tensor1D; variance: tf.Tensor1D } | null {
+  if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32' || x.rank < 2) return null;
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  if (!backend.dataIdMap.get(x.dataId)) return null;
+  const cols = x.shape[x.rank - 1];
+  const rows = x.size / cols;
+  if (rows === 0) return null;
+  const data = heapF32(backend, x);
+  const acc = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) acc[c] += data[base + c];
+  }
+  const mean = new Float32Array(cols);
+  for (let c = 0; c < cols; c++) mean[c] = acc[c] * (1 / rows);
+  acc.fill(0);
+  const f = Math.fround;
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) {
+      const d = f(data[base + c] - mean[c]);
+      acc[c] += f(d * d);
+    }
+  }
+  const variance = new Float32Array(cols);
+  for (let c = 0; c < cols; c++) variance[c] = acc[c] * (1 / rows);
+  return { mean: tf.tensor1d(mean), variance: tf.tensor1d(variance) };
 }
 
 const STOCK_KEY = Symbol.for('fat2019.batchNormTraining.stockCall');

@@ -10,11 +10,13 @@ import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depth
 import { fusedBatchNormGradConfig } from './batchNormGrad';
 import { makeLeadingReduceWasm } from './reduce';
 import { installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
+import { makeAvgPoolGradWasm } from './avgPoolGrad';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
 export { fusedBatchNormGradConfig } from './batchNormGrad';
 export { makeLeadingReduceWasm, leadingAxesCount, columnSums } from './reduce';
+export { makeAvgPoolGradWasm } from './avgPoolGrad';
 export { batchNormTraining, installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
 
 /** Which custom kernels/gradients to install; all on by default. */
@@ -26,6 +28,8 @@ export interface CustomKernelOptions {
   batchNormGrad?: boolean;
   /** wasm `Sum`/`Mean` over leading axes without a transpose (batch-norm statistics). */
   reductions?: boolean;
+  /** wasm `AvgPoolGrad` for 2×2 / stride-2 windows in one JS pass (./avgPoolGrad). */
+  avgPoolGrad?: boolean;
   /** BatchNormalization layers train through one op with a closed-form gradient (./batchNormTraining). */
   batchNormTraining?: boolean;
 }
@@ -35,6 +39,7 @@ interface KernelState {
   stockBackpropInput?: tf.KernelConfig;
   stockBatchNormGrad?: tf.GradConfig;
   stockReductions?: Record<string, tf.KernelConfig>;
+  stockAvgPoolGrad?: tf.KernelConfig;
 }
 
 const STATE_KEY = Symbol.for('fat2019.customKernels.state');
@@ -64,6 +69,7 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     batchNormGrad: options.batchNormGrad ?? true,
     reductions: options.reductions ?? true,
     batchNormTraining: options.batchNormTraining ?? true,
+    avgPoolGrad: options.avgPoolGrad ?? true,
   };
   if (want.conv2dBackpropFilter && !st.installed.has('wasm:Conv2DBackpropFilter')) {
     if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
@@ -120,6 +126,16 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     tf.registerGradient(fusedBatchNormGradConfig);
     st.installed.add('grad:FusedBatchNorm');
   }
+  if (want.avgPoolGrad && !st.installed.has('wasm:AvgPoolGrad')) {
+    const stock = st.stockAvgPoolGrad ?? tf.getKernel('AvgPoolGrad', 'wasm');
+    // Without the stock kernel (wasm not loaded) there is nothing to fall back on: skip.
+    if (stock) {
+      st.stockAvgPoolGrad = stock;
+      tf.unregisterKernel('AvgPoolGrad', 'wasm');
+      tf.registerKernel({ kernelName: 'AvgPoolGrad', backendName: 'wasm', kernelFunc: makeAvgPoolGradWasm(stock.kernelFunc) as unknown as tf.KernelFunc });
+      st.installed.add('wasm:AvgPoolGrad');
+    }
+  }
   if (want.batchNormTraining && !st.installed.has('layers:BatchNormalization')) {
     installBatchNormTraining();
     st.installed.add('layers:BatchNormalization');
@@ -132,9 +148,14 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
  * tests). `Conv2DBackpropFilter` stays: wasm has no stock kernel and training needs one.
  */
 export function restoreStockKernels(
-  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean } = {},
+  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean; avgPoolGrad?: boolean } = {},
 ): void {
   const st = state();
+  if ((which.avgPoolGrad ?? true) && st.installed.has('wasm:AvgPoolGrad') && st.stockAvgPoolGrad) {
+    tf.unregisterKernel('AvgPoolGrad', 'wasm');
+    tf.registerKernel(st.stockAvgPoolGrad);
+    st.installed.delete('wasm:AvgPoolGrad');
+  }
   if ((which.batchNormTraining ?? true) && st.installed.has('layers:BatchNormalization')) {
     uninstallBatchNormTraining();
     st.installed.delete('layers:BatchNormalization');
