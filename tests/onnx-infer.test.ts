@@ -21,7 +21,7 @@ import { exportCommand } from '../lib/cli/export';
 import { inferCommand } from '../lib/cli/infer';
 import { exportRun } from '../lib/export/exportRun';
 import { exportModelBytes, onnxPath, readOnnxFile } from '../lib/export/onnxFile';
-import { chooseEngine, loadEnsemble, tagFiles } from '../lib/infer/index';
+import { chooseEngine, loadEnsemble, ortNetwork, predictDataset, tagFiles } from '../lib/infer/index';
 import { loadOnnxRuntime } from '../lib/runtime/onnxRuntime';
 import { Rng } from '../lib/util/rng';
 
@@ -201,5 +201,44 @@ test('without onnxruntime-node: auto falls back to tfjs with the reason, --engin
     assert.match(bad.stderr, /--engine must be one of auto, ort, tfjs, got 'onnx'/);
   } finally {
     delete process.env.FAT2019_NO_ORT;
+  }
+});
+
+test('the ONNX Runtime session on a worker thread gives the main thread\'s logits exactly, with input normalisation; a dead worker is an error', needsOrt, async () => {
+  const model = buildModel(CONFIG.model, { seed: 2 });
+  const bytes = exportModelBytes(model);
+  model.dispose();
+  const dims = { channels: 3, height: 64, width: 128, numClasses: 3 };
+  const normalization = { mean: [0.4, 0.5, 0.6], std: [0.2, 0.25, 0.3] };
+  const main = await ortNetwork(bytes, 'm', dims, { threads: 1, normalization });
+  const worker = await ortNetwork(bytes, 'm', dims, { threads: 1, normalization, thread: 'worker' });
+  const plain = await ortNetwork(bytes, 'm', dims, { threads: 1 });
+  const rng = new Rng(9);
+  const x = Float32Array.from({ length: 5 * 64 * 128 }, () => rng.uniform());
+  const a = await main.logits(x, 5, 64, 128);
+  const b = await worker.logits(x, 5, 64, 128);
+  const c = await plain.logits(x, 5, 64, 128);
+  assert.deepEqual([...b], [...a]);
+  assert.notDeepEqual([...c], [...a], 'normalisation changes the input');
+  worker.dispose();
+  await assert.rejects(worker.logits(x, 5, 64, 128), /ONNX Runtime worker thread|exited/);
+  main.dispose();
+  plain.dispose();
+  await assert.rejects(ortNetwork(new Uint8Array([1, 2, 3]), 'junk.onnx', dims, { thread: 'worker' }), /junk\.onnx: ONNX Runtime cannot load it/);
+});
+
+test('predictDataset with preprocessing workers running alongside the network = computed in this thread', needsOrt, async () => {
+  const ens = await loadEnsemble(runDir, { engine: 'ort' });
+  try {
+    const inline = await predictDataset({ ensemble: ens, dataDir, cacheDir: join(root, 'cache-inline'), preprocessWorkers: 0, chunkClips: 1 });
+    const progress: number[] = [];
+    const parallel = await predictDataset({
+      ensemble: ens, dataDir, cacheDir: join(root, 'cache-workers'), preprocessWorkers: 2, chunkClips: 1, onPreprocessProgress: (p) => progress.push(p.done),
+    });
+    assert.deepEqual(parallel.fnames, inline.fnames);
+    assert.deepEqual([...parallel.scores], [...inline.scores]);
+    assert.equal(progress[progress.length - 1], 3, 'the workers computed every clip');
+  } finally {
+    ens.dispose();
   }
 });

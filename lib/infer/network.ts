@@ -125,6 +125,8 @@ async function ortWorkerNetwork(model: Uint8Array, name: string, dims: { channel
     const p = pending.get(id);
     if (!p) return;
     pending.delete(id);
+    // An idle worker does not keep the process alive (an ensemble left undisposed).
+    if (pending.size === 0) worker.unref();
     if (m.type === 'error') p.reject(new Error(m.message));
     else p.resolve(m);
   });
@@ -133,11 +135,13 @@ async function ortWorkerNetwork(model: Uint8Array, name: string, dims: { channel
   const request = (id: number, message: unknown, transfer: ArrayBuffer[]): Promise<WorkerReply> => new Promise((resolve, reject) => {
     if (dead) return reject(dead);
     pending.set(id, { resolve, reject });
+    worker.ref();
     worker.postMessage(message, transfer);
   });
   let ready: WorkerReply;
   try {
-    const copy = model.slice();
+    // A copy of its own (a Node Buffer's slice() is a view), transferred to the worker.
+    const copy = new Uint8Array(model);
     ready = await request(-1, { type: 'init', model: copy, options: ortSessionOptions(options.threads) }, [copy.buffer as ArrayBuffer]);
   } catch (err) {
     void worker.terminate();
@@ -163,6 +167,7 @@ async function ortWorkerNetwork(model: Uint8Array, name: string, dims: { channel
     },
     dispose() {
       worker.removeAllListeners('exit');
+      failAll(new Error(`${name}: the ONNX Runtime worker thread was disposed`));
       void worker.terminate();
     },
   };

@@ -11,15 +11,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { CONFIG_DEFAULTS, withDefaults, type InferConfig, type InputNormalization, type OptimizerConfig, type TrainConfig } from '../config';
-import { ensembleFromModels } from '../infer/ensemble';
-import { predictImages } from '../infer/predict';
+import type { InputNormalization, OptimizerConfig, TrainConfig } from '../config';
+import { predictClipImages } from '../infer/modelPredict';
 import type { TrainingClip } from '../data/types';
 import { lwlrap } from '../metrics/lwlrap';
 import { Rng } from '../util/rng';
 import { AdamW, trainableVariables } from './adamw';
 import { MakeBatch, randomCropBatch } from './batch';
-import { centreStart, copyWindow } from '../runtime/windows';
 import { toModelInput } from '../runtime/modelInput';
 import { loadWeightsInto, saveModel } from '../runtime/modelFile';
 import { Callback, EpochLog, FitContext, bestEpoch, earlyStopping, runHook, validationScore } from './callbacks';
@@ -182,54 +180,22 @@ const DEFAULT_TASK = makeTask();
 /**
  * Scores `clips` with `model` (inference mode): per-clip probabilities `[numClips][C]`
  * (`options.activation`, averaged over the clip's windows). See {@link ValidationOptions}.
- * 'sliding' is lib/infer's predictor itself (the one sliding-window predictor, the one test
- * time uses); 'centre' scores one centred crop per clip here.
+ * This is lib/infer's predictor itself (predictClipImages: the windows, activation and means
+ * test time uses), so validation and inference cannot drift apart.
  */
-export async function predictForValidation(model: tf.LayersModel, clips: TrainingClip[], options: ValidationOptions = {}): Promise<Float32Array> {
-  const { height, width, channels } = inputShape(model);
+export function predictForValidation(model: tf.LayersModel, clips: TrainingClip[], options: ValidationOptions = {}): Float32Array {
+  const { width } = inputShape(model);
   const frames = options.windowFrames ?? width;
   if (frames !== width) throw new Error(`validation windowFrames (${frames}) must equal the model input width ${width}`);
-  const shift = options.windowShift ?? 48;
-  const batchSize = options.batchSize ?? 32;
-  const mode = options.mode ?? 'centre';
-  clips.forEach((c) => {
-    if (c.image.nMels !== height) throw new Error(`validation clip ${c.fname} has ${c.image.nMels} mel bands, model expects ${height}`);
+  return predictClipImages(model, clips.map((c) => c.image), {
+    mode: options.mode ?? 'centre',
+    windowFrames: frames,
+    windowShift: options.windowShift ?? 48,
+    batchSize: options.batchSize ?? 32,
+    activation: options.activation ?? 'sigmoid',
+    inputNormalization: options.inputNormalization ?? null,
+    names: clips.map((c) => `validation clip ${c.fname}`),
   });
-  if (mode === 'sliding') return predictSliding(model, clips, { windowFrames: frames, windowShift: shift, batchSize }, options.activation ?? 'sigmoid', options.inputNormalization ?? null);
-  const windows = clips.map((c, i) => ({ clip: i, start: centreStart(c.image.frames, frames) }));
-  const numClasses = (model.outputs[0].shape[1] as number);
-  const sums = new Float64Array(clips.length * numClasses);
-  const counts = new Float64Array(clips.length);
-  const pixels = height * frames;
-  for (let b = 0; b < windows.length; b += batchSize) {
-    const chunk = windows.slice(b, b + batchSize);
-    const x = new Float32Array(chunk.length * pixels);
-    chunk.forEach((w, j) => copyWindow(clips[w.clip], w.start, frames, x, j * pixels));
-    const probs = tf.tidy(() => {
-      const logits = model.predict(toModelInput(x, chunk.length, height, frames, channels, options.inputNormalization)) as tf.Tensor;
-      return (options.activation === 'softmax' ? tf.softmax(logits) : tf.sigmoid(logits)).dataSync();
-    });
-    chunk.forEach((w, j) => {
-      for (let c = 0; c < numClasses; c++) sums[w.clip * numClasses + c] += probs[j * numClasses + c];
-      counts[w.clip]++;
-    });
-  }
-  const out = new Float32Array(sums.length);
-  for (let i = 0; i < clips.length; i++) for (let c = 0; c < numClasses; c++) out[i * numClasses + c] = sums[i * numClasses + c] / counts[i];
-  return out;
-}
-
-/** lib/infer's sliding-window predictor on one in-memory model (not disposed here). */
-function predictSliding(
-  model: tf.LayersModel, clips: TrainingClip[], infer: Pick<InferConfig, 'windowFrames' | 'windowShift' | 'batchSize'>,
-  activation: 'sigmoid' | 'softmax', inputNormalization: InputNormalization | null,
-): Promise<Float32Array> {
-  const numClasses = model.outputs[0].shape[1] as number;
-  const vocabulary = Array.from({ length: numClasses }, (_, c) => `class${c}`);
-  const config = withDefaults(CONFIG_DEFAULTS, { infer: { ...infer, ensembleMean: 'arithmetic' } });
-  config.model.inputNormalization = inputNormalization;
-  const ensemble = ensembleFromModels([model], vocabulary, config);
-  return predictImages(ensemble, clips.map((c) => c.image), { activation });
 }
 
 /**
@@ -321,7 +287,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         samplesPerSecond: (stepsPerEpoch * batchSize) / Math.max(trainSeconds, 1e-9),
       };
       if (validClips && validClips.length > 0) {
-        const scores = scoreValidation(validClips, await predictForValidation(model, validClips, { ...validation, inputNormalization: options.inputNormalization }), task);
+        const scores = scoreValidation(validClips, predictForValidation(model, validClips, { ...validation, inputNormalization: options.inputNormalization }), task);
         log.validLoss = scores.loss;
         log.validLwlrap = scores.lwlrap;
         log.validMetric = task.selectionMetric;
