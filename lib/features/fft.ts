@@ -247,10 +247,10 @@ function radix2(re: Float64Array, im: Float64Array, n: number, st: Stage): void 
 function radix4(re: Float64Array, im: Float64Array, n: number, st: Stage): void {
   const { m, twRe, twIm } = st;
   const L = 4 * m;
-  for (let base = 0; base < n; base += L) {
-    for (let j = 0; j < m; j++) {
+  for (let j = 0; j < m; j++) {
+    const w1r = twRe[j], w1i = twIm[j], w2r = twRe[m + j], w2i = twIm[m + j], w3r = twRe[2 * m + j], w3i = twIm[2 * m + j];
+    for (let base = 0; base < n; base += L) {
       const i0 = base + j, i1 = i0 + m, i2 = i1 + m, i3 = i2 + m;
-      const w1r = twRe[j], w1i = twIm[j], w2r = twRe[m + j], w2i = twIm[m + j], w3r = twRe[2 * m + j], w3i = twIm[2 * m + j];
       const a0r = re[i0], a0i = im[i0];
       const a1r = re[i1] * w1r - im[i1] * w1i, a1i = re[i1] * w1i + im[i1] * w1r;
       const a2r = re[i2] * w2r - im[i2] * w2i, a2i = re[i2] * w2i + im[i2] * w2r;
@@ -270,8 +270,13 @@ const SQRT1_2 = Math.SQRT1_2;
 function radix8(re: Float64Array, im: Float64Array, n: number, st: Stage): void {
   const { m, twRe, twIm } = st;
   const L = 8 * m;
-  for (let base = 0; base < n; base += L) {
-    for (let j = 0; j < m; j++) {
+  // j outer: each butterfly column's 7 twiddles are loaded once, not once per block.
+  for (let j = 0; j < m; j++) {
+    const w1r = twRe[j], w1i = twIm[j], w2r = twRe[m + j], w2i = twIm[m + j];
+    const w3r = twRe[2 * m + j], w3i = twIm[2 * m + j], w4r = twRe[3 * m + j], w4i = twIm[3 * m + j];
+    const w5r = twRe[4 * m + j], w5i = twIm[4 * m + j], w6r = twRe[5 * m + j], w6i = twIm[5 * m + j];
+    const w7r = twRe[6 * m + j], w7i = twIm[6 * m + j];
+    for (let base = 0; base < n; base += L) {
       const i0 = base + j;
       const a0r = re[i0], a0i = im[i0];
       let a1r = re[i0 + m], a1i = im[i0 + m], a2r = re[i0 + 2 * m], a2i = im[i0 + 2 * m];
@@ -279,13 +284,13 @@ function radix8(re: Float64Array, im: Float64Array, n: number, st: Stage): void 
       let a5r = re[i0 + 5 * m], a5i = im[i0 + 5 * m], a6r = re[i0 + 6 * m], a6i = im[i0 + 6 * m];
       let a7r = re[i0 + 7 * m], a7i = im[i0 + 7 * m];
       if (m > 1) {
-        let wr = twRe[j], wi = twIm[j], t = a1r * wr - a1i * wi; a1i = a1r * wi + a1i * wr; a1r = t;
-        wr = twRe[m + j]; wi = twIm[m + j]; t = a2r * wr - a2i * wi; a2i = a2r * wi + a2i * wr; a2r = t;
-        wr = twRe[2 * m + j]; wi = twIm[2 * m + j]; t = a3r * wr - a3i * wi; a3i = a3r * wi + a3i * wr; a3r = t;
-        wr = twRe[3 * m + j]; wi = twIm[3 * m + j]; t = a4r * wr - a4i * wi; a4i = a4r * wi + a4i * wr; a4r = t;
-        wr = twRe[4 * m + j]; wi = twIm[4 * m + j]; t = a5r * wr - a5i * wi; a5i = a5r * wi + a5i * wr; a5r = t;
-        wr = twRe[5 * m + j]; wi = twIm[5 * m + j]; t = a6r * wr - a6i * wi; a6i = a6r * wi + a6i * wr; a6r = t;
-        wr = twRe[6 * m + j]; wi = twIm[6 * m + j]; t = a7r * wr - a7i * wi; a7i = a7r * wi + a7i * wr; a7r = t;
+        let t = a1r * w1r - a1i * w1i; a1i = a1r * w1i + a1i * w1r; a1r = t;
+        t = a2r * w2r - a2i * w2i; a2i = a2r * w2i + a2i * w2r; a2r = t;
+        t = a3r * w3r - a3i * w3i; a3i = a3r * w3i + a3i * w3r; a3r = t;
+        t = a4r * w4r - a4i * w4i; a4i = a4r * w4i + a4i * w4r; a4r = t;
+        t = a5r * w5r - a5i * w5i; a5i = a5r * w5i + a5i * w5r; a5r = t;
+        t = a6r * w6r - a6i * w6i; a6i = a6r * w6i + a6i * w6r; a6r = t;
+        t = a7r * w7r - a7i * w7i; a7i = a7r * w7i + a7i * w7r; a7r = t;
       }
       const b0r = a0r + a4r, b0i = a0i + a4i, b1r = a0r - a4r, b1i = a0i - a4i;
       const b2r = a2r + a6r, b2i = a2i + a6i, b3r = a2r - a6r, b3i = a2i - a6i;
