@@ -283,7 +283,7 @@ function radix8(re: Float64Array, im: Float64Array, n: number, st: Stage): void 
       let a3r = re[i0 + 3 * m], a3i = im[i0 + 3 * m], a4r = re[i0 + 4 * m], a4i = im[i0 + 4 * m];
       let a5r = re[i0 + 5 * m], a5i = im[i0 + 5 * m], a6r = re[i0 + 6 * m], a6i = im[i0 + 6 * m];
       let a7r = re[i0 + 7 * m], a7i = im[i0 + 7 * m];
-      if (m > 1) {
+      if (j > 0) { // column 0: every twiddle is 1
         let t = a1r * w1r - a1i * w1i; a1i = a1r * w1i + a1i * w1r; a1r = t;
         t = a2r * w2r - a2i * w2i; a2i = a2r * w2i + a2i * w2r; a2r = t;
         t = a3r * w3r - a3i * w3i; a3i = a3r * w3i + a3i * w3r; a3r = t;
