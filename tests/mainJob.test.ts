@@ -7,6 +7,9 @@ import { formatMainJobSummary, runMainJob } from '../lib/cli/demo';
 import { QUICK_OVERRIDES } from '../lib/train/pipeline/presets';
 import { readSubmission } from '../lib/data/submission';
 import { readVocabulary } from '../lib/data/labels';
+import { runCommand } from '../lib/cli/command';
+import { inferCommand } from '../lib/cli/infer';
+import { loadOnnxRuntime } from '../lib/runtime/onnxRuntime';
 
 // The main job (`npm start`) end to end on the tiny demo set: data generated, preprocessed,
 // all 4 stages trained (1 epoch each, a 1/16-wide model), ensemble inference, scores.
@@ -63,6 +66,23 @@ test('main job: generate → preprocess → 4 stages → submission → scores, 
     assert.deepEqual(again.stages, summary.stages);
     assert.deepEqual(again.test, summary.test);
     assert.ok(existsSync(join(options.runDir, 'baseline_submission.csv')));
+
+    // The trained run on both engines (issue 13): ONNX Runtime and tfjs submissions agree.
+    if (loadOnnxRuntime().ort) {
+      const subs = [];
+      for (const engine of ['ort', 'tfjs']) {
+        const out = join(dir, `sub-${engine}.csv`);
+        const code = await runCommand(inferCommand, ['--run', options.runDir, '--data', options.dataDir, '--cache', options.cacheDir, '--engine', engine, '--out', out, '--quiet']);
+        assert.equal(code, 0, `infer --engine ${engine}`);
+        subs.push(readSubmission(out, vocabulary));
+      }
+      assert.deepEqual(subs[0].fnames, subs[1].fnames);
+      const a = subs[0].scores;
+      const b = subs[1].scores;
+      let maxDiff = 0;
+      for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+      assert.ok(maxDiff <= 1e-4, `ort vs tfjs submissions differ by ${maxDiff}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
