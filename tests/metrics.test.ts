@@ -6,6 +6,7 @@ import { lwlrap, clipLwlrap, npPairwiseSum, LWLRAP_TIES, type LwlrapTies } from 
 import { npArgsort } from '../lib/metrics/npArgsort';
 import { mapAt3, topKClasses } from '../lib/metrics/map3';
 import { rocAuc } from '../lib/metrics/auc';
+import { averagePrecision } from '../lib/metrics/averagePrecision';
 import { Rng } from '../lib/util/rng';
 
 const GOLDEN = join(__dirname, 'fixtures', 'golden');
@@ -285,4 +286,20 @@ test('ROC AUC with ties counts tied pairs 1/2; one-valued classes are NaN and le
   assert.equal(res.macro, 3.5 / 4);
   // Same result when every score is shifted (rank statistic) and with soft truth.
   assert.equal(rocAuc(new Float32Array([0.9, 0, 0.8, 0, 0.2, 0, 0, 0]), scores, 2).perClass[0], 3.5 / 4);
+});
+
+test('average precision equals sklearn average_precision_score per class (and its macro) on every golden case', () => {
+  // tests/fixtures/golden/average_precision.json: scripts/average-precision-golden.py (scikit-learn).
+  const golden = JSON.parse(readFileSync(join(GOLDEN, 'average_precision.json'), 'utf8')) as {
+    cases: Record<string, { per_class: Array<number | null>; macro: number }>;
+  };
+  for (const [k, ref] of Object.entries(golden.cases)) {
+    const c = loadCase(k);
+    const res = averagePrecision(c.truth, c.scores, c.cols);
+    ref.per_class.forEach((v, j) => {
+      if (v === null) assert.ok(Number.isNaN(res.perClass[j]), `case ${k} class ${j}: no positives → NaN, got ${res.perClass[j]}`);
+      else assert.ok(Math.abs(res.perClass[j] - v) <= 1e-12, `case ${k} class ${j}: ${res.perClass[j]} vs sklearn ${v}`);
+    });
+    assert.ok(Math.abs(res.macro - ref.macro) <= 1e-12, `case ${k} macro: ${res.macro} vs sklearn ${ref.macro}`);
+  }
 });
