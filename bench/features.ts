@@ -2,7 +2,8 @@
  * Feature-extraction throughput for 10 s clips (`npm run bench:features [-- --rounds 7]`).
  *
  * - 1 thread: `clipImageFromSamples` (trim → pad → log-mel → uint8 image), what `preprocess`
- *   runs on each decoded clip, in this thread on synthetic 44.1 kHz audio. Where Debian's
+ *   runs on each decoded clip, on synthetic 44.1 kHz audio, in a worker thread started like
+ *   `preprocess`'s (bench/featuresThread.ts says why not in this thread). Where Debian's
  *   python3-torch imports, the same work runs in PyTorch side by side (bench/torch_peer.py:
  *   trim, pad, torch.stft, power, mel product with this project's filterbank, dB, uint8 image;
  *   float32, one thread; the mel product sparse (the ratio's peer) and dense (BLAS-bound: Debian
@@ -17,9 +18,10 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PREPROCESS_DEFAULTS, withDefaults } from '../lib/config';
+import { Worker } from 'node:worker_threads';
+import { PREPROCESS_DEFAULTS, withDefaults, type PreprocessConfig } from '../lib/config';
 import { encodeWavPcm16 } from '../lib/audio/wav';
-import { clipImageFromSamples, melFilterbankFloat32 } from '../lib/features';
+import { melFilterbankFloat32 } from '../lib/features';
 import { preprocessDatasets } from '../lib/data/preprocess';
 import { Rng } from '../lib/util/rng';
 import { machineLoad, median, RECORDED_PEER, startTorchPeer, torchUnavailable, TorchPeer } from './_common';
@@ -50,6 +52,34 @@ function syntheticClip(rng: Rng): Float32Array {
   return x;
 }
 
+/** bench/featuresThread.ts in a worker thread: `run(n)` times the next n clips there. */
+class FeaturesThread {
+  private readonly worker: Worker;
+  private readonly pending: Array<{ resolve: (ms: number) => void; reject: (err: Error) => void }> = [];
+  private failure: Error | null = null;
+
+  constructor(clips: Float32Array[], config: PreprocessConfig) {
+    this.worker = new Worker(join(__dirname, 'featuresThread.cjs'), { workerData: { clips, config } });
+    this.worker.on('message', (m: { ms: number }) => this.pending.shift()?.resolve(m.ms));
+    this.worker.on('error', (err) => {
+      this.failure = err;
+      for (const p of this.pending.splice(0)) p.reject(err);
+    });
+  }
+
+  run(clips: number): Promise<number> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve, reject });
+      this.worker.postMessage({ clips });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const rounds = intArg(argv, 'rounds', 7);
@@ -62,6 +92,7 @@ async function main(): Promise<void> {
   const noPeer = torchUnavailable(argv);
   const dir = mkdtempSync(join(tmpdir(), 'fat2019-bench-features-'));
   const peers: Array<{ dtype: string; peer: TorchPeer }> = [];
+  let thread: FeaturesThread | null = null;
   try {
     if (noPeer === null) {
       const clipFile = join(dir, 'clips.f32');
@@ -81,16 +112,13 @@ async function main(): Promise<void> {
       console.log(`PyTorch peer not measured: ${noPeer}`);
     }
 
-    clipImageFromSamples(clips[0], cfg); // warm-up: plans, JIT
-    clipImageFromSamples(clips[1], cfg);
-    let k = 0;
+    thread = new FeaturesThread(clips, cfg);
+    await thread.run(2); // warm-up: tsx, plans, JIT
     const ours: number[] = [];
     const theirs: Record<string, number[]> = Object.fromEntries(peers.map((p) => [p.dtype, []]));
     const ratios: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const t0 = performance.now();
-      for (let i = 0; i < perRound; i++) clipImageFromSamples(clips[k++ % clips.length], cfg);
-      const rate = perRound / ((performance.now() - t0) / 1000);
+      const rate = perRound / ((await thread.run(perRound)) / 1000);
       ours.push(rate);
       for (const p of peers) {
         const secs = await p.peer.run(perRound);
@@ -99,6 +127,8 @@ async function main(): Promise<void> {
         if (p.dtype === 'sparse') ratios.push(rate / theirRate);
       }
     }
+    await thread.close();
+    thread = null;
     const oneThread = median(ours);
     const torchRates = Object.fromEntries(Object.entries(theirs).map(([d, xs]) => [d, round(median(xs))]));
     console.log(`1 thread, features from samples: ${rounds} rounds × ${perRound} clips of ${CLIP_SECONDS} s, median ${oneThread.toFixed(1)} clips/s ` +
@@ -156,6 +186,7 @@ async function main(): Promise<void> {
       }),
     );
   } finally {
+    await thread?.close();
     for (const p of peers) await p.peer.close();
     rmSync(dir, { recursive: true, force: true });
   }
