@@ -51,8 +51,11 @@ export async function decodeFlac(bytes: Uint8Array, name: string): Promise<Decod
   if (bytes.length < 4 || String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]) !== 'fLaC') {
     throw new Error(`${name}: not a FLAC file: no "fLaC" marker`);
   }
-  // ESM-only package: Node ≥ 20.19 can require() it, which also works under tslab's CommonJS.
-  flacDecoderModule ??= require('@wasm-audio-decoders/flac') as { FLACDecoder: new () => FlacDecoder };
+  // ESM-only package, loaded by import(): tsx keeps it native, so tsx's require hook does not
+  // lex the package's ~100 KB of JS; that lexing grows a WebAssembly.Memory, which detaches an
+  // ArrayBuffer and makes V8 slow every typed-array access in the thread by ~25 % for good
+  // (see bench/featuresThread.ts). Under tslab's CommonJS, TypeScript turns it into a require().
+  flacDecoderModule ??= (await import('@wasm-audio-decoders/flac')) as unknown as { FLACDecoder: new () => FlacDecoder };
   const decoder = new flacDecoderModule.FLACDecoder();
   try {
     await decoder.ready;
