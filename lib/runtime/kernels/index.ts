@@ -1,6 +1,6 @@
 /**
  * Registers the training kernels the project adds to tfjs (see conv2dGrads.ts, depthwiseGrads.ts,
- * batchNormGrad.ts).
+ * batchNormGrad.ts, maxPoolGrad.ts).
  * Registration is global to the one tfjs-core instance and idempotent: a second call (or a
  * second copy of this module, as notebooks may load) finds the markers and does nothing.
  */
