@@ -263,11 +263,11 @@ function modelStepGrads(backend: string, arch: string, xv: Float32Array, yv: Flo
  * (depthwise). (These tests draw from the shared `rng` in file order: new tests go last.)
  * mobilenetv2 runs its BatchNorms in inference mode: at this toy size its last blocks see 1×1
  * maps, and batch statistics over 4 values turn ~1e-7 rounding into percent-level gradient
- * differences between any two implementations. Not XResNet with Mish: its stem's Mish → max
- * pool gradients differ on the two backends by ~1e-2 although the Mish op alone matches cpu
- * to 3e-7 (zoo.test.ts): not a kernel question.
+ * differences between any two implementations. XResNet with Mish (at the end of this file) found
+ * the stock wasm MaxPoolGrad's bug with all-negative windows (lib/runtime/kernels/maxPoolGrad.ts).
  */
-const stepCases: Array<{ arch: string; over?: Partial<ModelConfig>; training?: boolean; tolerance: number }> = [
+type StepCase = { arch: string; over?: Partial<ModelConfig>; training?: boolean; tolerance: number };
+const stepCases: StepCase[] = [
   { arch: 'cnnModel1', tolerance: 1e-4 },
   { arch: 'vgg16bn', tolerance: 2e-4 },
   { arch: 'resnet18', tolerance: 5e-4 },
@@ -275,7 +275,9 @@ const stepCases: Array<{ arch: string; over?: Partial<ModelConfig>; training?: b
   { arch: 'cnn7th', tolerance: 5e-4 },
   { arch: 'xresnet50', tolerance: 5e-4 },
 ];
-for (const { arch, over, training = true, tolerance } of stepCases) {
+for (const c of stepCases) stepTest(c);
+
+function stepTest({ arch, over, training = true, tolerance }: StepCase): void {
   test(`a training step of ${arch}${over ? ` ${JSON.stringify(over)}` : ''}${training ? '' : ' (BN in inference mode)'} (lib/models, width 0.125, 32×32) gives the same gradients on wasm and cpu`, (t) => {
     if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
     const xv = Float32Array.from(randn(4 * 32 * 32 * 3), (v) => Math.abs(v) % 1);
@@ -426,3 +428,55 @@ test('fused batch norm on wasm: statistics from the heap equal tf.moments bit fo
     ['y', 'mean', 'variance'].forEach((name, i) => assert.deepEqual(got[i], ref[i], `${shape}: ${name} differs`));
   }
 });
+
+/** dL/dx of L = Σ maxPool(x)·R on `backend`. */
+function maxPoolGradOn(backend: string, shape: [number, number, number, number], size: number, stride: number,
+  pad: 'valid' | 'same' | number, xv: Float32Array): Float32Array {
+  tf.setBackend(backend);
+  return tf.tidy(() => {
+    const x = tf.tensor4d(xv, shape);
+    const probe = tf.maxPool(x, size, stride, pad);
+    const r = tf.tensor(Float32Array.from({ length: probe.size }, (_, i) => Math.sin(1 + i * 0.7)), probe.shape);
+    return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, size, stride, pad), r)))(x).dataSync() as Float32Array;
+  });
+}
+
+test('MaxPoolGrad on wasm routes dy to each window\'s first maximum as cpu does: all-negative windows, ties, padding, batches', (t) => {
+  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+  const own = new Rng(7); // not the shared rng: the draws of the tests above stay as they are
+  const cases: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: 'valid' | 'same' | number; values: 'negative' | 'ties' | 'normal' }> = [
+    { x: [4, 18, 18, 8], size: 3, stride: 2, pad: 'valid', values: 'negative' }, // XResNet's stem pool after Mish
+    { x: [2, 9, 9, 3], size: 3, stride: 2, pad: 'valid', values: 'ties' },
+    { x: [2, 8, 7, 5], size: 3, stride: 1, pad: 'same', values: 'normal' },
+    { x: [3, 7, 9, 2], size: 2, stride: 2, pad: 1, values: 'normal' },
+    { x: [1, 12, 3, 4], size: 3, stride: 2, pad: 'same', values: 'negative' },
+  ];
+  for (const c of cases) {
+    const n = c.x.reduce((a, b) => a * b);
+    const xv = Float32Array.from({ length: n }, () => {
+      const v = own.normal();
+      return c.values === 'negative' ? -Math.abs(v) - 0.01 : c.values === 'ties' ? Math.round(v) : v;
+    });
+    const ref = maxPoolGradOn('cpu', c.x, c.size, c.stride, c.pad, xv);
+    const got = maxPoolGradOn('wasm', c.x, c.size, c.stride, c.pad, xv);
+    // Each dx is a sum of the same few R values in the same order: equal to float32 rounding.
+    assert.ok(relErr(ref, got) <= 1e-6, `${JSON.stringify(c)}: relative error ${relErr(ref, got)}`);
+  }
+  // Why the kernel exists: tfjs-backend-wasm 4.22's stock kernel sends an all-negative window's
+  // dy to its first pixel. If this starts failing, tfjs fixed it and ./maxPoolGrad can go.
+  const xv = Float32Array.from([1, 2, 3, 4, 9, 5, 6, 7, 8], (v) => v - 10);
+  restoreStockKernels({ conv2dBackpropInput: false, batchNormGrad: false, reductions: false, batchNormTraining: false, avgPoolGrad: false });
+  try {
+    assert.deepEqual(Array.from(maxPoolGradOn('wasm', [1, 3, 3, 1], 3, 1, 'valid', xv)), [Math.sin(1), 0, 0, 0, 0, 0, 0, 0, 0].map(Math.fround));
+  } finally {
+    registerCustomKernels();
+  }
+  assert.ok(info.customKernels.includes('wasm:MaxPoolGrad'), `${info.customKernels}`);
+  assert.deepEqual(Array.from(maxPoolGradOn('wasm', [1, 3, 3, 1], 3, 1, 'valid', xv)), [0, 0, 0, 0, Math.sin(1), 0, 0, 0, 0].map(Math.fround));
+  tf.setBackend('wasm');
+});
+
+// XResNet with Mish: its stem's Mish → max pool has windows of only negative values, whose
+// gradients the stock wasm MaxPoolGrad misrouted (≈0.3 relative error on stem_3_bn/β before
+// ./maxPoolGrad; measured 4e-5 after). Last in the file: it draws from the shared rng.
+stepTest({ arch: 'xresnet50', over: { xresnetActivation: 'mish' }, tolerance: 5e-4 });

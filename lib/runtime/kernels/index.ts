@@ -1,6 +1,6 @@
 /**
  * Registers the training kernels the project adds to tfjs (see conv2dGrads.ts, depthwiseGrads.ts,
- * batchNormGrad.ts).
+ * batchNormGrad.ts, maxPoolGrad.ts).
  * Registration is global to the one tfjs-core instance and idempotent: a second call (or a
  * second copy of this module, as notebooks may load) finds the markers and does nothing.
  */
@@ -11,12 +11,14 @@ import { fusedBatchNormGradConfig } from './batchNormGrad';
 import { makeLeadingReduceWasm } from './reduce';
 import { installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
 import { makeAvgPoolGradWasm } from './avgPoolGrad';
+import { maxPoolGradWasm } from './maxPoolGrad';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
 export { fusedBatchNormGradConfig } from './batchNormGrad';
 export { makeLeadingReduceWasm, leadingAxesCount, columnSums } from './reduce';
 export { makeAvgPoolGradWasm } from './avgPoolGrad';
+export { maxPoolGradWasm } from './maxPoolGrad';
 export { batchNormTraining, installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
 
 /** Which custom kernels/gradients to install; all on by default. */
@@ -30,6 +32,8 @@ export interface CustomKernelOptions {
   reductions?: boolean;
   /** wasm `AvgPoolGrad` for 2×2 / stride-2 windows in one JS pass (./avgPoolGrad). */
   avgPoolGrad?: boolean;
+  /** wasm `MaxPoolGrad` that routes dy to each window's first maximum, as cpu (the stock one misroutes all-negative windows; ./maxPoolGrad). */
+  maxPoolGrad?: boolean;
   /** BatchNormalization layers train through one op with a closed-form gradient (./batchNormTraining). */
   batchNormTraining?: boolean;
 }
@@ -40,6 +44,7 @@ interface KernelState {
   stockBatchNormGrad?: tf.GradConfig;
   stockReductions?: Record<string, tf.KernelConfig>;
   stockAvgPoolGrad?: tf.KernelConfig;
+  stockMaxPoolGrad?: tf.KernelConfig;
 }
 
 const STATE_KEY = Symbol.for('fat2019.customKernels.state');
@@ -70,6 +75,7 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     reductions: options.reductions ?? true,
     batchNormTraining: options.batchNormTraining ?? true,
     avgPoolGrad: options.avgPoolGrad ?? true,
+    maxPoolGrad: options.maxPoolGrad ?? true,
   };
   if (want.conv2dBackpropFilter && !st.installed.has('wasm:Conv2DBackpropFilter')) {
     if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
@@ -136,6 +142,16 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
       st.installed.add('wasm:AvgPoolGrad');
     }
   }
+  if (want.maxPoolGrad && !st.installed.has('wasm:MaxPoolGrad')) {
+    const stock = st.stockMaxPoolGrad ?? tf.getKernel('MaxPoolGrad', 'wasm');
+    // Only where the wasm backend is registered (its stock kernel is there to replace).
+    if (stock) {
+      st.stockMaxPoolGrad = stock;
+      tf.unregisterKernel('MaxPoolGrad', 'wasm');
+      tf.registerKernel({ kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGradWasm as unknown as tf.KernelFunc });
+      st.installed.add('wasm:MaxPoolGrad');
+    }
+  }
   if (want.batchNormTraining && !st.installed.has('layers:BatchNormalization')) {
     installBatchNormTraining();
     st.installed.add('layers:BatchNormalization');
@@ -148,13 +164,18 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
  * tests). `Conv2DBackpropFilter` stays: wasm has no stock kernel and training needs one.
  */
 export function restoreStockKernels(
-  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean; avgPoolGrad?: boolean } = {},
+  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean; avgPoolGrad?: boolean; maxPoolGrad?: boolean } = {},
 ): void {
   const st = state();
   if ((which.avgPoolGrad ?? true) && st.installed.has('wasm:AvgPoolGrad') && st.stockAvgPoolGrad) {
     tf.unregisterKernel('AvgPoolGrad', 'wasm');
     tf.registerKernel(st.stockAvgPoolGrad);
     st.installed.delete('wasm:AvgPoolGrad');
+  }
+  if ((which.maxPoolGrad ?? true) && st.installed.has('wasm:MaxPoolGrad') && st.stockMaxPoolGrad) {
+    tf.unregisterKernel('MaxPoolGrad', 'wasm');
+    tf.registerKernel(st.stockMaxPoolGrad);
+    st.installed.delete('wasm:MaxPoolGrad');
   }
   if ((which.batchNormTraining ?? true) && st.installed.has('layers:BatchNormalization')) {
     uninstallBatchNormTraining();
