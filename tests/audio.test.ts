@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,6 +193,18 @@ test('readWavInfo reads the header only and agrees with the full decode', () => 
     assert.equal(info.durationSec, m.file_frames / m.file_sample_rate, name);
     assert.equal(decodeWav(new Uint8Array(readFileSync(path)), name).channelData[0].length, info.frames);
   }
+});
+
+// Loading the decoder must not detach an ArrayBuffer in the thread, as tsx's require hook did when
+// it lexed the package: V8 then adds a check to every later typed-array access (features ~25 %
+// slower in that preprocess worker). Same start-up as a preprocess worker: tsx/cjs, then require.
+test('decoding a FLAC leaves V8\'s ArrayBuffer-detaching protector intact (preprocess workers stay fast)', () => {
+  const flac = join(__dirname, '..', 'node_modules', 'supersonic-scsynth-samples', 'samples', 'elec_tick.flac');
+  const script = `require('tsx/cjs'); require(${JSON.stringify(join(__dirname, '..', 'lib', 'audio', 'load.ts'))})` +
+    `.loadAudioFile(${JSON.stringify(flac)}).then((y) => console.log('samples', y.length));`;
+  const out = execFileSync(process.execPath, ['--trace-protector-invalidation', '-e', script], { cwd: join(__dirname, '..'), encoding: 'utf8' });
+  assert.match(out, /samples [1-9]/);
+  assert.doesNotMatch(out, /Invalidating protector cell ArrayBufferDetaching/);
 });
 
 test('FLAC (Sonic Pi ambi_drone) decodes to the golden WAV sox made from it, within 1 LSB', async () => {
