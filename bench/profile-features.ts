@@ -1,13 +1,16 @@
 /**
  * Where the time of one clip's features goes (`npm run bench:profile-features [-- --reps 30]`):
  * the stages of `clipImageFromSamples` timed one by one on a 10 s 44.1 kHz synthetic clip, one
- * thread, median of the repetitions. The stages are the shipped functions; "mel product" is
- * `melSpectrogram` minus the STFT + power loop it runs, so it also holds the padding copy.
+ * thread, median of the repetitions. The stages are the shipped functions. "mel power" is
+ * `melSpectrogram` (reflect padding, window, float64 FFT, |X|², sparse mel product) on the engine
+ * it ships with, the WebAssembly SIMD kernel; the JavaScript loop it replaces is timed too, split
+ * into its STFT + power part and the rest (the mel product and the padding copy).
  * Prints a table, then one JSON object on the last line.
  */
 import { hostname, cpus, loadavg } from 'node:os';
 import { PREPROCESS_DEFAULTS, withDefaults } from '../lib/config';
 import { clipImageFromSamples, dbToImage, melSpectrogram, padCentered, powerToDb, StftPlan, trimClip } from '../lib/features';
+import { melPowerEngine, useWasmMelPower } from '../lib/features/logmel';
 import { Rng } from '../lib/util/rng';
 
 const SR = 44100;
@@ -61,22 +64,32 @@ function main(): void {
   const db = { rows: mel.rows, cols: mel.cols, data: powerToDb(mel.data, dbOpts) };
 
   const trimMs = timeMs(reps, () => trimClip(x, cfg));
-  const stftMs = timeMs(reps, () => { for (let t = 0; t < frames; t++) plan.framePowerF64(framed, t, power); });
-  const melMs = timeMs(reps, () => melSpectrogram(padded, cfg)) - stftMs;
+  const engine = melPowerEngine(cfg);
+  const melMs = timeMs(reps, () => melSpectrogram(padded, cfg));
   const dbMs = timeMs(reps, () => powerToDb(mel.data, dbOpts));
   const imageMs = timeMs(reps, () => dbToImage(db, cfg));
   const totalMs = timeMs(reps, () => clipImageFromSamples(x, cfg));
+  useWasmMelPower(false);
+  const jsStftMs = timeMs(reps, () => { for (let t = 0; t < frames; t++) plan.framePowerF64(framed, t, power); });
+  const jsMelMs = timeMs(reps, () => melSpectrogram(padded, cfg));
+  useWasmMelPower(true);
   const rows: Array<[string, number]> = [
     ['trim', trimMs],
-    [`STFT + power (${frames} frames, n_fft ${cfg.nFft}, float64)`, stftMs],
-    [`mel product (sparse, ${cfg.nMels} bands) + padding`, melMs],
+    [`mel power (${frames} frames, n_fft ${cfg.nFft}, float64; ${engine})`, melMs],
     ['power_to_db', dbMs],
     ['uint8 image (numpy float32 statistics)', imageMs],
     ['total clipImageFromSamples', totalMs],
   ];
+  const jsRows: Array<[string, number]> = [
+    ['mel power on the JavaScript loop', jsMelMs],
+    ['  of which STFT + power', jsStftMs],
+    ['  of which mel product + padding', jsMelMs - jsStftMs],
+  ];
   console.log(`load: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
-  for (const [name, ms] of rows) console.log(`${name.padEnd(52)} ${ms.toFixed(2).padStart(7)} ms  ${((100 * ms) / totalMs).toFixed(0).padStart(3)} %`);
-  console.log(`STFT: ${((1000 * stftMs) / frames).toFixed(1)} µs per frame`);
+  for (const [name, ms] of rows) console.log(`${name.padEnd(60)} ${ms.toFixed(2).padStart(7)} ms  ${((100 * ms) / totalMs).toFixed(0).padStart(3)} %`);
+  console.log(`mel power: ${((1000 * melMs) / frames).toFixed(1)} µs per frame (${engine})`);
+  console.log('for comparison, the JavaScript loop the kernel replaces (same bits):');
+  for (const [name, ms] of jsRows) console.log(`${name.padEnd(60)} ${ms.toFixed(2).padStart(7)} ms`);
   const r2 = (v: number) => Math.round(v * 100) / 100;
   console.log(JSON.stringify({
     bench: 'profile-features',
@@ -85,7 +98,9 @@ function main(): void {
     clipSeconds: 10,
     reps,
     frames,
-    ms: { trim: r2(trimMs), stftPower: r2(stftMs), melProduct: r2(melMs), powerToDb: r2(dbMs), image: r2(imageMs), total: r2(totalMs) },
+    melPowerEngine: engine,
+    ms: { trim: r2(trimMs), melPower: r2(melMs), powerToDb: r2(dbMs), image: r2(imageMs), total: r2(totalMs) },
+    jsLoopMs: { melPower: r2(jsMelMs), stftPower: r2(jsStftMs), melProductAndPadding: r2(jsMelMs - jsStftMs) },
     loadAverage: r2(loadavg()[0]),
   }));
 }

@@ -11,6 +11,7 @@ import {
   hannWindow,
   logMelSpectrogram,
   melBandEdges,
+  melSpectrogram,
   melFilterbank,
   melFilterbankFloat32,
   numpySumF32,
@@ -316,4 +317,37 @@ test('validation errors name the parameter and the value', () => {
   assert.throws(() => melFilterbank({ ...CFG, fMax: 30000 }), /fMax must be <= sampleRate \/ 2 = 22050, got 30000/);
   assert.throws(() => melFilterbank({ ...CFG, nMels: 0 }), /nMels must be a positive integer, got 0/);
   assert.throws(() => clipImageFromSamples(new Float32Array(0), CFG), /samples must not be empty/);
+});
+
+test('mel power: the WebAssembly SIMD kernel gives the JavaScript loop\'s exact bits (goldens, odd frame counts, chunk edges, other FFT sizes)', async () => {
+  const { melPowerEngine, useWasmMelPower } = await import('../lib/features/logmel');
+  type Cfg = typeof CFG;
+  const both = (x: Float32Array, cfg: Cfg) => {
+    useWasmMelPower(true);
+    const engine = melPowerEngine(cfg);
+    const a = melSpectrogram(x, cfg);
+    useWasmMelPower(false);
+    const b = melSpectrogram(x, cfg);
+    useWasmMelPower(true);
+    return { engine, a, b };
+  };
+  const rng = new Rng(17);
+  const noise = (n: number) => Float32Array.from({ length: n }, () => rng.normal() * 0.1);
+  const cases: Array<[string, Float32Array, Cfg]> = INPUTS.map((name) => [name, f32(`${name}/y2.f32`), CFG]);
+  // 1 frame, 2 frames, odd counts, and 128/129/257 frames around the kernel's 128-frame chunks.
+  for (const frames of [1, 2, 3, 127, 128, 129, 257]) cases.push([`${frames} frames`, noise(Math.max(1, (frames - 1) * CFG.hopLength)), CFG]);
+  // Plans that start with a radix 4 / 8 (n_fft 2048) and contain a radix 3 (n_fft 1536, 16 kHz).
+  cases.push(['n_fft 2048', noise(30000), { ...CFG, nFft: 2048, hopLength: 512 }]);
+  cases.push(['n_fft 1536 at 16 kHz', noise(16000), { ...CFG, sampleRate: 16000, nFft: 1536, hopLength: 160, nMels: 64, fMax: 8000 }]);
+  for (const [name, x, cfg] of cases) {
+    const { engine, a, b } = both(x, cfg);
+    assert.equal(engine, 'wasm-simd', name);
+    assert.equal(a.cols, b.cols, name);
+    let mismatches = 0;
+    for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) mismatches++;
+    assert.equal(mismatches, 0, `${name}: ${mismatches} of ${a.data.length} values differ`);
+  }
+  // A radix the kernel lacks (n_fft 1400 = 2 × 7 × 100) stays on the JavaScript loop.
+  useWasmMelPower(true);
+  assert.equal(melPowerEngine({ ...CFG, nFft: 1400 }), 'js');
 });

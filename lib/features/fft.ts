@@ -9,7 +9,8 @@
  * digit-reversed order), and the N/2 + 1 spectrum bins are untangled from the result.
  */
 
-interface Stage {
+/** One stage of the mixed-radix plan (read by the WebAssembly mel-power kernel too). */
+export interface Stage {
   radix: number;
   /** Length of the sub-transforms this stage combines. */
   m: number;
@@ -27,9 +28,10 @@ export class RealFft {
   readonly bins: number;
   /** perm[p] = index n' of the packed complex input stored at position p. */
   readonly perm: Int32Array;
-  private readonly stages: Stage[];
-  private readonly postCos: Float64Array;
-  private readonly postSin: Float64Array;
+  readonly stages: Stage[];
+  /** Untangle twiddles cos(2πk/n), sin(2πk/n), k = 0..n/2. */
+  readonly postCos: Float64Array;
+  readonly postSin: Float64Array;
   /** Work buffers of the complex FFT, `[half]` each. */
   readonly zRe: Float64Array;
   readonly zIm: Float64Array;
@@ -265,7 +267,7 @@ function radix4(re: Float64Array, im: Float64Array, n: number, st: Stage): void 
   }
 }
 
-const SQRT1_2 = Math.SQRT1_2;
+export const SQRT1_2 = Math.SQRT1_2;
 
 function radix8(re: Float64Array, im: Float64Array, n: number, st: Stage): void {
   const { m, twRe, twIm } = st;
@@ -317,8 +319,9 @@ function radix8(re: Float64Array, im: Float64Array, n: number, st: Stage): void 
   }
 }
 
-const C5_1 = Math.cos((2 * Math.PI) / 5), C5_2 = Math.cos((4 * Math.PI) / 5);
-const S5_1 = Math.sin((2 * Math.PI) / 5), S5_2 = Math.sin((4 * Math.PI) / 5);
+/** Butterfly constants, exported so the WebAssembly kernel multiplies by the very same doubles. */
+export const C5_1 = Math.cos((2 * Math.PI) / 5), C5_2 = Math.cos((4 * Math.PI) / 5);
+export const S5_1 = Math.sin((2 * Math.PI) / 5), S5_2 = Math.sin((4 * Math.PI) / 5);
 
 function radix5(re: Float64Array, im: Float64Array, n: number, st: Stage): void {
   const { m, twRe, twIm } = st;
@@ -350,7 +353,7 @@ function radix5(re: Float64Array, im: Float64Array, n: number, st: Stage): void 
   }
 }
 
-const S3 = Math.sin((2 * Math.PI) / 3);
+export const S3 = Math.sin((2 * Math.PI) / 3);
 
 function radix3(re: Float64Array, im: Float64Array, n: number, st: Stage): void {
   const { m, twRe, twIm } = st;

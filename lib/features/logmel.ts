@@ -6,6 +6,7 @@
 import type { PreprocessConfig } from '../config';
 import { sparseMelFilterbank, type SparseMel } from './mel';
 import { StftPlan } from './stft';
+import { WasmMelPower } from './melPowerWasm';
 import { padCentered, trimSilence } from './trim';
 import { dbToImage, powerToDb } from './image';
 import type { ClipImage, Matrix, Matrix64 } from './types';
@@ -16,6 +17,8 @@ export type LogMelConfig = Pick<PreprocessConfig, 'sampleRate' | 'nFft' | 'hopLe
 interface LogMelPlan {
   stft: StftPlan;
   mel: SparseMel;
+  /** The same mel power on WebAssembly SIMD (bit-identical), or null: the loop below runs. */
+  wasm: WasmMelPower | null;
   power: Float64Array;
   /** Reused between clips (grown when a longer clip comes): the padded signal, the mel power. */
   padded: Float32Array;
@@ -23,6 +26,22 @@ interface LogMelPlan {
 }
 
 const plans = new Map<string, LogMelPlan>();
+let wasmEnabled = true;
+
+/**
+ * Chooses the mel-power engine for plans made from now on: the WebAssembly SIMD kernel where
+ * the engine supports it (default), or the JavaScript loop. Both give the same bits; tests
+ * and benchmarks compare them.
+ */
+export function useWasmMelPower(enabled: boolean): void {
+  wasmEnabled = enabled;
+  plans.clear();
+}
+
+/** Which engine computes the mel power for this configuration. */
+export function melPowerEngine(cfg: LogMelConfig): 'wasm-simd' | 'js' {
+  return planFor(cfg).wasm ? 'wasm-simd' : 'js';
+}
 
 function planFor(cfg: LogMelConfig): LogMelPlan {
   const key = `${cfg.sampleRate}|${cfg.nFft}|${cfg.hopLength}|${cfg.nMels}|${cfg.fMin}|${cfg.fMax}`;
@@ -30,7 +49,8 @@ function planFor(cfg: LogMelConfig): LogMelPlan {
   if (!plan) {
     const stft = new StftPlan({ nFft: cfg.nFft, hopLength: cfg.hopLength, center: true });
     const mel = sparseMelFilterbank({ sampleRate: cfg.sampleRate, nFft: cfg.nFft, nMels: cfg.nMels, fMin: cfg.fMin, fMax: cfg.fMax });
-    plan = { stft, mel, power: new Float64Array(stft.bins), padded: new Float32Array(0), melPower: new Float64Array(0) };
+    const wasm = wasmEnabled ? WasmMelPower.create(stft, mel) : null;
+    plan = { stft, mel, wasm, power: new Float64Array(stft.bins), padded: new Float32Array(0), melPower: new Float64Array(0) };
     plans.set(key, plan);
   }
   return plan;
@@ -58,6 +78,7 @@ function melPowerInto(plan: LogMelPlan, samples: Float32Array, s: Float64Array):
   if (plan.padded.length < padLength) plan.padded = new Float32Array(padLength);
   const padded = stft.padSignal(samples, plan.padded);
   const frames = stft.frames(samples.length);
+  if (plan.wasm) { plan.wasm.run(padded, frames, s); return; }
   const { nMels, start, length, offset, weights } = mel;
   for (let t = 0; t < frames; t++) {
     stft.framePowerF64(padded, t, power);

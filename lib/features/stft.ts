@@ -52,9 +52,11 @@ export class StftPlan {
   readonly center: boolean;
   readonly bins: number;
   readonly window: Float64Array;
-  private readonly fft: RealFft;
-  private readonly winPacked: Float64Array;
-  private readonly offPacked: Int32Array;
+  readonly fft: RealFft;
+  /** Window in the FFT's packed input order: `winPacked[2p + e] = window[2·perm[p] + e]`. */
+  readonly winPacked: Float64Array;
+  /** Frame offset of packed input p: `2·perm[p]`. */
+  readonly offPacked: Int32Array;
   /** Spectrum of the last frame, `[bins]`. */
   readonly frameRe: Float64Array;
   readonly frameIm: Float64Array;

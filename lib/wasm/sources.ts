@@ -14,6 +14,13 @@ export interface WasmSource {
 }
 
 export const WASM_SOURCES: WasmSource[] = [
+  {
+    source: 'lib/features/wasm/melPower.c',
+    exports: ['mel_power', '__heap_base'],
+    // A memory of its own, made by JavaScript at the size the plan needs (never grown); its
+    // stack and __heap_base stay inside the first 64 KiB page.
+    flags: ['-Wl,--import-memory', '-Wl,-z,stack-size=16384'],
+  },
 ];
 
 /** Path of the generated TypeScript module for a C source. */

@@ -1,0 +1,292 @@
+/*
+ * Mel power spectrogram of a padded waveform, two frames at a time: WebAssembly SIMD with one
+ * frame per float64 lane. It is lib/features/fft.ts (StftPlan.framePowerF64) and the sparse mel
+ * product of lib/features/logmel.ts operation for operation, so the two give bit-identical
+ * results: same plan, same evaluation order, no fused multiply-add (built with
+ * -ffp-contract=off). Everything the loops read comes from JavaScript through `Plan`, the
+ * constants included, so both sides use the very same doubles.
+ *
+ * Freestanding: no libc, no static data, no allocation. The memory is imported: JavaScript sizes
+ * it once per plan (growing a memory would detach its ArrayBuffer, which costs V8 a fast path for
+ * every typed array in the thread) and lays out the plan, the work arrays and a chunk of input
+ * and output there (see lib/features/melPowerWasm.ts).
+ */
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+typedef v128_t f64x2;
+
+/* All fields 4 bytes (wasm32 pointers), in this order: JavaScript writes them by index. */
+typedef struct {
+  int32_t half;            /* n_fft / 2: length of the inner complex FFT */
+  int32_t hop;
+  int32_t n_stages;
+  int32_t n_mels;
+  const int32_t *off;      /* [half]: 2·perm[p], the frame offset of packed input p */
+  const double *win;       /* [2·half]: window in packed order */
+  const double *post_cos;  /* [half + 1] */
+  const double *post_sin;
+  const int32_t *radix;    /* [n_stages]; a radix 5 at stage 0 is fused with the load */
+  const int32_t *m;        /* [n_stages]: sub-transform length */
+  const int32_t *tw_at;    /* [n_stages]: index of the stage's twiddles in tw_re/tw_im */
+  const double *tw_re;
+  const double *tw_im;
+  const double *k;         /* constants: cos 2π/5, cos 4π/5, sin 2π/5, sin 4π/5, sin 2π/3, √½ */
+  double *z_re;            /* [2·half] work, lanes interleaved */
+  double *z_im;
+  double *power;           /* [2·(half + 1)] */
+  const int32_t *mel_start;
+  const int32_t *mel_length;
+  const int32_t *mel_offset;
+  const double *mel_weights;
+} Plan;
+
+#define LD(p, i) wasm_v128_load((p) + 2 * (i))
+#define ST(p, i, v) wasm_v128_store((p) + 2 * (i), (v))
+#define ADD wasm_f64x2_add
+#define SUB wasm_f64x2_sub
+#define MUL wasm_f64x2_mul
+#define NEG wasm_f64x2_neg
+#define SPLAT wasm_f64x2_splat
+
+/* (x·wr − y·wi, x·wi + y·wr) with scalar twiddles, as the JavaScript writes it. */
+#define TWIDDLE(xr, xi, wr, wi) do { \
+    f64x2 t_ = SUB(MUL(xr, wr), MUL(xi, wi)); \
+    xi = ADD(MUL(xr, wi), MUL(xi, wr)); xr = t_; } while (0)
+
+static inline f64x2 load_pair(const float *x, int32_t a, int32_t b) {
+  return wasm_f64x2_make((double)x[a], (double)x[b]);
+}
+
+/* Loading, windowing and the first radix-5 stage (no twiddles), frames at base0 and base1. */
+static void first_radix5(const Plan *P, const float *x, int32_t base0, int32_t base1) {
+  const int32_t half = P->half;
+  const int32_t *off = P->off;
+  const double *w = P->win;
+  double *zr = P->z_re, *zi = P->z_im;
+  const f64x2 c1 = SPLAT(P->k[0]), c2 = SPLAT(P->k[1]), s1 = SPLAT(P->k[2]), s2 = SPLAT(P->k[3]);
+  for (int32_t p = 0; p < half; p += 5) {
+    f64x2 ar[5], ai[5];
+    for (int q = 0; q < 5; q++) {
+      const int32_t j = off[p + q];
+      ar[q] = MUL(load_pair(x, base0 + j, base1 + j), SPLAT(w[2 * (p + q)]));
+      ai[q] = MUL(load_pair(x, base0 + j + 1, base1 + j + 1), SPLAT(w[2 * (p + q) + 1]));
+    }
+    const f64x2 b1r = ADD(ar[1], ar[4]), b1i = ADD(ai[1], ai[4]), d1r = SUB(ar[1], ar[4]), d1i = SUB(ai[1], ai[4]);
+    const f64x2 b2r = ADD(ar[2], ar[3]), b2i = ADD(ai[2], ai[3]), d2r = SUB(ar[2], ar[3]), d2i = SUB(ai[2], ai[3]);
+    const f64x2 tr1 = ADD(ADD(ar[0], MUL(c1, b1r)), MUL(c2, b2r)), ti1 = ADD(ADD(ai[0], MUL(c1, b1i)), MUL(c2, b2i));
+    const f64x2 tr2 = ADD(ADD(ar[0], MUL(c2, b1r)), MUL(c1, b2r)), ti2 = ADD(ADD(ai[0], MUL(c2, b1i)), MUL(c1, b2i));
+    const f64x2 u1r = ADD(MUL(s1, d1r), MUL(s2, d2r)), u1i = ADD(MUL(s1, d1i), MUL(s2, d2i));
+    const f64x2 u2r = SUB(MUL(s2, d1r), MUL(s1, d2r)), u2i = SUB(MUL(s2, d1i), MUL(s1, d2i));
+    ST(zr, p, ADD(ADD(ar[0], b1r), b2r)); ST(zi, p, ADD(ADD(ai[0], b1i), b2i));
+    ST(zr, p + 1, ADD(tr1, u1i)); ST(zi, p + 1, SUB(ti1, u1r));
+    ST(zr, p + 4, SUB(tr1, u1i)); ST(zi, p + 4, ADD(ti1, u1r));
+    ST(zr, p + 2, ADD(tr2, u2i)); ST(zi, p + 2, SUB(ti2, u2r));
+    ST(zr, p + 3, SUB(tr2, u2i)); ST(zi, p + 3, ADD(ti2, u2r));
+  }
+}
+
+/* Loading and windowing only, for plans that do not start with a radix 5. */
+static void load_window(const Plan *P, const float *x, int32_t base0, int32_t base1) {
+  const int32_t *off = P->off;
+  const double *w = P->win;
+  for (int32_t p = 0; p < P->half; p++) {
+    const int32_t j = off[p];
+    ST(P->z_re, p, MUL(load_pair(x, base0 + j, base1 + j), SPLAT(w[2 * p])));
+    ST(P->z_im, p, MUL(load_pair(x, base0 + j + 1, base1 + j + 1), SPLAT(w[2 * p + 1])));
+  }
+}
+
+static void radix2(const Plan *P, int32_t m, const double *twr, const double *twi) {
+  double *re = P->z_re, *im = P->z_im;
+  const int32_t n = P->half, L = 2 * m;
+  for (int32_t base = 0; base < n; base += L) {
+    for (int32_t j = 0; j < m; j++) {
+      const int32_t i0 = base + j, i1 = i0 + m;
+      const f64x2 wr = SPLAT(twr[j]), wi = SPLAT(twi[j]);
+      const f64x2 xr = LD(re, i1), xi = LD(im, i1);
+      const f64x2 br = SUB(MUL(xr, wr), MUL(xi, wi)), bi = ADD(MUL(xr, wi), MUL(xi, wr));
+      const f64x2 ar = LD(re, i0), ai = LD(im, i0);
+      ST(re, i0, ADD(ar, br)); ST(im, i0, ADD(ai, bi));
+      ST(re, i1, SUB(ar, br)); ST(im, i1, SUB(ai, bi));
+    }
+  }
+}
+
+static void radix3(const Plan *P, int32_t m, const double *twr, const double *twi) {
+  double *re = P->z_re, *im = P->z_im;
+  const int32_t n = P->half, L = 3 * m;
+  const f64x2 s3 = SPLAT(P->k[4]), h = SPLAT(0.5);
+  for (int32_t base = 0; base < n; base += L) {
+    for (int32_t j = 0; j < m; j++) {
+      const int32_t i0 = base + j, i1 = i0 + m, i2 = i1 + m;
+      f64x2 a1r = LD(re, i1), a1i = LD(im, i1), a2r = LD(re, i2), a2i = LD(im, i2);
+      if (m > 1) {
+        TWIDDLE(a1r, a1i, SPLAT(twr[j]), SPLAT(twi[j]));
+        TWIDDLE(a2r, a2i, SPLAT(twr[m + j]), SPLAT(twi[m + j]));
+      }
+      const f64x2 a0r = LD(re, i0), a0i = LD(im, i0);
+      const f64x2 br = ADD(a1r, a2r), bi = ADD(a1i, a2i), dr = SUB(a1r, a2r), di = SUB(a1i, a2i);
+      const f64x2 tr = SUB(a0r, MUL(h, br)), ti = SUB(a0i, MUL(h, bi));
+      ST(re, i0, ADD(a0r, br)); ST(im, i0, ADD(a0i, bi));
+      ST(re, i1, ADD(tr, MUL(s3, di))); ST(im, i1, SUB(ti, MUL(s3, dr)));
+      ST(re, i2, SUB(tr, MUL(s3, di))); ST(im, i2, ADD(ti, MUL(s3, dr)));
+    }
+  }
+}
+
+static void radix4(const Plan *P, int32_t m, const double *twr, const double *twi) {
+  double *re = P->z_re, *im = P->z_im;
+  const int32_t n = P->half, L = 4 * m;
+  for (int32_t j = 0; j < m; j++) {
+    const f64x2 w1r = SPLAT(twr[j]), w1i = SPLAT(twi[j]), w2r = SPLAT(twr[m + j]), w2i = SPLAT(twi[m + j]);
+    const f64x2 w3r = SPLAT(twr[2 * m + j]), w3i = SPLAT(twi[2 * m + j]);
+    for (int32_t base = 0; base < n; base += L) {
+      const int32_t i0 = base + j, i1 = i0 + m, i2 = i1 + m, i3 = i2 + m;
+      const f64x2 a0r = LD(re, i0), a0i = LD(im, i0);
+      const f64x2 x1r = LD(re, i1), x1i = LD(im, i1), x2r = LD(re, i2), x2i = LD(im, i2), x3r = LD(re, i3), x3i = LD(im, i3);
+      const f64x2 a1r = SUB(MUL(x1r, w1r), MUL(x1i, w1i)), a1i = ADD(MUL(x1r, w1i), MUL(x1i, w1r));
+      const f64x2 a2r = SUB(MUL(x2r, w2r), MUL(x2i, w2i)), a2i = ADD(MUL(x2r, w2i), MUL(x2i, w2r));
+      const f64x2 a3r = SUB(MUL(x3r, w3r), MUL(x3i, w3i)), a3i = ADD(MUL(x3r, w3i), MUL(x3i, w3r));
+      const f64x2 t0r = ADD(a0r, a2r), t0i = ADD(a0i, a2i), t1r = SUB(a0r, a2r), t1i = SUB(a0i, a2i);
+      const f64x2 t2r = ADD(a1r, a3r), t2i = ADD(a1i, a3i), t3r = SUB(a1r, a3r), t3i = SUB(a1i, a3i);
+      ST(re, i0, ADD(t0r, t2r)); ST(im, i0, ADD(t0i, t2i));
+      ST(re, i2, SUB(t0r, t2r)); ST(im, i2, SUB(t0i, t2i));
+      ST(re, i1, ADD(t1r, t3i)); ST(im, i1, SUB(t1i, t3r));
+      ST(re, i3, SUB(t1r, t3i)); ST(im, i3, ADD(t1i, t3r));
+    }
+  }
+}
+
+static void radix5(const Plan *P, int32_t m, const double *twr, const double *twi) {
+  double *re = P->z_re, *im = P->z_im;
+  const int32_t n = P->half, L = 5 * m;
+  const f64x2 c1 = SPLAT(P->k[0]), c2 = SPLAT(P->k[1]), s1 = SPLAT(P->k[2]), s2 = SPLAT(P->k[3]);
+  for (int32_t base = 0; base < n; base += L) {
+    for (int32_t j = 0; j < m; j++) {
+      const int32_t i0 = base + j, i1 = i0 + m, i2 = i1 + m, i3 = i2 + m, i4 = i3 + m;
+      f64x2 a1r = LD(re, i1), a1i = LD(im, i1), a2r = LD(re, i2), a2i = LD(im, i2);
+      f64x2 a3r = LD(re, i3), a3i = LD(im, i3), a4r = LD(re, i4), a4i = LD(im, i4);
+      if (m > 1) {
+        TWIDDLE(a1r, a1i, SPLAT(twr[j]), SPLAT(twi[j]));
+        TWIDDLE(a2r, a2i, SPLAT(twr[m + j]), SPLAT(twi[m + j]));
+        TWIDDLE(a3r, a3i, SPLAT(twr[2 * m + j]), SPLAT(twi[2 * m + j]));
+        TWIDDLE(a4r, a4i, SPLAT(twr[3 * m + j]), SPLAT(twi[3 * m + j]));
+      }
+      const f64x2 a0r = LD(re, i0), a0i = LD(im, i0);
+      const f64x2 b1r = ADD(a1r, a4r), b1i = ADD(a1i, a4i), d1r = SUB(a1r, a4r), d1i = SUB(a1i, a4i);
+      const f64x2 b2r = ADD(a2r, a3r), b2i = ADD(a2i, a3i), d2r = SUB(a2r, a3r), d2i = SUB(a2i, a3i);
+      const f64x2 tr1 = ADD(ADD(a0r, MUL(c1, b1r)), MUL(c2, b2r)), ti1 = ADD(ADD(a0i, MUL(c1, b1i)), MUL(c2, b2i));
+      const f64x2 tr2 = ADD(ADD(a0r, MUL(c2, b1r)), MUL(c1, b2r)), ti2 = ADD(ADD(a0i, MUL(c2, b1i)), MUL(c1, b2i));
+      const f64x2 u1r = ADD(MUL(s1, d1r), MUL(s2, d2r)), u1i = ADD(MUL(s1, d1i), MUL(s2, d2i));
+      const f64x2 u2r = SUB(MUL(s2, d1r), MUL(s1, d2r)), u2i = SUB(MUL(s2, d1i), MUL(s1, d2i));
+      ST(re, i0, ADD(ADD(a0r, b1r), b2r)); ST(im, i0, ADD(ADD(a0i, b1i), b2i));
+      ST(re, i1, ADD(tr1, u1i)); ST(im, i1, SUB(ti1, u1r));
+      ST(re, i4, SUB(tr1, u1i)); ST(im, i4, ADD(ti1, u1r));
+      ST(re, i2, ADD(tr2, u2i)); ST(im, i2, SUB(ti2, u2r));
+      ST(re, i3, SUB(tr2, u2i)); ST(im, i3, ADD(ti2, u2r));
+    }
+  }
+}
+
+static void radix8(const Plan *P, int32_t m, const double *twr, const double *twi) {
+  double *re = P->z_re, *im = P->z_im;
+  const int32_t n = P->half, L = 8 * m;
+  const f64x2 r = SPLAT(P->k[5]);
+  for (int32_t j = 0; j < m; j++) {
+    f64x2 wr[8], wi[8];
+    for (int q = 1; q < 8; q++) { wr[q] = SPLAT(twr[(q - 1) * m + j]); wi[q] = SPLAT(twi[(q - 1) * m + j]); }
+    for (int32_t base = 0; base < n; base += L) {
+      const int32_t i0 = base + j;
+      f64x2 ar[8], ai[8];
+      for (int q = 0; q < 8; q++) { ar[q] = LD(re, i0 + q * m); ai[q] = LD(im, i0 + q * m); }
+      if (j > 0) for (int q = 1; q < 8; q++) TWIDDLE(ar[q], ai[q], wr[q], wi[q]);
+      const f64x2 b0r = ADD(ar[0], ar[4]), b0i = ADD(ai[0], ai[4]), b1r = SUB(ar[0], ar[4]), b1i = SUB(ai[0], ai[4]);
+      const f64x2 b2r = ADD(ar[2], ar[6]), b2i = ADD(ai[2], ai[6]), b3r = SUB(ar[2], ar[6]), b3i = SUB(ai[2], ai[6]);
+      const f64x2 b4r = ADD(ar[1], ar[5]), b4i = ADD(ai[1], ai[5]), b5r = SUB(ar[1], ar[5]), b5i = SUB(ai[1], ai[5]);
+      const f64x2 b6r = ADD(ar[3], ar[7]), b6i = ADD(ai[3], ai[7]), b7r = SUB(ar[3], ar[7]), b7i = SUB(ai[3], ai[7]);
+      const f64x2 e0r = ADD(b0r, b2r), e0i = ADD(b0i, b2i), e2r = SUB(b0r, b2r), e2i = SUB(b0i, b2i);
+      const f64x2 e1r = ADD(b1r, b3i), e1i = SUB(b1i, b3r), e3r = SUB(b1r, b3i), e3i = ADD(b1i, b3r);
+      const f64x2 o0r = ADD(b4r, b6r), o0i = ADD(b4i, b6i), o2r = SUB(b4r, b6r), o2i = SUB(b4i, b6i);
+      const f64x2 o1r = ADD(b5r, b7i), o1i = SUB(b5i, b7r), o3r = SUB(b5r, b7i), o3i = ADD(b5i, b7r);
+      const f64x2 p1r = MUL(r, ADD(o1r, o1i)), p1i = MUL(r, SUB(o1i, o1r));
+      const f64x2 p2r = o2i, p2i = NEG(o2r);
+      /* −SQRT1_2·(o3r + o3i) in JavaScript is (−SQRT1_2)·(…): negating the product is the same double. */
+      const f64x2 p3r = MUL(r, SUB(o3i, o3r)), p3i = NEG(MUL(r, ADD(o3r, o3i)));
+      ST(re, i0, ADD(e0r, o0r)); ST(im, i0, ADD(e0i, o0i));
+      ST(re, i0 + 4 * m, SUB(e0r, o0r)); ST(im, i0 + 4 * m, SUB(e0i, o0i));
+      ST(re, i0 + m, ADD(e1r, p1r)); ST(im, i0 + m, ADD(e1i, p1i));
+      ST(re, i0 + 5 * m, SUB(e1r, p1r)); ST(im, i0 + 5 * m, SUB(e1i, p1i));
+      ST(re, i0 + 2 * m, ADD(e2r, p2r)); ST(im, i0 + 2 * m, ADD(e2i, p2i));
+      ST(re, i0 + 6 * m, SUB(e2r, p2r)); ST(im, i0 + 6 * m, SUB(e2i, p2i));
+      ST(re, i0 + 3 * m, ADD(e3r, p3r)); ST(im, i0 + 3 * m, ADD(e3i, p3i));
+      ST(re, i0 + 7 * m, SUB(e3r, p3r)); ST(im, i0 + 7 * m, SUB(e3i, p3i));
+    }
+  }
+}
+
+/* |X[k]|² of both frames from the packed complex FFT (the real-FFT untangle). */
+static void untangle_power(const Plan *P) {
+  const int32_t half = P->half;
+  const double *zr = P->z_re, *zi = P->z_im;
+  double *out = P->power;
+  const f64x2 h = SPLAT(0.5), mh = SPLAT(-0.5);
+  const f64x2 z0r = LD(zr, 0), z0i = LD(zi, 0);
+  const f64x2 s = ADD(z0r, z0i), d = SUB(z0r, z0i);
+  ST(out, 0, MUL(s, s));
+  ST(out, half, MUL(d, d));
+  for (int32_t k = 1, b = half - 1; k <= b; k++, b--) {
+    const f64x2 ar = LD(zr, k), ai = LD(zi, k), br = LD(zr, b), bi = LD(zi, b);
+    const f64x2 er = MUL(h, ADD(ar, br)), ei = MUL(h, SUB(ai, bi));
+    const f64x2 or_ = MUL(h, ADD(ai, bi)), oi = MUL(mh, SUB(ar, br));
+    const f64x2 c = SPLAT(P->post_cos[k]), sn = SPLAT(P->post_sin[k]);
+    const f64x2 wr = ADD(MUL(c, or_), MUL(sn, oi)), wi = SUB(MUL(c, oi), MUL(sn, or_));
+    const f64x2 xr = ADD(er, wr), xi = ADD(ei, wi), yr = SUB(er, wr), yi = SUB(wi, ei);
+    ST(out, k, ADD(MUL(xr, xr), MUL(xi, xi)));
+    ST(out, b, ADD(MUL(yr, yr), MUL(yi, yi)));
+  }
+}
+
+/*
+ * Mel power of frames [0, frames) of `padded` into out[m·out_stride + t] (float64, `[n_mels][…]`).
+ * Every stage must be a radix 2, 3, 4, 5 or 8 (JavaScript checks before it calls).
+ */
+void mel_power(const Plan *P, const float *padded, int32_t frames, double *out, int32_t out_stride) {
+  const int32_t n_mels = P->n_mels;
+  for (int32_t t = 0; t < frames; t += 2) {
+    const int32_t pair = t + 1 < frames;
+    const int32_t base0 = t * P->hop, base1 = pair ? base0 + P->hop : base0;
+    const int32_t fused = P->radix[0] == 5;
+    if (fused) first_radix5(P, padded, base0, base1);
+    else load_window(P, padded, base0, base1);
+    for (int32_t s = fused; s < P->n_stages; s++) {
+      const int32_t m = P->m[s];
+      const double *twr = P->tw_re + P->tw_at[s], *twi = P->tw_im + P->tw_at[s];
+      switch (P->radix[s]) {
+        case 2: radix2(P, m, twr, twi); break;
+        case 3: radix3(P, m, twr, twi); break;
+        case 4: radix4(P, m, twr, twi); break;
+        case 5: radix5(P, m, twr, twi); break;
+        default: radix8(P, m, twr, twi); break;
+      }
+    }
+    untangle_power(P);
+    const double *pw = P->power;
+    for (int32_t mm = 0; mm < n_mels; mm++) {
+      /* Two accumulators (even and odd bins) as in JavaScript, each a pair of frames. */
+      f64x2 acc0 = SPLAT(0.0), acc1 = SPLAT(0.0);
+      const int32_t k0 = P->mel_start[mm], o = P->mel_offset[mm], len = P->mel_length[mm];
+      const double *wt = P->mel_weights + o;
+      int32_t j = 0;
+      for (; j + 1 < len; j += 2) {
+        acc0 = ADD(acc0, MUL(SPLAT(wt[j]), LD(pw, k0 + j)));
+        acc1 = ADD(acc1, MUL(SPLAT(wt[j + 1]), LD(pw, k0 + j + 1)));
+      }
+      if (j < len) acc0 = ADD(acc0, MUL(SPLAT(wt[j]), LD(pw, k0 + j)));
+      const f64x2 sum = ADD(acc0, acc1);
+      double *dst = out + mm * out_stride + t;
+      dst[0] = wasm_f64x2_extract_lane(sum, 0);
+      if (pair) dst[1] = wasm_f64x2_extract_lane(sum, 1);
+    }
+  }
+}
