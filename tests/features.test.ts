@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { PREPROCESS_DEFAULTS, withDefaults } from '../lib/config';
 import { loadAudioFile } from '../lib/audio';
@@ -350,4 +351,16 @@ test('mel power: the WebAssembly SIMD kernel gives the JavaScript loop\'s exact 
   // A radix the kernel lacks (n_fft 1400 = 2 × 7 × 100) stays on the JavaScript loop.
   useWasmMelPower(true);
   assert.equal(melPowerEngine({ ...CFG, nFft: 1400 }), 'js');
+});
+
+// The kernel's memory is sized once per plan and never grown: growing a WebAssembly memory
+// detaches its ArrayBuffer, and V8 then adds a check to every later typed-array access in the
+// thread (the rest of the feature code would slow down). Long clips go through in chunks.
+test('mel power on WebAssembly leaves V8\'s ArrayBuffer-detaching protector intact, even for a 10-minute clip', () => {
+  const script = `require('tsx/cjs'); const { PREPROCESS_DEFAULTS, withDefaults } = require(${JSON.stringify(join(__dirname, '..', 'lib', 'config.ts'))});` +
+    `const f = require(${JSON.stringify(join(__dirname, '..', 'lib', 'features', 'index.ts'))}); const cfg = withDefaults(PREPROCESS_DEFAULTS);` +
+    `for (const s of [1, 10, 600]) { const x = new Float32Array(s * 44100).map((_, i) => Math.sin(i / 7)); console.log('frames', f.melSpectrogram(x, cfg).cols); }`;
+  const out = execFileSync(process.execPath, ['--trace-protector-invalidation', '-e', script], { cwd: join(__dirname, '..'), encoding: 'utf8' });
+  assert.match(out, /frames 38127/);
+  assert.doesNotMatch(out, /Invalidating protector cell ArrayBufferDetaching/);
 });
