@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { OPTIMIZER_DEFAULTS, OptimizerConfig } from '../lib/config';
 import { AdamW, bceWithLogits, oneCycleBeta1, oneCycleLr } from '../lib/train';
+import { JS_PASS_MAX_SIZE } from '../lib/train/adamw';
+import { Rng } from '../lib/util/rng';
 
 const close = (a: number, b: number, rel: number, msg = '') =>
   assert.ok(Math.abs(a - b) <= rel * Math.max(Math.abs(b), 1e-12), `${msg} ${a} vs ${b}`);
@@ -91,6 +93,32 @@ test('AdamW matches PyTorch AdamW step by step (3 steps, changing lr and beta1, 
   opt.dispose();
   opt2.dispose();
   assert.equal(tf.memory().numTensors, beforeAll, 'optimizer frees its moments');
+});
+
+test('AdamW: the JavaScript pass for small parameters gives the tensor code\'s exact bits (params, moments; null gradients)', async () => {
+  await tf.setBackend('cpu');
+  const rng = new Rng(5);
+  const shapes = [[3, 3, 2, 4], [7], [], [JS_PASS_MAX_SIZE + 5]];
+  const run = (fused: boolean) => {
+    const r = new Rng(9);
+    const params = shapes.map((shape, i) => ({ name: `w${i}`, variable: tf.variable(tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal()), shape)) }));
+    const opt = new AdamW(params, { weightDecay: 0.01, beta2: 0.99, epsilon: 1e-8 });
+    opt.fused = fused;
+    return { params, opt };
+  };
+  const js = run(true), tensors = run(false);
+  for (let t = 0; t < 4; t++) {
+    const grads = shapes.map((shape, i) => (t === 1 && i === 1 ? null
+      : tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 10 ** (t - 2)), shape)));
+    const hyper = { lr: 3e-3 * (t + 1), beta1: 0.95 - 0.03 * t };
+    js.opt.step(grads, hyper);
+    tensors.opt.step(grads, hyper);
+    tf.dispose(grads.filter((g): g is tf.Tensor => g !== null));
+  }
+  js.params.forEach((p, i) => assert.deepEqual(p.variable.dataSync(), tensors.params[i].variable.dataSync(), p.name));
+  const a = js.opt.getState(), b = tensors.opt.getState();
+  a.params.forEach((p, i) => { assert.deepEqual(p.m, b.params[i].m); assert.deepEqual(p.v, b.params[i].v); });
+  for (const side of [js, tensors]) { side.opt.dispose(); side.params.forEach((p) => p.variable.dispose()); }
 });
 
 test('one-cycle lr and beta1 (fastai v1): start, mid warm-up, peak, mid anneal, last step', () => {
