@@ -61,7 +61,8 @@ export interface PreviewImage {
 export type Phase = 'decoding' | 'features' | 'inference';
 
 export type FromWorker =
-  | { type: 'ready'; backend: string; reasons: string[]; members: number }
+  /** featureEngine: what computes the mel power (lib/features/logmel melPowerEngine). */
+  | { type: 'ready'; backend: string; reasons: string[]; members: number; featureEngine: 'wasm-simd' | 'js' }
   | { type: 'progress'; id: number; phase: Phase; done: number; total: number }
   | { type: 'result'; id: number; tags: TagResult[]; timeline: Timeline; image: PreviewImage; ms: Record<Phase, number> }
   | { type: 'error'; id: number | null; message: string };

@@ -151,6 +151,9 @@ test('a dropped WAV gets the same top-k labels as fat2019 tag, probabilities wit
   const backend = await page.evaluate(() => document.body.dataset.backend ?? '');
   assert.ok(['webgpu', 'webgl', 'wasm', 'cpu'].includes(backend), `backend "${backend}"`);
   assert.match(await text(page, '#run-info'), new RegExp(`backend ${backend}`));
+  // Chromium runs WebAssembly SIMD: the page computes the log-mel with the same kernel as Node.
+  assert.equal(await page.evaluate(() => document.body.dataset.features ?? ''), 'wasm-simd');
+  assert.match(await text(page, '#run-info'), /log-mel on WebAssembly SIMD/);
   await dropFile(page, clip, 'dropped clip.wav');
   assert.equal(await waitForState(page, ['done', 'error']), 'done', await text(page, '#error'));
   const tags = JSON.parse(await text(page, '#tags')) as TagResult[];

@@ -193,9 +193,11 @@ function onWorkerMessage(message: FromWorker): void {
     runInfo.innerHTML = '';
     runInfo.append(
       'run ', bold(manifest!.run), ` · ${message.members} model${message.members === 1 ? '' : 's'} · ${manifest!.vocabulary.length} classes · backend `, bold(message.backend),
+      ` · log-mel on ${message.featureEngine === 'wasm-simd' ? 'WebAssembly SIMD' : 'JavaScript'}`,
     );
     runInfo.title = message.reasons.length > 0 ? `Not used: ${message.reasons.join('; ')}` : '';
     body.dataset.backend = message.backend;
+    body.dataset.features = message.featureEngine;
     setState('ready');
     autorun();
     return;

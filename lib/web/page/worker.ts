@@ -9,7 +9,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 // Registers the project's custom layers (Mish) so model.json files that use them load.
 import '../../models/layers';
 import { audioToMono, decodeAudio } from '../../audio/load';
-import { imageFromTrimmed } from '../../features/logmel';
+import { imageFromTrimmed, melPowerEngine } from '../../features/logmel';
 import { trimSilence } from '../../features/trim';
 import type { ClipImage } from '../../features/types';
 import { BROWSER_BACKENDS, type AudioInput, type BrowserBackend, type FromWorker, type Phase, type PreviewImage, type SiteManifest, type ToWorker } from '../protocol';
@@ -87,7 +87,7 @@ async function init(siteUrl: string, site: SiteManifest, preferred: BrowserBacke
   }
   manifest = site;
   models = loaded;
-  post({ type: 'ready', backend, reasons, members: loaded.length });
+  post({ type: 'ready', backend, reasons, members: loaded.length, featureEngine: melPowerEngine(site.preprocess) });
 }
 
 /** Mono samples at the run's sample rate, exactly as `fat2019 tag` loads a file. */
