@@ -6,7 +6,8 @@
  * engine, or an FFT plan with a radix the kernel lacks (primes above 5).
  */
 import { compileKernel } from '../wasm/load';
-import { WASM_BASE64 } from './wasm/melPower.wasm';
+// '.wasm.js' resolves to the generated '.wasm.ts' (TypeScript, tsx, esbuild); tslab's loader needs the '.js'.
+import { WASM_BASE64 } from './wasm/melPower.wasm.js';
 import { C5_1, C5_2, S3, S5_1, S5_2, SQRT1_2 } from './fft';
 import type { SparseMel } from './mel';
 import type { StftPlan } from './stft';
