@@ -13,7 +13,22 @@ export interface WasmSource {
   flags: string[];
 }
 
+/** Functions of lib/runtime/kernels/wasm/trainKernels.c. */
+const TRAIN_KERNEL_EXPORTS = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward'];
+
 export const WASM_SOURCES: WasmSource[] = [
+  // Training kernels on tfjs' own heap (imported memory): the single-threaded SIMD binary's
+  // plain memory, and the threaded binary's shared one.
+  {
+    source: 'lib/runtime/kernels/wasm/trainKernels.c',
+    exports: TRAIN_KERNEL_EXPORTS,
+    flags: ['-Wl,--import-memory'],
+  },
+  {
+    source: 'lib/runtime/kernels/wasm/trainKernelsShared.c',
+    exports: TRAIN_KERNEL_EXPORTS,
+    flags: ['-Wl,--import-memory', '-Wl,--shared-memory', '-Wl,--max-memory=4294967296', '-matomics', '-mbulk-memory'],
+  },
 ];
 
 /** Path of the generated TypeScript module for a C source. */

@@ -9,7 +9,7 @@ import { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dG
 import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
 import { fusedBatchNormGradConfig } from './batchNormGrad';
 import { makeLeadingReduceWasm } from './reduce';
-import { installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
+import { installBatchNormTraining, uninstallBatchNormTraining, registerBatchNormTrainKernels } from './batchNormTraining';
 import { makeAvgPoolGradWasm } from './avgPoolGrad';
 import { maxPoolGradWasm } from './maxPoolGrad';
 
@@ -153,6 +153,8 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     }
   }
   if (want.batchNormTraining && !st.installed.has('layers:BatchNormalization')) {
+    // The layer's C forward/backward kernels (wasm; used only when WebAssembly SIMD runs them).
+    registerBatchNormTrainKernels();
     installBatchNormTraining();
     st.installed.add('layers:BatchNormalization');
   }
