@@ -181,6 +181,65 @@ for (const shared of [false, true]) {
   });
 }
 
+/** Float64 JS oracle of conv2d_filter_grad (dilation 1). */
+function jsFilterGrad(x: Float32Array, dy: Float32Array, N: number, H: number, W: number, Ci: number, Ho: number, Wo: number,
+  Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): Float64Array {
+  const out = new Float64Array(fh * fw * Ci * Co);
+  for (let n = 0; n < N; n++) for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) for (let a = 0; a < fh; a++) for (let b = 0; b < fw; b++) {
+    const xi = i * sh + a - top;
+    const xj = j * sw + b - left;
+    if (xi < 0 || xi >= H || xj < 0 || xj >= W) continue;
+    for (let ci = 0; ci < Ci; ci++) {
+      const xv = x[((n * H + xi) * W + xj) * Ci + ci];
+      for (let co = 0; co < Co; co++) out[((a * fw + b) * Ci + ci) * Co + co] += xv * dy[((n * Ho + i) * Wo + j) * Co + co];
+    }
+  }
+  return out;
+}
+
+// [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo]: odd channel counts (4-/8-blocks and tails), strides, paddings.
+const convCases: number[][] = [
+  [2, 7, 9, 3, 5, 3, 3, 1, 1, 1, 1, 7, 9],
+  [2, 7, 9, 3, 5, 3, 3, 2, 2, 1, 1, 4, 5],
+  [3, 8, 8, 4, 6, 3, 3, 2, 2, 0, 0, 3, 3],
+  [2, 13, 11, 17, 9, 3, 3, 1, 1, 1, 1, 13, 11],
+  [2, 12, 9, 8, 16, 3, 3, 2, 2, 0, 1, 6, 5],
+  [1, 9, 9, 3, 4, 3, 3, 2, 2, 1, 1, 5, 5],
+  [2, 8, 7, 2, 3, 3, 3, 1, 1, 2, 1, 8, 8],
+  [3, 11, 5, 5, 2, 1, 1, 2, 2, 0, 0, 6, 3],
+  [2, 6, 6, 12, 24, 5, 3, 1, 2, 2, 1, 6, 3],
+];
+
+for (const shared of [false, true]) {
+  test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_filter_grad equals a float64 loop (strides, paddings, odd channels) and writes only dW`, () => {
+    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of convCases) {
+      const arena = new Arena(shared);
+      const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+      const xv = randn(N * H * W * Ci);
+      const dyv = randn(N * Ho * Wo * Co);
+      const x = arena.alloc(xv.length, xv, false);
+      const dy = arena.alloc(dyv.length, dyv, false);
+      const size = fh * fw * Ci * Co;
+      const dw = arena.alloc(size);
+      new Float32Array(arena.memory.buffer, dw, size).fill(7); // overwritten, not accumulated into
+      k.conv2d_filter_grad(x, dy, dw, 0, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+      const ref = jsFilterGrad(xv, dyv, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+      const got = arena.f32(dw, size);
+      for (let i = 0; i < size; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${N},${H},${W},${Ci},${Co} stride ${sh}: dW[${i}] ${got[i]} vs ${ref[i]}`);
+      assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [dy, dy + 4 * dyv.length]]), 0);
+      // Images [n0, n1) only: the two halves add up to the whole.
+      if (N > 1) {
+        const dw2 = arena.alloc(size);
+        k.conv2d_filter_grad(x, dy, dw, 0, 1, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+        k.conv2d_filter_grad(x, dy, dw2, 1, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+        const a = arena.f32(dw, size);
+        const b = arena.f32(dw2, size);
+        for (let i = 0; i < size; i++) assert.ok(Math.abs(a[i] + b[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])));
+      }
+    }
+  });
+}
+
 for (const threads of [1, 2]) {
   test(`tfjs wasm with FAT2019_THREADS=${threads}: the C kernels run in place on its heap; Sum, Mean, batch-norm values and gradients match cpu`, () => {
     const script = path.join(root, 'tests', 'fixtures', 'trainKernelsOnTfjs.ts');

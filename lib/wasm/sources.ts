@@ -14,7 +14,7 @@ export interface WasmSource {
 }
 
 /** Functions of lib/runtime/kernels/wasm/trainKernels.c. */
-const TRAIN_KERNEL_EXPORTS = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward'];
+const TRAIN_KERNEL_EXPORTS = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward', 'conv2d_filter_grad'];
 
 export const WASM_SOURCES: WasmSource[] = [
   // Training kernels on tfjs' own heap (imported memory): the single-threaded SIMD binary's

@@ -24,6 +24,8 @@ export interface TrainKernelExports {
     acc: number, mean: number, variance: number, y: number): void;
   bn_train_backward(dy: number, x: number, rows: number, cols: number, mean: number, variance: number,
     gamma: number, eps: number, acc: number, dx: number, dgamma: number, dbeta: number): void;
+  conv2d_filter_grad(x: number, dy: number, dw: number, n0: number, n1: number, H: number, W: number, Ci: number,
+    Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
 }
 
 const instances = new WeakMap<WebAssembly.Memory, TrainKernelExports | null>();

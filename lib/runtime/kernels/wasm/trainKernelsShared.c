@@ -4,6 +4,6 @@
  * digest of that file so that editing it makes this wrapper stale too (tests/trainKernels.test.ts
  * compares the line below with sourceDigest(trainKernels.c); update it and rebuild).
  *
- * trainKernels.c sha256: b389bf0f503acb5e6d40e4aec49c8bab93cbc5fbc216c1851028ff58a5473199
+ * trainKernels.c sha256: a0035ff9f7f91ee56b448067a45a95596246670cb65b9f077107037a867d8b61
  */
 #include "trainKernels.c"
