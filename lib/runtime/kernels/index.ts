@@ -12,6 +12,7 @@ import { makeLeadingReduceWasm } from './reduce';
 import { installBatchNormTraining, uninstallBatchNormTraining, registerBatchNormTrainKernels } from './batchNormTraining';
 import { makeAvgPoolGradWasm } from './avgPoolGrad';
 import { maxPoolGradWasm } from './maxPoolGrad';
+import { makeIdentityWasm, makeEqualWasm } from './identityEqual';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
@@ -19,6 +20,7 @@ export { fusedBatchNormGradConfig } from './batchNormGrad';
 export { makeLeadingReduceWasm, leadingAxesCount, columnSums } from './reduce';
 export { makeAvgPoolGradWasm } from './avgPoolGrad';
 export { maxPoolGradWasm } from './maxPoolGrad';
+export { makeIdentityWasm, makeEqualWasm } from './identityEqual';
 export { batchNormTraining, installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
 
 /** Which custom kernels/gradients to install; all on by default. */
@@ -36,6 +38,10 @@ export interface CustomKernelOptions {
   maxPoolGrad?: boolean;
   /** BatchNormalization layers train through one op with a closed-form gradient (./batchNormTraining). */
   batchNormTraining?: boolean;
+  /** wasm `Identity` sharing its input's data instead of copying it (./identityEqual). */
+  identity?: boolean;
+  /** wasm `Equal` for broadcasting float32 operands without the stock per-element index loop (./identityEqual). */
+  equal?: boolean;
 }
 
 interface KernelState {
@@ -45,6 +51,8 @@ interface KernelState {
   stockReductions?: Record<string, tf.KernelConfig>;
   stockAvgPoolGrad?: tf.KernelConfig;
   stockMaxPoolGrad?: tf.KernelConfig;
+  stockIdentity?: tf.KernelConfig;
+  stockEqual?: tf.KernelConfig;
 }
 
 const STATE_KEY = Symbol.for('fat2019.customKernels.state');
@@ -76,6 +84,8 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     batchNormTraining: options.batchNormTraining ?? true,
     avgPoolGrad: options.avgPoolGrad ?? true,
     maxPoolGrad: options.maxPoolGrad ?? true,
+    identity: options.identity ?? true,
+    equal: options.equal ?? true,
   };
   if (want.conv2dBackpropFilter && !st.installed.has('wasm:Conv2DBackpropFilter')) {
     if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
@@ -152,6 +162,20 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
       st.installed.add('wasm:MaxPoolGrad');
     }
   }
+  const wrapped = [
+    ['Identity', want.identity, 'stockIdentity', makeIdentityWasm],
+    ['Equal', want.equal, 'stockEqual', makeEqualWasm],
+  ] as const;
+  for (const [kernelName, on, key, make] of wrapped) {
+    if (!on || st.installed.has(`wasm:${kernelName}`)) continue;
+    const stock = st[key] ?? tf.getKernel(kernelName, 'wasm');
+    // Only where the wasm backend is registered (its stock kernel is there to wrap).
+    if (!stock) continue;
+    st[key] = stock;
+    tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: make(stock.kernelFunc) as unknown as tf.KernelFunc });
+    st.installed.add(`wasm:${kernelName}`);
+  }
   if (want.batchNormTraining && !st.installed.has('layers:BatchNormalization')) {
     // The layer's C forward/backward kernels (wasm; used only when WebAssembly SIMD runs them).
     registerBatchNormTrainKernels();
@@ -166,9 +190,16 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
  * tests). `Conv2DBackpropFilter` stays: wasm has no stock kernel and training needs one.
  */
 export function restoreStockKernels(
-  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean; avgPoolGrad?: boolean; maxPoolGrad?: boolean } = {},
+  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean; avgPoolGrad?: boolean; maxPoolGrad?: boolean; identity?: boolean; equal?: boolean } = {},
 ): void {
   const st = state();
+  for (const [kernelName, on, config] of [['Identity', which.identity, st.stockIdentity], ['Equal', which.equal, st.stockEqual]] as const) {
+    if ((on ?? true) && st.installed.has(`wasm:${kernelName}`) && config) {
+      tf.unregisterKernel(kernelName, 'wasm');
+      tf.registerKernel(config);
+      st.installed.delete(`wasm:${kernelName}`);
+    }
+  }
   if ((which.avgPoolGrad ?? true) && st.installed.has('wasm:AvgPoolGrad') && st.stockAvgPoolGrad) {
     tf.unregisterKernel('AvgPoolGrad', 'wasm');
     tf.registerKernel(st.stockAvgPoolGrad);
