@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { heapF32, WasmBackendLike } from './wasmOps';
-import { trainKernels, offsetOf } from './trainWasm';
+import { trainKernels, trainContext, bnForwardOp, bnBackwardOp, offsetOf } from './trainWasm';
 
 /** Kernel names of the C forward/backward (wasm backend only; ./wasm/trainKernels.c). */
 export const BN_TRAIN_FORWARD = 'Fat2019BatchNormTrainForward';
@@ -32,38 +32,34 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backe
 /** Inputs x [..., C], gamma [C], beta [C]; attrs {epsilon}. Outputs y, mean [C], variance [C]. */
 function bnTrainForwardKernel({ inputs, attrs, backend: b }: KernelArgs): tf.TensorInfo[] {
   const backend = b as unknown as WasmBackendLike;
-  const k = trainKernels(backend);
-  if (!k) throw new Error(`${BN_TRAIN_FORWARD}: the C kernels are not available`);
+  const ctx = trainContext(backend);
+  if (!ctx) throw new Error(`${BN_TRAIN_FORWARD}: the C kernels are not available`);
   const { x, gamma, beta } = inputs as Record<string, tf.TensorInfo>;
   const cols = x.shape[x.shape.length - 1];
   const rows = x.shape.reduce((a, v) => a * v, 1) / cols;
   const y = backend.makeOutput(x.shape, 'float32');
   const mean = backend.makeOutput([cols], 'float32');
   const variance = backend.makeOutput([cols], 'float32');
-  const acc = backend.makeOutput([2 * cols], 'float32'); // cols doubles
   const off = (t: tf.TensorInfo) => offsetOf(backend, t);
-  k.bn_train_forward(off(x), rows, cols, off(gamma), off(beta), (attrs as unknown as { epsilon: number }).epsilon,
-    off(acc), off(mean), off(variance), off(y));
-  backend.disposeData(acc.dataId);
+  bnForwardOp(ctx, off(x), rows, cols, off(gamma), off(beta), (attrs as unknown as { epsilon: number }).epsilon,
+    off(mean), off(variance), off(y));
   return [y, mean, variance];
 }
 
 /** Inputs dy, x [..., C], mean, variance, gamma [C]; attrs {epsilon}. Outputs dx, dgamma, dbeta. */
 function bnTrainBackwardKernel({ inputs, attrs, backend: b }: KernelArgs): tf.TensorInfo[] {
   const backend = b as unknown as WasmBackendLike;
-  const k = trainKernels(backend);
-  if (!k) throw new Error(`${BN_TRAIN_BACKWARD}: the C kernels are not available`);
+  const ctx = trainContext(backend);
+  if (!ctx) throw new Error(`${BN_TRAIN_BACKWARD}: the C kernels are not available`);
   const { dy, x, mean, variance, gamma } = inputs as Record<string, tf.TensorInfo>;
   const cols = x.shape[x.shape.length - 1];
   const rows = x.shape.reduce((a, v) => a * v, 1) / cols;
   const dx = backend.makeOutput(x.shape, 'float32');
   const dgamma = backend.makeOutput([cols], 'float32');
   const dbeta = backend.makeOutput([cols], 'float32');
-  const acc = backend.makeOutput([7 * cols], 'float32'); // 2·cols doubles + 3·cols floats
   const off = (t: tf.TensorInfo) => offsetOf(backend, t);
-  k.bn_train_backward(off(dy), off(x), rows, cols, off(mean), off(variance), off(gamma),
-    (attrs as unknown as { epsilon: number }).epsilon, off(acc), off(dx), off(dgamma), off(dbeta));
-  backend.disposeData(acc.dataId);
+  bnBackwardOp(ctx, off(dy), off(x), rows, cols, off(mean), off(variance), off(gamma),
+    (attrs as unknown as { epsilon: number }).epsilon, off(dx), off(dgamma), off(dbeta));
   return [dx, dgamma, dbeta];
 }
 

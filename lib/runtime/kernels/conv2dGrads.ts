@@ -20,7 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WasmOps, WasmBackendLike, pair } from './wasmOps';
-import { trainKernels, offsetOf } from './trainWasm';
+import { trainContext, filterGradOp, offsetOf } from './trainWasm';
 
 interface ConvGradAttrs {
   strides: number | [number, number];
@@ -66,10 +66,10 @@ export function conv2dBackpropFilterWasm(args: {
   bottom = Math.max(0, bottom);
   right = Math.max(0, right);
 
-  const kernels = x.dtype === 'float32' && dy.dtype === 'float32' ? trainKernels(backend) : null;
-  if (kernels) {
+  const ctx = x.dtype === 'float32' && dy.dtype === 'float32' ? trainContext(backend) : null;
+  if (ctx) {
     const out = backend.makeOutput([fh, fw, Ci, Co], 'float32');
-    kernels.conv2d_filter_grad(offsetOf(backend, x), offsetOf(backend, dy), offsetOf(backend, out), 0, x.shape[0],
+    filterGradOp(ctx, offsetOf(backend, x), offsetOf(backend, dy), offsetOf(backend, out), x.shape[0],
       H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
     return out;
   }

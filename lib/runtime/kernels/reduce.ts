@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WasmBackendLike, heapF32 } from './wasmOps';
-import { trainKernels, offsetOf } from './trainWasm';
+import { trainContext, colSumsOp, offsetOf } from './trainWasm';
 
 /** Number of leading axes reduced, or -1 when `axes` are not exactly 0..k−1 (k < rank). */
 export function leadingAxesCount(axis: number | number[], shape: number[]): number {
@@ -51,11 +51,9 @@ export function makeLeadingReduceWasm(kind: 'Sum' | 'Mean', stock: tf.KernelFunc
     const outShape = keepDims ? [...x.shape.slice(0, k).map(() => 1), ...tail] : tail;
     const out = backend.makeOutput(outShape, 'float32');
     const scale = kind === 'Mean' && rows > 0 ? 1 / rows : 1;
-    const kernels = rows > 0 && cols > 0 ? trainKernels(backend) : null;
-    if (kernels) {
-      const acc = backend.makeOutput([2 * cols], 'float32'); // `cols` doubles
-      kernels.col_sums(offsetOf(backend, x), rows, cols, offsetOf(backend, acc), offsetOf(backend, out), scale);
-      backend.disposeData(acc.dataId);
+    const ctx = rows > 0 && cols > 0 ? trainContext(backend) : null;
+    if (ctx) {
+      colSumsOp(ctx, offsetOf(backend, x), rows, cols, offsetOf(backend, out), scale);
       return out;
     }
     // Views after the allocation: growing the heap detaches older views.

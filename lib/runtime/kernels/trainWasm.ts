@@ -15,6 +15,7 @@ import { compileKernel } from '../../wasm/load';
 import { WASM_BASE64 as PLAIN_BASE64 } from './wasm/trainKernels.wasm';
 import { WASM_BASE64 as SHARED_BASE64 } from './wasm/trainKernelsShared.wasm';
 import type { WasmBackendLike } from './wasmOps';
+import { helperFor, runPair } from './trainPool';
 
 /** Exports of trainKernels.c (every pointer a byte offset into tfjs' heap). */
 export interface TrainKernelExports {
@@ -24,6 +25,15 @@ export interface TrainKernelExports {
     acc: number, mean: number, variance: number, y: number): void;
   bn_train_backward(dy: number, x: number, rows: number, cols: number, mean: number, variance: number,
     gamma: number, eps: number, acc: number, dx: number, dgamma: number, dbeta: number): void;
+  col_acc(x: number, y: number, m: number, rows: number, cols: number, acc: number, mode: number): void;
+  f64_add(dst: number, src: number, n: number): void;
+  f32_add(dst: number, src: number, n: number): void;
+  col_finish(acc: number, cols: number, out: number, scale: number): void;
+  bn_sd(variance: number, cols: number, eps: number, sd: number): void;
+  bn_normalize(x: number, rows: number, cols: number, mean: number, gamma: number, sd: number, beta: number, y: number): void;
+  bn_backward_coefs(acc: number, n: number, cols: number, variance: number, gamma: number, eps: number,
+    coef: number, dgamma: number, dbeta: number): void;
+  bn_dx(dy: number, x: number, rows: number, cols: number, mean: number, coef: number, dx: number): void;
   conv2d_filter_grad(x: number, dy: number, dw: number, n0: number, n1: number, H: number, W: number, Ci: number,
     Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
 }
@@ -76,4 +86,125 @@ export function offsetOf(backend: WasmBackendLike, t: tf.TensorInfo): number {
   const entry = backend.dataIdMap.get(t.dataId);
   if (!entry) throw new Error('offsetOf: tensor is not on the wasm backend');
   return entry.memoryOffset;
+}
+
+/** Names of the exports, in a fixed order (the helper thread calls them by index). */
+const KERNEL_NAMES: Array<keyof TrainKernelExports> = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward',
+  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx'];
+
+/** The kernels plus, on the threaded binary, the helper thread that runs half of the work. */
+export interface TrainContext {
+  k: TrainKernelExports;
+  helper: ReturnType<typeof helperFor>;
+  backend: WasmBackendLike;
+}
+
+/** Kernels and helper for this backend, or null where the kernels are unavailable. */
+export function trainContext(backend: WasmBackendLike): TrainContext | null {
+  const k = trainKernels(backend);
+  if (!k) return null;
+  const memory = backendMemory(backend)!;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const module = shared ? compileKernel('lib/runtime/kernels/wasm/trainKernelsShared.c', SHARED_BASE64) : null;
+  return { k, helper: helperFor(memory, module, KERNEL_NAMES as string[]), backend };
+}
+
+/** Tensors with fewer elements run on one thread (a hand-over costs tens of µs). */
+const SPLIT_MIN_ELEMENTS = 1 << 15;
+
+/** First row of the helper's half, or 0 when the work stays on one thread. */
+function rowSplit(ctx: TrainContext, rows: number, cols: number): number {
+  return ctx.helper && rows >= 2 && rows * cols >= SPLIT_MIN_ELEMENTS ? Math.ceil(rows / 2) : 0;
+}
+
+/** Scratch float32 tensor of n elements; pass it to `free`. */
+function scratch(ctx: TrainContext, n: number): { off: number; info: tf.TensorInfo } {
+  const info = ctx.backend.makeOutput([Math.max(1, n)], 'float32');
+  return { off: offsetOf(ctx.backend, info), info };
+}
+function free(ctx: TrainContext, s: { info: tf.TensorInfo }): void {
+  ctx.backend.disposeData(s.info.dataId);
+}
+
+/**
+ * out[c] = f32(Σ_r x[r, c] · scale) for x [rows, cols] (pointers). float64 sums; with the helper
+ * thread each half of the rows is summed on its own and the halves added.
+ */
+export function colSumsOp(ctx: TrainContext, x: number, rows: number, cols: number, out: number, scale: number): void {
+  const { k } = ctx;
+  const h = rowSplit(ctx, rows, cols);
+  const s = scratch(ctx, 4 * cols);
+  const acc0 = s.off;
+  const acc1 = s.off + 8 * cols;
+  if (!h) {
+    k.col_sums(x, rows, cols, acc0, out, scale);
+  } else {
+    runPair(k, ctx.helper, ['col_acc', [x, 0, 0, h, cols, acc0, 0]], ['col_acc', [x + 4 * h * cols, 0, 0, rows - h, cols, acc1, 0]]);
+    k.f64_add(acc0, acc1, cols);
+    k.col_finish(acc0, cols, out, scale);
+  }
+  free(ctx, s);
+}
+
+/** Batch-norm training forward (see trainKernels.c bn_train_forward), split by rows with the helper. */
+export function bnForwardOp(ctx: TrainContext, x: number, rows: number, cols: number, gamma: number, beta: number,
+  eps: number, mean: number, variance: number, y: number): void {
+  const { k, helper } = ctx;
+  const h = rowSplit(ctx, rows, cols);
+  const s = scratch(ctx, 6 * cols);
+  const acc0 = s.off;
+  const acc1 = s.off + 8 * cols;
+  const sd = s.off + 16 * cols;
+  if (!h) {
+    k.bn_train_forward(x, rows, cols, gamma, beta, eps, acc0, mean, variance, y);
+  } else {
+    const x1 = x + 4 * h * cols;
+    for (const [mode, out] of [[0, mean], [1, variance]]) {
+      runPair(k, helper, ['col_acc', [x, 0, mean, h, cols, acc0, mode]], ['col_acc', [x1, 0, mean, rows - h, cols, acc1, mode]]);
+      k.f64_add(acc0, acc1, cols);
+      k.col_finish(acc0, cols, out, 1 / rows);
+    }
+    k.bn_sd(variance, cols, eps, sd);
+    runPair(k, helper, ['bn_normalize', [x, h, cols, mean, gamma, sd, beta, y]],
+      ['bn_normalize', [x1, rows - h, cols, mean, gamma, sd, beta, y + 4 * h * cols]]);
+  }
+  free(ctx, s);
+}
+
+/** Batch-norm training backward (see trainKernels.c bn_train_backward), split by rows with the helper. */
+export function bnBackwardOp(ctx: TrainContext, dy: number, x: number, rows: number, cols: number, mean: number,
+  variance: number, gamma: number, eps: number, dx: number, dgamma: number, dbeta: number): void {
+  const { k, helper } = ctx;
+  const h = rowSplit(ctx, rows, cols);
+  const s = scratch(ctx, 11 * cols);
+  const acc0 = s.off;
+  const acc1 = s.off + 16 * cols;
+  const coef = s.off + 32 * cols;
+  if (!h) {
+    k.bn_train_backward(dy, x, rows, cols, mean, variance, gamma, eps, acc0, dx, dgamma, dbeta);
+  } else {
+    const off = 4 * h * cols;
+    runPair(k, helper, ['col_acc', [x, dy, mean, h, cols, acc0, 3]], ['col_acc', [x + off, dy + off, mean, rows - h, cols, acc1, 3]]);
+    k.f64_add(acc0, acc1, 2 * cols);
+    k.bn_backward_coefs(acc0, rows, cols, variance, gamma, eps, coef, dgamma, dbeta);
+    runPair(k, helper, ['bn_dx', [dy, x, h, cols, mean, coef, dx]], ['bn_dx', [dy + off, x + off, rows - h, cols, mean, coef, dx + off]]);
+  }
+  free(ctx, s);
+}
+
+/** Conv filter gradient (trainKernels.c conv2d_filter_grad) over all N images; halves of the batch with the helper. */
+export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: number, N: number, H: number, W: number,
+  Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void {
+  const { k, helper } = ctx;
+  const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
+  if (!helper || N < 2) {
+    k.conv2d_filter_grad(x, dy, dw, 0, N, ...(geometry as [number, number, number, number, number, number, number, number, number, number, number, number]));
+    return;
+  }
+  const size = fh * fw * Ci * Co;
+  const s = scratch(ctx, size);
+  const h = Math.ceil(N / 2);
+  runPair(k, helper, ['conv2d_filter_grad', [x, dy, dw, 0, h, ...geometry]], ['conv2d_filter_grad', [x, dy, s.off, h, N, ...geometry]]);
+  k.f32_add(dw, s.off, size);
+  free(ctx, s);
 }

@@ -154,11 +154,68 @@ void bn_train_forward(const float *x, u32 rows, u32 cols, const float *gamma, co
  *   dβ = Σ dy,  dγ = r·Σ dy·xc,  dx = dy·gr + xc·(gr·r²·(−Σ dy·xc / n)) + gr·(−Σ dy / n)
  * Two passes over dy and x. acc: 2·cols doubles, then 3·cols floats of scratch.
  */
+void bn_backward_coefs(const double *acc, u32 n, u32 cols, const float *var, const float *gamma, float eps,
+                       float *coef, float *dgamma, float *dbeta);
+void bn_dx(const float *dy, const float *x, u32 rows, u32 cols, const float *mean, const float *coef, float *dx);
+
 void bn_train_backward(const float *dy, const float *x, u32 rows, u32 cols, const float *mean, const float *var,
                        const float *gamma, float eps, double *acc, float *dx, float *dgamma, float *dbeta) {
   reduce_cols(x, dy, mean, rows, cols, acc, 3);
-  float *a = (float *)(acc + 2 * cols), *b = a + cols, *sh = b + cols;
-  float negInvN = -1.0f / (float)rows;
+  float *coef = (float *)(acc + 2 * cols);
+  bn_backward_coefs(acc, rows, cols, var, gamma, eps, coef, dgamma, dbeta);
+  bn_dx(dy, x, rows, cols, mean, coef, dx);
+}
+
+/*
+ * Building blocks for splitting the work between threads (../trainPool.ts): each thread reduces
+ * its own rows into its own float64 accumulators, which are then added and finished.
+ * mode as reduce_cols: 0 Σx, 1 Σ(x−m)², 2 Σ y·(x−m), 3 Σy and Σ y·(x−m) (2·cols accumulators).
+ */
+void col_acc(const float *x, const float *y, const float *m, u32 rows, u32 cols, double *acc, int mode) {
+  switch (mode) {
+    case 0: reduce_cols(x, y, m, rows, cols, acc, 0); break;
+    case 1: reduce_cols(x, y, m, rows, cols, acc, 1); break;
+    case 2: reduce_cols(x, y, m, rows, cols, acc, 2); break;
+    default: reduce_cols(x, y, m, rows, cols, acc, 3); break;
+  }
+}
+
+/* dst[i] += src[i] (float64). */
+void f64_add(double *dst, const double *src, u32 n) {
+  for (u32 i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/* dst[i] += src[i] (float32). */
+void f32_add(float *dst, const float *src, u32 n) {
+  u32 i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(dst + i, wasm_f32x4_add(wasm_v128_load(dst + i), wasm_v128_load(src + i)));
+  for (; i < n; i++) dst[i] += src[i];
+}
+
+/* out[c] = f32(acc[c] · scale). */
+void col_finish(const double *acc, u32 cols, float *out, double scale) {
+  for (u32 c = 0; c < cols; c++) out[c] = (float)(acc[c] * scale);
+}
+
+/* sd[c] = (double)√(σ²+ε) (f32 root), the normalisation factors of bn_normalize. */
+void bn_sd(const float *var, u32 cols, float eps, double *sd) {
+  for (u32 c = 0; c < cols; c++) sd[c] = (double)__builtin_sqrtf(var[c] + eps);
+}
+
+/* y for rows of x (as bn_train_forward's second half). */
+void bn_normalize(const float *x, u32 rows, u32 cols, const float *mean, const float *gamma, const double *sd,
+                  const float *beta, float *y) {
+  normalize(x, rows, cols, mean, gamma, sd, beta, y);
+}
+
+/*
+ * From acc = [Σ dy | Σ dy·(x−μ)] over all n rows: dγ, dβ and coef = [gr | gr·r²·(−Σdy·xc/n) | gr·(−Σdy/n)]
+ * (3·cols floats) for bn_dx.
+ */
+void bn_backward_coefs(const double *acc, u32 n, u32 cols, const float *var, const float *gamma, float eps,
+                       float *coef, float *dgamma, float *dbeta) {
+  float *a = coef, *b = coef + cols, *sh = b + cols;
+  float negInvN = -1.0f / (float)n;
   for (u32 c = 0; c < cols; c++) {
     float r = 1.0f / __builtin_sqrtf(var[c] + eps);
     float gr = gamma[c] * r;
@@ -169,6 +226,11 @@ void bn_train_backward(const float *dy, const float *x, u32 rows, u32 cols, cons
     dgamma[c] = sDyXc * r;
     dbeta[c] = sDy;
   }
+}
+
+/* dx = dy·a + (x−μ)·b + sh per column, for rows of dy and x (coef from bn_backward_coefs). */
+void bn_dx(const float *dy, const float *x, u32 rows, u32 cols, const float *mean, const float *coef, float *dx) {
+  const float *a = coef, *b = coef + cols, *sh = b + cols;
   for (u32 r = 0; r < rows; r++) {
     const float *p = x + (unsigned long)r * cols, *q = dy + (unsigned long)r * cols;
     float *o = dx + (unsigned long)r * cols;

@@ -4,6 +4,6 @@
  * digest of that file so that editing it makes this wrapper stale too (tests/trainKernels.test.ts
  * compares the line below with sourceDigest(trainKernels.c); update it and rebuild).
  *
- * trainKernels.c sha256: a0035ff9f7f91ee56b448067a45a95596246670cb65b9f077107037a867d8b61
+ * trainKernels.c sha256: 810619fdbac2f81d3a0e3e59ee20d2f996659baba2bc5635fb8a6ac15e20a68d
  */
 #include "trainKernels.c"
