@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerConfig } from '../config';
+import { adamwFused } from '../runtime/kernels/adamwKernel';
 
 /** A trainable variable with a stable name (the layer weight's `originalName`, e.g. `head_fc1/kernel`). */
 export interface NamedVariable {
@@ -96,6 +97,14 @@ export class AdamW {
         const p = this.params[i].variable;
         if (g.shape.join(',') !== p.shape.join(',')) {
           throw new Error(`AdamW.step: gradient of '${this.params[i].name}' has shape [${g.shape}], parameter [${p.shape}]`);
+        }
+        // wasm: one fused kernel with the same float32 arithmetic (lib/runtime/kernels/adamwKernel).
+        const fused = adamwFused(p, g, this.m[i], this.v[i], { beta1, beta2, sqrtBc2, eps, decay, stepSize });
+        if (fused) {
+          this.m[i].assign(fused[1]);
+          this.v[i].assign(fused[2]);
+          p.assign(fused[0]);
+          continue;
         }
         const m = this.m[i].mul(beta1).add(g.mul(1 - beta1));
         const v = this.v[i].mul(beta2).add(g.square().mul(1 - beta2));

@@ -13,6 +13,7 @@ import { installBatchNormTraining, uninstallBatchNormTraining, registerBatchNorm
 import { makeAvgPoolGradWasm } from './avgPoolGrad';
 import { maxPoolGradWasm } from './maxPoolGrad';
 import { makeIdentityWasm, makeEqualWasm } from './identityEqual';
+import { registerAdamWKernel } from './adamwKernel';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
@@ -162,6 +163,8 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
       st.installed.add('wasm:MaxPoolGrad');
     }
   }
+  // The fused AdamW update (a new kernel name; used by lib/train/adamw.ts only where registered).
+  registerAdamWKernel();
   const wrapped = [
     ['Identity', want.identity, 'stockIdentity', makeIdentityWasm],
     ['Equal', want.equal, 'stockEqual', makeEqualWasm],

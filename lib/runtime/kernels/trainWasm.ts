@@ -34,6 +34,8 @@ export interface TrainKernelExports {
   bn_backward_coefs(acc: number, n: number, cols: number, variance: number, gamma: number, eps: number,
     coef: number, dgamma: number, dbeta: number): void;
   bn_dx(dy: number, x: number, rows: number, cols: number, mean: number, coef: number, dx: number): void;
+  adamw(p: number, g: number, m: number, v: number, n: number, b1: number, omb1: number, b2: number, omb2: number,
+    sqrtBc2: number, eps: number, decay: number, stepSize: number, pOut: number, mOut: number, vOut: number): void;
   conv2d_filter_grad(x: number, dy: number, dw: number, n0: number, n1: number, H: number, W: number, Ci: number,
     Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
 }
@@ -90,7 +92,7 @@ export function offsetOf(backend: WasmBackendLike, t: tf.TensorInfo): number {
 
 /** Names of the exports, in a fixed order (the helper thread calls them by index). */
 const KERNEL_NAMES: Array<keyof TrainKernelExports> = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward',
-  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx'];
+  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw'];
 
 /** The kernels plus, on the threaded binary, the helper thread that runs half of the work. */
 export interface TrainContext {

@@ -4,6 +4,6 @@
  * digest of that file so that editing it makes this wrapper stale too (tests/trainKernels.test.ts
  * compares the line below with sourceDigest(trainKernels.c); update it and rebuild).
  *
- * trainKernels.c sha256: 810619fdbac2f81d3a0e3e59ee20d2f996659baba2bc5635fb8a6ac15e20a68d
+ * trainKernels.c sha256: 93cc81356cfbacfd7d6c598867015552e9864ca672111c6f647d400ab57e545f
  */
 #include "trainKernels.c"
