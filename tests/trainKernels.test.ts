@@ -240,6 +240,56 @@ for (const shared of [false, true]) {
   });
 }
 
+/** Float64 JS oracle of conv2d_forward. */
+function jsConvForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, N: number, H: number, W: number, Ci: number,
+  Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number, relu: boolean): Float64Array {
+  const out = new Float64Array(N * Ho * Wo * Co);
+  for (let n = 0; n < N; n++) for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) for (let co = 0; co < Co; co++) {
+    let s = bias ? bias[co] : 0;
+    for (let a = 0; a < fh; a++) for (let b = 0; b < fw; b++) {
+      const xi = i * sh + a - top;
+      const xj = j * sw + b - left;
+      if (xi < 0 || xi >= H || xj < 0 || xj >= W) continue;
+      for (let ci = 0; ci < Ci; ci++) s += x[((n * H + xi) * W + xj) * Ci + ci] * w[((a * fw + b) * Ci + ci) * Co + co];
+    }
+    out[((n * Ho + i) * Wo + j) * Co + co] = relu ? Math.max(0, s) : s;
+  }
+  return out;
+}
+
+for (const shared of [false, true]) {
+  test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_forward equals a float64 loop (borders, strides, channel tails, narrow rows, row ranges)`, () => {
+    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of [...convCases, [2, 5, 3, 4, 16, 3, 3, 1, 1, 1, 1, 5, 3], [1, 9, 13, 1, 8, 3, 3, 1, 1, 0, 0, 7, 11]]) {
+      for (const relu of [false, true]) {
+        const arena = new Arena(shared);
+        const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+        const xv = randn(N * H * W * Ci);
+        const wv = randn(fh * fw * Ci * Co);
+        const bv = randn(Co);
+        const x = arena.alloc(xv.length, xv, false);
+        const w = arena.alloc(wv.length, wv, false);
+        const bias = arena.alloc(Co, bv, false);
+        const zeros = arena.alloc(Ci, new Float32Array(Ci), false);
+        const size = N * Ho * Wo * Co;
+        const y = arena.alloc(size);
+        const rows = N * Ho;
+        const half = Math.ceil(rows / 2);
+        // Two row ranges, as the main and the helper thread run them; no bias on the first pass.
+        k.conv2d_forward(x, w, 0, zeros, y, 0, half, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0);
+        k.conv2d_forward(x, w, 0, zeros, y, half, rows, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0);
+        const what = `${N},${H},${W},${Ci}->${Co} stride ${sh},${sw} relu ${relu}`;
+        const check = (got: Float32Array, ref: Float64Array) => {
+          for (let i = 0; i < size; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${what}: y[${i}] ${got[i]} vs ${ref[i]}`);
+        };
+        check(arena.f32(y, size), jsConvForward(xv, wv, null, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu));
+        k.conv2d_forward(x, w, bias, zeros, y, 0, rows, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0);
+        check(arena.f32(y, size), jsConvForward(xv, wv, bv, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu));
+        assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [w, w + 4 * wv.length], [bias, bias + 4 * Co], [zeros, zeros + 4 * Ci]]), 0);
+      }
+    }
+  });
+}
+
 for (const threads of [1, 2]) {
   test(`tfjs wasm with FAT2019_THREADS=${threads}: the C kernels run in place on its heap; Sum, Mean, batch-norm values and gradients match cpu`, () => {
     const script = path.join(root, 'tests', 'fixtures', 'trainKernelsOnTfjs.ts');

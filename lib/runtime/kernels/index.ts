@@ -14,6 +14,7 @@ import { makeAvgPoolGradWasm } from './avgPoolGrad';
 import { maxPoolGradWasm } from './maxPoolGrad';
 import { makeIdentityWasm, makeEqualWasm } from './identityEqual';
 import { registerAdamWKernel } from './adamwKernel';
+import { makeConv2DWasm, makeFusedConv2DWasm } from './conv2dForward';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
@@ -43,6 +44,8 @@ export interface CustomKernelOptions {
   identity?: boolean;
   /** wasm `Equal` for broadcasting float32 operands without the stock per-element index loop (./identityEqual). */
   equal?: boolean;
+  /** wasm `Conv2D`/`FusedConv2D` through the project's C kernel where it applies (./conv2dForward). */
+  convForward?: boolean;
 }
 
 interface KernelState {
@@ -54,6 +57,8 @@ interface KernelState {
   stockMaxPoolGrad?: tf.KernelConfig;
   stockIdentity?: tf.KernelConfig;
   stockEqual?: tf.KernelConfig;
+  stockConv2D?: tf.KernelConfig;
+  stockFusedConv2D?: tf.KernelConfig;
 }
 
 const STATE_KEY = Symbol.for('fat2019.customKernels.state');
@@ -87,6 +92,7 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     maxPoolGrad: options.maxPoolGrad ?? true,
     identity: options.identity ?? true,
     equal: options.equal ?? true,
+    convForward: options.convForward ?? true,
   };
   if (want.conv2dBackpropFilter && !st.installed.has('wasm:Conv2DBackpropFilter')) {
     if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
@@ -168,6 +174,8 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
   const wrapped = [
     ['Identity', want.identity, 'stockIdentity', makeIdentityWasm],
     ['Equal', want.equal, 'stockEqual', makeEqualWasm],
+    ['Conv2D', want.convForward, 'stockConv2D', makeConv2DWasm],
+    ['FusedConv2D', want.convForward, 'stockFusedConv2D', makeFusedConv2DWasm],
   ] as const;
   for (const [kernelName, on, key, make] of wrapped) {
     if (!on || st.installed.has(`wasm:${kernelName}`)) continue;
@@ -193,10 +201,11 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
  * tests). `Conv2DBackpropFilter` stays: wasm has no stock kernel and training needs one.
  */
 export function restoreStockKernels(
-  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean; avgPoolGrad?: boolean; maxPoolGrad?: boolean; identity?: boolean; equal?: boolean } = {},
+  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean; avgPoolGrad?: boolean; maxPoolGrad?: boolean; identity?: boolean; equal?: boolean; convForward?: boolean } = {},
 ): void {
   const st = state();
-  for (const [kernelName, on, config] of [['Identity', which.identity, st.stockIdentity], ['Equal', which.equal, st.stockEqual]] as const) {
+  for (const [kernelName, on, config] of [['Identity', which.identity, st.stockIdentity], ['Equal', which.equal, st.stockEqual],
+    ['Conv2D', which.convForward, st.stockConv2D], ['FusedConv2D', which.convForward, st.stockFusedConv2D]] as const) {
     if ((on ?? true) && st.installed.has(`wasm:${kernelName}`) && config) {
       tf.unregisterKernel(kernelName, 'wasm');
       tf.registerKernel(config);

@@ -36,6 +36,8 @@ export interface TrainKernelExports {
   bn_dx(dy: number, x: number, rows: number, cols: number, mean: number, coef: number, dx: number): void;
   adamw(p: number, g: number, m: number, v: number, n: number, b1: number, omb1: number, b2: number, omb2: number,
     sqrtBc2: number, eps: number, decay: number, stepSize: number, pOut: number, mOut: number, vOut: number): void;
+  conv2d_forward(x: number, w: number, bias: number, zeros: number, y: number, r0: number, r1: number, H: number, W: number, Ci: number,
+    Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number, relu: number): void;
   conv2d_filter_grad(x: number, dy: number, dw: number, n0: number, n1: number, H: number, W: number, Ci: number,
     Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
 }
@@ -92,7 +94,7 @@ export function offsetOf(backend: WasmBackendLike, t: tf.TensorInfo): number {
 
 /** Names of the exports, in a fixed order (the helper thread calls them by index). */
 const KERNEL_NAMES: Array<keyof TrainKernelExports> = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward',
-  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw'];
+  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw', 'conv2d_forward'];
 
 /** The kernels plus, on the threaded binary, the helper thread that runs half of the work. */
 export interface TrainContext {
@@ -214,4 +216,23 @@ export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: numbe
   runPair(k, helper, ['conv2d_filter_grad', [x, dy, dw, 0, h, ...geometry]], ['conv2d_filter_grad', [x, dy, s.off, h, N, ...geometry]]);
   k.f32_add(dw, s.off, size);
   free(ctx, s);
+}
+
+/**
+ * Forward convolution (trainKernels.c conv2d_forward) of all N·Ho output rows; with the helper
+ * the rows are cut in two halves. bias: 0 for none.
+ */
+export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: number, y: number, N: number, H: number,
+  W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number,
+  top: number, left: number, relu: boolean): void {
+  const { k, helper } = ctx;
+  const rows = N * Ho;
+  const zeros = ctx.backend.makeOutput([Math.max(1, Ci)], 'float32');
+  const z = offsetOf(ctx.backend, zeros);
+  new Float32Array((ctx.backend.wasm.wasmMemory ?? backendMemory(ctx.backend)!).buffer, z, Math.max(1, Ci)).fill(0);
+  const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0];
+  const h = helper && rows >= 2 && rows * Wo * Co >= 65536 ? Math.ceil(rows / 2) : rows;
+  runPair(k, helper, ['conv2d_forward', [x, w, bias, z, y, 0, h, ...geometry]],
+    h < rows ? ['conv2d_forward', [x, w, bias, z, y, h, rows, ...geometry]] : null);
+  ctx.backend.disposeData(zeros.dataId);
 }

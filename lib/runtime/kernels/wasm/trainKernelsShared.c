@@ -4,6 +4,6 @@
  * digest of that file so that editing it makes this wrapper stale too (tests/trainKernels.test.ts
  * compares the line below with sourceDigest(trainKernels.c); update it and rebuild).
  *
- * trainKernels.c sha256: 93cc81356cfbacfd7d6c598867015552e9864ca672111c6f647d400ab57e545f
+ * trainKernels.c sha256: 49865eb9700584ab4713aafc01cb7c2cac64903dc297e9b7c799c70beccb1a3d
  */
 #include "trainKernels.c"
