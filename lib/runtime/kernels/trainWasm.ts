@@ -12,8 +12,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { compileKernel } from '../../wasm/load';
-import { WASM_BASE64 as PLAIN_BASE64 } from './wasm/trainKernels.wasm';
-import { WASM_BASE64 as SHARED_BASE64 } from './wasm/trainKernelsShared.wasm';
+// '.wasm.js' (TypeScript and esbuild resolve it to the generated '.wasm.ts'): tslab's notebook
+// loader appends '.js' only to extension-less specifiers, so './x.wasm' would not load there.
+import { WASM_BASE64 as PLAIN_BASE64 } from './wasm/trainKernels.wasm.js';
+import { WASM_BASE64 as SHARED_BASE64 } from './wasm/trainKernelsShared.wasm.js';
 import type { WasmBackendLike } from './wasmOps';
 import { helperFor, runPair } from './trainPool';
 
