@@ -15,6 +15,7 @@ import { maxPoolGradWasm } from './maxPoolGrad';
 import { makeIdentityWasm, makeEqualWasm } from './identityEqual';
 import { registerAdamWKernel } from './adamwKernel';
 import { makeConv2DWasm, makeFusedConv2DWasm } from './conv2dForward';
+import { registerReluGradKernel, reluGradConfig } from './reluGrad';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
@@ -46,6 +47,8 @@ export interface CustomKernelOptions {
   equal?: boolean;
   /** wasm `Conv2D`/`FusedConv2D` through the project's C kernel where it applies (./conv2dForward). */
   convForward?: boolean;
+  /** `Relu` gradient in one wasm kernel instead of Step, Cast and Multiply (./reluGrad). */
+  reluGrad?: boolean;
 }
 
 interface KernelState {
@@ -59,6 +62,7 @@ interface KernelState {
   stockEqual?: tf.KernelConfig;
   stockConv2D?: tf.KernelConfig;
   stockFusedConv2D?: tf.KernelConfig;
+  stockReluGrad?: tf.GradConfig;
 }
 
 const STATE_KEY = Symbol.for('fat2019.customKernels.state');
@@ -93,6 +97,7 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     identity: options.identity ?? true,
     equal: options.equal ?? true,
     convForward: options.convForward ?? true,
+    reluGrad: options.reluGrad ?? true,
   };
   if (want.conv2dBackpropFilter && !st.installed.has('wasm:Conv2DBackpropFilter')) {
     if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
@@ -171,6 +176,12 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
   }
   // The fused AdamW update (a new kernel name; used by lib/train/adamw.ts only where registered).
   registerAdamWKernel();
+  if (want.reluGrad && !st.installed.has('grad:Relu')) {
+    registerReluGradKernel();
+    st.stockReluGrad = tf.getGradient('Relu');
+    tf.registerGradient(reluGradConfig);
+    st.installed.add('grad:Relu');
+  }
   const wrapped = [
     ['Identity', want.identity, 'stockIdentity', makeIdentityWasm],
     ['Equal', want.equal, 'stockEqual', makeEqualWasm],
@@ -201,9 +212,13 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
  * tests). `Conv2DBackpropFilter` stays: wasm has no stock kernel and training needs one.
  */
 export function restoreStockKernels(
-  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean; avgPoolGrad?: boolean; maxPoolGrad?: boolean; identity?: boolean; equal?: boolean; convForward?: boolean } = {},
+  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean; avgPoolGrad?: boolean; maxPoolGrad?: boolean; identity?: boolean; equal?: boolean; convForward?: boolean; reluGrad?: boolean } = {},
 ): void {
   const st = state();
+  if ((which.reluGrad ?? true) && st.installed.has('grad:Relu') && st.stockReluGrad) {
+    tf.registerGradient(st.stockReluGrad);
+    st.installed.delete('grad:Relu');
+  }
   for (const [kernelName, on, config] of [['Identity', which.identity, st.stockIdentity], ['Equal', which.equal, st.stockEqual],
     ['Conv2D', which.convForward, st.stockConv2D], ['FusedConv2D', which.convForward, st.stockFusedConv2D]] as const) {
     if ((on ?? true) && st.installed.has(`wasm:${kernelName}`) && config) {

@@ -40,6 +40,7 @@ export interface TrainKernelExports {
     sqrtBc2: number, eps: number, decay: number, stepSize: number, pOut: number, mOut: number, vOut: number): void;
   conv2d_forward(x: number, w: number, bias: number, zeros: number, y: number, r0: number, r1: number, H: number, W: number, Ci: number,
     Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number, relu: number): void;
+  relu_grad(dy: number, x: number, n: number, dx: number): void;
   conv2d_filter_grad(x: number, dy: number, dw: number, n0: number, n1: number, H: number, W: number, Ci: number,
     Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
 }
@@ -96,7 +97,7 @@ export function offsetOf(backend: WasmBackendLike, t: tf.TensorInfo): number {
 
 /** Names of the exports, in a fixed order (the helper thread calls them by index). */
 const KERNEL_NAMES: Array<keyof TrainKernelExports> = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward',
-  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw', 'conv2d_forward'];
+  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw', 'conv2d_forward', 'relu_grad'];
 
 /** The kernels plus, on the threaded binary, the helper thread that runs half of the work. */
 export interface TrainContext {
@@ -237,4 +238,10 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
   runPair(k, helper, ['conv2d_forward', [x, w, bias, z, y, 0, h, ...geometry]],
     h < rows ? ['conv2d_forward', [x, w, bias, z, y, h, rows, ...geometry]] : null);
   ctx.backend.disposeData(zeros.dataId);
+}
+
+/** dx = dy·step(x) over n elements (trainKernels.c relu_grad); halves with the helper for large tensors. */
+export function reluGradOp(ctx: TrainContext, dy: number, x: number, n: number, dx: number): void {
+  const h = ctx.helper && n >= SPLIT_MIN_ELEMENTS ? Math.ceil(n / 8) * 4 : n;
+  runPair(ctx.k, ctx.helper, ['relu_grad', [dy, x, h, dx]], h < n ? ['relu_grad', [dy + 4 * h, x + 4 * h, n - h, dx + 4 * h]] : null);
 }

@@ -4,6 +4,6 @@
  * digest of that file so that editing it makes this wrapper stale too (tests/trainKernels.test.ts
  * compares the line below with sourceDigest(trainKernels.c); update it and rebuild).
  *
- * trainKernels.c sha256: 49865eb9700584ab4713aafc01cb7c2cac64903dc297e9b7c799c70beccb1a3d
+ * trainKernels.c sha256: e5304579b1884b344e319954cff7f55a5b2a95b51abdb10ee89d1ce7b78b87ae
  */
 #include "trainKernels.c"
