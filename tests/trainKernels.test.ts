@@ -270,19 +270,22 @@ for (const shared of [false, true]) {
         const w = arena.alloc(wv.length, wv, false);
         const bias = arena.alloc(Co, bv, false);
         const zeros = arena.alloc(Ci, new Float32Array(Ci), false);
+        // Packed weights (as conv2dForward uses them for large channel blocks) on the second pass.
+        const wpack = arena.alloc(fh * fw * Ci * (Co & ~7) + 1);
+        k.pack_w8(w, fh * fw, Ci, Co, wpack);
         const size = N * Ho * Wo * Co;
         const y = arena.alloc(size);
         const rows = N * Ho;
         const half = Math.ceil(rows / 2);
         // Two row ranges, as the main and the helper thread run them; no bias on the first pass.
-        k.conv2d_forward(x, w, 0, zeros, y, 0, half, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0);
-        k.conv2d_forward(x, w, 0, zeros, y, half, rows, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0);
+        k.conv2d_forward(x, w, 0, 0, zeros, y, 0, half, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0);
+        k.conv2d_forward(x, w, 0, 0, zeros, y, half, rows, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0);
         const what = `${N},${H},${W},${Ci}->${Co} stride ${sh},${sw} relu ${relu}`;
         const check = (got: Float32Array, ref: Float64Array) => {
           for (let i = 0; i < size; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${what}: y[${i}] ${got[i]} vs ${ref[i]}`);
         };
         check(arena.f32(y, size), jsConvForward(xv, wv, null, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu));
-        k.conv2d_forward(x, w, bias, zeros, y, 0, rows, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0);
+        k.conv2d_forward(x, w, wpack, bias, zeros, y, 0, rows, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0);
         check(arena.f32(y, size), jsConvForward(xv, wv, bv, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu));
         assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [w, w + 4 * wv.length], [bias, bias + 4 * Co], [zeros, zeros + 4 * Ci]]), 0);
       }

@@ -7,17 +7,16 @@
  * Why: XNNPACK creates an operator, packing the filter, for every new filter tensor, i.e. on
  * every training step (the weights change) and on every input-gradient call (a flipped filter).
  * Measured on CNN-model-1's layers (batch 32, width 1/8), 2 threads: XNNPACK 60–85 GFLOP/s, this
- * kernel with the helper 66–112. Same sums in the same order as XNNPACK's (equal outputs in the
- * measurements). Handled: NHWC, dilation 1, float32, output channels a multiple of 8, at most
- * 1152 taps × input channels (3×3 × 128), bias [Co] or none, activation linear or relu;
- * everything else goes to the stock kernel.
+ * kernel with the helper 66–124. Same sums in the same order as XNNPACK's (equal outputs in the
+ * measurements). Weights of an 8-channel block larger than 16 KiB are first packed contiguously
+ * (trainKernels.c pack_w8): unpacked, 256+ input channels fell to 58–73 GFLOP/s; packed, the
+ * full-width layers run at 117–124 vs XNNPACK's 86–89. Handled: NHWC, dilation 1, float32,
+ * output channels a multiple of 8, bias [Co] or none, activation linear or relu; everything else
+ * goes to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasmOps';
 import { trainContext, convForwardOp, offsetOf } from './trainWasm';
-
-/** Largest fh·fw·Ci handled by the C kernel (3×3 × 128 input channels). */
-export const MAX_TAPS_TIMES_CI = 1152;
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
 
@@ -33,9 +32,6 @@ export function convForwardC(
   const [N, H, W, Ci] = x.shape;
   const [fh, fw, ci2, Co] = filter.shape;
   if (ci2 !== Ci || Co % 8 !== 0 || Co === 0 || Ci === 0) return null;
-  // A channel block's weights (fh·fw·Ci × 8 floats) must stay in L1 (32 KiB) along a row: beyond
-  // that XNNPACK is faster (3×3, 2 threads: Ci 128 about even, Ci 256 → 68 vs 87 GFLOP/s).
-  if (fh * fw * Ci > MAX_TAPS_TIMES_CI) return null;
   if (bias && (bias.dtype !== 'float32' || bias.shape.reduce((a, b) => a * b, 1) !== Co)) return null;
   const [sh, sw] = strides;
   const Ho = Math.floor((H + pads[0] + pads[1] - fh) / sh) + 1;

@@ -38,7 +38,8 @@ export interface TrainKernelExports {
   bn_dx(dy: number, x: number, rows: number, cols: number, mean: number, coef: number, dx: number): void;
   adamw(p: number, g: number, m: number, v: number, n: number, b1: number, omb1: number, b2: number, omb2: number,
     sqrtBc2: number, eps: number, decay: number, stepSize: number, pOut: number, mOut: number, vOut: number): void;
-  conv2d_forward(x: number, w: number, bias: number, zeros: number, y: number, r0: number, r1: number, H: number, W: number, Ci: number,
+  pack_w8(w: number, taps: number, Ci: number, Co: number, out: number): void;
+  conv2d_forward(x: number, w: number, wpack: number, bias: number, zeros: number, y: number, r0: number, r1: number, H: number, W: number, Ci: number,
     Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number, relu: number): void;
   relu_grad(dy: number, x: number, n: number, dx: number): void;
   conv2d_filter_grad(x: number, dy: number, dw: number, n0: number, n1: number, H: number, W: number, Ci: number,
@@ -97,7 +98,7 @@ export function offsetOf(backend: WasmBackendLike, t: tf.TensorInfo): number {
 
 /** Names of the exports, in a fixed order (the helper thread calls them by index). */
 const KERNEL_NAMES: Array<keyof TrainKernelExports> = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward',
-  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw', 'conv2d_forward', 'relu_grad'];
+  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw', 'conv2d_forward', 'relu_grad', 'pack_w8'];
 
 /** The kernels plus, on the threaded binary, the helper thread that runs half of the work. */
 export interface TrainContext {
@@ -233,11 +234,25 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
   const zeros = ctx.backend.makeOutput([Math.max(1, Ci)], 'float32');
   const z = offsetOf(ctx.backend, zeros);
   new Float32Array((ctx.backend.wasm.wasmMemory ?? backendMemory(ctx.backend)!).buffer, z, Math.max(1, Ci)).fill(0);
+  // Weights of a channel block beyond L1 (fh·fw·Ci·8 floats > 16 KiB): packed block by block.
+  const packed = fh * fw * Ci * 8 * 4 > PACK_ABOVE_BYTES && Co >= 8 ? ctx.backend.makeOutput([fh * fw * Ci * (Co & ~7)], 'float32') : null;
+  const wp = packed ? offsetOf(ctx.backend, packed) : 0;
+  if (packed) k.pack_w8(w, fh * fw, Ci, Co, wp);
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0];
   const h = helper && rows >= 2 && rows * Wo * Co >= 65536 ? Math.ceil(rows / 2) : rows;
-  runPair(k, helper, ['conv2d_forward', [x, w, bias, z, y, 0, h, ...geometry]],
-    h < rows ? ['conv2d_forward', [x, w, bias, z, y, h, rows, ...geometry]] : null);
+  runPair(k, helper, ['conv2d_forward', [x, w, wp, bias, z, y, 0, h, ...geometry]],
+    h < rows ? ['conv2d_forward', [x, w, wp, bias, z, y, h, rows, ...geometry]] : null);
   ctx.backend.disposeData(zeros.dataId);
+  if (packed) ctx.backend.disposeData(packed.dataId);
+}
+
+/** Channel-block weights above this size are packed contiguously before the convolution. */
+let PACK_ABOVE_BYTES = 16384;
+/** For measurements: sets the packing threshold (bytes); returns the previous one. */
+export function setConvPackThreshold(bytes: number): number {
+  const was = PACK_ABOVE_BYTES;
+  PACK_ABOVE_BYTES = bytes;
+  return was;
 }
 
 /** dx = dy·step(x) over n elements (trainKernels.c relu_grad); halves with the helper for large tensors. */

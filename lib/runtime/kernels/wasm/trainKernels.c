@@ -376,8 +376,9 @@ void adamw(const float *p, const float *g, const float *m, const float *v, u32 n
  * 4 output pixels (columns j..j+3 of one row) × 8 output channels of a forward convolution.
  * Taps that fall outside the image read `zeros` (Ci zero floats) instead.
  */
-INLINE void conv_block4x8(const float *ximg, const float *w, const float *zeros, u32 W, u32 Ci, u32 Co, u32 fw,
-                          u32 sw, int rowTop, u32 a0, u32 a1, u32 j, int left, v128_t b0, v128_t b1, int relu, float *out) {
+INLINE void conv_block4x8(const float *ximg, const float *w, u32 wstride, const float *zeros, u32 W, u32 Ci, u32 Co,
+                          u32 fw, u32 sw, int rowTop, u32 a0, u32 a1, u32 j, int left, v128_t b0, v128_t b1, int relu,
+                          float *out) {
   v128_t c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
   for (u32 a = a0; a < a1; a++) {
     const float *xr = ximg + (unsigned long)(rowTop + (int)a) * W * Ci;
@@ -390,8 +391,8 @@ INLINE void conv_block4x8(const float *ximg, const float *w, const float *zeros,
       const float *x2 = xc >= 0 && xc < (int)W ? xr + (unsigned long)xc * Ci : zeros;
       xc += (int)sw;
       const float *x3 = xc >= 0 && xc < (int)W ? xr + (unsigned long)xc * Ci : zeros;
-      const float *wp = w + (unsigned long)(a * fw + b) * Ci * Co;
-      for (u32 ci = 0; ci < Ci; ci++, wp += Co) {
+      const float *wp = w + (unsigned long)(a * fw + b) * Ci * wstride;
+      for (u32 ci = 0; ci < Ci; ci++, wp += wstride) {
         v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
         v128_t s = wasm_v128_load32_splat(x0 + ci);
         c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(s, w0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(s, w1));
@@ -422,11 +423,13 @@ INLINE void conv_block4x8(const float *ximg, const float *w, const float *zeros,
  * (none); relu != 0 clamps at 0. Pixels go 4 at a time (4×8 register tile; the last block of a
  * row overlaps the previous one when Wo is not a multiple of 4), channel by channel block so
  * that the block's weights stay in L1 along the row; channels beyond a multiple of 8 and rows
- * narrower than 4 pixels go one by one.
+ * narrower than 4 pixels go one by one. wpack (optional, from pack_w8) holds the weights of each
+ * 8-channel block contiguously, streamed in order from L2 when a block outgrows L1.
  */
-void conv2d_forward(const float *x, const float *w, const float *bias, const float *zeros, float *y, u32 r0, u32 r1,
-                    u32 H, u32 W, u32 Ci, u32 Ho, u32 Wo, u32 Co, u32 fh, u32 fw, u32 sh, u32 sw, int top, int left,
-                    int relu) {
+void conv2d_forward(const float *x, const float *w, const float *wpack, const float *bias, const float *zeros, float *y,
+                    u32 r0, u32 r1, u32 H, u32 W, u32 Ci, u32 Ho, u32 Wo, u32 Co, u32 fh, u32 fw, u32 sh, u32 sw, int top,
+                    int left, int relu) {
+  u32 blockSize = fh * fw * Ci * 8;
   u32 co8 = Wo >= 4 ? Co & ~7u : 0;
   for (u32 r = r0; r < r1; r++) {
     u32 n = r / Ho, i = r % Ho;
@@ -442,8 +445,13 @@ void conv2d_forward(const float *x, const float *w, const float *bias, const flo
       v128_t b1 = bias ? wasm_v128_load(bias + co + 4) : wasm_f32x4_splat(0.0f);
       for (u32 j = 0; j < Wo; j += 4) {
         u32 jj = j + 4 <= Wo ? j : Wo - 4;
-        conv_block4x8(ximg, w + co, zeros, W, Ci, Co, fw, sw, rowTop, a0, a1, jj, left, b0, b1, relu,
-                      yrow + (unsigned long)jj * Co + co);
+        if (wpack) {
+          conv_block4x8(ximg, wpack + (unsigned long)(co / 8) * blockSize, 8, zeros, W, Ci, Co, fw, sw, rowTop, a0, a1, jj,
+                        left, b0, b1, relu, yrow + (unsigned long)jj * Co + co);
+        } else {
+          conv_block4x8(ximg, w + co, Co, zeros, W, Ci, Co, fw, sw, rowTop, a0, a1, jj, left, b0, b1, relu,
+                        yrow + (unsigned long)jj * Co + co);
+        }
       }
     }
     if (co8 == Co) continue;
@@ -499,5 +507,18 @@ void relu_grad(const float *dy, const float *x, u32 n, float *dx) {
     float xv = x[i];
     float s = xv > 0.0f ? 1.0f : (xv != xv ? xv : 0.0f);
     dx[i] = dy[i] * s;
+  }
+}
+
+/* w [taps, Ci, Co] → [Co/8][taps][Ci][8] (the first Co & ~7 channels), for conv2d_forward's wpack. */
+void pack_w8(const float *w, u32 taps, u32 Ci, u32 Co, float *out) {
+  u32 rows = taps * Ci;
+  for (u32 cb = 0; cb + 8 <= Co; cb += 8) {
+    float *o = out + (unsigned long)(cb / 8) * rows * 8;
+    for (u32 r = 0; r < rows; r++) {
+      const float *src = w + (unsigned long)r * Co + cb;
+      wasm_v128_store(o + r * 8, wasm_v128_load(src));
+      wasm_v128_store(o + r * 8 + 4, wasm_v128_load(src + 4));
+    }
   }
 }

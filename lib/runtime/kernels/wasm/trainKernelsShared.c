@@ -4,6 +4,6 @@
  * digest of that file so that editing it makes this wrapper stale too (tests/trainKernels.test.ts
  * compares the line below with sourceDigest(trainKernels.c); update it and rebuild).
  *
- * trainKernels.c sha256: e5304579b1884b344e319954cff7f55a5b2a95b51abdb10ee89d1ce7b78b87ae
+ * trainKernels.c sha256: af1032607ac22dc74d8762b8aeadd05ab1d346fa93f5ef8d3b1a4d61bcb93766
  */
 #include "trainKernels.c"
