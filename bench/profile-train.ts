@@ -94,7 +94,7 @@ async function main(): Promise<void> {
 
     if (process.argv.includes('--calls')) {
       for (const k of prof.kernels) {
-        if (/Conv2D|BatchNorm/.test(k.name) && typeof k.kernelTimeMs === 'number') console.log(`  ${k.name} ${JSON.stringify(k.inputShapes)} ${k.kernelTimeMs.toFixed(1)} ms`);
+        if (new RegExp(process.env.CALLS_RE ?? 'Conv2D|BatchNorm').test(k.name) && typeof k.kernelTimeMs === 'number') console.log(`  ${k.name} ${JSON.stringify(k.inputShapes)} ${k.kernelTimeMs.toFixed(1)} ms`);
       }
     }
     const rows = [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms);

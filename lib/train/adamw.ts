@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerConfig } from '../config';
+import { adamwFused } from '../runtime/kernels/adamwKernel';
 
 /** A trainable variable with a stable name (the layer weight's `originalName`, e.g. `head_fc1/kernel`). */
 export interface NamedVariable {
@@ -34,11 +35,12 @@ export interface AdamWState {
  * current betas for the bias correction). The moments are tf.Variables owned by this object
  * (free them with {@link dispose}).
  *
- * On the wasm and cpu backends, parameters of up to {@link JS_PASS_MAX_SIZE} values are updated
- * by one JavaScript pass that rounds to float32 after every operation, exactly as the tensor
- * code does (the same bits): for them a dozen tfjs kernels cost more in dispatch than in
- * arithmetic, and they were about half the kernel calls of a small model's training step.
- * Larger parameters, and every parameter on native TensorFlow, run the tensor code.
+ * Three implementations of the same float32 arithmetic, operation for operation (the same
+ * bits, test-checked): on wasm one C kernel per parameter (lib/runtime/kernels/adamwKernel);
+ * where that is off, on wasm and cpu, parameters of up to {@link JS_PASS_MAX_SIZE} values take
+ * one JavaScript pass that rounds to float32 after every operation (a dozen tfjs kernels cost
+ * more in dispatch than in arithmetic for them); everything else, native TensorFlow included,
+ * runs the tensor code.
  *
  * Gradient accumulation: pass the micro-batch gradients summed with weights
  * `microBatchSize / batchSize`, i.e. the gradient of the mean loss over the whole batch.
@@ -60,7 +62,10 @@ export class AdamW {
   weightDecay: number;
   beta2: number;
   epsilon: number;
-  /** Forces the JavaScript pass for every parameter (true) or none (false); unset: by backend and size. */
+  /**
+   * Forces the JavaScript pass for every parameter (true) or the tensor code for all (false);
+   * unset: the wasm kernel, else by backend and size (see the class comment).
+   */
   fused: boolean | undefined;
 
   constructor(params: NamedVariable[], cfg: Pick<OptimizerConfig, 'weightDecay' | 'beta2' | 'epsilon'>) {
@@ -113,14 +118,23 @@ export class AdamW {
         throw new Error(`AdamW.step: gradient of '${this.params[i].name}' has shape [${g.shape}], parameter [${p.shape}]`);
       }
     }
+    const consts = { beta1, beta2, eps, sqrtBc2, decay, stepSize };
     const jsPass = this.fused ?? FUSED_BACKENDS.has(tf.getBackend());
     tf.tidy(() => {
       for (let i = 0; i < this.params.length; i++) {
         const g = grads[i];
         if (g === null) continue;
         const p = this.params[i].variable;
+        // wasm: one C kernel with the same float32 arithmetic (lib/runtime/kernels/adamwKernel).
+        const fused = this.fused === undefined ? adamwFused(p, g, this.m[i], this.v[i], consts) : null;
+        if (fused) {
+          this.m[i].assign(fused[1]);
+          this.v[i].assign(fused[2]);
+          p.assign(fused[0]);
+          continue;
+        }
         if (jsPass && (this.fused === true || p.size <= JS_PASS_MAX_SIZE)) {
-          this.updateInJs(i, g, { beta1, beta2, eps, sqrtBc2, decay, stepSize });
+          this.updateInJs(i, g, consts);
           continue;
         }
         const m = this.m[i].mul(beta1).add(g.mul(1 - beta1));

@@ -13,6 +13,11 @@ export interface WasmSource {
   flags: string[];
 }
 
+/** Functions of lib/runtime/kernels/wasm/trainKernels.c. */
+const TRAIN_KERNEL_EXPORTS = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward', 'conv2d_filter_grad',
+  'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw',
+  'conv2d_forward', 'relu_grad', 'pack_w8'];
+
 export const WASM_SOURCES: WasmSource[] = [
   {
     source: 'lib/features/wasm/melPower.c',
@@ -20,6 +25,18 @@ export const WASM_SOURCES: WasmSource[] = [
     // A memory of its own, made by JavaScript at the size the plan needs (never grown); its
     // stack and __heap_base stay inside the first 64 KiB page.
     flags: ['-Wl,--import-memory', '-Wl,-z,stack-size=16384'],
+  },
+  // Training kernels on tfjs' own heap (imported memory): the single-threaded SIMD binary's
+  // plain memory, and the threaded binary's shared one.
+  {
+    source: 'lib/runtime/kernels/wasm/trainKernels.c',
+    exports: TRAIN_KERNEL_EXPORTS,
+    flags: ['-Wl,--import-memory'],
+  },
+  {
+    source: 'lib/runtime/kernels/wasm/trainKernelsShared.c',
+    exports: TRAIN_KERNEL_EXPORTS,
+    flags: ['-Wl,--import-memory', '-Wl,--shared-memory', '-Wl,--max-memory=4294967296', '-matomics', '-mbulk-memory'],
   },
 ];
 

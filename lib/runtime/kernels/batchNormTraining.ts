@@ -21,6 +21,67 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { heapF32, WasmBackendLike } from './wasmOps';
+import { trainKernels, trainContext, bnForwardOp, bnBackwardOp, offsetOf } from './trainWasm';
+
+/** Kernel names of the C forward/backward (wasm backend only; ./wasm/trainKernels.c). */
+export const BN_TRAIN_FORWARD = 'Fat2019BatchNormTrainForward';
+export const BN_TRAIN_BACKWARD = 'Fat2019BatchNormTrainBackward';
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
+
+/** Inputs x [..., C], gamma [C], beta [C]; attrs {epsilon}. Outputs y, mean [C], variance [C]. */
+function bnTrainForwardKernel({ inputs, attrs, backend: b }: KernelArgs): tf.TensorInfo[] {
+  const backend = b as unknown as WasmBackendLike;
+  const ctx = trainContext(backend);
+  if (!ctx) throw new Error(`${BN_TRAIN_FORWARD}: the C kernels are not available`);
+  const { x, gamma, beta } = inputs as Record<string, tf.TensorInfo>;
+  const cols = x.shape[x.shape.length - 1];
+  const rows = x.shape.reduce((a, v) => a * v, 1) / cols;
+  const y = backend.makeOutput(x.shape, 'float32');
+  const mean = backend.makeOutput([cols], 'float32');
+  const variance = backend.makeOutput([cols], 'float32');
+  const off = (t: tf.TensorInfo) => offsetOf(backend, t);
+  bnForwardOp(ctx, off(x), rows, cols, off(gamma), off(beta), (attrs as unknown as { epsilon: number }).epsilon,
+    off(mean), off(variance), off(y));
+  return [y, mean, variance];
+}
+
+/** Inputs dy, x [..., C], mean, variance, gamma [C]; attrs {epsilon}. Outputs dx, dgamma, dbeta. */
+function bnTrainBackwardKernel({ inputs, attrs, backend: b }: KernelArgs): tf.TensorInfo[] {
+  const backend = b as unknown as WasmBackendLike;
+  const ctx = trainContext(backend);
+  if (!ctx) throw new Error(`${BN_TRAIN_BACKWARD}: the C kernels are not available`);
+  const { dy, x, mean, variance, gamma } = inputs as Record<string, tf.TensorInfo>;
+  const cols = x.shape[x.shape.length - 1];
+  const rows = x.shape.reduce((a, v) => a * v, 1) / cols;
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const dgamma = backend.makeOutput([cols], 'float32');
+  const dbeta = backend.makeOutput([cols], 'float32');
+  const off = (t: tf.TensorInfo) => offsetOf(backend, t);
+  bnBackwardOp(ctx, off(dy), off(x), rows, cols, off(mean), off(variance), off(gamma),
+    (attrs as unknown as { epsilon: number }).epsilon, off(dx), off(dgamma), off(dbeta));
+  return [dx, dgamma, dbeta];
+}
+
+/** Registers the two C batch-norm kernels for 'wasm' (idempotent). */
+export function registerBatchNormTrainKernels(): void {
+  const kernels = [[BN_TRAIN_FORWARD, bnTrainForwardKernel], [BN_TRAIN_BACKWARD, bnTrainBackwardKernel]] as const;
+  for (const [kernelName, kernelFunc] of kernels) {
+    if (!tf.getKernel(kernelName, 'wasm')) {
+      tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+    }
+  }
+}
+
+/** Whether x, γ, β can go through the C kernels (wasm backend, float32, per-channel γ, β). */
+function useCKernels(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): boolean {
+  if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32' || x.rank < 2) return false;
+  const cols = x.shape[x.rank - 1];
+  if (cols === 0 || x.size === 0 || gamma.size !== cols || beta.size !== cols) return false;
+  if (gamma.dtype !== 'float32' || beta.dtype !== 'float32') return false;
+  if (!tf.getKernel(BN_TRAIN_FORWARD, 'wasm') || !tf.getKernel(BN_TRAIN_BACKWARD, 'wasm')) return false;
+  return trainKernels(tf.backend() as unknown as WasmBackendLike) !== null;
+}
 
 type Call = (this: BnLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
 
@@ -51,12 +112,21 @@ export function batchNormTraining(
 ): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   let stats: { mean: tf.Tensor; variance: tf.Tensor } | null = null;
+  const fused = useCKernels(x, gamma, beta);
   const op = tf.customGrad((xIn, gIn, bIn, save) => {
     const xt = xIn as tf.Tensor;
     const g = gIn as tf.Tensor;
     const b = bIn as tf.Tensor;
-    const { mean, variance } = wasmMoments(xt) ?? tf.moments(xt, axes);
-    const y = tf.batchNorm(xt, mean, variance, b, g, epsilon);
+    let y: tf.Tensor;
+    let mean: tf.Tensor;
+    let variance: tf.Tensor;
+    if (fused) {
+      // One C kernel: the statistics (as below) and the normalisation (as FusedBatchNorm).
+      [y, mean, variance] = tf.engine().runKernel(BN_TRAIN_FORWARD, { x: xt, gamma: g, beta: b }, { epsilon }) as tf.Tensor[];
+    } else {
+      ({ mean, variance } = wasmMoments(xt) ?? tf.moments(xt, axes));
+      y = tf.batchNorm(xt, mean, variance, b, g, epsilon);
+    }
     (save as tf.GradSaveFunc)([xt, mean, variance, g]);
     stats = { mean: tf.keep(mean.clone()), variance: tf.keep(variance.clone()) };
     return {
@@ -64,6 +134,10 @@ export function batchNormTraining(
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const d = dy as tf.Tensor;
         const [xs, mu, v, gm] = saved;
+        if (fused && tf.getBackend() === 'wasm') {
+          // The same closed form in two passes (./wasm/trainKernels.c bn_train_backward).
+          return tf.engine().runKernel(BN_TRAIN_BACKWARD, { dy: d, x: xs, mean: mu, variance: v, gamma: gm }, { epsilon }) as tf.Tensor[];
+        }
         const n = xs.size / mu.size;
         const r = tf.rsqrt(tf.add(v, epsilon));
         const gr = tf.mul(gm, r);
@@ -96,6 +170,17 @@ export function wasmMoments(x: tf.Tensor): { mean: tf.Tensor1D; variance: tf.Ten
   const cols = x.shape[x.rank - 1];
   const rows = x.size / cols;
   if (rows === 0) return null;
+  const k = cols > 0 ? trainKernels(backend) : null;
+  if (k) {
+    // Same sums in C on the heap (./wasm/trainKernels.c moments).
+    const acc = backend.makeOutput([2 * cols], 'float32');
+    const mean = backend.makeOutput([cols], 'float32');
+    const variance = backend.makeOutput([cols], 'float32');
+    k.moments(offsetOf(backend, x), rows, cols, offsetOf(backend, acc), offsetOf(backend, mean), offsetOf(backend, variance));
+    backend.disposeData(acc.dataId);
+    const engine = tf.engine() as unknown as { makeTensorFromTensorInfo(t: tf.TensorInfo): tf.Tensor };
+    return { mean: engine.makeTensorFromTensorInfo(mean) as tf.Tensor1D, variance: engine.makeTensorFromTensorInfo(variance) as tf.Tensor1D };
+  }
   const data = heapF32(backend, x);
   const acc = new Float64Array(cols);
   for (let r = 0; r < rows; r++) {

@@ -7,7 +7,11 @@
  *   dy[n,i,j,co] is one forward conv of x transposed to [Ci, H, W, N] (channels = batch) with
  *   dy transposed to [Ho, Wo, N, Co] as the filter, dilation = the forward stride, padding =
  *   the forward padding; its [Ci, fh, fw, Co] output is transposed to [fh, fw, Ci, Co].
- *   PERF-NOTES measured 13–36 GFLOP/s this way vs 1–2 for slices + matMul.
+ *   PERF-NOTES measured 13–36 GFLOP/s this way vs 1–2 for slices + matMul. Most of that time is
+ *   XNNPACK creating an operator for the new "filter" (packing dy, e.g. 14 of 18 ms for
+ *   [32,128,128,·] → 8 channels): with WebAssembly SIMD the C kernel of ./wasm/trainKernels.c
+ *   (conv2d_filter_grad: row-blocked, 4×8 channel register tiles) does it directly in the final
+ *   [fh, fw, Ci, Co] layout at 30–60 GFLOP/s on one thread, without the transposes.
  * - The stock `Conv2DBackpropInput` is a scalar loop (≈2.4 GFLOP/s). dx is the forward conv of
  *   dy (dilated by the stride, zero-padded by fh−1−pt on top) with the filter flipped in both
  *   spatial axes and its in/out channels swapped (20–29 GFLOP/s on one thread).
@@ -16,6 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WasmOps, WasmBackendLike, pair } from './wasmOps';
+import { trainContext, filterGradOp, offsetOf } from './trainWasm';
 
 interface ConvGradAttrs {
   strides: number | [number, number];
@@ -60,6 +65,14 @@ export function conv2dBackpropFilterWasm(args: {
   const extraW = Math.max(0, -right);
   bottom = Math.max(0, bottom);
   right = Math.max(0, right);
+
+  const ctx = x.dtype === 'float32' && dy.dtype === 'float32' ? trainContext(backend) : null;
+  if (ctx) {
+    const out = backend.makeOutput([fh, fw, Ci, Co], 'float32');
+    filterGradOp(ctx, offsetOf(backend, x), offsetOf(backend, dy), offsetOf(backend, out), x.shape[0],
+      H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+    return out;
+  }
 
   const ops = new WasmOps(backend);
   const xT = ops.transpose(x, [3, 1, 2, 0]); // [Ci, H, W, N]

@@ -9,9 +9,13 @@ import { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dG
 import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
 import { fusedBatchNormGradConfig } from './batchNormGrad';
 import { makeLeadingReduceWasm } from './reduce';
-import { installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
+import { installBatchNormTraining, uninstallBatchNormTraining, registerBatchNormTrainKernels } from './batchNormTraining';
 import { makeAvgPoolGradWasm } from './avgPoolGrad';
 import { maxPoolGradWasm } from './maxPoolGrad';
+import { makeIdentityWasm, makeEqualWasm } from './identityEqual';
+import { registerAdamWKernel } from './adamwKernel';
+import { makeConv2DWasm, makeFusedConv2DWasm } from './conv2dForward';
+import { registerReluGradKernel, reluGradConfig } from './reluGrad';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
@@ -19,6 +23,7 @@ export { fusedBatchNormGradConfig } from './batchNormGrad';
 export { makeLeadingReduceWasm, leadingAxesCount, columnSums } from './reduce';
 export { makeAvgPoolGradWasm } from './avgPoolGrad';
 export { maxPoolGradWasm } from './maxPoolGrad';
+export { makeIdentityWasm, makeEqualWasm } from './identityEqual';
 export { batchNormTraining, installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
 
 /** Which custom kernels/gradients to install; all on by default. */
@@ -36,6 +41,14 @@ export interface CustomKernelOptions {
   maxPoolGrad?: boolean;
   /** BatchNormalization layers train through one op with a closed-form gradient (./batchNormTraining). */
   batchNormTraining?: boolean;
+  /** wasm `Identity` sharing its input's data instead of copying it (./identityEqual). */
+  identity?: boolean;
+  /** wasm `Equal` for broadcasting float32 operands without the stock per-element index loop (./identityEqual). */
+  equal?: boolean;
+  /** wasm `Conv2D`/`FusedConv2D` through the project's C kernel where it applies (./conv2dForward). */
+  convForward?: boolean;
+  /** `Relu` gradient in one wasm kernel instead of Step, Cast and Multiply (./reluGrad). */
+  reluGrad?: boolean;
 }
 
 interface KernelState {
@@ -45,6 +58,11 @@ interface KernelState {
   stockReductions?: Record<string, tf.KernelConfig>;
   stockAvgPoolGrad?: tf.KernelConfig;
   stockMaxPoolGrad?: tf.KernelConfig;
+  stockIdentity?: tf.KernelConfig;
+  stockEqual?: tf.KernelConfig;
+  stockConv2D?: tf.KernelConfig;
+  stockFusedConv2D?: tf.KernelConfig;
+  stockReluGrad?: tf.GradConfig;
 }
 
 const STATE_KEY = Symbol.for('fat2019.customKernels.state');
@@ -76,6 +94,10 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
     batchNormTraining: options.batchNormTraining ?? true,
     avgPoolGrad: options.avgPoolGrad ?? true,
     maxPoolGrad: options.maxPoolGrad ?? true,
+    identity: options.identity ?? true,
+    equal: options.equal ?? true,
+    convForward: options.convForward ?? true,
+    reluGrad: options.reluGrad ?? true,
   };
   if (want.conv2dBackpropFilter && !st.installed.has('wasm:Conv2DBackpropFilter')) {
     if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
@@ -152,7 +174,33 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
       st.installed.add('wasm:MaxPoolGrad');
     }
   }
+  // The fused AdamW update (a new kernel name; used by lib/train/adamw.ts only where registered).
+  registerAdamWKernel();
+  if (want.reluGrad && !st.installed.has('grad:Relu')) {
+    registerReluGradKernel();
+    st.stockReluGrad = tf.getGradient('Relu');
+    tf.registerGradient(reluGradConfig);
+    st.installed.add('grad:Relu');
+  }
+  const wrapped = [
+    ['Identity', want.identity, 'stockIdentity', makeIdentityWasm],
+    ['Equal', want.equal, 'stockEqual', makeEqualWasm],
+    ['Conv2D', want.convForward, 'stockConv2D', makeConv2DWasm],
+    ['FusedConv2D', want.convForward, 'stockFusedConv2D', makeFusedConv2DWasm],
+  ] as const;
+  for (const [kernelName, on, key, make] of wrapped) {
+    if (!on || st.installed.has(`wasm:${kernelName}`)) continue;
+    const stock = st[key] ?? tf.getKernel(kernelName, 'wasm');
+    // Only where the wasm backend is registered (its stock kernel is there to wrap).
+    if (!stock) continue;
+    st[key] = stock;
+    tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: make(stock.kernelFunc) as unknown as tf.KernelFunc });
+    st.installed.add(`wasm:${kernelName}`);
+  }
   if (want.batchNormTraining && !st.installed.has('layers:BatchNormalization')) {
+    // The layer's C forward/backward kernels (wasm; used only when WebAssembly SIMD runs them).
+    registerBatchNormTrainKernels();
     installBatchNormTraining();
     st.installed.add('layers:BatchNormalization');
   }
@@ -164,9 +212,21 @@ export function registerCustomKernels(options: CustomKernelOptions = {}): string
  * tests). `Conv2DBackpropFilter` stays: wasm has no stock kernel and training needs one.
  */
 export function restoreStockKernels(
-  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean; avgPoolGrad?: boolean; maxPoolGrad?: boolean } = {},
+  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean; avgPoolGrad?: boolean; maxPoolGrad?: boolean; identity?: boolean; equal?: boolean; convForward?: boolean; reluGrad?: boolean } = {},
 ): void {
   const st = state();
+  if ((which.reluGrad ?? true) && st.installed.has('grad:Relu') && st.stockReluGrad) {
+    tf.registerGradient(st.stockReluGrad);
+    st.installed.delete('grad:Relu');
+  }
+  for (const [kernelName, on, config] of [['Identity', which.identity, st.stockIdentity], ['Equal', which.equal, st.stockEqual],
+    ['Conv2D', which.convForward, st.stockConv2D], ['FusedConv2D', which.convForward, st.stockFusedConv2D]] as const) {
+    if ((on ?? true) && st.installed.has(`wasm:${kernelName}`) && config) {
+      tf.unregisterKernel(kernelName, 'wasm');
+      tf.registerKernel(config);
+      st.installed.delete(`wasm:${kernelName}`);
+    }
+  }
   if ((which.avgPoolGrad ?? true) && st.installed.has('wasm:AvgPoolGrad') && st.stockAvgPoolGrad) {
     tf.unregisterKernel('AvgPoolGrad', 'wasm');
     tf.registerKernel(st.stockAvgPoolGrad);

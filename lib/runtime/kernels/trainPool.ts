@@ -1,0 +1,146 @@
+/// <reference lib="dom" />
+// (tslab compiles notebook imports without the DOM lib; this file uses WebAssembly types.)
+/**
+ * A helper thread for the C training kernels on the threaded tfjs binary.
+ *
+ * Why: tfjs' pthread pool belongs to XNNPACK; our kernels (./wasm/trainKernels.c) ran on the
+ * main thread alone while the other core idled. The threaded binary's memory is a shared
+ * WebAssembly.Memory, so a Node worker can instantiate the shared build of the kernels on the
+ * very same heap. Work is cut in two (images or rows): the main thread runs one half while the
+ * helper runs the other; they meet through Atomics on a small SharedArrayBuffer (no messages,
+ * no event loop: the main thread blocks in Atomics.wait, as it does inside XNNPACK calls).
+ *
+ * Robustness: the helper is started once (on first use) and must report ready within 5 s, else
+ * helpers stay off for the process. A call that fails in the helper, or takes it longer than
+ * 60 s, is redone on the main thread. The worker is unref()ed (never keeps the process alive).
+ * FAT2019_TRAIN_HELPER=0 turns the helper off (everything then runs on the calling thread).
+ */
+import { Worker } from 'node:worker_threads';
+import type { TrainKernelExports } from './trainWasm';
+
+export type KernelName = keyof TrainKernelExports;
+/** A kernel call: name and arguments (numbers; pointers are heap byte offsets). */
+export type Call = [KernelName, number[]];
+
+const MAX_ARGS = 24;
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, sab, names } = workerData;
+const ctrl = new Int32Array(sab, 0, 8);
+const args = new Float64Array(sab, 32, ${MAX_ARGS + 1});
+let inst = null;
+try { inst = new WebAssembly.Instance(module, { env: { memory } }).exports; } catch (e) { inst = null; }
+Atomics.store(ctrl, 4, inst ? 1 : -1);
+Atomics.notify(ctrl, 4);
+let seen = 0;
+while (inst) {
+  Atomics.wait(ctrl, 0, seen);
+  const seq = Atomics.load(ctrl, 0);
+  if (seq === seen) continue;
+  seen = seq;
+  if (seq < 0) break;
+  let status = 0;
+  try {
+    const f = inst[names[Atomics.load(ctrl, 2)]];
+    const n = args[0];
+    const a = new Array(n);
+    for (let i = 0; i < n; i++) a[i] = args[1 + i];
+    f(...a);
+  } catch (e) { status = 1; }
+  Atomics.store(ctrl, 3, status);
+  Atomics.store(ctrl, 1, seq);
+  Atomics.notify(ctrl, 1);
+}
+`;
+
+interface Helper {
+  worker: Worker;
+  ctrl: Int32Array;
+  args: Float64Array;
+  names: string[];
+  seq: number;
+}
+
+const helpers = new WeakMap<WebAssembly.Memory, Helper | null>();
+let helpersEnabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_TRAIN_HELPER ?? '' : '');
+
+/** Turns the helper thread off (all halves on the calling thread) or on; returns the previous setting. */
+export function setTrainHelperEnabled(on: boolean): boolean {
+  const was = helpersEnabled;
+  helpersEnabled = on;
+  return was;
+}
+
+function startHelper(memory: WebAssembly.Memory, module: WebAssembly.Module, names: string[]): Helper | null {
+  try {
+    const sab = new SharedArrayBuffer(32 + 8 * (MAX_ARGS + 1));
+    const ctrl = new Int32Array(sab, 0, 8);
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module, memory, sab, names } });
+    worker.unref();
+    worker.on('error', () => { /* reported through the control block (no ready flag, or status) */ });
+    // Wait until the helper has instantiated the kernels (a worker starts in tens of ms).
+    const deadline = Date.now() + 5000;
+    while (Atomics.load(ctrl, 4) === 0 && Date.now() < deadline) Atomics.wait(ctrl, 4, 0, 50);
+    if (Atomics.load(ctrl, 4) !== 1) {
+      void worker.terminate();
+      return null;
+    }
+    return { worker, ctrl, args: new Float64Array(sab, 32, MAX_ARGS + 1), names, seq: 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** The helper for a shared memory (started on first use), or null (plain memory, disabled, failed). */
+export function helperFor(memory: WebAssembly.Memory, module: WebAssembly.Module | null, names: string[]): Helper | null {
+  if (!helpersEnabled || !module) return null;
+  if (typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer)) return null;
+  if (helpers.has(memory)) return helpers.get(memory) ?? null;
+  const h = startHelper(memory, module, names);
+  helpers.set(memory, h);
+  return h;
+}
+
+/**
+ * Runs `main` here and `other` on the helper at the same time (or both here, one after the
+ * other, without a helper); returns when both are done.
+ */
+export function runPair(k: TrainKernelExports, helper: Helper | null, main: Call, other: Call | null): void {
+  if (!other) {
+    call(k, main);
+    return;
+  }
+  if (!helper) {
+    call(k, main);
+    call(k, other);
+    return;
+  }
+  const [name, a] = other;
+  if (a.length > MAX_ARGS) throw new Error(`runPair: ${name} has more than ${MAX_ARGS} arguments`);
+  const fn = helper.names.indexOf(name);
+  if (fn < 0) throw new Error(`runPair: unknown kernel ${name}`);
+  helper.args[0] = a.length;
+  for (let i = 0; i < a.length; i++) helper.args[1 + i] = a[i];
+  Atomics.store(helper.ctrl, 2, fn);
+  const seq = (helper.seq = (helper.seq + 1) & 0x3fffffff);
+  Atomics.store(helper.ctrl, 0, seq);
+  Atomics.notify(helper.ctrl, 0);
+  call(k, main);
+  const deadline = Date.now() + 60_000;
+  let done = Atomics.load(helper.ctrl, 1);
+  while (done !== seq) {
+    if (Date.now() > deadline) break;
+    Atomics.wait(helper.ctrl, 1, done, 1000);
+    done = Atomics.load(helper.ctrl, 1);
+  }
+  if (done !== seq || Atomics.load(helper.ctrl, 3) !== 0) {
+    // Failed or stuck: redo it here (the halves write disjoint memory, so this is safe once the
+    // helper has given up; a stuck helper is abandoned for good).
+    if (done !== seq) helpersEnabled = false;
+    call(k, other);
+  }
+}
+
+function call(k: TrainKernelExports, [name, a]: Call): void {
+  (k[name] as unknown as (...args: number[]) => void)(...a);
+}

@@ -1,0 +1,262 @@
+/// <reference lib="dom" />
+// (tslab compiles notebook imports without the DOM lib; this file uses WebAssembly types.)
+/**
+ * The project's C training kernels (./wasm/trainKernels.c), instantiated on tfjs' own wasm
+ * memory so that they read and write tensors in place (pointers are `memoryOffset`s).
+ *
+ * tfjs-backend-wasm 4.22 has two SIMD binaries: the threaded one exposes its shared memory as
+ * `wasm.wasmMemory`; the single-threaded one exports a plain memory (`wasm.asm.memory`). Each
+ * needs its own build of the kernels (a shared import only accepts a shared memory). The
+ * kernels are single-threaded. Null where WebAssembly SIMD is missing or the memory cannot be
+ * found (callers keep their JavaScript path), or when FAT2019_TRAIN_WASM=0 (for A/B timing).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { compileKernel } from '../../wasm/load';
+// '.wasm.js' (TypeScript and esbuild resolve it to the generated '.wasm.ts'): tslab's notebook
+// loader appends '.js' only to extension-less specifiers, so './x.wasm' would not load there.
+import { WASM_BASE64 as PLAIN_BASE64 } from './wasm/trainKernels.wasm.js';
+import { WASM_BASE64 as SHARED_BASE64 } from './wasm/trainKernelsShared.wasm.js';
+import type { WasmBackendLike } from './wasmOps';
+import { helperFor, runPair } from './trainPool';
+
+/** Exports of trainKernels.c (every pointer a byte offset into tfjs' heap). */
+export interface TrainKernelExports {
+  col_sums(x: number, rows: number, cols: number, acc: number, out: number, scale: number): void;
+  moments(x: number, rows: number, cols: number, acc: number, mean: number, variance: number): void;
+  bn_train_forward(x: number, rows: number, cols: number, gamma: number, beta: number, eps: number,
+    acc: number, mean: number, variance: number, y: number): void;
+  bn_train_backward(dy: number, x: number, rows: number, cols: number, mean: number, variance: number,
+    gamma: number, eps: number, acc: number, dx: number, dgamma: number, dbeta: number): void;
+  col_acc(x: number, y: number, m: number, rows: number, cols: number, acc: number, mode: number): void;
+  f64_add(dst: number, src: number, n: number): void;
+  f32_add(dst: number, src: number, n: number): void;
+  col_finish(acc: number, cols: number, out: number, scale: number): void;
+  bn_sd(variance: number, cols: number, eps: number, sd: number): void;
+  bn_normalize(x: number, rows: number, cols: number, mean: number, gamma: number, sd: number, beta: number, y: number): void;
+  bn_backward_coefs(acc: number, n: number, cols: number, variance: number, gamma: number, eps: number,
+    coef: number, dgamma: number, dbeta: number): void;
+  bn_dx(dy: number, x: number, rows: number, cols: number, mean: number, coef: number, dx: number): void;
+  adamw(p: number, g: number, m: number, v: number, n: number, b1: number, omb1: number, b2: number, omb2: number,
+    sqrtBc2: number, eps: number, decay: number, stepSize: number, pOut: number, mOut: number, vOut: number): void;
+  pack_w8(w: number, taps: number, Ci: number, Co: number, out: number): void;
+  conv2d_forward(x: number, w: number, wpack: number, bias: number, zeros: number, y: number, r0: number, r1: number, H: number, W: number, Ci: number,
+    Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number, relu: number): void;
+  relu_grad(dy: number, x: number, n: number, dx: number): void;
+  conv2d_filter_grad(x: number, dy: number, dw: number, n0: number, n1: number, H: number, W: number, Ci: number,
+    Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
+}
+
+const instances = new WeakMap<WebAssembly.Memory, TrainKernelExports | null>();
+let enabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_TRAIN_WASM ?? '' : '');
+
+/** Turns the C kernels off (JavaScript/stock paths) or back on; returns the previous setting. */
+export function setTrainKernelsEnabled(on: boolean): boolean {
+  const was = enabled;
+  enabled = on;
+  return was;
+}
+
+/** tfjs' WebAssembly.Memory on either SIMD binary, or null. */
+export function backendMemory(backend: WasmBackendLike): WebAssembly.Memory | null {
+  const w = backend.wasm as WasmBackendLike['wasm'] & { asm?: { memory?: WebAssembly.Memory } };
+  const mem = w.wasmMemory ?? w.asm?.memory;
+  return mem instanceof WebAssembly.Memory ? mem : null;
+}
+
+/** Instantiates (once per memory) the kernels on a memory; null without SIMD. */
+export function trainKernelsOnMemory(memory: WebAssembly.Memory): TrainKernelExports | null {
+  if (instances.has(memory)) return instances.get(memory) ?? null;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const mod = shared
+    ? compileKernel('lib/runtime/kernels/wasm/trainKernelsShared.c', SHARED_BASE64)
+    : compileKernel('lib/runtime/kernels/wasm/trainKernels.c', PLAIN_BASE64);
+  let exportsOrNull: TrainKernelExports | null = null;
+  if (mod) {
+    try {
+      exportsOrNull = new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as TrainKernelExports;
+    } catch {
+      exportsOrNull = null;
+    }
+  }
+  instances.set(memory, exportsOrNull);
+  return exportsOrNull;
+}
+
+/** The kernels on this wasm backend's heap, or null (see the file comment). */
+export function trainKernels(backend: WasmBackendLike): TrainKernelExports | null {
+  if (!enabled) return null;
+  const memory = backendMemory(backend);
+  return memory ? trainKernelsOnMemory(memory) : null;
+}
+
+/** Byte offset of a wasm tensor's data. */
+export function offsetOf(backend: WasmBackendLike, t: tf.TensorInfo): number {
+  const entry = backend.dataIdMap.get(t.dataId);
+  if (!entry) throw new Error('offsetOf: tensor is not on the wasm backend');
+  return entry.memoryOffset;
+}
+
+/** Names of the exports, in a fixed order (the helper thread calls them by index). */
+const KERNEL_NAMES: Array<keyof TrainKernelExports> = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward',
+  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw', 'conv2d_forward', 'relu_grad', 'pack_w8'];
+
+/** The kernels plus, on the threaded binary, the helper thread that runs half of the work. */
+export interface TrainContext {
+  k: TrainKernelExports;
+  helper: ReturnType<typeof helperFor>;
+  backend: WasmBackendLike;
+}
+
+/** Kernels and helper for this backend, or null where the kernels are unavailable. */
+export function trainContext(backend: WasmBackendLike): TrainContext | null {
+  const k = trainKernels(backend);
+  if (!k) return null;
+  const memory = backendMemory(backend)!;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const module = shared ? compileKernel('lib/runtime/kernels/wasm/trainKernelsShared.c', SHARED_BASE64) : null;
+  return { k, helper: helperFor(memory, module, KERNEL_NAMES as string[]), backend };
+}
+
+/**
+ * Tensors with fewer elements run on one thread. A hand-over costs tens of µs, but right after
+ * an XNNPACK call its pool thread still spins on the other core for a while, so the helper's
+ * half starts late: measured after a conv, splitting [32,64,64,16] saves ≈0.5 ms per pass,
+ * [32,32,32,32] nothing and [32,16,16,64] loses ≈0.1 ms.
+ */
+const SPLIT_MIN_ELEMENTS = 1_500_000;
+
+/** First row of the helper's half, or 0 when the work stays on one thread. */
+function rowSplit(ctx: TrainContext, rows: number, cols: number): number {
+  return ctx.helper && rows >= 2 && rows * cols >= SPLIT_MIN_ELEMENTS ? Math.ceil(rows / 2) : 0;
+}
+
+/** Scratch float32 tensor of n elements; pass it to `free`. */
+function scratch(ctx: TrainContext, n: number): { off: number; info: tf.TensorInfo } {
+  const info = ctx.backend.makeOutput([Math.max(1, n)], 'float32');
+  return { off: offsetOf(ctx.backend, info), info };
+}
+function free(ctx: TrainContext, s: { info: tf.TensorInfo }): void {
+  ctx.backend.disposeData(s.info.dataId);
+}
+
+/**
+ * out[c] = f32(Σ_r x[r, c] · scale) for x [rows, cols] (pointers). float64 sums; with the helper
+ * thread each half of the rows is summed on its own and the halves added.
+ */
+export function colSumsOp(ctx: TrainContext, x: number, rows: number, cols: number, out: number, scale: number): void {
+  const { k } = ctx;
+  const h = rowSplit(ctx, rows, cols);
+  const s = scratch(ctx, 4 * cols);
+  const acc0 = s.off;
+  const acc1 = s.off + 8 * cols;
+  if (!h) {
+    k.col_sums(x, rows, cols, acc0, out, scale);
+  } else {
+    runPair(k, ctx.helper, ['col_acc', [x, 0, 0, h, cols, acc0, 0]], ['col_acc', [x + 4 * h * cols, 0, 0, rows - h, cols, acc1, 0]]);
+    k.f64_add(acc0, acc1, cols);
+    k.col_finish(acc0, cols, out, scale);
+  }
+  free(ctx, s);
+}
+
+/** Batch-norm training forward (see trainKernels.c bn_train_forward), split by rows with the helper. */
+export function bnForwardOp(ctx: TrainContext, x: number, rows: number, cols: number, gamma: number, beta: number,
+  eps: number, mean: number, variance: number, y: number): void {
+  const { k, helper } = ctx;
+  const h = rowSplit(ctx, rows, cols);
+  const s = scratch(ctx, 6 * cols);
+  const acc0 = s.off;
+  const acc1 = s.off + 8 * cols;
+  const sd = s.off + 16 * cols;
+  if (!h) {
+    k.bn_train_forward(x, rows, cols, gamma, beta, eps, acc0, mean, variance, y);
+  } else {
+    const x1 = x + 4 * h * cols;
+    for (const [mode, out] of [[0, mean], [1, variance]]) {
+      runPair(k, helper, ['col_acc', [x, 0, mean, h, cols, acc0, mode]], ['col_acc', [x1, 0, mean, rows - h, cols, acc1, mode]]);
+      k.f64_add(acc0, acc1, cols);
+      k.col_finish(acc0, cols, out, 1 / rows);
+    }
+    k.bn_sd(variance, cols, eps, sd);
+    runPair(k, helper, ['bn_normalize', [x, h, cols, mean, gamma, sd, beta, y]],
+      ['bn_normalize', [x1, rows - h, cols, mean, gamma, sd, beta, y + 4 * h * cols]]);
+  }
+  free(ctx, s);
+}
+
+/** Batch-norm training backward (see trainKernels.c bn_train_backward), split by rows with the helper. */
+export function bnBackwardOp(ctx: TrainContext, dy: number, x: number, rows: number, cols: number, mean: number,
+  variance: number, gamma: number, eps: number, dx: number, dgamma: number, dbeta: number): void {
+  const { k, helper } = ctx;
+  const h = rowSplit(ctx, rows, cols);
+  const s = scratch(ctx, 11 * cols);
+  const acc0 = s.off;
+  const acc1 = s.off + 16 * cols;
+  const coef = s.off + 32 * cols;
+  if (!h) {
+    k.bn_train_backward(dy, x, rows, cols, mean, variance, gamma, eps, acc0, dx, dgamma, dbeta);
+  } else {
+    const off = 4 * h * cols;
+    runPair(k, helper, ['col_acc', [x, dy, mean, h, cols, acc0, 3]], ['col_acc', [x + off, dy + off, mean, rows - h, cols, acc1, 3]]);
+    k.f64_add(acc0, acc1, 2 * cols);
+    k.bn_backward_coefs(acc0, rows, cols, variance, gamma, eps, coef, dgamma, dbeta);
+    runPair(k, helper, ['bn_dx', [dy, x, h, cols, mean, coef, dx]], ['bn_dx', [dy + off, x + off, rows - h, cols, mean, coef, dx + off]]);
+  }
+  free(ctx, s);
+}
+
+/** Conv filter gradient (trainKernels.c conv2d_filter_grad) over all N images; halves of the batch with the helper. */
+export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: number, N: number, H: number, W: number,
+  Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void {
+  const { k, helper } = ctx;
+  const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
+  if (!helper || N < 2) {
+    k.conv2d_filter_grad(x, dy, dw, 0, N, ...(geometry as [number, number, number, number, number, number, number, number, number, number, number, number]));
+    return;
+  }
+  const size = fh * fw * Ci * Co;
+  const s = scratch(ctx, size);
+  const h = Math.ceil(N / 2);
+  runPair(k, helper, ['conv2d_filter_grad', [x, dy, dw, 0, h, ...geometry]], ['conv2d_filter_grad', [x, dy, s.off, h, N, ...geometry]]);
+  k.f32_add(dw, s.off, size);
+  free(ctx, s);
+}
+
+/**
+ * Forward convolution (trainKernels.c conv2d_forward) of all N·Ho output rows; with the helper
+ * the rows are cut in two halves. bias: 0 for none.
+ */
+export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: number, y: number, N: number, H: number,
+  W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number,
+  top: number, left: number, relu: boolean): void {
+  const { k, helper } = ctx;
+  const rows = N * Ho;
+  const zeros = ctx.backend.makeOutput([Math.max(1, Ci)], 'float32');
+  const z = offsetOf(ctx.backend, zeros);
+  new Float32Array((ctx.backend.wasm.wasmMemory ?? backendMemory(ctx.backend)!).buffer, z, Math.max(1, Ci)).fill(0);
+  // Weights of a channel block beyond L1 (fh·fw·Ci·8 floats > 16 KiB): packed block by block.
+  const packed = fh * fw * Ci * 8 * 4 > PACK_ABOVE_BYTES && Co >= 8 ? ctx.backend.makeOutput([fh * fw * Ci * (Co & ~7)], 'float32') : null;
+  const wp = packed ? offsetOf(ctx.backend, packed) : 0;
+  if (packed) k.pack_w8(w, fh * fw, Ci, Co, wp);
+  const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0];
+  const h = helper && rows >= 2 && rows * Wo * Co >= 65536 ? Math.ceil(rows / 2) : rows;
+  runPair(k, helper, ['conv2d_forward', [x, w, wp, bias, z, y, 0, h, ...geometry]],
+    h < rows ? ['conv2d_forward', [x, w, wp, bias, z, y, h, rows, ...geometry]] : null);
+  ctx.backend.disposeData(zeros.dataId);
+  if (packed) ctx.backend.disposeData(packed.dataId);
+}
+
+/** Channel-block weights above this size are packed contiguously before the convolution. */
+let PACK_ABOVE_BYTES = 16384;
+/** For measurements: sets the packing threshold (bytes); returns the previous one. */
+export function setConvPackThreshold(bytes: number): number {
+  const was = PACK_ABOVE_BYTES;
+  PACK_ABOVE_BYTES = bytes;
+  return was;
+}
+
+/** dx = dy·step(x) over n elements (trainKernels.c relu_grad); halves with the helper for large tensors. */
+export function reluGradOp(ctx: TrainContext, dy: number, x: number, n: number, dx: number): void {
+  const h = ctx.helper && n >= SPLIT_MIN_ELEMENTS ? Math.ceil(n / 8) * 4 : n;
+  runPair(ctx.k, ctx.helper, ['relu_grad', [dy, x, h, dx]], h < n ? ['relu_grad', [dy + 4 * h, x + 4 * h, n - h, dx + 4 * h]] : null);
+}
