@@ -10,8 +10,9 @@ export interface Command {
   run(values: Record<string, string | boolean | string[] | boolean[] | undefined>, positionals: string[]): Promise<number>;
 }
 
-/** A usage error: printed with the command's help hint, exit code 2. */
-export class UsageError extends Error {}
+import { UsageError } from '../util/options';
+
+export { UsageError, numberOption } from '../util/options';
 
 /** Parses argv for `command`, prints help on --help, maps errors to exit codes (0 only on success). */
 export async function runCommand(command: Command, argv: string[]): Promise<number> {
@@ -44,13 +45,3 @@ export async function runCommand(command: Command, argv: string[]): Promise<numb
   }
 }
 
-/** Reads a numeric option, failing with the option's name and value when it is not a number. */
-export function numberOption(values: Record<string, unknown>, name: string, fallback: number): number {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n)) {
-    throw new UsageError(`--${name} must be a number, got "${String(raw)}"`);
-  }
-  return n;
-}

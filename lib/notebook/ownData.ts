@@ -10,7 +10,7 @@ import { withDefaults } from '../config';
 import { clipsPerClass, scanClips, type DataLayout } from '../data/layout';
 import { makeTask, type ClassMetrics } from '../task/task';
 import { readFoldDone, readRunInfo, runInfoPath } from '../run/runFolder';
-import { trainConfig } from '../cli/train';
+import { trainConfig } from '../train/pipeline/trainConfig';
 import { loadRunData } from '../train/pipeline/data';
 import { recipeOf, recipeStages } from '../train/pipeline/recipes';
 import { readOof } from '../train/pipeline/stages';
