@@ -4,6 +4,6 @@
  * digest of that file so that editing it makes this wrapper stale too (tests/trainKernels.test.ts
  * compares the line below with sourceDigest(trainKernels.c); update it and rebuild).
  *
- * trainKernels.c sha256: af1032607ac22dc74d8762b8aeadd05ab1d346fa93f5ef8d3b1a4d61bcb93766
+ * trainKernels.c sha256: 9eef6918de73d533b1f6046c9bd4ad2b738131a10cfcc73bb7825e8c0695936f
  */
 #include "trainKernels.c"
