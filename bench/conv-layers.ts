@@ -2,7 +2,8 @@
  * Per-layer micro-benchmark of the C convolution kernels (trainKernels.c) at CNN-model-1's
  * full-width shapes (3×3, stride 1, same padding), batch 8, one thread, plain-memory build on a
  * memory of its own: forward conv (direct, conv2d_forward with packed weights; Winograd,
- * wino_weights + conv2d_wino) and the filter gradient (conv2d_filter_grad), in GFLOP/s of the
+ * wino_weights + conv2d_wino) and the filter gradient (direct, conv2d_filter_grad; Winograd,
+ * conv2d_wino_fgrad + wino_fgrad_out), in GFLOP/s of the
  * direct convolution (2·N·H·W·9·Ci·Co), best of --reps.
  *
  *   node --import tsx bench/conv-layers.ts [--reps 3]
@@ -34,8 +35,8 @@ function time(f: () => void): number {
   return best;
 }
 console.log(`load: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
-console.log('| HxW Ci→Co | GFLOP | forward direct | forward Winograd (max rel diff) | filter grad |');
-console.log('|---|---|---|---|---|');
+console.log('| HxW Ci→Co | GFLOP | forward direct | forward Winograd (max rel diff) | filter grad direct | filter grad Winograd (max rel diff) |');
+console.log('|---|---|---|---|---|---|');
 for (const [S, Ci, Co] of layers) {
   top = 65536;
   const x = alloc(N * S * S * Ci);
@@ -47,7 +48,9 @@ for (const [S, Ci, Co] of layers) {
   const y2 = alloc(N * S * S * Co);
   const z = alloc(Ci);
   const dw1 = alloc(9 * Ci * Co);
-  const scr = alloc(16 * 64 * (Ci + Co));
+  const scr = alloc(16 * 256 * (Ci + Co));
+  const acc = alloc(16 * Ci * Co);
+  const dw2 = alloc(9 * Ci * Co);
   const f32 = new Float32Array(memory.buffer);
   const fill = (p: number, n: number) => { for (let i = p / 4; i < p / 4 + n; i++) f32[i] = Math.random() - 0.5; };
   fill(x, N * S * S * Ci); fill(dy, N * S * S * Co); fill(w, 9 * Ci * Co);
@@ -73,7 +76,20 @@ for (const [S, Ci, Co] of layers) {
     for (let i = 0; i < N * S * S * Co; i++) diff = Math.max(diff, Math.abs(f32[y / 4 + i] - f32[y2 / 4 + i]) / scale);
   }
   const t1 = time(() => k.conv2d_filter_grad(x, dy, dw1, 0, N, ...geo));
+  let tg = NaN;
+  let gdiff = NaN;
+  if (Ci % 4 === 0) {
+    const tiles = N * Math.ceil(S / 2) * Math.ceil(S / 2);
+    tg = time(() => {
+      k.conv2d_wino_fgrad(x, dy, acc, scr, 0, tiles, S, S, Ci, Co);
+      k.wino_fgrad_out(acc, Ci, Co, dw2);
+    });
+    gdiff = 0;
+    let scale = 0;
+    for (let i = 0; i < 9 * Ci * Co; i++) scale = Math.max(scale, Math.abs(f32[dw1 / 4 + i]));
+    for (let i = 0; i < 9 * Ci * Co; i++) gdiff = Math.max(gdiff, Math.abs(f32[dw1 / 4 + i] - f32[dw2 / 4 + i]) / scale);
+  }
   const g = (t: number) => `${(flop / t / 1e6).toFixed(1)} (${t.toFixed(0)} ms)`;
-  console.log(`| ${S}×${S} ${Ci}→${Co} | ${(flop / 1e9).toFixed(2)} | ${g(tf)} | ${Number.isNaN(tw) ? '—' : `${g(tw)} (${diff.toExponential(1)})`} | ${g(t1)} |`);
+  console.log(`| ${S}×${S} ${Ci}→${Co} | ${(flop / 1e9).toFixed(2)} | ${g(tf)} | ${Number.isNaN(tw) ? '—' : `${g(tw)} (${diff.toExponential(1)})`} | ${g(t1)} | ${Number.isNaN(tg) ? '—' : `${g(tg)} (${gdiff.toExponential(1)})`} |`);
 }
 console.log(`load: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);

@@ -45,6 +45,9 @@ export interface TrainKernelExports {
   wino_weights(w: number, Ci: number, Co: number, U: number): void;
   conv2d_wino(x: number, U: number, bias: number, y: number, scratch: number, q0: number, q1: number, H: number, W: number,
     Ci: number, Co: number, relu: number): void;
+  conv2d_wino_fgrad(x: number, dy: number, acc: number, scratch: number, q0: number, q1: number, H: number, W: number,
+    Ci: number, Co: number): void;
+  wino_fgrad_out(acc: number, Ci: number, Co: number, dw: number): void;
   conv2d_filter_grad(x: number, dy: number, dw: number, n0: number, n1: number, H: number, W: number, Ci: number,
     Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
 }
@@ -101,7 +104,7 @@ export function offsetOf(backend: WasmBackendLike, t: tf.TensorInfo): number {
 
 /** Names of the exports, in a fixed order (the helper thread calls them by index). */
 const KERNEL_NAMES: Array<keyof TrainKernelExports> = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward',
-  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw', 'conv2d_forward', 'relu_grad', 'pack_w8', 'wino_weights', 'conv2d_wino'];
+  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw', 'conv2d_forward', 'relu_grad', 'pack_w8', 'wino_weights', 'conv2d_wino', 'conv2d_wino_fgrad', 'wino_fgrad_out'];
 
 /** The kernels plus, on the threaded binary, the helper thread that runs half of the work. */
 export interface TrainContext {
@@ -212,6 +215,10 @@ export function bnBackwardOp(ctx: TrainContext, dy: number, x: number, rows: num
 export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: number, N: number, H: number, W: number,
   Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void {
   const { k, helper } = ctx;
+  if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
+    winogradFilterGrad(ctx, x, dy, dw, N, H, W, Ci, Co);
+    return;
+  }
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
   if (!helper || N < 2) {
     k.conv2d_filter_grad(x, dy, dw, 0, N, ...(geometry as [number, number, number, number, number, number, number, number, number, number, number, number]));
@@ -233,8 +240,7 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
   W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number,
   top: number, left: number, relu: boolean): void {
   const { k, helper } = ctx;
-  if (winogradEnabled && fh === 3 && fw === 3 && sh === 1 && sw === 1 && top === 1 && left === 1 && Ho === H && Wo === W
-    && Ci % 4 === 0 && Co % 8 === 0 && Ci >= WINOGRAD_MIN_CI) {
+  if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
     winogradForward(ctx, x, w, bias, y, N, H, W, Ci, Co, relu);
     return;
   }
@@ -278,6 +284,36 @@ export function setWinogradEnabled(on: boolean): boolean {
   winogradEnabled = on;
   return was;
 }
+/** 3×3, stride 1, padding 1 ('same'), Ci % 4 == 0, Ci >= WINOGRAD_MIN_CI, Co % 8 == 0, Winograd on. */
+function winogradApplies(H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number,
+  sh: number, sw: number, top: number, left: number): boolean {
+  return winogradEnabled && fh === 3 && fw === 3 && sh === 1 && sw === 1 && top === 1 && left === 1 && Ho === H
+    && Wo === W && Ci % 4 === 0 && Co % 8 === 0 && Ci >= WINOGRAD_MIN_CI;
+}
+/** Tiles per block in conv2d_wino_fgrad (WINO_TF in trainKernels.c). */
+const WINO_TF = 32;
+
+/**
+ * Filter gradient by Winograd F(3×3, 2×2) (trainKernels.c conv2d_wino_fgrad, wino_fgrad_out):
+ * the 16 transformed products summed over all 2×2 tiles of dy, split in halves of the tiles
+ * with the helper (each half into its own [16, Ci, Co] sum, added before the output transform).
+ */
+function winogradFilterGrad(ctx: TrainContext, x: number, dy: number, dw: number, N: number, H: number, W: number,
+  Ci: number, Co: number): void {
+  const { k, helper } = ctx;
+  const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+  const h = helper && tiles >= 64 ? Math.ceil(tiles / 2) : tiles;
+  const acc0 = scratch(ctx, 16 * Ci * Co);
+  const s0 = scratch(ctx, 16 * WINO_TF * (Ci + Co));
+  const acc1 = h < tiles ? scratch(ctx, 16 * Ci * Co) : null;
+  const s1 = h < tiles ? scratch(ctx, 16 * WINO_TF * (Ci + Co)) : null;
+  runPair(k, helper, ['conv2d_wino_fgrad', [x, dy, acc0.off, s0.off, 0, h, H, W, Ci, Co]],
+    acc1 && s1 ? ['conv2d_wino_fgrad', [x, dy, acc1.off, s1.off, h, tiles, H, W, Ci, Co]] : null);
+  if (acc1) k.f32_add(acc0.off, acc1.off, 16 * Ci * Co);
+  k.wino_fgrad_out(acc0.off, Ci, Co, dw);
+  for (const t of [acc0, s0, acc1, s1]) if (t) free(ctx, t);
+}
+
 /** Tiles per block in conv2d_wino (WINO_T in trainKernels.c). */
 const WINO_T = 64;
 

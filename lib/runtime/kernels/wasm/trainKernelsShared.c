@@ -4,6 +4,6 @@
  * digest of that file so that editing it makes this wrapper stale too (tests/trainKernels.test.ts
  * compares the line below with sourceDigest(trainKernels.c); update it and rebuild).
  *
- * trainKernels.c sha256: 9eef6918de73d533b1f6046c9bd4ad2b738131a10cfcc73bb7825e8c0695936f
+ * trainKernels.c sha256: de11a9a3838de1004466be467dd220a882876ffee52f0be6c8843662be27d48c
  */
 #include "trainKernels.c"
