@@ -296,7 +296,7 @@ for (const shared of [false, true]) {
 for (const shared of [false, true]) {
   test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_wino (Winograd F(2×2,3×3)) equals a float64 loop (odd sizes, borders, tile ranges, several tile blocks)`, () => {
     // [N, H, W, Ci, Co]: 3×3, stride 1, padding 1; odd H/W (half tiles), 1-pixel images, tile
-    // counts beyond one WINO_T (64) block and not a multiple of 4.
+    // counts beyond one WINO_T (32) block and not a multiple of 4.
     for (const [N, H, W, Ci, Co] of [[2, 7, 9, 4, 8], [1, 1, 1, 8, 8], [3, 5, 2, 12, 16], [2, 18, 17, 8, 24], [1, 2, 3, 4, 8]]) {
       for (const relu of [false, true]) {
         const arena = new Arena(shared);

@@ -315,7 +315,7 @@ function winogradFilterGrad(ctx: TrainContext, x: number, dy: number, dw: number
 }
 
 /** Tiles per block in conv2d_wino (WINO_T in trainKernels.c). */
-const WINO_T = 64;
+const WINO_T = 32;
 
 function winogradForward(ctx: TrainContext, x: number, w: number, bias: number, y: number, N: number, H: number,
   W: number, Ci: number, Co: number, relu: boolean): void {

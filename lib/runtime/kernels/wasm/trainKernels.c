@@ -504,7 +504,7 @@ void conv2d_forward(const float *x, const float *w, const float *wpack, const fl
  * register tile, then Y = Aᵀ·M·A (+ bias, relu) stored where inside the image.
  * scratch: 16·WINO_T·(Ci + Co) floats. bias may be 0.
  */
-#define WINO_T 64
+#define WINO_T 32
 
 /* u = [g0, ½(g0+g1+g2), ½(g0−g1+g2), g2] (G·g for one column or row). */
 #define WINO_G(g0, g1, g2, u0, u1, u2, u3) \

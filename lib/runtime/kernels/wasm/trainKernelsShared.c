@@ -4,6 +4,6 @@
  * digest of that file so that editing it makes this wrapper stale too (tests/trainKernels.test.ts
  * compares the line below with sourceDigest(trainKernels.c); update it and rebuild).
  *
- * trainKernels.c sha256: de11a9a3838de1004466be467dd220a882876ffee52f0be6c8843662be27d48c
+ * trainKernels.c sha256: deeef59fca75a08a583db398af09f5b29b88f93c582fbd9cba22d7df85b4bd32
  */
 #include "trainKernels.c"
