@@ -293,6 +293,76 @@ for (const shared of [false, true]) {
   });
 }
 
+for (const shared of [false, true]) {
+  test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_wino (Winograd F(2×2,3×3)) equals a float64 loop (odd sizes, borders, tile ranges, several tile blocks)`, () => {
+    // [N, H, W, Ci, Co]: 3×3, stride 1, padding 1; odd H/W (half tiles), 1-pixel images, tile
+    // counts beyond one WINO_T (32) block and not a multiple of 4.
+    for (const [N, H, W, Ci, Co] of [[2, 7, 9, 4, 8], [1, 1, 1, 8, 8], [3, 5, 2, 12, 16], [2, 18, 17, 8, 24], [1, 2, 3, 4, 8]]) {
+      for (const relu of [false, true]) {
+        const arena = new Arena(shared);
+        const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+        const xv = randn(N * H * W * Ci);
+        const wv = randn(9 * Ci * Co);
+        const bv = randn(Co);
+        const x = arena.alloc(xv.length, xv, false);
+        const w = arena.alloc(wv.length, wv, false);
+        const bias = arena.alloc(Co, bv, false);
+        const U = arena.alloc(16 * Ci * Co);
+        const s0 = arena.alloc(16 * 64 * (Ci + Co));
+        const s1 = arena.alloc(16 * 64 * (Ci + Co));
+        const size = N * H * W * Co;
+        const y = arena.alloc(size);
+        k.wino_weights(w, Ci, Co, U);
+        const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+        const what = `${N},${H},${W},${Ci}->${Co} relu ${relu}`;
+        const check = (got: Float32Array, ref: Float64Array) => {
+          for (let i = 0; i < size; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${what}: y[${i}] ${got[i]} vs ${ref[i]}`);
+        };
+        // Two tile ranges (main and helper thread), no bias; then all tiles with bias.
+        const half = Math.ceil(tiles / 2);
+        k.conv2d_wino(x, U, 0, y, s0, 0, half, H, W, Ci, Co, relu ? 1 : 0);
+        k.conv2d_wino(x, U, 0, y, s1, half, tiles, H, W, Ci, Co, relu ? 1 : 0);
+        check(arena.f32(y, size), jsConvForward(xv, wv, null, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1, relu));
+        k.conv2d_wino(x, U, bias, y, s0, 0, tiles, H, W, Ci, Co, relu ? 1 : 0);
+        check(arena.f32(y, size), jsConvForward(xv, wv, bv, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1, relu));
+        assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [w, w + 4 * wv.length], [bias, bias + 4 * Co]]), 0);
+      }
+    }
+  });
+}
+
+for (const shared of [false, true]) {
+  test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_wino_fgrad + wino_fgrad_out (Winograd filter gradient) equal a float64 loop (odd sizes, tile ranges, several tile blocks)`, () => {
+    // 3×3, stride 1, padding 1; odd H/W (half tiles of dy), 1-pixel images, tile counts beyond
+    // one WINO_TF (32) block and not a multiple of it.
+    for (const [N, H, W, Ci, Co] of [[2, 7, 9, 4, 8], [1, 1, 1, 8, 8], [3, 5, 2, 12, 16], [2, 18, 17, 8, 24], [1, 2, 3, 4, 8]]) {
+      const arena = new Arena(shared);
+      const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+      const xv = randn(N * H * W * Ci);
+      const dyv = randn(N * H * W * Co);
+      const x = arena.alloc(xv.length, xv, false);
+      const dy = arena.alloc(dyv.length, dyv, false);
+      const acc0 = arena.alloc(16 * Ci * Co);
+      const acc1 = arena.alloc(16 * Ci * Co);
+      const s = arena.alloc(16 * 32 * (Ci + Co));
+      const size = 9 * Ci * Co;
+      const dw = arena.alloc(size);
+      const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+      const half = Math.ceil(tiles / 2);
+      // Two tile ranges (main and helper thread), their sums added, as filterGradOp does.
+      new Float32Array(arena.memory.buffer, acc1, 16 * Ci * Co).fill(7); // zeroed by the kernel, not accumulated into
+      k.conv2d_wino_fgrad(x, dy, acc0, s, 0, half, H, W, Ci, Co);
+      k.conv2d_wino_fgrad(x, dy, acc1, s, half, tiles, H, W, Ci, Co);
+      k.f32_add(acc0, acc1, 16 * Ci * Co);
+      k.wino_fgrad_out(acc0, Ci, Co, dw);
+      const ref = jsFilterGrad(xv, dyv, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1);
+      const got = arena.f32(dw, size);
+      for (let i = 0; i < size; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${N},${H},${W},${Ci}->${Co}: dW[${i}] ${got[i]} vs ${ref[i]}`);
+      assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [dy, dy + 4 * dyv.length]]), 0);
+    }
+  });
+}
+
 for (const threads of [1, 2]) {
   test(`tfjs wasm with FAT2019_THREADS=${threads}: the C kernels run in place on its heap; Sum, Mean, batch-norm values and gradients match cpu`, () => {
     const script = path.join(root, 'tests', 'fixtures', 'trainKernelsOnTfjs.ts');

@@ -19,6 +19,7 @@ import { Rng } from '../util/rng';
 import { AdamW, trainableVariables } from './adamw';
 import { MakeBatch, randomCropBatch } from './batch';
 import { toModelInput } from '../runtime/modelInput';
+import { withUnusedInputGradients } from '../runtime/kernels/conv2dGrads';
 import { loadWeightsInto, saveModel } from '../runtime/modelFile';
 import { Callback, EpochLog, FitContext, bestEpoch, earlyStopping, runHook, validationScore } from './callbacks';
 import { loadCheckpoint, saveCheckpoint, TrainingState } from './checkpoint';
@@ -121,6 +122,23 @@ function validateOptions(o: FitOptions): void {
 }
 
 /**
+ * Kernels (current values) of the Conv2D layers applied directly to the model input: nothing
+ * reads their input gradient (the input is no variable), which tfjs' fused conv gradient would
+ * still compute (see withUnusedInputGradients in lib/runtime/kernels/conv2dGrads.ts).
+ */
+function modelInputConvKernels(model: tf.LayersModel): tf.Tensor[] {
+  const out: tf.Tensor[] = [];
+  for (const layer of model.layers) {
+    if (layer.getClassName() !== 'Conv2D') continue;
+    const nodes = (layer as unknown as { inboundNodes: Array<{ inboundLayers: Array<{ getClassName(): string }> }> }).inboundNodes;
+    if (nodes.length === 0 || !nodes.every((n) => n.inboundLayers.length > 0 && n.inboundLayers.every((l) => l.getClassName() === 'InputLayer'))) continue;
+    const kernel = (layer as unknown as { kernel?: { read(): tf.Tensor } }).kernel;
+    if (kernel) out.push(kernel.read());
+  }
+  return out;
+}
+
+/**
  * One optimizer step on `batch` (`x` `[B][H][W]`, `y` `[B][C]`): micro-batches of
  * `microBatch` samples, their gradients summed with weights n_micro / B (= the gradient of
  * the batch-mean loss), then one AdamW step. Returns the batch-mean loss. Leaves no tensors.
@@ -137,6 +155,7 @@ export function trainStep(
   const pixels = height * width;
   const numClasses = batch.y.length / size;
   const vars = optimizer.params.map((p) => p.variable);
+  const inputConvKernels = modelInputConvKernels(model);
   let acc: tf.Tensor[] | null = null;
   let lossSum = 0;
   try {
@@ -150,7 +169,8 @@ export function trainStep(
         result = tf.tidy(() => {
           const x = toModelInput(batch.x.subarray(start * pixels, (start + n) * pixels), n, height, width, channels, inputNormalization);
           const y = tf.tensor2d(batch.y.subarray(start * numClasses, (start + n) * numClasses), [n, numClasses]);
-          return tf.variableGrads(() => loss(model.apply(x, { training: true }) as tf.Tensor, y), vars);
+          return withUnusedInputGradients(inputConvKernels,
+            () => tf.variableGrads(() => loss(model.apply(x, { training: true }) as tf.Tensor, y), vars));
         });
         bnFix.apply(n);
       } catch (err) {

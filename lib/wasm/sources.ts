@@ -16,7 +16,7 @@ export interface WasmSource {
 /** Functions of lib/runtime/kernels/wasm/trainKernels.c. */
 const TRAIN_KERNEL_EXPORTS = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward', 'conv2d_filter_grad',
   'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw',
-  'conv2d_forward', 'relu_grad', 'pack_w8'];
+  'conv2d_forward', 'relu_grad', 'pack_w8', 'wino_weights', 'conv2d_wino', 'conv2d_wino_fgrad', 'wino_fgrad_out'];
 
 export const WASM_SOURCES: WasmSource[] = [
   {

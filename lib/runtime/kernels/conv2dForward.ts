@@ -12,7 +12,9 @@
  * (trainKernels.c pack_w8): unpacked, 256+ input channels fell to 58–73 GFLOP/s; packed, the
  * full-width layers run at 117–124 vs XNNPACK's 86–89. Handled: NHWC, dilation 1, float32,
  * output channels a multiple of 8, bias [Co] or none, activation linear or relu; everything else
- * goes to the stock kernel.
+ * goes to the stock kernel. 3×3 stride-1 'same' layers with Ci % 4 == 0 and Ci >= 16 run as
+ * Winograd F(2×2, 3×3) instead (trainWasm.ts winogradForward; not XNNPACK's sums: outputs within
+ * ≈3e-6 of the largest |y|).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasmOps';

@@ -11,7 +11,9 @@
  *   XNNPACK creating an operator for the new "filter" (packing dy, e.g. 14 of 18 ms for
  *   [32,128,128,·] → 8 channels): with WebAssembly SIMD the C kernel of ./wasm/trainKernels.c
  *   (conv2d_filter_grad: row-blocked, 4×8 channel register tiles) does it directly in the final
- *   [fh, fw, Ci, Co] layout at 30–60 GFLOP/s on one thread, without the transposes.
+ *   [fh, fw, Ci, Co] layout at 30–60 GFLOP/s on one thread, without the transposes; 3×3
+ *   stride-1 'same' layers (Ci % 4 == 0, Ci >= 16, Co % 8 == 0) by Winograd F(3×3, 2×2)
+ *   (conv2d_wino_fgrad: 77–117 GFLOP/s-equivalent on one thread at full width).
  * - The stock `Conv2DBackpropInput` is a scalar loop (≈2.4 GFLOP/s). dx is the forward conv of
  *   dy (dilated by the stride, zero-padded by fh−1−pt on top) with the filter flipped in both
  *   spatial axes and its in/out channels swapped (20–29 GFLOP/s on one thread).
@@ -20,7 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WasmOps, WasmBackendLike, pair } from './wasmOps';
-import { trainContext, filterGradOp, offsetOf } from './trainWasm';
+import { trainContext, filterGradOp, offsetOf, backendMemory } from './trainWasm';
 
 interface ConvGradAttrs {
   strides: number | [number, number];
@@ -85,6 +87,26 @@ export function conv2dBackpropFilterWasm(args: {
 }
 
 /**
+ * Filters (by dataId) whose convolution's input gradient nobody reads: tfjs' fused conv2d
+ * gradient computes dx and dW together, so a conv applied to the model input (not a variable)
+ * would compute an input gradient that backprop throws away (CNN-model-1 at full width: ≈30 ms
+ * per 8-image micro-batch through XNNPACK, 3 output channels). lib/train/fit.ts' trainStep
+ * names such filters; Conv2DBackpropInput (wasm) returns zeros for them.
+ */
+const unusedInputGradients = new Set<object>();
+
+/** Runs fn with the input gradients of convolutions by these filters skipped (zeros). */
+export function withUnusedInputGradients<T>(filters: tf.Tensor[], fn: () => T): T {
+  const added = filters.map((f) => f.dataId).filter((id) => !unusedInputGradients.has(id));
+  for (const id of added) unusedInputGradients.add(id);
+  try {
+    return fn();
+  } finally {
+    for (const id of added) unusedInputGradients.delete(id);
+  }
+}
+
+/**
  * Input gradient. Inputs dy [N, Ho, Wo, Co], filter [fh, fw, Ci, Co]; attrs as tfjs'
  * `Conv2DBackpropInput` (`inputShape` [N, H, W, Ci]). Returns dx [N, H, W, Ci].
  * `fallback` (the stock kernel) handles what this formulation cannot (NCHW).
@@ -103,6 +125,14 @@ export function makeConv2dBackpropInputWasm(fallback: tf.KernelFunc | undefined)
     const dy = args.inputs.dy as tf.TensorInfo;
     const filter = args.inputs.filter as tf.TensorInfo;
     const backend = args.backend as unknown as WasmBackendLike;
+    if (unusedInputGradients.size > 0 && unusedInputGradients.has(filter.dataId)) {
+      const out = backend.makeOutput(attrs.inputShape, 'float32');
+      const n = attrs.inputShape.reduce((a, b) => a * b, 1);
+      const mem = backendMemory(backend);
+      if (mem) new Float32Array(mem.buffer, offsetOf(backend, out), n).fill(0);
+      else (backend as unknown as { typedArrayFromHeap(t: tf.TensorInfo): Float32Array }).typedArrayFromHeap(out).fill(0);
+      return out;
+    }
     const info = tf.backend_util.computeConv2DInfo(
       attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad,
       attrs.dimRoundingMode, false, 'channelsLast');

@@ -42,6 +42,12 @@ export interface TrainKernelExports {
   conv2d_forward(x: number, w: number, wpack: number, bias: number, zeros: number, y: number, r0: number, r1: number, H: number, W: number, Ci: number,
     Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number, relu: number): void;
   relu_grad(dy: number, x: number, n: number, dx: number): void;
+  wino_weights(w: number, Ci: number, Co: number, U: number): void;
+  conv2d_wino(x: number, U: number, bias: number, y: number, scratch: number, q0: number, q1: number, H: number, W: number,
+    Ci: number, Co: number, relu: number): void;
+  conv2d_wino_fgrad(x: number, dy: number, acc: number, scratch: number, q0: number, q1: number, H: number, W: number,
+    Ci: number, Co: number): void;
+  wino_fgrad_out(acc: number, Ci: number, Co: number, dw: number): void;
   conv2d_filter_grad(x: number, dy: number, dw: number, n0: number, n1: number, H: number, W: number, Ci: number,
     Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
 }
@@ -98,7 +104,7 @@ export function offsetOf(backend: WasmBackendLike, t: tf.TensorInfo): number {
 
 /** Names of the exports, in a fixed order (the helper thread calls them by index). */
 const KERNEL_NAMES: Array<keyof TrainKernelExports> = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward',
-  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw', 'conv2d_forward', 'relu_grad', 'pack_w8'];
+  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw', 'conv2d_forward', 'relu_grad', 'pack_w8', 'wino_weights', 'conv2d_wino', 'conv2d_wino_fgrad', 'wino_fgrad_out'];
 
 /** The kernels plus, on the threaded binary, the helper thread that runs half of the work. */
 export interface TrainContext {
@@ -209,6 +215,10 @@ export function bnBackwardOp(ctx: TrainContext, dy: number, x: number, rows: num
 export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: number, N: number, H: number, W: number,
   Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void {
   const { k, helper } = ctx;
+  if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
+    winogradFilterGrad(ctx, x, dy, dw, N, H, W, Ci, Co);
+    return;
+  }
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
   if (!helper || N < 2) {
     k.conv2d_filter_grad(x, dy, dw, 0, N, ...(geometry as [number, number, number, number, number, number, number, number, number, number, number, number]));
@@ -230,6 +240,10 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
   W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number,
   top: number, left: number, relu: boolean): void {
   const { k, helper } = ctx;
+  if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
+    winogradForward(ctx, x, w, bias, y, N, H, W, Ci, Co, relu);
+    return;
+  }
   const rows = N * Ho;
   const zeros = ctx.backend.makeOutput([Math.max(1, Ci)], 'float32');
   const z = offsetOf(ctx.backend, zeros);
@@ -244,6 +258,79 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
     h < rows ? ['conv2d_forward', [x, w, wp, bias, z, y, h, rows, ...geometry]] : null);
   ctx.backend.disposeData(zeros.dataId);
   if (packed) ctx.backend.disposeData(packed.dataId);
+}
+
+/**
+ * 3×3, stride 1, 'same' convolutions with Ci % 4 == 0 and Co % 8 == 0 (every full-width layer
+ * of CNN-model-1 but the first, and their input gradients): Winograd F(2×2, 3×3)
+ * (trainKernels.c wino_weights + conv2d_wino), 2.25× fewer multiplications than the direct
+ * kernel, which is bound by them. One thread, batch 8: 94–116 GFLOP/s-equivalent vs 62 direct,
+ * outputs within ≈3e-6 of the largest |y| (bench/conv-layers.ts). Tiles split in halves with
+ * the helper. FAT2019_WINOGRAD=0 turns it off (A/B).
+ */
+let winogradEnabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD ?? '' : '');
+/**
+ * Fewer input channels go to the direct kernel (FAT2019_WINOGRAD_MIN_CI overrides, for
+ * measurements). Why 16: with 8, tests/kernels.test.ts' cnn7th step (width 1/8, 32×32, batch
+ * statistics over tiny maps) saw its first conv's filter gradient differ from cpu by 2.2e-3
+ * (tolerance 5e-4): Winograd's rounding (≈1e-6 of max |y| vs ≈1e-7 direct) amplified through
+ * training-mode batch norm. 8-channel layers are cheap anyway; width-1/8 CNN-model-1 measured
+ * the same with 8 or 16 (0.99× vs 0.92× PyTorch, within the noise of a loaded VM).
+ */
+const WINOGRAD_MIN_CI = Number(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD_MIN_CI ?? '' : '') || 16;
+/** Turns the Winograd path on or off (tests, A/B); returns the previous setting. */
+export function setWinogradEnabled(on: boolean): boolean {
+  const was = winogradEnabled;
+  winogradEnabled = on;
+  return was;
+}
+/** 3×3, stride 1, padding 1 ('same'), Ci % 4 == 0, Ci >= WINOGRAD_MIN_CI, Co % 8 == 0, Winograd on. */
+function winogradApplies(H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number,
+  sh: number, sw: number, top: number, left: number): boolean {
+  return winogradEnabled && fh === 3 && fw === 3 && sh === 1 && sw === 1 && top === 1 && left === 1 && Ho === H
+    && Wo === W && Ci % 4 === 0 && Co % 8 === 0 && Ci >= WINOGRAD_MIN_CI;
+}
+/** Tiles per block in conv2d_wino_fgrad (WINO_TF in trainKernels.c). */
+const WINO_TF = 32;
+
+/**
+ * Filter gradient by Winograd F(3×3, 2×2) (trainKernels.c conv2d_wino_fgrad, wino_fgrad_out):
+ * the 16 transformed products summed over all 2×2 tiles of dy, split in halves of the tiles
+ * with the helper (each half into its own [16, Ci, Co] sum, added before the output transform).
+ */
+function winogradFilterGrad(ctx: TrainContext, x: number, dy: number, dw: number, N: number, H: number, W: number,
+  Ci: number, Co: number): void {
+  const { k, helper } = ctx;
+  const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+  const h = helper && tiles >= 64 ? Math.ceil(tiles / 2) : tiles;
+  const acc0 = scratch(ctx, 16 * Ci * Co);
+  const s0 = scratch(ctx, 16 * WINO_TF * (Ci + Co));
+  const acc1 = h < tiles ? scratch(ctx, 16 * Ci * Co) : null;
+  const s1 = h < tiles ? scratch(ctx, 16 * WINO_TF * (Ci + Co)) : null;
+  runPair(k, helper, ['conv2d_wino_fgrad', [x, dy, acc0.off, s0.off, 0, h, H, W, Ci, Co]],
+    acc1 && s1 ? ['conv2d_wino_fgrad', [x, dy, acc1.off, s1.off, h, tiles, H, W, Ci, Co]] : null);
+  if (acc1) k.f32_add(acc0.off, acc1.off, 16 * Ci * Co);
+  k.wino_fgrad_out(acc0.off, Ci, Co, dw);
+  for (const t of [acc0, s0, acc1, s1]) if (t) free(ctx, t);
+}
+
+/** Tiles per block in conv2d_wino (WINO_T in trainKernels.c). */
+const WINO_T = 32;
+
+function winogradForward(ctx: TrainContext, x: number, w: number, bias: number, y: number, N: number, H: number,
+  W: number, Ci: number, Co: number, relu: boolean): void {
+  const { k, helper } = ctx;
+  const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+  const U = scratch(ctx, 16 * Ci * Co);
+  k.wino_weights(w, Ci, Co, U.off);
+  const h = helper && tiles >= 2 * WINO_T && tiles * Co >= 16384 ? Math.ceil(tiles / 2) : tiles;
+  const s0 = scratch(ctx, 16 * WINO_T * (Ci + Co));
+  const s1 = h < tiles ? scratch(ctx, 16 * WINO_T * (Ci + Co)) : null;
+  runPair(k, helper, ['conv2d_wino', [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, relu ? 1 : 0]],
+    s1 ? ['conv2d_wino', [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, relu ? 1 : 0]] : null);
+  free(ctx, s0);
+  if (s1) free(ctx, s1);
+  free(ctx, U);
 }
 
 /** Channel-block weights above this size are packed contiguously before the convolution. */

@@ -4,6 +4,6 @@
  * digest of that file so that editing it makes this wrapper stale too (tests/trainKernels.test.ts
  * compares the line below with sourceDigest(trainKernels.c); update it and rebuild).
  *
- * trainKernels.c sha256: af1032607ac22dc74d8762b8aeadd05ab1d346fa93f5ef8d3b1a4d61bcb93766
+ * trainKernels.c sha256: deeef59fca75a08a583db398af09f5b29b88f93c582fbd9cba22d7df85b4bd32
  */
 #include "trainKernels.c"
