@@ -226,7 +226,7 @@ cross-validated lwlrap per warm-up stage, and the test lwlrap of the ensemble ne
 trivial baseline (every clip gets each class's training frequency).
 
 Without options it uses the built-in demo dataset (generated into data/demo from CC0 Sonic Pi
-recordings on first use) and the quick CPU setting: about 2–3 minutes on 2 cores. Everything
+recordings on first use) and the quick CPU setting: about 1 minute on 2 cores. Everything
 resumes: rerunning reuses the data, the feature cache and each finished (stage, fold).
 
 Options:
