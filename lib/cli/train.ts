@@ -7,7 +7,8 @@ import { detectLayout, describeLayout, type DataLayout } from '../data/layout';
 import { checkDatasets, preprocessDatasets } from '../data/preprocess';
 import { validateAll } from '../data/validateClips';
 import { RECIPES, RECIPE_NAMES, recipeOf, recipeStages } from '../train/pipeline/recipes';
-import { trainConfig } from '../train/pipeline/trainConfig';
+import { formatResolvedConfig, resolveTrainConfig, trainConfig } from '../train/pipeline/trainConfig';
+import { OVERRIDE_OPTIONS_HELP, overrideOptionDeclarations } from '../train/pipeline/configOverrides';
 import { initBackend, describeBackend } from '../runtime/backend';
 import { backendOptions, BACKEND_OPTIONS_HELP } from './backendOption';
 import { progressBar } from '../train/callbacks';
@@ -107,6 +108,8 @@ ${architectureHelp()}
   --stage <k|all>      a stage of the recipe, a list "2,3", or all (default: all)
   --fold <f|all>       fold 0..k-1, a list, or all (default: all)
   --quick              CPU quick setting: width 1/8, 2 folds, a few epochs per stage
+  --preset <name>      quick (= --quick) or reference (the published recipe as configured,
+                       no data rules)
   --epochs <n>         epochs of every stage (default: the run's / config)
   --width <m>          model width multiplier of the conv channels (1 = reference)
   --head-units <n>     hidden units of the fastai head (default 512 at every width)
@@ -116,6 +119,15 @@ ${architectureHelp()}
                        labelled clips, no validation. A fold column in the label CSV is used
                        as given.
   --holdout <f>        one model, validated on a random (stratified) fraction f of the clips
+${OVERRIDE_OPTIONS_HELP}
+  --show-config        print the resolved config, each field with where it came from
+                       (default, run.json, preset, data, data rule, flag), and exit
+
+Settings a new run leaves unset are chosen from the data (data rules, printed at the start):
+the batch size from the training clips and epochs, and for short runs (< 30 epochs per stage)
+no mixup, SpecMix or head dropout and a from-scratch max lr of 1e-2. --quick, --preset
+reference and --recipe warmup on the Kaggle layout keep their settings as they are.
+
   --cache <dir>        feature cache root (default: work/features)
 ${BACKEND_OPTIONS_HELP}
   --workers <n>        preprocessing threads for clips not yet cached (default: ${availableParallelism()})
@@ -135,6 +147,9 @@ Examples:
     stage: { type: 'string' },
     fold: { type: 'string' },
     quick: { type: 'boolean' },
+    preset: { type: 'string' },
+    'show-config': { type: 'boolean' },
+    ...overrideOptionDeclarations(),
     epochs: { type: 'string' },
     width: { type: 'string' },
     'head-units': { type: 'string' },
@@ -164,7 +179,13 @@ Examples:
     const layout = detectLayout(dataDir);
     const quiet = values.quiet === true;
     if (!quiet) process.stderr.write(`${describeLayout(layout)}\n`);
-    const config = trainConfig(runDir, dataDir, values, layout);
+    const resolved = resolveTrainConfig(runDir, dataDir, values, layout);
+    if (values['show-config'] === true) {
+      process.stdout.write(formatResolvedConfig(resolved));
+      return 0;
+    }
+    const config = resolved.config;
+    for (const choice of resolved.ruleChoices) if (!quiet) process.stderr.write(`${choice.reason}\n`);
     const recipe = recipeOf(config);
     if (!quiet) process.stderr.write(`task ${config.task.name}, recipe ${recipe.name} (stages ${recipeStages(recipe).join(', ')}), ` +
       `${config.pipeline.folds >= 2 ? `${config.pipeline.folds} folds` : config.pipeline.holdout > 0 ? `one model, ${config.pipeline.holdout} held out` : 'one model on all clips, no validation'}, ` +

@@ -12,7 +12,30 @@ import { numberOption, UsageError } from '../../util/options';
 import { RECIPES, RECIPE_NAMES } from './recipes';
 import { checkRecipeData } from './data';
 import { QUICK_OVERRIDES } from './presets';
+import { flagOverrides } from './configOverrides';
+import { dataRules, type DataRuleChoice } from './dataRules';
+import { leafPaths, partialAt } from '../../util/configPath';
 import { ALL_STAGES } from './stages';
+
+/** Where a resolved config value came from (`fat2019 train --show-config` prints it). */
+export type ConfigSource = 'default' | 'run.json' | 'preset' | 'data' | 'data rule' | 'flag';
+
+export interface ValueOrigin {
+  source: ConfigSource;
+  /** The flag (`--batch-size 32`), the preset (`--quick`) or the rule's reason. */
+  detail?: string;
+}
+
+/** A job's config with the origin of every leaf field (dotted path → origin). */
+export interface ResolvedTrainConfig {
+  config: Fat2019Config;
+  origins: Map<string, ValueOrigin>;
+  /** The data rules applied (fields the user left unset on a new run), with their reasons. */
+  ruleChoices: DataRuleChoice[];
+}
+
+/** The named presets of `--preset`: `quick` = `--quick`; `reference` = the published recipe, no data rules. */
+export const PRESET_NAMES = ['reference', 'quick'] as const;
 
 /**
  * The job's config: the run's (run.json) when the run exists, else the reference defaults,
@@ -24,86 +47,158 @@ import { ALL_STAGES } from './stages';
  * make openRun fail, naming the fields.
  */
 export function trainConfig(runDir: string, dataDir: string, values: Record<string, unknown>, layout?: DataLayout): Fat2019Config {
+  return resolveTrainConfig(runDir, dataDir, values, layout).config;
+}
+
+/**
+ * {@link trainConfig} with provenance. Layers, later ones winning: defaults (or run.json) →
+ * preset (--quick / --preset) → what the data says (classes, task, recipe, folds column,
+ * low-rate preprocessing) → named flags → shortcuts and --set (a --set contradicting a named
+ * flag is a usage error) → on a new run, the data rules (lib/train/pipeline/dataRules) for the
+ * fields nobody set, unless the reference is asked for (--preset reference, or --recipe warmup
+ * on the Kaggle layout).
+ */
+export function resolveTrainConfig(runDir: string, dataDir: string, values: Record<string, unknown>, layout?: DataLayout): ResolvedTrainConfig {
+  void dataDir;
   const existing = existsSync(runInfoPath(runDir));
-  const base: Fat2019Config = existing ? readRunInfo(runDir).config : withDefaults(CONFIG_DEFAULTS);
-  let config = values.quick === true ? withDefaults(base, QUICK_OVERRIDES) : withDefaults(base);
-  const over: DeepPartial<Fat2019Config> = {};
-  const pipeline: DeepPartial<Fat2019Config['pipeline']> = {};
+  let config: Fat2019Config = existing ? readRunInfo(runDir).config : withDefaults(CONFIG_DEFAULTS);
+  const origins = new Map<string, ValueOrigin>();
+  for (const p of leafPaths(config)) origins.set(p, { source: existing ? 'run.json' : 'default' });
+  const apply = (partial: DeepPartial<Fat2019Config>, origin: (path: string) => ValueOrigin) => {
+    config = withDefaults(config, partial);
+    for (const p of leafPaths(partial)) origins.set(p, origin(p));
+  };
+  const preset = values.preset === undefined ? undefined : String(values.preset);
+  if (preset !== undefined && !(PRESET_NAMES as readonly string[]).includes(preset)) throw new UsageError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got "${preset}"`);
+  if (preset === 'reference' && values.quick === true) throw new UsageError('--preset reference and --quick contradict each other');
+  if (values.quick === true || preset === 'quick') apply(QUICK_OVERRIDES, () => ({ source: 'preset', detail: values.quick === true ? '--quick' : '--preset quick' }));
+
+  // Named flags and data facts, each with its origin.
+  const entries: { path: string; value: unknown; origin: ValueOrigin }[] = [];
+  const flag = (path: string, value: unknown, detail: string) => entries.push({ path, value, origin: { source: 'flag', detail } });
+  const fact = (path: string, value: unknown, detail: string) => entries.push({ path, value, origin: { source: 'data', detail } });
   if (values.epochs !== undefined) {
     const epochs = numberOption(values, 'epochs', 0);
     if (!Number.isInteger(epochs) || epochs < 1) throw new UsageError(`--epochs must be an integer >= 1, got ${epochs}`);
-    pipeline.stageEpochs = ALL_STAGES.map(() => epochs);
+    flag('pipeline.stageEpochs', ALL_STAGES.map(() => epochs), `--epochs ${epochs}`);
   }
+  let recipe: RecipeName | undefined;
   if (values.recipe !== undefined) {
     if (!(RECIPE_NAMES as readonly string[]).includes(String(values.recipe))) throw new UsageError(`--recipe must be one of ${RECIPE_NAMES.join(', ')}, got "${String(values.recipe)}"`);
-    pipeline.recipe = values.recipe as RecipeName;
+    recipe = values.recipe as RecipeName;
+    flag('pipeline.recipe', recipe, `--recipe ${recipe}`);
   } else if (!existing && layout) {
-    pipeline.recipe = layout.noisy ? 'warmup' : 'single';
+    recipe = layout.noisy ? 'warmup' : 'single';
+    fact('pipeline.recipe', recipe, layout.noisy ? 'a noisy set: warmup' : 'no noisy set: single');
   }
-  if (pipeline.recipe !== undefined) pipeline.ensembleStages = [...RECIPES[pipeline.recipe].ensembleStages];
+  if (recipe !== undefined) entries.push({ path: 'pipeline.ensembleStages', value: [...RECIPES[recipe].ensembleStages], origin: { source: values.recipe !== undefined ? 'flag' : 'data', detail: `recipe ${recipe}` } });
   const given = layout?.curated.givenFolds ? new Set(layout.curated.givenFolds).size : undefined;
+  let folds: number | undefined;
   if (values.folds !== undefined) {
-    const folds = numberOption(values, 'folds', 0);
+    folds = numberOption(values, 'folds', 0);
     if (!Number.isInteger(folds) || folds < 1) throw new UsageError(`--folds must be an integer >= 1, got ${folds}`);
     if (given !== undefined && folds !== given) throw new UsageError(`--folds ${folds}: ${layout!.curated.labelFile} has a fold column with ${given} folds, which is used as given (leave --folds out)`);
-    pipeline.folds = folds;
+    flag('pipeline.folds', folds, `--folds ${folds}`);
   } else if (given !== undefined) {
-    pipeline.folds = given;
+    folds = given;
+    fact('pipeline.folds', given, `fold column of ${layout!.curated.labelFile}`);
   }
   if (values.holdout !== undefined) {
     const holdout = numberOption(values, 'holdout', 0);
     if (!(holdout > 0 && holdout < 1)) throw new UsageError(`--holdout must be a fraction in (0, 1), got ${holdout}`);
-    if (pipeline.folds !== undefined && pipeline.folds !== 1) throw new UsageError(`--holdout trains one model; it cannot be combined with --folds ${pipeline.folds} (use --folds 1 or leave it out)`);
-    pipeline.folds = 1;
-    pipeline.holdout = holdout;
+    if (folds !== undefined && folds !== 1) throw new UsageError(`--holdout trains one model; it cannot be combined with --folds ${folds} (use --folds 1 or leave it out)`);
+    flag('pipeline.folds', 1, `--holdout ${holdout}`);
+    flag('pipeline.holdout', holdout, `--holdout ${holdout}`);
   }
-  if (Object.keys(pipeline).length > 0) over.pipeline = pipeline;
-  const task: DeepPartial<Fat2019Config['task']> = {};
   const taskValue = values.task === undefined ? (existing ? undefined : 'auto') : String(values.task);
   if (taskValue !== undefined) {
     if (taskValue !== 'auto' && !(TASK_NAMES as readonly string[]).includes(taskValue)) throw new UsageError(`--task must be auto, ${TASK_NAMES.join(' or ')}, got "${taskValue}"`);
     if (taskValue === 'auto') {
-      if (layout) task.name = detectTaskName(layout.curated.clips);
+      if (layout) fact('task.name', detectTaskName(layout.curated.clips), 'task auto: from the labels');
     } else {
-      task.name = taskValue as TaskName;
+      flag('task.name', taskValue, `--task ${taskValue}`);
     }
   }
   if (values['label-smoothing'] !== undefined) {
     const eps = numberOption(values, 'label-smoothing', 0);
     if (!(eps >= 0 && eps < 1)) throw new UsageError(`--label-smoothing must be in [0, 1), got ${eps}`);
-    task.labelSmoothing = eps;
+    flag('task.labelSmoothing', eps, `--label-smoothing ${eps}`);
   }
-  if (Object.keys(task).length > 0) over.task = task;
-  const model: DeepPartial<Fat2019Config['model']> = {};
   if (values.width !== undefined) {
     const width = numberOption(values, 'width', 1);
     if (!(width > 0)) throw new UsageError(`--width must be > 0, got ${width}`);
-    model.widthMultiplier = width;
+    flag('model.widthMultiplier', width, `--width ${width}`);
   }
   if (values['head-units'] !== undefined) {
     const units = numberOption(values, 'head-units', 512);
     if (!Number.isInteger(units) || units < 1) throw new UsageError(`--head-units must be an integer >= 1, got ${units}`);
-    model.headUnits = units;
+    flag('model.headUnits', units, `--head-units ${units}`);
   }
-  if (values.mish === true) model.xresnetActivation = 'mish';
-  if (values['channel-stem'] === true) model.mobilenetChannelStem = true;
+  if (values.mish === true) flag('model.xresnetActivation', 'mish', '--mish');
+  if (values['channel-stem'] === true) flag('model.mobilenetChannelStem', true, '--channel-stem');
   if (values.arch !== undefined) {
     if (!isArchitecture(values.arch)) throw new UsageError(`--arch must be one of ${architectureNames().join(', ')}, got "${String(values.arch)}"`);
-    model.arch = values.arch;
+    flag('model.arch', values.arch, `--arch ${values.arch}`);
   }
-  if (layout) model.numClasses = layout.vocabulary.length;
-  over.model = model;
+  if (layout) fact('model.numClasses', layout.vocabulary.length, `${layout.vocabulary.length} classes`);
   if (!existing && layout) {
     // Low-rate audio (every clip ≤ 16 kHz) gets the low-rate preprocessing, recorded in run.json.
     const rate = lowSampleRate(scanClips(layout.curated), LOW_RATE_MAX_HZ);
-    if (rate !== null) over.preprocess = lowRatePreprocess(rate);
+    if (rate !== null) for (const [k, v] of Object.entries(lowRatePreprocess(rate))) fact(`preprocess.${k}`, v, `clips at ${rate} Hz: low-rate preprocessing`);
   }
-  config = withDefaults(config, over);
+  // Shortcuts and --set: typed against the defaults; one contradicting a named flag is an error.
+  const overrides = flagOverrides(values, config.pipeline.stageEpochs.length, { skipLr: values.lr === 'auto' });
+  for (const o of overrides) {
+    const named = entries.find((e) => e.path === o.path && e.origin.source === 'flag');
+    if (named && JSON.stringify(named.value) !== JSON.stringify(o.value)) throw new UsageError(`${o.flag} contradicts ${named.origin.detail} (both set ${o.path}); give one`);
+    flag(o.path, o.value, o.flag);
+  }
+  for (const e of entries) apply(partialAt(e.path, e.value) as DeepPartial<Fat2019Config>, () => e.origin);
+
+  // Data rules: a new run's fields nobody set, chosen from the data (not for the reference).
+  let ruleChoices: DataRuleChoice[] = [];
+  const reference = preset === 'reference' || (config.pipeline.recipe === 'warmup' && layout?.kind === 'kaggle');
+  if (!existing && layout && !reference && values.quick !== true && preset !== 'quick') {
+    const fixed = new Set([...origins].filter(([, o]) => o.source === 'flag' || o.source === 'preset').map(([p]) => p));
+    ruleChoices = dataRules(layout, config, fixed);
+    for (const c of ruleChoices) apply(partialAt(c.path, c.value) as DeepPartial<Fat2019Config>, () => ({ source: 'data rule', detail: c.reason }));
+  }
+
   checkPreprocessConfig(config.preprocess, existing ? `${runInfoPath(runDir)}: config.preprocess` : 'config.preprocess');
   if (config.task.name === 'multiLabel' && config.task.labelSmoothing > 0) throw new UsageError('--label-smoothing applies to --task singleLabel only');
   if (layout) {
     checkTaskLabels(config.task.name, layout.curated.clips, layout.curated.labelFile);
     checkRecipeData(layout, config);
   }
-  return config;
+  return { config, origins, ruleChoices };
+}
+
+function formatValue(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/**
+ * The resolved config, one `path = value   (origin)` line per field, grouped by section: what
+ * `fat2019 train --show-config` prints.
+ */
+export function formatResolvedConfig(resolved: ResolvedTrainConfig): string {
+  const paths = leafPaths(resolved.config);
+  const width = Math.min(48, Math.max(...paths.map((p) => p.length + 3 + formatValue(getLeaf(resolved.config, p)).length)));
+  const lines: string[] = [];
+  let section = '';
+  for (const p of paths) {
+    const top = p.split('.')[0];
+    if (top !== section) {
+      section = top;
+      lines.push(`[${top}]`);
+    }
+    const o = resolved.origins.get(p) ?? { source: 'default' };
+    const left = `${p} = ${formatValue(getLeaf(resolved.config, p))}`;
+    lines.push(`  ${left.padEnd(width)}  ${o.source}${o.detail ? `: ${o.detail}` : ''}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function getLeaf(obj: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], obj);
 }

