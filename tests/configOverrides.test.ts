@@ -201,3 +201,20 @@ test('fat2019 train: bad --set paths and values exit 2 and write nothing; --show
   assert.equal(fs.existsSync(run), false, '--show-config writes nothing');
   assert.equal(fs.existsSync(path.join(root, 'cache')), false);
 });
+
+test('notebooks: SET settings go through the same checks and win over the notebook setting', async () => {
+  const { ownDataConfig } = await import('../lib/notebook/ownData');
+  const { trainingConfig } = await import('../lib/notebook/pipeline');
+  const { withSettings } = await import('../lib/train/pipeline/configOverrides');
+  const setting = { folds: 2, holdout: 0, stageEpochs: [8, 8, 4, 4], batchSize: 8, widthMultiplier: 1 / 8, headDropout: [0, 0] };
+  const layout = detectLayout(folders);
+  const c = ownDataConfig(path.join(root, 'nb-none'), layout, setting, { task: 'auto', recipe: 'auto', set: ['train.batchSize=4', 'augment.lighting.enabled=false'] });
+  assert.equal(c.train.batchSize, 4, 'SET wins over the setting');
+  assert.equal(c.augment.lighting.enabled, false);
+  assert.equal(ownDataConfig(path.join(root, 'nb-none'), layout, setting, { task: 'auto', recipe: 'auto' }).train.batchSize, 8);
+  assert.throws(() => ownDataConfig(path.join(root, 'nb-none'), layout, setting, { task: 'auto', recipe: 'auto', set: ['train.batchsize=4'] }), /did you mean train\.batchSize/);
+  const t = trainingConfig('cnnModel1', { ...setting, stages: [1, 2, 3, 4], stageMaxLr: [1e-2, 5e-3, 3e-3, 3e-3] }, { dataDir: kaggle, set: ['train.seed=11'] });
+  assert.equal(t.train.seed, 11);
+  assert.equal(t.train.batchSize, 8);
+  assert.throws(() => withSettings(t, ['augment.zoom.p=2']), /probability/);
+});

@@ -11,6 +11,7 @@ import { clipsPerClass, scanClips, type DataLayout } from '../data/layout';
 import { makeTask, type ClassMetrics } from '../task/task';
 import { readFoldDone, readRunInfo, runInfoPath } from '../run/runFolder';
 import { trainConfig } from '../train/pipeline/trainConfig';
+import { withSettings } from '../train/pipeline/configOverrides';
 import { loadRunData } from '../train/pipeline/data';
 import { recipeOf, recipeStages } from '../train/pipeline/recipes';
 import { readOof } from '../train/pipeline/stages';
@@ -83,7 +84,7 @@ export interface OwnDataSetting {
  * recipe warmup with a noisy set else single, low-rate preprocessing for ≤ 16 kHz clips, a
  * fold column as given), with the setting applied.
  */
-export function ownDataConfig(runDir: string, layout: DataLayout, setting: OwnDataSetting, choice: { task: string; recipe: string; arch?: string }): Fat2019Config {
+export function ownDataConfig(runDir: string, layout: DataLayout, setting: OwnDataSetting, choice: { task: string; recipe: string; arch?: string; set?: readonly string[] }): Fat2019Config {
   const values: Record<string, unknown> = { width: String(setting.widthMultiplier) };
   if (choice.task !== 'auto') values.task = choice.task;
   if (choice.recipe !== 'auto') values.recipe = choice.recipe;
@@ -92,11 +93,12 @@ export function ownDataConfig(runDir: string, layout: DataLayout, setting: OwnDa
   if (setting.folds === 1 && setting.holdout > 0) values.holdout = String(setting.holdout);
   const base = trainConfig(runDir, layout.source, values, layout);
   const stageEpochs = base.pipeline.stageEpochs.map((e, i) => setting.stageEpochs[i] ?? setting.stageEpochs[setting.stageEpochs.length - 1] ?? e);
-  return withDefaults(base, {
+  // `choice.set`: `path=value` settings as `fat2019 train --set` takes them, applied last.
+  return withSettings(withDefaults(base, {
     pipeline: { stageEpochs },
     train: { batchSize: setting.batchSize },
     model: { headDropout1: setting.headDropout[0], headDropout2: setting.headDropout[1] },
-  });
+  }), choice.set ?? []);
 }
 
 /** Out-of-fold evaluation of a run's last recipe stage, per its task. */

@@ -4,6 +4,7 @@ import { readVocabulary } from '../data/labels';
 import { lwlrap } from '../metrics/lwlrap';
 import { loadRunData } from '../train/pipeline/data';
 import { pipelineConfig } from '../train/pipeline/presets';
+import { withSettings } from '../train/pipeline/configOverrides';
 import { readFoldDone, readRunInfo } from '../run/runFolder';
 import type { PipelineReport } from '../train/pipeline/runPipeline';
 import { readOof } from '../train/pipeline/stages';
@@ -42,14 +43,15 @@ export interface TrainingSetting {
  * Both training notebooks share a run folder, whose run.json must agree with every job (see
  * lib/train/pipeline/runInfo): keep their settings and augmentations identical.
  */
-export function trainingConfig(arch: Architecture, setting: TrainingSetting, options: { dataDir: string; augment?: AugmentConfig }): Fat2019Config {
+export function trainingConfig(arch: Architecture, setting: TrainingSetting, options: { dataDir: string; augment?: AugmentConfig; set?: readonly string[] }): Fat2019Config {
   const numClasses = readVocabulary(join(options.dataDir, 'sample_submission.csv')).length;
-  return pipelineConfig({
+  // `set`: `path=value` settings as `fat2019 train --set` takes them, applied last.
+  return withSettings(pipelineConfig({
     model: { arch, numClasses, widthMultiplier: setting.widthMultiplier, headDropout1: setting.headDropout[0], headDropout2: setting.headDropout[1] },
     train: { batchSize: setting.batchSize },
     pipeline: { folds: setting.folds, stageEpochs: [...setting.stageEpochs], stageMaxLr: [...setting.stageMaxLr] },
     ...(options.augment ? { augment: options.augment } : {}),
-  });
+  }), options.set ?? []);
 }
 
 /** The reference and the quick setting side by side, one row per knob; `active` marks the one in use. */

@@ -5,10 +5,10 @@
  * `--specmix`/`--no-specmix`). Shared by `fat2019 train` and the notebooks (lib/notebook), so
  * both accept the same overrides with the same errors.
  */
-import { CONFIG_DEFAULTS, type Fat2019Config } from '../../config';
+import { CONFIG_DEFAULTS, withDefaults, type DeepPartial, type Fat2019Config } from '../../config';
 import { architectureNames } from '../../models/index';
 import { TASK_NAMES } from '../../task/task';
-import { parseAssignments, type FieldAssignment, type StringChoices } from '../../util/configPath';
+import { parseAssignments, partialAt, type FieldAssignment, type StringChoices } from '../../util/configPath';
 import { UsageError } from '../../util/options';
 import { RECIPE_NAMES } from './recipes';
 
@@ -141,4 +141,14 @@ export function flagOverrides(values: Record<string, unknown>, stages = CONFIG_D
 export function hasFlagOverrides(values: Record<string, unknown>): boolean {
   return SHORTCUT_OPTIONS.some((s) => values[s.flag] !== undefined || values[`no-${s.flag}`] !== undefined) ||
     (values.set !== undefined && (!Array.isArray(values.set) || values.set.length > 0));
+}
+
+/**
+ * `config` with `path=value` settings applied, checked exactly as `fat2019 train --set` checks
+ * them (unknown path, bad value: a UsageError). The notebooks' `SET` list goes through here.
+ */
+export function withSettings(config: Fat2019Config, settings: readonly string[]): Fat2019Config {
+  let out = withDefaults(config);
+  for (const o of flagOverrides({ set: [...settings] }, config.pipeline.stageEpochs.length)) out = withDefaults(out, partialAt(o.path, o.value) as DeepPartial<Fat2019Config>);
+  return out;
 }
