@@ -3,6 +3,7 @@ import { generateCommand } from './generate';
 import { scoreCommand } from './score';
 import { preprocessCommand } from './preprocess';
 import { trainCommand } from './train';
+import { lrFindCommand } from './lrFind';
 import { inferCommand } from './infer';
 import { tagCommand } from './tag';
 import { demoCommand } from './demo';
@@ -14,4 +15,4 @@ import { webCommand } from './web';
  * Every `fat2019` command, in the order `--help` lists them. Each lives in its own module
  * under lib/cli/ and is added here.
  */
-export const COMMANDS: Command[] = [demoCommand, generateCommand, preprocessCommand, trainCommand, scoreCommand, inferCommand, tagCommand, importWeightsCommand, exportCommand, webCommand];
+export const COMMANDS: Command[] = [demoCommand, generateCommand, preprocessCommand, lrFindCommand, trainCommand, scoreCommand, inferCommand, tagCommand, importWeightsCommand, exportCommand, webCommand];

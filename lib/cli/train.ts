@@ -9,6 +9,8 @@ import { validateAll } from '../data/validateClips';
 import { RECIPES, RECIPE_NAMES, recipeOf, recipeStages } from '../train/pipeline/recipes';
 import { formatResolvedConfig, resolveTrainConfig, trainConfig } from '../train/pipeline/trainConfig';
 import { OVERRIDE_OPTIONS_HELP, overrideOptionDeclarations } from '../train/pipeline/configOverrides';
+import { lrFindOnData, withFoundLr } from '../train/pipeline/lrFindJob';
+import { lrFindSweepOptions } from './lrFind';
 import { initBackend, describeBackend } from '../runtime/backend';
 import { backendOptions, BACKEND_OPTIONS_HELP } from './backendOption';
 import { progressBar } from '../train/callbacks';
@@ -76,6 +78,23 @@ function architectureHelp(): string {
   return names.map((n) => `                         ${n.padEnd(width)}  ${getArchitecture(n).description}`).join('\n');
 }
 
+/**
+ * `--lr auto`: the learning-rate finder (fat2019 lr-find) on the training data with this
+ * config, before run.json is written; the suggestion becomes the max lr of the stages that
+ * train from scratch. Only on a new run (an existing run keeps its recorded lr).
+ */
+async function lrAuto(runDir: string, layout: DataLayout, config: Fat2019Config, values: Record<string, unknown>, workers: number, quiet: boolean): Promise<Fat2019Config> {
+  if (existsSync(runInfoPath(runDir))) throw new UsageError(`--lr auto picks a new run's learning rate; ${runInfoPath(runDir)} already fixes it (leave --lr out)`);
+  const sweep = lrFindSweepOptions(values);
+  const info = await initBackend(backendOptions(values));
+  if (!quiet) process.stderr.write(`${describeBackend(info)}\n`);
+  const cacheDir = typeof values.cache === 'string' ? values.cache : 'work/features';
+  const found = await lrFindOnData({ layout, config, cacheDir, workers, ...sweep, log: quiet ? undefined : (m) => process.stderr.write(`${m}\n`) });
+  const { config: out, stages } = withFoundLr(config, Number(found.lr.toPrecision(2)));
+  if (!quiet) process.stderr.write(`--lr auto: max lr ${found.lr.toPrecision(2)} (lr-find ${found.suggestion}, ${found.lrs.length} steps, ${found.stop}) for stage(s) ${stages.join(', ')}\n`);
+  return out;
+}
+
 /** `fat2019 train`: a recipe's stages × folds (default the 4-stage warm-up), or one (arch, stage, fold) job of it. */
 export const trainCommand: Command = {
   name: 'train',
@@ -120,6 +139,8 @@ ${architectureHelp()}
                        as given.
   --holdout <f>        one model, validated on a random (stratified) fraction f of the clips
 ${OVERRIDE_OPTIONS_HELP}
+                       --lr auto: run the learning-rate finder (fat2019 lr-find) first and
+                       train with its suggestion (--suggest, --start-lr, --end-lr, --num-it)
   --show-config        print the resolved config, each field with where it came from
                        (default, run.json, preset, data, data rule, flag), and exit
 
@@ -149,6 +170,10 @@ Examples:
     quick: { type: 'boolean' },
     preset: { type: 'string' },
     'show-config': { type: 'boolean' },
+    suggest: { type: 'string' },
+    'start-lr': { type: 'string' },
+    'end-lr': { type: 'string' },
+    'num-it': { type: 'string' },
     ...overrideOptionDeclarations(),
     epochs: { type: 'string' },
     width: { type: 'string' },
@@ -184,8 +209,9 @@ Examples:
       process.stdout.write(formatResolvedConfig(resolved));
       return 0;
     }
-    const config = resolved.config;
-    for (const choice of resolved.ruleChoices) if (!quiet) process.stderr.write(`${choice.reason}\n`);
+    let config = resolved.config;
+    for (const reason of new Set(resolved.ruleChoices.map((c) => c.reason))) if (!quiet) process.stderr.write(`${reason}\n`);
+    if (values.lr === 'auto') config = await lrAuto(runDir, layout, config, values, workers, quiet);
     const recipe = recipeOf(config);
     if (!quiet) process.stderr.write(`task ${config.task.name}, recipe ${recipe.name} (stages ${recipeStages(recipe).join(', ')}), ` +
       `${config.pipeline.folds >= 2 ? `${config.pipeline.folds} folds` : config.pipeline.holdout > 0 ? `one model, ${config.pipeline.holdout} held out` : 'one model on all clips, no validation'}, ` +

@@ -154,6 +154,8 @@ export function resolveTrainConfig(runDir: string, dataDir: string, values: Reco
     flag(o.path, o.value, o.flag);
   }
   for (const e of entries) apply(partialAt(e.path, e.value) as DeepPartial<Fat2019Config>, () => e.origin);
+  // --lr auto: the CLI runs the lr finder after this and sets the from-scratch stages' lr.
+  if (values.lr === 'auto') origins.set('pipeline.stageMaxLr', { source: 'flag', detail: '--lr auto (lr-find before training)' });
 
   // Data rules: a new run's fields nobody set, chosen from the data (not for the reference).
   let ruleChoices: DataRuleChoice[] = [];
