@@ -45,8 +45,9 @@ async function train(argv: string[]): Promise<{ code: number; out: string; err: 
   let err = '';
   const w1 = process.stdout.write.bind(process.stdout);
   const w2 = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  // Only strings: the test runner's own reports (Buffers on stdout) pass through.
+  process.stdout.write = ((s: string | Uint8Array, ...rest: unknown[]) => (typeof s === 'string' ? ((out += s), true) : (w1 as (...a: unknown[]) => boolean)(s, ...rest))) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array, ...rest: unknown[]) => (typeof s === 'string' ? ((err += s), true) : (w2 as (...a: unknown[]) => boolean)(s, ...rest))) as typeof process.stderr.write;
   try {
     return { code: await runCommand(trainCommand, argv), out, err };
   } finally {
