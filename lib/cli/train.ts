@@ -19,6 +19,7 @@ import { openRun } from '../train/pipeline/runInfo';
 import { loadRunData } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
+import { chooseEpochs, formatEpochChoices, holdoutRunDir, runHoldoutRefit } from '../train/pipeline/holdoutRefit';
 import { architectureNames, getArchitecture } from '../models/index';
 
 /** Re-exported: `fat2019 train` resolves its options with it (lib/train/pipeline/trainConfig). */
@@ -137,7 +138,10 @@ ${architectureHelp()}
   --folds <k>          k >= 2: k-fold cross-validation (default 10); 1: one model on all
                        labelled clips, no validation. A fold column in the label CSV is used
                        as given.
-  --holdout <f>        one model, validated on a random (stratified) fraction f of the clips
+  --holdout <f>        one model, validated on a random (stratified) fraction f of the clips;
+                       prints which epoch won (best validation accuracy / lwlrap)
+  --refit              with --holdout: train the held-out run in <run>/holdout/, then <run>
+                       itself on every clip for the winning epoch count of each stage
 ${OVERRIDE_OPTIONS_HELP}
                        --lr auto: run the learning-rate finder (fat2019 lr-find) first and
                        train with its suggestion (--suggest, --start-lr, --end-lr, --num-it)
@@ -182,6 +186,7 @@ Examples:
     'channel-stem': { type: 'boolean' },
     folds: { type: 'string' },
     holdout: { type: 'string' },
+    refit: { type: 'boolean' },
     recipe: { type: 'string' },
     task: { type: 'string' },
     'label-smoothing': { type: 'string' },
@@ -223,7 +228,11 @@ Examples:
     // before backend and preprocessing: bad data, then flags that contradict the run's settings.
     checkTrainingData(layout, config);
     const newRun = !existsSync(runInfoPath(runDir));
-    const runInfo = openRun(runDir, dataDir, config);
+    const refit = values.refit === true;
+    if (refit && !(config.pipeline.folds === 1 && config.pipeline.holdout > 0)) throw new UsageError('--refit needs --holdout f: the held-out fraction chooses the epochs');
+    if (refit && (values.stage !== undefined || values.fold !== undefined || values.prepare === true)) throw new UsageError('--refit runs the whole recipe twice (held out, then on every clip); leave out --stage, --fold and --prepare');
+    // --refit: run.json of the held-out run now; <run>/run.json is written by the refit itself.
+    const runInfo = openRun(refit ? holdoutRunDir(runDir) : runDir, dataDir, config);
     if (values.prepare === true) {
       let data;
       try {
@@ -259,8 +268,16 @@ Examples:
       process.stdout.write(formatFold(done) + '\n');
       return 0;
     }
+    if (refit) {
+      const r = await runHoldoutRefit({ runDir, dataDir, cacheDir, config, callbacks, log });
+      process.stdout.write(`held out (${holdoutRunDir(runDir)}):\n${formatStageReports(r.holdout.arch, r.holdout.stages)}${formatEpochChoices(r.choices)}` +
+        `refit on every clip (${runDir}):\n${formatStageReports(r.refit.arch, r.refit.stages)}`);
+      return 0;
+    }
     const report = await runPipeline({ runDir, dataDir, cacheDir, config, stages, folds, callbacks, log });
     process.stdout.write(formatStageReports(report.arch, report.stages));
+    // One model validated on a held-out fraction: which epoch won (what --refit would train).
+    if (config.pipeline.folds === 1 && config.pipeline.holdout > 0 && stages === undefined) process.stdout.write(formatEpochChoices(chooseEpochs(runDir, config)));
     return 0;
   },
 };
