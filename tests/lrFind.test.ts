@@ -109,7 +109,7 @@ test('fat2019 lr-find writes CSV, HTML and JSON; bad flags exit 2 and write noth
   assert.equal(json.suggestion, 'valley');
   for (const [argv, re] of [
     [['--suggest', 'best'], /--suggest must be one of valley, steepest, minimum/],
-    [['--lr', '0.01'], /--lr is what lr-find finds/],
+    [['--lr', '0.01'], /Unknown option '--lr'/],
     [['--start-lr', '1', '--end-lr', '0.1'], /0 < start < end/],
     [['--set', 'train.batchsize=4'], /did you mean train\.batchSize/],
   ] as [string[], RegExp][]) {

@@ -9,7 +9,7 @@ import { CONFIG_DEFAULTS, withDefaults, type DeepPartial, type Fat2019Config } f
 import { architectureNames } from '../../models/index';
 import { TASK_NAMES } from '../../task/task';
 import { parseAssignments, partialAt, type FieldAssignment, type StringChoices } from '../../util/configPath';
-import { UsageError } from '../../util/options';
+import { UsageError, parseInteger, parseNumber, type OptionSpec } from '../../util/options';
 import { RECIPE_NAMES } from './recipes';
 
 /** The allowed values of Fat2019Config's string fields (their types are unions, not readable off a value). */
@@ -67,27 +67,42 @@ export const SHORTCUT_OPTIONS: readonly ShortcutOption[] = [
   { flag: 'specmix', path: 'augment.specMix.enabled', kind: 'boolean', help: 'SpecMix on/off (augment.specMix.enabled)' },
 ];
 
-/** parseArgs declarations of the shortcuts and `--set` (multiple), for a command's options. */
-export function overrideOptionDeclarations(): Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> {
-  const out: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { set: { type: 'string', multiple: true } };
-  for (const s of SHORTCUT_OPTIONS) {
-    if (s.kind === 'boolean') {
-      out[s.flag] = { type: 'boolean' };
-      out[`no-${s.flag}`] = { type: 'boolean' };
-    } else {
-      out[s.flag] = { type: 'string' };
-    }
-  }
-  return out;
+/** `--lr`: a positive number, or `auto` (the learning-rate finder; `fat2019 train` runs it). */
+function parseLr(raw: string, flag: string): number | 'auto' {
+  if (raw.trim() === 'auto') return 'auto';
+  const n = parseNumber(raw, flag);
+  if (!(n > 0)) throw new UsageError(`${flag} must be > 0 or auto, got ${n}`);
+  return n;
 }
 
-/** --help lines of the shortcuts and --set. */
-export const OVERRIDE_OPTIONS_HELP = [
-  ...SHORTCUT_OPTIONS.map((s) => `  ${(s.kind === 'boolean' ? `--${s.flag}, --no-${s.flag}` : `--${s.flag} <x>`).padEnd(21)}${s.help}`),
-  '  --set <path=value>   any config field, repeatable: --set train.batchSize=32',
-  '                       --set augment.zoom.enabled=false --set pipeline.stageEpochs=5,10',
-  '                       (fields: lib/config.ts Fat2019Config; see --show-config)',
-].join('\n');
+/**
+ * The declared options of the shortcuts and `--set` (lib/util/options OptionSpec), for the
+ * commands that resolve a training config (train, lr-find). Their values are applied by
+ * {@link flagOverrides}; each names its config field.
+ */
+export const OVERRIDE_OPTIONS = {
+  'batch-size': {
+    type: 'string', arg: '<n>', config: 'train.batchSize', help: 'samples per optimizer step', defaultText: 'a data rule on a new run, else the run\'s',
+    parse: (raw: string, flag: string) => parseInteger(raw, flag, { min: 1 }),
+  } satisfies OptionSpec<number>,
+  lr: {
+    type: 'string', arg: '<x|auto>', config: 'pipeline.stageMaxLr',
+    help: 'one-cycle max learning rate of every stage; auto: run the learning-rate finder (fat2019 lr-find) first and use its suggestion for the stages trained from scratch',
+    defaultText: 'a data rule on a new run, else the run\'s', parse: parseLr,
+  } satisfies OptionSpec<number | 'auto'>,
+  seed: {
+    type: 'string', arg: '<n>', config: 'train.seed', help: 'random seed of weights, batches and augmentation', defaultText: '2019',
+    parse: (raw: string, flag: string) => parseInteger(raw, flag, { min: 0 }),
+  } satisfies OptionSpec<number>,
+  mixup: { type: 'boolean', default: false, config: 'augment.mixup.enabled', help: 'mixup on' } as const,
+  'no-mixup': { type: 'boolean', default: false, config: 'augment.mixup.enabled', help: 'mixup off' } as const,
+  specmix: { type: 'boolean', default: false, config: 'augment.specMix.enabled', help: 'SpecMix on' } as const,
+  'no-specmix': { type: 'boolean', default: false, config: 'augment.specMix.enabled', help: 'SpecMix off' } as const,
+  set: {
+    type: 'string', arg: '<path=value>', multiple: true, config: 'any field',
+    help: 'any config field (lib/config.ts Fat2019Config), repeatable: --set train.batchSize=32 --set augment.zoom.enabled=false --set pipeline.stageEpochs=5,10; checked against the field\'s type (see --show-config)',
+  } satisfies OptionSpec<string[]>,
+};
 
 /** An override with the flag that set it. */
 export interface FlagOverride extends FieldAssignment {

@@ -3,13 +3,13 @@
  * own-data notebook calls it too, so both make the same `auto` choices.
  */
 import { existsSync } from 'node:fs';
-import { CONFIG_DEFAULTS, LOW_RATE_MAX_HZ, checkPreprocessConfig, lowRatePreprocess, withDefaults, type DeepPartial, type Fat2019Config, type RecipeName, type TaskName } from '../../config';
+import { CONFIG_DEFAULTS, LOW_RATE_MAX_HZ, checkPreprocessConfig, lowRatePreprocess, withDefaults, type DeepPartial, type Fat2019Config, type RecipeName } from '../../config';
 import { lowSampleRate, scanClips, type DataLayout } from '../../data/layout';
-import { checkTaskLabels, detectTaskName, TASK_NAMES } from '../../task/task';
-import { architectureNames, isArchitecture } from '../../models/index';
+import { checkTaskLabels, detectTaskName } from '../../task/task';
 import { readRunInfo, runInfoPath } from '../../run/runFolder';
-import { numberOption, UsageError } from '../../util/options';
-import { RECIPES, RECIPE_NAMES } from './recipes';
+import { parseOptions, UsageError, type RawValues } from '../../util/options';
+import { RECIPES } from './recipes';
+import { TRAIN_CONFIG_OPTIONS } from './trainOptions';
 import { checkRecipeData } from './data';
 import { QUICK_OVERRIDES } from './presets';
 import { flagOverrides } from './configOverrides';
@@ -34,9 +34,6 @@ export interface ResolvedTrainConfig {
   ruleChoices: DataRuleChoice[];
 }
 
-/** The named presets of `--preset`: `quick` = `--quick`; `reference` = the published recipe, no data rules. */
-export const PRESET_NAMES = ['reference', 'quick'] as const;
-
 /**
  * The job's config: the run's (run.json) when the run exists, else the reference defaults,
  * then the command-line overrides (--quick, --epochs, --width, --head-units, --mish,
@@ -46,7 +43,7 @@ export const PRESET_NAMES = ['reference', 'quick'] as const;
  * column). A run's later jobs may thus omit the flags; flags that change the run's settings
  * make openRun fail, naming the fields.
  */
-export function trainConfig(runDir: string, dataDir: string, values: Record<string, unknown>, layout?: DataLayout): Fat2019Config {
+export function trainConfig(runDir: string, dataDir: string, values: RawValues, layout?: DataLayout): Fat2019Config {
   return resolveTrainConfig(runDir, dataDir, values, layout).config;
 }
 
@@ -58,7 +55,7 @@ export function trainConfig(runDir: string, dataDir: string, values: Record<stri
  * fields nobody set, unless the reference is asked for (--preset reference, or --recipe warmup
  * on the Kaggle layout).
  */
-export function resolveTrainConfig(runDir: string, dataDir: string, values: Record<string, unknown>, layout?: DataLayout): ResolvedTrainConfig {
+export function resolveTrainConfig(runDir: string, dataDir: string, values: RawValues, layout?: DataLayout): ResolvedTrainConfig {
   void dataDir;
   const existing = existsSync(runInfoPath(runDir));
   let config: Fat2019Config = existing ? readRunInfo(runDir).config : withDefaults(CONFIG_DEFAULTS);
@@ -68,78 +65,52 @@ export function resolveTrainConfig(runDir: string, dataDir: string, values: Reco
     config = withDefaults(config, partial);
     for (const p of leafPaths(partial)) origins.set(p, origin(p));
   };
-  const preset = values.preset === undefined ? undefined : String(values.preset);
-  if (preset !== undefined && !(PRESET_NAMES as readonly string[]).includes(preset)) throw new UsageError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got "${preset}"`);
-  if (preset === 'reference' && values.quick === true) throw new UsageError('--preset reference and --quick contradict each other');
-  if (values.quick === true || preset === 'quick') apply(QUICK_OVERRIDES, () => ({ source: 'preset', detail: values.quick === true ? '--quick' : '--preset quick' }));
+  const o = parseOptions(TRAIN_CONFIG_OPTIONS, values);
+  const preset = o.preset;
+  if (preset === 'reference' && o.quick) throw new UsageError('--preset reference and --quick contradict each other');
+  if (o.quick || preset === 'quick') apply(QUICK_OVERRIDES, () => ({ source: 'preset', detail: o.quick ? '--quick' : '--preset quick' }));
 
   // Named flags and data facts, each with its origin.
   const entries: { path: string; value: unknown; origin: ValueOrigin }[] = [];
   const flag = (path: string, value: unknown, detail: string) => entries.push({ path, value, origin: { source: 'flag', detail } });
   const fact = (path: string, value: unknown, detail: string) => entries.push({ path, value, origin: { source: 'data', detail } });
-  if (values.epochs !== undefined) {
-    const epochs = numberOption(values, 'epochs', 0);
-    if (!Number.isInteger(epochs) || epochs < 1) throw new UsageError(`--epochs must be an integer >= 1, got ${epochs}`);
-    flag('pipeline.stageEpochs', ALL_STAGES.map(() => epochs), `--epochs ${epochs}`);
-  }
+  if (o.epochs !== undefined) flag('pipeline.stageEpochs', ALL_STAGES.map(() => o.epochs!), `--epochs ${o.epochs}`);
   let recipe: RecipeName | undefined;
-  if (values.recipe !== undefined) {
-    if (!(RECIPE_NAMES as readonly string[]).includes(String(values.recipe))) throw new UsageError(`--recipe must be one of ${RECIPE_NAMES.join(', ')}, got "${String(values.recipe)}"`);
-    recipe = values.recipe as RecipeName;
+  if (o.recipe !== undefined) {
+    recipe = o.recipe;
     flag('pipeline.recipe', recipe, `--recipe ${recipe}`);
   } else if (!existing && layout) {
     recipe = layout.noisy ? 'warmup' : 'single';
     fact('pipeline.recipe', recipe, layout.noisy ? 'a noisy set: warmup' : 'no noisy set: single');
   }
-  if (recipe !== undefined) entries.push({ path: 'pipeline.ensembleStages', value: [...RECIPES[recipe].ensembleStages], origin: { source: values.recipe !== undefined ? 'flag' : 'data', detail: `recipe ${recipe}` } });
+  if (recipe !== undefined) entries.push({ path: 'pipeline.ensembleStages', value: [...RECIPES[recipe].ensembleStages], origin: { source: o.recipe !== undefined ? 'flag' : 'data', detail: `recipe ${recipe}` } });
   const given = layout?.curated.givenFolds ? new Set(layout.curated.givenFolds).size : undefined;
   let folds: number | undefined;
-  if (values.folds !== undefined) {
-    folds = numberOption(values, 'folds', 0);
-    if (!Number.isInteger(folds) || folds < 1) throw new UsageError(`--folds must be an integer >= 1, got ${folds}`);
+  if (o.folds !== undefined) {
+    folds = o.folds;
     if (given !== undefined && folds !== given) throw new UsageError(`--folds ${folds}: ${layout!.curated.labelFile} has a fold column with ${given} folds, which is used as given (leave --folds out)`);
     flag('pipeline.folds', folds, `--folds ${folds}`);
   } else if (given !== undefined) {
     folds = given;
     fact('pipeline.folds', given, `fold column of ${layout!.curated.labelFile}`);
   }
-  if (values.holdout !== undefined) {
-    const holdout = numberOption(values, 'holdout', 0);
-    if (!(holdout > 0 && holdout < 1)) throw new UsageError(`--holdout must be a fraction in (0, 1), got ${holdout}`);
+  if (o.holdout !== undefined) {
     if (folds !== undefined && folds !== 1) throw new UsageError(`--holdout trains one model; it cannot be combined with --folds ${folds} (use --folds 1 or leave it out)`);
-    flag('pipeline.folds', 1, `--holdout ${holdout}`);
-    flag('pipeline.holdout', holdout, `--holdout ${holdout}`);
+    flag('pipeline.folds', 1, `--holdout ${o.holdout}`);
+    flag('pipeline.holdout', o.holdout, `--holdout ${o.holdout}`);
   }
-  const taskValue = values.task === undefined ? (existing ? undefined : 'auto') : String(values.task);
-  if (taskValue !== undefined) {
-    if (taskValue !== 'auto' && !(TASK_NAMES as readonly string[]).includes(taskValue)) throw new UsageError(`--task must be auto, ${TASK_NAMES.join(' or ')}, got "${taskValue}"`);
-    if (taskValue === 'auto') {
-      if (layout) fact('task.name', detectTaskName(layout.curated.clips), 'task auto: from the labels');
-    } else {
-      flag('task.name', taskValue, `--task ${taskValue}`);
-    }
+  const taskValue = o.task ?? (existing ? undefined : 'auto');
+  if (taskValue === 'auto') {
+    if (layout) fact('task.name', detectTaskName(layout.curated.clips), 'task auto: from the labels');
+  } else if (taskValue !== undefined) {
+    flag('task.name', taskValue, `--task ${taskValue}`);
   }
-  if (values['label-smoothing'] !== undefined) {
-    const eps = numberOption(values, 'label-smoothing', 0);
-    if (!(eps >= 0 && eps < 1)) throw new UsageError(`--label-smoothing must be in [0, 1), got ${eps}`);
-    flag('task.labelSmoothing', eps, `--label-smoothing ${eps}`);
-  }
-  if (values.width !== undefined) {
-    const width = numberOption(values, 'width', 1);
-    if (!(width > 0)) throw new UsageError(`--width must be > 0, got ${width}`);
-    flag('model.widthMultiplier', width, `--width ${width}`);
-  }
-  if (values['head-units'] !== undefined) {
-    const units = numberOption(values, 'head-units', 512);
-    if (!Number.isInteger(units) || units < 1) throw new UsageError(`--head-units must be an integer >= 1, got ${units}`);
-    flag('model.headUnits', units, `--head-units ${units}`);
-  }
-  if (values.mish === true) flag('model.xresnetActivation', 'mish', '--mish');
-  if (values['channel-stem'] === true) flag('model.mobilenetChannelStem', true, '--channel-stem');
-  if (values.arch !== undefined) {
-    if (!isArchitecture(values.arch)) throw new UsageError(`--arch must be one of ${architectureNames().join(', ')}, got "${String(values.arch)}"`);
-    flag('model.arch', values.arch, `--arch ${values.arch}`);
-  }
+  if (o['label-smoothing'] !== undefined) flag('task.labelSmoothing', o['label-smoothing'], `--label-smoothing ${o['label-smoothing']}`);
+  if (o.width !== undefined) flag('model.widthMultiplier', o.width, `--width ${o.width}`);
+  if (o['head-units'] !== undefined) flag('model.headUnits', o['head-units'], `--head-units ${o['head-units']}`);
+  if (o.mish) flag('model.xresnetActivation', 'mish', '--mish');
+  if (o['channel-stem']) flag('model.mobilenetChannelStem', true, '--channel-stem');
+  if (o.arch !== undefined) flag('model.arch', o.arch, `--arch ${o.arch}`);
   if (layout) fact('model.numClasses', layout.vocabulary.length, `${layout.vocabulary.length} classes`);
   if (!existing && layout) {
     // Low-rate audio (every clip ≤ 16 kHz) gets the low-rate preprocessing, recorded in run.json.
@@ -160,7 +131,7 @@ export function resolveTrainConfig(runDir: string, dataDir: string, values: Reco
   // Data rules: a new run's fields nobody set, chosen from the data (not for the reference).
   let ruleChoices: DataRuleChoice[] = [];
   const reference = preset === 'reference' || (config.pipeline.recipe === 'warmup' && layout?.kind === 'kaggle');
-  if (!existing && layout && !reference && values.quick !== true && preset !== 'quick') {
+  if (!existing && layout && !reference && !o.quick && preset !== 'quick') {
     const fixed = new Set([...origins].filter(([, o]) => o.source === 'flag' || o.source === 'preset').map(([p]) => p));
     ruleChoices = dataRules(layout, config, fixed);
     for (const c of ruleChoices) apply(partialAt(c.path, c.value) as DeepPartial<Fat2019Config>, () => ({ source: 'data rule', detail: c.reason }));
