@@ -128,7 +128,7 @@ test('notebooks execute headlessly on tiny demo data with the quick setting', { 
           cellTimeoutS: 300,
           totalTimeoutS: 600,
           // The notebooks' QUICK setting trains for minutes; here every step runs once, tiny.
-          injectParameters: usesQuickSetting(join(notebooksDir, `${name}.ipynb`)) ? SMOKE_PARAMETERS : undefined,
+          injectParameters: usesQuickSetting(join(notebooksDir, `${name}.ipynb`)) ? SMOKE_PARAMETERS + (name === 'train-own-data' ? '\nLR_FIND_STEPS = 12;' : '') : undefined,
         });
         assert.ok(r.ok, `${name}.ipynb failed after ${r.seconds.toFixed(1)} s:\n${r.error}`);
         const executed = readNotebook(r.outputPath);
@@ -155,7 +155,7 @@ function usesQuickSetting(path: string): boolean {
 function checkOutputs(name: string, html: string, dataDir: string, runRoot: string): void {
   if (name === 'train-own-data') {
     const plots = (html.match(/class="fat2019-plot"/g) ?? []).length;
-    assert.ok(plots >= 4, `train-own-data: expected the data charts, the curves and the per-class chart, got ${plots} plots`);
+    assert.ok(plots >= 5, `train-own-data: expected the data charts, the lr-find curve, the training curves and the per-class chart, got ${plots} plots`);
     assert.ok(findFiles(join(dirname(runRoot), 'runs-own-data'), 'done.json').length > 0, 'train-own-data: no finished (stage, fold) job');
     assert.ok(html.includes('data:audio/wav;base64,'), 'train-own-data: the tagged file has no audio player');
     return;
