@@ -14,6 +14,7 @@
  *
  *   npm run bench:quality -- --data work/fsdd/data --seeds 3 [--epochs 10] [--width 0.125]
  *     [--arch cnnModel1] [--out work/bench-quality] [--train-args "--batch-size 32"] [--no-peer]
+ *     [--first-seed 2019] (seeds first..first+n-1: parallel instances split the seeds) [--cache <dir>]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -100,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       data: { type: 'string' }, seeds: { type: 'string' }, epochs: { type: 'string' }, width: { type: 'string' }, arch: { type: 'string' },
-      out: { type: 'string' }, 'train-args': { type: 'string' }, 'no-peer': { type: 'boolean' }, threads: { type: 'string' }, help: { type: 'boolean' },
+      out: { type: 'string' }, cache: { type: 'string' }, 'first-seed': { type: 'string' }, 'train-args': { type: 'string' }, 'no-peer': { type: 'boolean' }, threads: { type: 'string' }, help: { type: 'boolean' },
     },
   });
   if (values.help || typeof values.data !== 'string') {
@@ -113,7 +114,9 @@ async function main(argv: string[]): Promise<number> {
   const width = values.width ?? '0.125';
   const arch = values.arch ?? 'cnnModel1';
   const out = resolve(values.out ?? 'work/bench-quality');
-  const cacheDir = join(out, 'features');
+  const cacheDir = resolve(values.cache ?? join(out, 'features'));
+  const firstSeed = Number(values['first-seed'] ?? 2019);
+  if (!Number.isInteger(firstSeed) || firstSeed < 0) throw new Error(`--first-seed must be an integer >= 0, got ${values['first-seed']}`);
   const extra = (values['train-args'] ?? '').split(/\s+/).filter((s) => s !== '');
   const noPeer = torchUnavailable(values['no-peer'] ? ['--no-peer'] : []);
   const layout = detectLayout(values.data);
@@ -131,7 +134,7 @@ async function main(argv: string[]): Promise<number> {
   let config: Fat2019Config | undefined;
   let choices = '';
   for (let s = 0; s < seeds; s++) {
-    const seed = 2019 + s;
+    const seed = firstSeed + s;
     const runDir = join(out, `toolkit-seed${seed}`);
     rmSync(runDir, { recursive: true, force: true });
     const trainArgs = ['train', '--run', runDir, '--data', values.data, '--cache', cacheDir, '--recipe', 'single', '--folds', '1',
