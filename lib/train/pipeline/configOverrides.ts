@@ -100,7 +100,7 @@ export const OVERRIDE_OPTIONS = {
   'no-specmix': { type: 'boolean', default: false, config: 'augment.specMix.enabled', help: 'SpecMix off' } as const,
   set: {
     type: 'string', arg: '<path=value>', multiple: true, config: 'any field',
-    help: 'any config field (lib/config.ts Fat2019Config), repeatable: --set train.batchSize=32 --set augment.zoom.enabled=false --set pipeline.stageEpochs=5,10; checked against the field\'s type (see --show-config)',
+    help: 'any config field (lib/config.ts Fat2019Config), repeatable: --set train.batchSize=32 --set augment.zoom.enabled=false --set pipeline.stageEpochs=5,10,10,10; checked against the field\'s type (see --show-config)',
   } satisfies OptionSpec<string[]>,
 };
 
