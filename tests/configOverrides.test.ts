@@ -175,6 +175,8 @@ test('the reference recipe on the Kaggle layout is untouched by the rules', () =
   assert.equal(r.config.model.headDropout1, CONFIG_DEFAULTS.model.headDropout1);
   // Another recipe on the same data gets the rules.
   assert.ok(resolveTrainConfig(path.join(root, 'none'), kaggle, { recipe: 'single', epochs: '5' }, layout).ruleChoices.length > 0);
+  // A recipe whose first stage trains on the noisy set counts those clips (16, 9 of 10 folds).
+  assert.match(resolveTrainConfig(path.join(root, 'none'), kaggle, { recipe: 'noisyThenCurated', epochs: '5' }, layout).ruleChoices[0].reason, /^batch 8: 14 training clips × 5 epochs/);
 });
 
 test('fat2019 train: bad --set paths and values exit 2 and write nothing; --show-config prints and writes nothing', async () => {

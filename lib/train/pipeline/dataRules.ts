@@ -65,9 +65,13 @@ function thousands(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-/** Clips a stage of the config trains on: the labelled clips less the validation fold or holdout. */
+/**
+ * Clips the recipe's first stage trains on: its set's clips (the noisy set for the warm-up's
+ * stage 1, else the labelled set) less the validation fold or holdout.
+ */
 export function trainingClipsPerStage(layout: DataLayout, config: Fat2019Config): number {
-  const n = layout.curated.clips.length;
+  const first = recipeOf(config).stages[0];
+  const n = first.trainOn.includes('noisy') && layout.noisy ? layout.noisy.clips.length : layout.curated.clips.length;
   const k = config.pipeline.folds;
   if (k >= 2) return Math.round((n * (k - 1)) / k);
   return Math.round(n * (1 - config.pipeline.holdout));
