@@ -164,6 +164,7 @@ async function main(argv: string[]): Promise<number> {
     const line = run(peerPython(), [join(HERE, 'bench', 'quality_peer.py'), '--images', images, '--config', join(runDir, 'run.json'), '--seed', String(seed),
       '--out', scoresFile, '--threads', values.threads ?? '2'], 'bench/quality_peer.py').trim().split('\n').pop()!;
     const peerInfo = JSON.parse(line) as { trainSeconds: number };
+    writeFileSync(join(out, `peer-seed${seed}.json`), line + '\n');
     const buf = readFileSync(scoresFile);
     const peerScores = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
     peer.push({ seed, ...qualityMetrics(truth, peerScores, C), trainSeconds: peerInfo.trainSeconds });
