@@ -15,9 +15,10 @@
  *   npm run bench:quality -- --data work/fsdd/data --seeds 3 [--epochs 10] [--width 0.125]
  *     [--arch cnnModel1] [--out work/bench-quality] [--train-args "--batch-size 32"] [--no-peer]
  *     [--first-seed 2019] (seeds first..first+n-1: parallel instances split the seeds) [--cache <dir>]
+ *   npm run bench:quality -- --data D --collect dir1,dir2   # score and summarise their --out folders
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Fat2019Config } from '../lib/config';
@@ -101,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       data: { type: 'string' }, seeds: { type: 'string' }, epochs: { type: 'string' }, width: { type: 'string' }, arch: { type: 'string' },
-      out: { type: 'string' }, cache: { type: 'string' }, 'first-seed': { type: 'string' }, 'train-args': { type: 'string' }, 'no-peer': { type: 'boolean' }, threads: { type: 'string' }, help: { type: 'boolean' },
+      out: { type: 'string' }, cache: { type: 'string' }, 'first-seed': { type: 'string' }, 'train-args': { type: 'string' }, 'no-peer': { type: 'boolean' }, threads: { type: 'string' }, collect: { type: 'string' }, help: { type: 'boolean' },
     },
   });
   if (values.help || typeof values.data !== 'string') {
@@ -133,17 +134,8 @@ async function main(argv: string[]): Promise<number> {
   const peer: SideResult[] = [];
   let config: Fat2019Config | undefined;
   let choices = '';
-  for (let s = 0; s < seeds; s++) {
-    const seed = firstSeed + s;
-    const runDir = join(out, `toolkit-seed${seed}`);
-    rmSync(runDir, { recursive: true, force: true });
-    const trainArgs = ['train', '--run', runDir, '--data', values.data, '--cache', cacheDir, '--recipe', 'single', '--folds', '1',
-      '--width', width, '--epochs', epochs, '--arch', arch, '--seed', String(seed), ...extra];
-    process.stderr.write(`[seed ${seed}] toolkit: fat2019 ${trainArgs.join(' ')}\n`);
-    const r = spawnSync(process.execPath, [CLI, ...trainArgs], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (r.status !== 0) throw new Error(`fat2019 train failed (exit ${r.status}):\n${(r.stderr || '').slice(-3000)}`);
-    if (s === 0) choices = (r.stderr || '').split('\n').filter((l) => /^(batch|max lr|mixup|SpecMix|head dropout)/.test(l)).join('\n');
-    run(process.execPath, [CLI, 'infer', '--run', runDir, '--cache', cacheDir, '--out', join(runDir, 'test-scores.csv'), '--quiet'], 'fat2019 infer');
+  /** A toolkit run's test scores (test-scores.csv) scored, with its training time (done.json). */
+  const scoreToolkit = (runDir: string, seed: number): SideResult => {
     const info = readRunInfo(runDir);
     config = info.config;
     const sub = readSubmission(join(runDir, 'test-scores.csv'), info.vocabulary);
@@ -155,19 +147,47 @@ async function main(argv: string[]): Promise<number> {
       for (let c = 0; c < C; c++) scores[i * C + c] = sub.scores[row * C + info.vocabulary.indexOf(vocabulary[c])];
     });
     const done = readFoldDone(runDir, config.model.arch, 1, 0);
-    toolkit.push({ seed, ...qualityMetrics(truth, scores, C), trainSeconds: done?.seconds ?? NaN });
+    return { seed, ...qualityMetrics(truth, scores, C), trainSeconds: done?.seconds ?? NaN };
+  };
+  /** The peer's scores file (float32 [clips][C], test clips in label order) scored. */
+  const scorePeer = (scoresFile: string, seed: number, trainSeconds: number): SideResult => {
+    const buf = readFileSync(scoresFile);
+    return { seed, ...qualityMetrics(truth, new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4), C), trainSeconds };
+  };
+  // --collect: score what parallel instances (--first-seed) left in their --out folders.
+  const collectDirs = values.collect ? values.collect.split(',').map((d) => resolve(d)) : [];
+  for (const dir of collectDirs) {
+    for (const name of readdirSync(dir).filter((n) => /^toolkit-seed\d+$/.test(n)).sort()) {
+      const seed = Number(name.slice('toolkit-seed'.length));
+      if (!existsSync(join(dir, name, 'test-scores.csv'))) continue;
+      toolkit.push(scoreToolkit(join(dir, name), seed));
+      const scoresFile = join(dir, `peer-seed${seed}.f32`);
+      const infoFile = join(dir, `peer-seed${seed}.json`);
+      if (existsSync(scoresFile) && existsSync(infoFile)) peer.push(scorePeer(scoresFile, seed, (JSON.parse(readFileSync(infoFile, 'utf8')) as { trainSeconds: number }).trainSeconds));
+    }
+  }
+  for (let s = 0; s < (collectDirs.length > 0 ? 0 : seeds); s++) {
+    const seed = firstSeed + s;
+    const runDir = join(out, `toolkit-seed${seed}`);
+    rmSync(runDir, { recursive: true, force: true });
+    const trainArgs = ['train', '--run', runDir, '--data', values.data, '--cache', cacheDir, '--recipe', 'single', '--folds', '1',
+      '--width', width, '--epochs', epochs, '--arch', arch, '--seed', String(seed), ...extra];
+    process.stderr.write(`[seed ${seed}] toolkit: fat2019 ${trainArgs.join(' ')}\n`);
+    const r = spawnSync(process.execPath, [CLI, ...trainArgs], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (r.status !== 0) throw new Error(`fat2019 train failed (exit ${r.status}):\n${(r.stderr || '').slice(-3000)}`);
+    if (s === 0) choices = (r.stderr || '').split('\n').filter((l) => /^(batch|max lr|mixup|SpecMix|head dropout)/.test(l)).join('\n');
+    run(process.execPath, [CLI, 'infer', '--run', runDir, '--cache', cacheDir, '--out', join(runDir, 'test-scores.csv'), '--quiet'], 'fat2019 infer');
+    toolkit.push(scoreToolkit(runDir, seed));
     process.stderr.write(`[seed ${seed}] toolkit: top-1 ${toolkit[s].top1.toFixed(3)}, lwlrap ${toolkit[s].lwlrap.toFixed(3)}, ${Math.round(toolkit[s].trainSeconds)} s\n`);
     if (noPeer !== null) continue;
     const images = join(out, 'peer-images');
-    if (s === 0) exportImages(images, cacheDir, config, vocabulary, { train: { dataset: layout.curated.dataset, clips: layout.curated.clips }, test: { dataset: test.dataset, clips: testClips } });
+    if (s === 0) exportImages(images, cacheDir, config!, vocabulary, { train: { dataset: layout.curated.dataset, clips: layout.curated.clips }, test: { dataset: test.dataset, clips: testClips } });
     const scoresFile = join(out, `peer-seed${seed}.f32`);
     const line = run(peerPython(), [join(HERE, 'bench', 'quality_peer.py'), '--images', images, '--config', join(runDir, 'run.json'), '--seed', String(seed),
       '--out', scoresFile, '--threads', values.threads ?? '2'], 'bench/quality_peer.py').trim().split('\n').pop()!;
     const peerInfo = JSON.parse(line) as { trainSeconds: number };
     writeFileSync(join(out, `peer-seed${seed}.json`), line + '\n');
-    const buf = readFileSync(scoresFile);
-    const peerScores = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-    peer.push({ seed, ...qualityMetrics(truth, peerScores, C), trainSeconds: peerInfo.trainSeconds });
+    peer.push(scorePeer(scoresFile, seed, peerInfo.trainSeconds));
     process.stderr.write(`[seed ${seed}] PyTorch: top-1 ${peer[s].top1.toFixed(3)}, lwlrap ${peer[s].lwlrap.toFixed(3)}, ${Math.round(peer[s].trainSeconds)} s\n`);
   }
   const summary = (rs: SideResult[]) => ({
@@ -176,8 +196,11 @@ async function main(argv: string[]): Promise<number> {
   const fmt = (m: { mean: number; sd: number }, d = 3) => `${m.mean.toFixed(d)} ± ${m.sd.toFixed(d)}`;
   const tk = summary(toolkit);
   const lines = [
-    `data ${values.data}: ${layout.curated.clips.length} training clips, ${testClips.length} test clips, ${C} classes; ${arch} width ${width}, ${epochs} epochs, ${seeds} seed(s)`,
-    choices ? `toolkit's choices (data rules):\n${choices.replace(/^/gm, '  ')}` : 'toolkit: no data rules applied',
+    `data ${values.data}: ${layout.curated.clips.length} training clips, ${testClips.length} test clips, ${C} classes; ${config?.model.arch ?? arch} width ${config?.model.widthMultiplier ?? width}, ${config?.pipeline.stageEpochs[0] ?? epochs} epochs, ${toolkit.length} seed(s): ${toolkit.map((r) => r.seed).join(', ')}`,
+    config ? `recipe (the toolkit's run.json, used by both sides): batch ${config.train.batchSize}, max lr ${config.pipeline.stageMaxLr[0]}, ` +
+      `mixup ${config.augment.mixup.enabled ? 'on' : 'off'}, SpecMix ${config.augment.specMix.enabled ? 'on' : 'off'}, head dropout ${config.model.headDropout1}/${config.model.headDropout2}, ` +
+      `zoom ${config.augment.zoom.enabled ? 'on' : 'off'}, lighting ${config.augment.lighting.enabled ? 'on' : 'off'}` : 'no toolkit run',
+    ...(choices ? [`toolkit's choices (data rules):\n${choices.replace(/^/gm, '  ')}`] : []),
     `| side | top-1 | lwlrap | mAP | training s |`,
     `|---|---|---|---|---|`,
     `| fat2019-ts (tfjs wasm) | ${fmt(tk.top1)} | ${fmt(tk.lwlrap)} | ${fmt(tk.mAP)} | ${fmt(tk.trainSeconds, 0)} |`,
@@ -187,7 +210,7 @@ async function main(argv: string[]): Promise<number> {
   else lines.push(`PyTorch peer not run: ${noPeer}`);
   process.stdout.write(lines.join('\n') + '\n');
   process.stdout.write(JSON.stringify({
-    bench: 'quality', data: values.data, seeds, epochs: Number(epochs), width: Number(width), arch, trainArgs: extra,
+    bench: 'quality', data: values.data, seeds: toolkit.map((r) => r.seed), collected: collectDirs.length > 0 ? collectDirs : undefined, epochs: config?.pipeline.stageEpochs[0] ?? Number(epochs), width: config?.model.widthMultiplier ?? Number(width), arch: config?.model.arch ?? arch, trainArgs: extra,
     recipe: config ? { batchSize: config.train.batchSize, maxLr: config.pipeline.stageMaxLr[0], mixup: config.augment.mixup.enabled, specMix: config.augment.specMix.enabled, headDropout: [config.model.headDropout1, config.model.headDropout2], zoom: config.augment.zoom.enabled, lighting: config.augment.lighting.enabled } : null,
     toolkit: { runs: toolkit, ...tk }, peer: pt ? { runs: peer, ...pt } : null, peerMeasured: pt !== null,
     machine: `${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores`, loadBefore, loadAfter: machineLoad(), started,
