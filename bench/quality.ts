@@ -207,7 +207,7 @@ async function main(argv: string[]): Promise<number> {
   ];
   const pt = peer.length > 0 ? summary(peer) : null;
   if (pt) lines.push(`| PyTorch ${spawnSync(peerPython(), ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim()} (same recipe) | ${fmt(pt.top1)} | ${fmt(pt.lwlrap)} | ${fmt(pt.mAP)} | ${fmt(pt.trainSeconds, 0)} |`);
-  else lines.push(`PyTorch peer not run: ${noPeer}`);
+  else lines.push(`PyTorch peer: no results (${noPeer ?? 'none finished in the collected folders'})`);
   process.stdout.write(lines.join('\n') + '\n');
   process.stdout.write(JSON.stringify({
     bench: 'quality', data: values.data, seeds: toolkit.map((r) => r.seed), collected: collectDirs.length > 0 ? collectDirs : undefined, epochs: config?.pipeline.stageEpochs[0] ?? Number(epochs), width: config?.model.widthMultiplier ?? Number(width), arch: config?.model.arch ?? arch, trainArgs: extra,
