@@ -5,7 +5,7 @@ import { initCliBackend } from './infer';
 import { ARCH_LIST_OPTION, FOLDS_OPTION, QUIET_OPTION, RUN_OPTION, STAGES_OPTION } from './options';
 import { parseChoice } from '../util/options';
 
-const ACTIVATIONS: readonly OnnxOutputActivation[] = ['none', 'sigmoid', 'softmax'];
+const ACTIVATIONS: readonly (OnnxOutputActivation | 'task')[] = ['none', 'task', 'sigmoid', 'softmax'];
 
 /** `fat2019 export`: model.onnx next to every ensemble member of a run. */
 export const exportCommand = defineCommand({
@@ -23,7 +23,8 @@ logits (--activation none).`,
   options: {
     run: RUN_OPTION,
     activation: {
-      type: 'string', arg: '<a>', help: 'none | sigmoid | softmax: appended to the output', default: 'none', defaultText: 'none, logits',
+      type: 'string', arg: '<a>', help: "none | task | sigmoid | softmax: appended to the output; task = the run's task's activation (softmax for singleLabel, sigmoid for multiLabel)",
+      default: 'none', defaultText: 'none, logits',
       parse: (raw, flag) => parseChoice(raw, flag, ACTIVATIONS, 'none, sigmoid or softmax'),
     },
     stages: { ...STAGES_OPTION, help: 'stages' },

@@ -16,7 +16,7 @@ import { datasetFnames, predictDataset } from '../infer/dataset';
 import { datasetClips, validateClips } from '../data/validateClips';
 import type { InferProgress } from '../infer/types';
 import type { PreprocessProgress } from '../data/preprocess';
-import { scoreSubmission } from '../metrics/score';
+import { scoreSubmission } from '../task/score';
 import { formatScoreReport } from './score';
 import { formatPreprocessProgress } from '../data/preprocessReport';
 

@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError, defineCommand } from './command';
 import { parseChoice } from '../util/options';
-import { scoreSubmission, readVocabularyAny, type ScoreReport } from '../metrics/score';
+import type { ScoreReport } from '../metrics/score';
+import { scoreSubmission } from '../task/score';
+import { readVocabularyAny } from '../data/labels';
 import { LWLRAP_TIES, type LwlrapTies } from '../metrics/lwlrap';
 import { formatFixed } from '../util/format';
 

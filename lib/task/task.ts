@@ -12,7 +12,7 @@
  * This module imports nothing from lib/train, so inference can ask it for the activation.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { TaskConfig, TaskName } from '../config';
+import { TASK_CONFIG_DEFAULTS, type TaskConfig, type TaskName } from '../config';
 import { averagePrecision } from '../metrics/averagePrecision';
 import { rocAuc } from '../metrics/auc';
 import { lwlrap } from '../metrics/lwlrap';
@@ -56,8 +56,8 @@ export interface Task {
   decode(probs: ArrayLike<number>, vocabulary: readonly string[], threshold?: number): string[];
 }
 
-/** The reference's task settings: multi-label, no smoothing. */
-export const TASK_DEFAULTS: Readonly<TaskConfig> = Object.freeze({ name: 'multiLabel' as TaskName, labelSmoothing: 0 });
+/** The reference's task settings: multi-label, no smoothing (the config's defaults, lib/config). */
+export const TASK_DEFAULTS: Readonly<TaskConfig> = TASK_CONFIG_DEFAULTS;
 
 const EPS = 1e-7;
 
@@ -194,7 +194,7 @@ export function makeTask(config: Partial<TaskConfig> = {}): Task {
 
 /** The activation a run's models need at prediction time (a run.json without a task: sigmoid). */
 export function activationOf(config: { task?: Partial<TaskConfig> }): Activation {
-  return config.task?.name === 'singleLabel' ? 'softmax' : 'sigmoid';
+  return makeTask({ name: config.task?.name }).activation;
 }
 
 /** `auto`: singleLabel when every clip has exactly one label, else multiLabel. */
