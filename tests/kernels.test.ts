@@ -243,7 +243,7 @@ function modelStepGrads(backend: string, arch: string, xv: Float32Array, yv: Flo
     });
     const out = new Map<string, Float32Array>();
     // Variable names carry a per-process uniquifier; the weight order is the stable key.
-    vars.forEach((v, i) => out.set(`${i}:${model.trainableWeights[i].originalName}`, tensors[i + 1].dataSync() as Float32Array));
+    vars.forEach((_v, i) => out.set(`${i}:${model.trainableWeights[i].originalName}`, tensors[i + 1].dataSync() as Float32Array));
     const loss = tensors[0].dataSync()[0];
     tf.dispose(tensors);
     return { loss, grads: out };
