@@ -78,7 +78,7 @@ export interface UnpickleResult {
 }
 
 /** A refused or malformed pickle; the message names the source and the problem. */
-export class UnpicklingError extends Error {}
+class UnpicklingError extends Error {}
 
 /**
  * Modules whose every name is refused as soon as a GLOBAL names it: they run programs, touch
