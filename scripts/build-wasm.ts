@@ -13,11 +13,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { WASM_SOURCES, sourceDigest, generatedPath, expandedSource, exportedFunctions } from '../lib/wasm/sources';
+import { WASM_SOURCES, sourceDigest, generatedPath, expandedSource, exportedFunctions, type ExportedFunction, type WasmSource } from '../lib/wasm/sources';
 
 const root = path.resolve(__dirname, '..');
 
-function build(src: (typeof WASM_SOURCES)[number]): void {
+function build(src: WasmSource): void {
   const cFile = path.join(root, src.source);
   const out = path.join(os.tmpdir(), `fat2019-${path.basename(src.source, '.c')}-${process.pid}.wasm`);
   const functions = exportedFunctions(expandedSource(cFile));
@@ -39,6 +39,26 @@ function build(src: (typeof WASM_SOURCES)[number]): void {
     `// clang ${clangVersion()}, flags: ${flags.slice(0, -3).join(' ')}`,
     `export const SOURCE_SHA256 = '${sourceDigest(cFile)}';`,
     '',
+    ...declarations(src, functions),
+    `export const WASM_BASE64 =`,
+    ...chunk(bytes.toString('base64'), 100).map((c, i, a) => `  '${c}'${i === a.length - 1 ? ';' : ' +'}`),
+    '',
+  ].join('\n');
+  fs.writeFileSync(path.join(root, generatedPath(src.source)), ts);
+  console.log(`${generatedPath(src.source)}: ${bytes.length} bytes`);
+}
+
+/** The generated module's `Exports` interface and `EXPORTS` names (or a re-export of another source's). */
+function declarations(src: WasmSource, functions: ExportedFunction[]): string[] {
+  if (src.sameFunctionsAs) {
+    const other = exportedFunctions(expandedSource(path.join(root, src.sameFunctionsAs)));
+    if (JSON.stringify(other) !== JSON.stringify(functions)) {
+      throw new Error(`${src.source}: its EXPORT functions differ from ${src.sameFunctionsAs}'s (sameFunctionsAs)`);
+    }
+    const rel = path.relative(path.dirname(src.source), generatedPath(src.sameFunctionsAs)).replace(/\.ts$/, '.js');
+    return [`/** The same functions as ${path.basename(src.sameFunctionsAs)}. */`, `export { EXPORTS, type Exports } from './${rel}';`, ''];
+  }
+  return [
     `/** The functions ${path.basename(src.source)} marks EXPORT (every pointer a byte offset into the module's memory). */`,
     'export interface Exports {',
     ...functions.map((f) => `  ${f.name}(${f.params.map((p) => `${tsName(p)}: number`).join(', ')}): ${f.returnsVoid ? 'void' : 'number'};`),
@@ -47,12 +67,7 @@ function build(src: (typeof WASM_SOURCES)[number]): void {
     '/** Their names, in source order. */',
     `export const EXPORTS = [${functions.map((f) => `'${f.name}'`).join(', ')}] as const;`,
     '',
-    `export const WASM_BASE64 =`,
-    ...chunk(bytes.toString('base64'), 100).map((c, i, a) => `  '${c}'${i === a.length - 1 ? ';' : ' +'}`),
-    '',
-  ].join('\n');
-  fs.writeFileSync(path.join(root, generatedPath(src.source)), ts);
-  console.log(`${generatedPath(src.source)}: ${bytes.length} bytes`);
+  ];
 }
 
 /** A C parameter name as a TypeScript one (C may use names TypeScript reserves). */

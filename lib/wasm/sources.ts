@@ -18,6 +18,11 @@ export interface WasmSource {
   extraExports: string[];
   /** Extra clang/wasm-ld flags (memory model). */
   flags: string[];
+  /**
+   * Another source of this list whose functions this one builds too (an #include of it): the
+   * generated module re-exports that one's interface and names instead of repeating them.
+   */
+  sameFunctionsAs?: string;
 }
 
 export const WASM_SOURCES: WasmSource[] = [
@@ -38,6 +43,7 @@ export const WASM_SOURCES: WasmSource[] = [
   {
     source: 'lib/runtime/kernels/wasm/trainKernelsShared.c',
     extraExports: [],
+    sameFunctionsAs: 'lib/runtime/kernels/wasm/trainKernels.c',
     flags: ['-Wl,--import-memory', '-Wl,--shared-memory', '-Wl,--max-memory=4294967296', '-matomics', '-mbulk-memory'],
   },
 ];

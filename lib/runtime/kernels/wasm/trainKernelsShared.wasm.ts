@@ -2,33 +2,8 @@
 // clang 14.0.6, flags: --target=wasm32 -O3 -msimd128 -ffp-contract=off -fno-builtin -nostdlib -Wl,--no-entry -Wl,--strip-all -Wl,--export=col_sums -Wl,--export=moments -Wl,--export=bn_train_forward -Wl,--export=bn_train_backward -Wl,--export=col_acc -Wl,--export=f64_add -Wl,--export=f32_add -Wl,--export=col_finish -Wl,--export=bn_sd -Wl,--export=bn_normalize -Wl,--export=bn_backward_coefs -Wl,--export=bn_dx -Wl,--export=conv2d_filter_grad -Wl,--export=adamw -Wl,--export=conv2d_forward -Wl,--export=pack_w8 -Wl,--export=wino_weights -Wl,--export=conv2d_wino -Wl,--export=conv2d_wino_fgrad -Wl,--export=wino_fgrad_out -Wl,--export=relu_grad -Wl,--import-memory -Wl,--shared-memory -Wl,--max-memory=4294967296 -matomics -mbulk-memory
 export const SOURCE_SHA256 = '8fb612ec0786467eea653d054ae683301b866303ee3cf055927a18ecc7f7d6ef';
 
-/** The functions trainKernelsShared.c marks EXPORT (every pointer a byte offset into the module's memory). */
-export interface Exports {
-  col_sums(x: number, rows: number, cols: number, acc: number, out: number, scale: number): void;
-  moments(x: number, rows: number, cols: number, acc: number, mean: number, var_: number): void;
-  bn_train_forward(x: number, rows: number, cols: number, gamma: number, beta: number, eps: number, acc: number, mean: number, var_: number, y: number): void;
-  bn_train_backward(dy: number, x: number, rows: number, cols: number, mean: number, var_: number, gamma: number, eps: number, acc: number, dx: number, dgamma: number, dbeta: number): void;
-  col_acc(x: number, y: number, m: number, rows: number, cols: number, acc: number, mode: number): void;
-  f64_add(dst: number, src: number, n: number): void;
-  f32_add(dst: number, src: number, n: number): void;
-  col_finish(acc: number, cols: number, out: number, scale: number): void;
-  bn_sd(var_: number, cols: number, eps: number, sd: number): void;
-  bn_normalize(x: number, rows: number, cols: number, mean: number, gamma: number, sd: number, beta: number, y: number): void;
-  bn_backward_coefs(acc: number, n: number, cols: number, var_: number, gamma: number, eps: number, coef: number, dgamma: number, dbeta: number): void;
-  bn_dx(dy: number, x: number, rows: number, cols: number, mean: number, coef: number, dx: number): void;
-  conv2d_filter_grad(x: number, dy: number, dw: number, n0: number, n1: number, H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
-  adamw(p: number, g: number, m: number, v: number, n: number, b1: number, omb1: number, b2: number, omb2: number, sqrtBc2: number, eps: number, decay: number, stepSize: number, pOut: number, mOut: number, vOut: number): void;
-  conv2d_forward(x: number, w: number, wpack: number, bias: number, zeros: number, y: number, r0: number, r1: number, H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number, relu: number): void;
-  pack_w8(w: number, taps: number, Ci: number, Co: number, out: number): void;
-  wino_weights(w: number, Ci: number, Co: number, U: number): void;
-  conv2d_wino(x: number, U: number, bias: number, y: number, scratch: number, q0: number, q1: number, H: number, W: number, Ci: number, Co: number, relu: number): void;
-  conv2d_wino_fgrad(x: number, dy: number, acc: number, scratch: number, q0: number, q1: number, H: number, W: number, Ci: number, Co: number): void;
-  wino_fgrad_out(acc: number, Ci: number, Co: number, dw: number): void;
-  relu_grad(dy: number, x: number, n: number, dx: number): void;
-}
-
-/** Their names, in source order. */
-export const EXPORTS = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'conv2d_filter_grad', 'adamw', 'conv2d_forward', 'pack_w8', 'wino_weights', 'conv2d_wino', 'conv2d_wino_fgrad', 'wino_fgrad_out', 'relu_grad'] as const;
+/** The same functions as trainKernels.c. */
+export { EXPORTS, type Exports } from './trainKernels.wasm.js';
 
 export const WASM_BASE64 =
   'AGFzbQEAAAABzgERYAZ/f39/f3wAYAZ/f39/f38AYAp/f39/f31/f39/AGAMf39/f39/f31/f39/AGAJf39/f399f39/AGAHf39/' +
