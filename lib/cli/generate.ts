@@ -4,7 +4,7 @@ import { progressReporter } from '../util/progress';
 import { DEFAULT_NOISY_LABEL_ERROR_RATE, DEMO_SETS, DEMO_SIZES, generateDemoDataset, type DemoSize, type DemoSummary } from '../data/demo/index';
 
 /** Human summary of a generated (or reused) demo folder: clips and audio minutes per set. */
-export function formatDemoSummary(s: DemoSummary): string {
+function formatDemoSummary(s: DemoSummary): string {
   const lines = [
     s.skipped
       ? `${s.outDir} already holds the complete '${s.size}' demo dataset for seed ${s.seed}: nothing to do`

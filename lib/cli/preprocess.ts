@@ -5,8 +5,6 @@ import { preprocessDatasets, DEFAULT_DATASETS } from '../data/preprocess';
 import { formatPreprocessProgress, formatPreprocessReport } from '../data/preprocessReport';
 import { progressReporter } from '../util/progress';
 
-export { formatPreprocessProgress, formatPreprocessReport };
-
 /** `fat2019 preprocess`: every clip of the datasets → its uint8 log-mel image in the feature cache. */
 export const preprocessCommand = defineCommand({
   name: 'preprocess',

@@ -43,7 +43,7 @@ function formatFold(d: FoldDone): string {
 }
 
 /** Stage table: cross-validated task metric (curated, noisy) and the selection size. */
-export function formatStageReports(arch: string, stages: StageReport[]): string {
+function formatStageReports(arch: string, stages: StageReport[]): string {
   const metric = stages[0]?.metric ?? 'lwlrap';
   const lines = [`${arch}: cross-validated ${metric} (out-of-fold predictions of the folds run)`, '  stage  folds  curated   noisy  selected noisy'];
   for (const s of stages) {
@@ -59,7 +59,7 @@ export function formatStageReports(arch: string, stages: StageReport[]): string 
  * folder, and in the Kaggle layout every file of their folders too. Throws one error listing
  * every problem.
  */
-export function checkTrainingData(layout: DataLayout, config: Fat2019Config): void {
+function checkTrainingData(layout: DataLayout, config: Fat2019Config): void {
   const sets = recipeOf(config).needsNoisy && layout.noisy ? [layout.curated, layout.noisy] : [layout.curated];
   // One error for all sets: a missing noisy clip is not left for the next run to report.
   validateAll(sets.map((set) => () => checkDatasets(set.dataDir, [set.dataset], layout.kind === 'kaggle' ? undefined : { [set.dataset]: set.clips.map((c) => c.fname) })));

@@ -73,7 +73,7 @@ export function selectPseudoLabels(fnames: readonly string[], probs: ArrayLike<n
 export const pseudoLabelsPath = (runDir: string, arch: Architecture, stage: number, fold: number): string =>
   join(foldDir(runDir, arch, stage, fold), 'pseudo_labels.csv');
 
-export function writePseudoLabels(path: string, rows: readonly PseudoLabel[]): void {
+function writePseudoLabels(path: string, rows: readonly PseudoLabel[]): void {
   writeFileAtomicSync(path, ['fname,labels,score', ...rows.map((r) => `${csvField(r.fname)},${csvField(r.labels.join(','))},${r.score}`)].join('\n') + '\n');
 }
 
