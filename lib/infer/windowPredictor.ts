@@ -81,7 +81,7 @@ function* windowPasses(net: WindowNetwork, images: readonly ClipImage[], options
 export async function predictWindows(net: WindowNetwork, images: readonly ClipImage[], options: WindowPassOptions, reduce: WindowReducer): Promise<void> {
   const passes = windowPasses(net, images, options, reduce);
   for (let pass = passes.next(); !pass.done;) {
-    const { x, n, nMels } = pass.value;
+    const { x, n, nMels } = pass.value as PassRequest;
     const logits = await net.logits(x, n, nMels, options.windowFrames);
     pass = passes.next(logits);
     if (options.yieldBetweenPasses) await options.yieldBetweenPasses();
@@ -94,7 +94,7 @@ export function predictWindowsSync(net: WindowNetwork, images: readonly ClipImag
   if (!logitsSync) throw new Error(`${options.name}: a ${net.engine} network runs asynchronously; use predictWindows`);
   const passes = windowPasses(net, images, options, reduce);
   for (let pass = passes.next(); !pass.done;) {
-    const { x, n, nMels } = pass.value;
+    const { x, n, nMels } = pass.value as PassRequest;
     pass = passes.next(logitsSync.call(net, x, n, nMels, options.windowFrames));
   }
 }
