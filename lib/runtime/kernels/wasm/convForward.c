@@ -26,14 +26,7 @@ INLINE void conv_block4x8(const float *ximg, const float *w, u32 wstride, const 
       const float *wp = w + (unsigned long)(a * fw + b) * Ci * wstride;
       for (u32 ci = 0; ci < Ci; ci++, wp += wstride) {
         v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
-        v128_t s = wasm_v128_load32_splat(x0 + ci);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(s, w0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(s, w1));
-        s = wasm_v128_load32_splat(x1 + ci);
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(s, w0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(s, w1));
-        s = wasm_v128_load32_splat(x2 + ci);
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(s, w0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(s, w1));
-        s = wasm_v128_load32_splat(x3 + ci);
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(s, w0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(s, w1));
+        TILE4X8_MAC(c, x0 + ci, x1 + ci, x2 + ci, x3 + ci, w0, w1);
       }
     }
   }
@@ -42,10 +35,7 @@ INLINE void conv_block4x8(const float *ximg, const float *w, u32 wstride, const 
     c00 = wasm_f32x4_max(c00, z); c01 = wasm_f32x4_max(c01, z); c10 = wasm_f32x4_max(c10, z); c11 = wasm_f32x4_max(c11, z);
     c20 = wasm_f32x4_max(c20, z); c21 = wasm_f32x4_max(c21, z); c30 = wasm_f32x4_max(c30, z); c31 = wasm_f32x4_max(c31, z);
   }
-  wasm_v128_store(out, c00); wasm_v128_store(out + 4, c01);
-  wasm_v128_store(out + Co, c10); wasm_v128_store(out + Co + 4, c11);
-  wasm_v128_store(out + 2 * Co, c20); wasm_v128_store(out + 2 * Co + 4, c21);
-  wasm_v128_store(out + 3 * Co, c30); wasm_v128_store(out + 3 * Co + 4, c31);
+  TILE4X8_STORE(out, Co);
 }
 
 /*
