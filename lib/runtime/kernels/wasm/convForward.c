@@ -39,6 +39,22 @@ INLINE void conv_block4x8(const float *ximg, const float *w, u32 wstride, const 
 }
 
 /*
+ * Runs the statement for every tap (a, b) of output pixel j (row rowTop, taps a0..a1) that falls
+ * inside the image, with xp = that input pixel's Ci channels and wp = the tap's weights at
+ * output channel co (one pixel at a time, any position; conv2d_forward's edge path).
+ */
+#define PIXEL_TAPS(...)                                                                               \
+  for (u32 a = a0; a < a1; a++) {                                                                     \
+    for (u32 b = 0; b < fw; b++) {                                                                    \
+      int xc = (int)(j * sw + b) - left;                                                              \
+      if (xc < 0 || xc >= (int)W) continue;                                                           \
+      const float *xp = ximg + ((unsigned long)(rowTop + (int)a) * W + (unsigned long)xc) * Ci;       \
+      const float *wp = w + (unsigned long)(a * fw + b) * Ci * Co + co;                               \
+      __VA_ARGS__;                                                                                    \
+    }                                                                                                 \
+  }
+
+/*
  * Forward 2-D convolution, NHWC, dilation 1, for the flattened output rows [r0, r1) of
  * [N·Ho): y[n,i,j,co] = act(bias[co] + Σ_{a,b,ci} x[n, i·sh+a−top, j·sw+b−left, ci] · w[a,b,ci,co]),
  * taps outside the image count as zero (`zeros`: Ci zero floats of scratch). bias may be 0
@@ -83,29 +99,13 @@ EXPORT void conv2d_forward(const float *x, const float *w, const float *wpack, c
       u32 co = co8;
       for (; co + 4 <= Co; co += 4) {
         v128_t acc = bias ? wasm_v128_load(bias + co) : wasm_f32x4_splat(0.0f);
-        for (u32 a = a0; a < a1; a++) {
-          for (u32 b = 0; b < fw; b++) {
-            int xc = (int)(j * sw + b) - left;
-            if (xc < 0 || xc >= (int)W) continue;
-            const float *xp = ximg + ((unsigned long)(rowTop + (int)a) * W + (unsigned long)xc) * Ci;
-            const float *wp = w + (unsigned long)(a * fw + b) * Ci * Co + co;
-            for (u32 ci = 0; ci < Ci; ci++, wp += Co) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(xp + ci), wasm_v128_load(wp)));
-          }
-        }
+        PIXEL_TAPS(for (u32 ci = 0; ci < Ci; ci++, wp += Co) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(xp + ci), wasm_v128_load(wp))));
         if (relu) acc = wasm_f32x4_max(acc, wasm_f32x4_splat(0.0f));
         wasm_v128_store(out + co, acc);
       }
       for (; co < Co; co++) {
         float s = bias ? bias[co] : 0.0f;
-        for (u32 a = a0; a < a1; a++) {
-          for (u32 b = 0; b < fw; b++) {
-            int xc = (int)(j * sw + b) - left;
-            if (xc < 0 || xc >= (int)W) continue;
-            const float *xp = ximg + ((unsigned long)(rowTop + (int)a) * W + (unsigned long)xc) * Ci;
-            const float *wp = w + (unsigned long)(a * fw + b) * Ci * Co + co;
-            for (u32 ci = 0; ci < Ci; ci++) s += xp[ci] * wp[(unsigned long)ci * Co];
-          }
-        }
+        PIXEL_TAPS(for (u32 ci = 0; ci < Ci; ci++) s += xp[ci] * wp[(unsigned long)ci * Co]);
         out[co] = relu && s < 0.0f ? 0.0f : s;
       }
     }
@@ -124,3 +124,5 @@ EXPORT void pack_w8(const float *w, u32 taps, u32 Ci, u32 Co, float *out) {
     }
   }
 }
+
+#undef PIXEL_TAPS
