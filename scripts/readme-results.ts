@@ -86,7 +86,7 @@ function cell(text: string): string {
 }
 
 /** Every command's options as a collapsed Markdown table, from the CLI's declarations. */
-export function optionTables(): string {
+function optionTables(): string {
   return COMMANDS.map((c) => {
     const rows = Object.entries(c.options).map(([name, spec]: [string, OptionSpec]) => {
       const help = typeof spec.help === 'function' ? spec.help() : spec.help;
