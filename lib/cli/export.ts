@@ -1,5 +1,6 @@
 import { UsageError, type Command } from './command';
 import { exportRun } from '../export/exportRun';
+import { checkOutputFolder, RUN_FOLDER } from '../util/outputPath';
 import type { OnnxOutputActivation } from '../export/onnxGraph';
 import { archOption, initCliBackend, intListOption } from './infer';
 
@@ -43,6 +44,7 @@ Example:
   async run(values, positionals) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     if (typeof values.run !== 'string') throw new UsageError('--run <dir> is required (a run folder, e.g. weights/demo)');
+    checkOutputFolder(values.run, { option: '--run', kind: RUN_FOLDER });
     const activation = (values.activation ?? 'none') as OnnxOutputActivation;
     if (!['none', 'sigmoid', 'softmax'].includes(activation)) throw new UsageError(`--activation must be none, sigmoid or softmax, got "${String(values.activation)}"`);
     const quiet = values.quiet === true;

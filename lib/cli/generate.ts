@@ -1,4 +1,6 @@
 import { UsageError, numberOption, type Command } from './command';
+import { checkOutputFolder } from '../util/outputPath';
+import { DEMO_DATASET_FOLDER } from '../data/demo/generate';
 import { DEFAULT_NOISY_LABEL_ERROR_RATE, DEMO_SETS, DEMO_SIZES, generateDemoDataset, type DemoSize, type DemoSummary } from '../data/demo/index';
 
 /** Human summary of a generated (or reused) demo folder: clips and audio minutes per set. */
@@ -60,6 +62,7 @@ Example:
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be an integer in [0, 2^32), got ${seed}`);
     const rate = numberOption(values, 'noisy-error-rate', DEFAULT_NOISY_LABEL_ERROR_RATE);
     if (!(rate >= 0 && rate <= 1)) throw new UsageError(`--noisy-error-rate must be in [0, 1], got ${rate}`);
+    checkOutputFolder((values.out as string | undefined) ?? 'data/demo', { option: '--out', kind: DEMO_DATASET_FOLDER });
     const showProgress = process.stderr.isTTY && !values.json;
     const summary = await generateDemoDataset({
       outDir: (values.out as string | undefined) ?? 'data/demo',

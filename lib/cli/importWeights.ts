@@ -3,6 +3,7 @@ import { readVocabularyAny } from '../metrics/score';
 import { importWeights, stageFoldFromName, type ImportSource } from '../run/importWeights';
 import { archOption } from './infer';
 import { IMPORTABLE_ARCHITECTURES } from '../models/import/toNetwork';
+import { checkOutputFolder, RUN_FOLDER } from '../util/outputPath';
 
 /** `fat2019 import-weights`: PyTorch / fastai v1 checkpoints → members of a run folder. */
 export const importWeightsCommand: Command = {
@@ -53,6 +54,7 @@ Example:
       throw new UsageError(`--arch must name one architecture the import supports: ${IMPORTABLE_ARCHITECTURES.join(' or ')}`);
     }
     if (positionals.length === 0) throw new UsageError('no checkpoint file given');
+    checkOutputFolder(values.run, { option: '--run', kind: RUN_FOLDER, inputs: positionals, protectedDirs: typeof values.data === 'string' ? [values.data] : [] });
     const explicit = values.stage !== undefined || values.fold !== undefined;
     if (explicit && (values.stage === undefined || values.fold === undefined)) throw new UsageError('--stage and --fold go together');
     if (explicit && positionals.length > 1) throw new UsageError('--stage/--fold name the member of a single file; with several files use names like stage-2_fold-0.pkl');

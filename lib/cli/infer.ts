@@ -5,7 +5,7 @@ import { UsageError, numberOption, type Command } from './command';
 import type { Architecture, InferConfig } from '../config';
 import { writeSubmission } from '../data/submission';
 import { readRunInfo, runInfoPath } from '../run/runFolder';
-import { checkOutputPath } from '../util/outputPath';
+import { checkOutputFile, SUBMISSION_CSV } from '../util/outputPath';
 import { detectLayout, type ClipFolder } from '../data/layout';
 import { initBackend, describeBackend } from '../runtime/backend';
 import { formatDuration } from '../util/format';
@@ -116,8 +116,9 @@ Options:
   --data <dir>         data folder (default: the run's data folder from run.json)
   --dataset <name>     dataset folder inside --data (default: test)
   --out <csv>          submission file (default: <run>/submission.csv; <run>/submission_<dataset>.csv
-                       for another dataset); its folder must exist, and it may not be an input
-                       (truth, run.json) nor lie inside the data folder
+                       for another dataset); a new file or a submission this toolkit wrote; its
+                       folder must exist; never inside a run's or dataset's folders (only
+                       <run>/submission*.csv) nor an input (truth, run.json)
   --stages <list>      stages whose models vote, e.g. 2,3,4 (default: the run's
                        pipeline.ensembleStages)
   --arch <list>        architectures, comma-separated: ${architectureNames().join(', ')}
@@ -192,7 +193,7 @@ Example:
     const truth = typeof values.truth === 'string' ? values.truth : folderTruth ? join(dataDir, dataset) : join(dataDir, 'test_post_competition.csv');
     if (values.score === true && !folderTruth && !existsSync(truth)) throw new Error(`--score: truth file not found: ${truth}`);
     // Before any work: the output may not replace an input, and its folder must exist.
-    checkOutputPath(out, { option: '--out', inputs: [truth, runInfoPath(runDir), join(dataDir, 'sample_submission.csv')], protectedDirs: [dataDir] });
+    checkOutputFile(out, { option: '--out', kind: SUBMISSION_CSV, ownedIn: { dir: runDir, names: /^submission[^/]*\.csv$/, what: 'submission*.csv' }, inputs: [truth, runInfoPath(runDir), join(dataDir, 'sample_submission.csv')], protectedDirs: [dataDir] });
     // Every clip is checked against the disk before the models load: all problems at once.
     const testFnames = nested && test ? test.fnames : datasetFnames(dataDir, dataset);
     validateClips(datasetClips(dataDir, dataset, testFnames), dataDir, join(dataDir, dataset));

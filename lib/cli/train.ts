@@ -17,6 +17,7 @@ import { loadRunData } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
 import { architectureNames, getArchitecture } from '../models/index';
+import { checkOutputFolder, RUN_FOLDER } from '../util/outputPath';
 
 /** Re-exported: `fat2019 train` resolves its options with it (lib/train/pipeline/trainConfig). */
 export { trainConfig };
@@ -156,8 +157,10 @@ Examples:
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     if (typeof values.run !== 'string' || values.run === '') throw new UsageError('--run <dir> is required (e.g. --run weights/run1)');
     const runDir = values.run;
+    checkOutputFolder(runDir, { option: '--run', kind: RUN_FOLDER });
     const dataDir = typeof values.data === 'string' ? values.data
       : existsSync(runInfoPath(runDir)) ? readRunInfo(runDir).dataDir : 'data/demo';
+    checkOutputFolder(runDir, { option: '--run', kind: RUN_FOLDER, protectedDirs: [dataDir] });
     const backend = backendOptions(values);
     const workers = numberOption(values, 'workers', availableParallelism());
     if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be a non-negative integer, got ${workers}`);

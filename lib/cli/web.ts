@@ -1,7 +1,7 @@
 import { basename, join, resolve } from 'node:path';
 import { UsageError, numberOption, type Command } from './command';
 import { archOption, intListOption } from './infer';
-import { buildSite } from '../web/site';
+import { buildSite, checkSiteFolder } from '../web/site';
 import { serveFolder } from '../web/serve';
 
 /** Default port of `fat2019 web --serve`. */
@@ -27,7 +27,8 @@ Other parameters: backend=webgpu|webgl|wasm|cpu, top=<k>.
 
 Options:
   --run <dir>          run folder (required), e.g. weights/demo
-  --out <dir>          site folder (default: work/web/<run name>)
+  --out <dir>          site folder (default: work/web/<run name>): a new or empty folder or an
+                       earlier 'web' site; never inside a run's or dataset's folders
   --serve              serve the site on http://127.0.0.1:<port>/ until interrupted
   --port <n>           port for --serve (default: ${DEFAULT_WEB_PORT}; 0 = any free port)
   --top <k>            tags listed by default (default: 5)
@@ -58,6 +59,7 @@ Example:
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer in 0..65535, got ${port}`);
     if (values.port !== undefined && values.serve !== true) throw new UsageError('--port needs --serve');
     const outDir = typeof values.out === 'string' ? values.out : join('work', 'web', basename(resolve(values.run)));
+    checkSiteFolder(outDir, values.run, '--out');
     const report = await buildSite({
       runDir: values.run,
       outDir,
