@@ -128,6 +128,8 @@ Options:
                        run's infer.ensembleMean, arithmetic)
   --batch-size <n>     windows per forward pass (default: the run's infer.batchSize, 64)
   --one-at-a-time      load one model at a time (big ensembles; clips are read again per model)
+  --partial            use the finished models while other jobs of the run still train
+                       (default: refuse, naming the running jobs)
   --score              score the submission with lwlrap (Public / Private / all) against
                        --truth; fails when there is no truth file
   --truth <csv>        truth labels for --score (default: <data>/test_post_competition.csv)
@@ -153,6 +155,7 @@ Example:
     mean: { type: 'string' },
     'batch-size': { type: 'string' },
     'one-at-a-time': { type: 'boolean' },
+    partial: { type: 'boolean' },
     score: { type: 'boolean' },
     truth: { type: 'string' },
     cache: { type: 'string' },
@@ -200,7 +203,7 @@ Example:
 
     const engine = cliEngine(values, quiet);
     await initCliBackend(values, quiet);
-    const ensemble = await loadEnsemble(runDir, { archs, stages, folds, lazy: values['one-at-a-time'] === true, engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
+    const ensemble = await loadEnsemble(runDir, { archs, stages, folds, lazy: values['one-at-a-time'] === true, partial: values.partial === true, engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
     let prediction;
     try {
       if (!quiet) process.stderr.write(`${ensemble.members.length} model(s): ${ensemble.members.map(memberName).join(', ')}\n`);

@@ -35,6 +35,8 @@ Options:
   --mean <kind>        arithmetic | geometric (default: the run's infer.ensembleMean)
   --batch-size <n>     windows per forward pass (default: the run's infer.batchSize)
   --one-at-a-time      load one model at a time (big ensembles)
+  --partial            use the finished models while other jobs of the run still train
+                       (default: refuse, naming the running jobs)
 ${BACKEND_OPTIONS_HELP}
 ${ENGINE_OPTIONS_HELP}
   --quiet              no backend line or progress output
@@ -53,6 +55,7 @@ Example:
     mean: { type: 'string' },
     'batch-size': { type: 'string' },
     'one-at-a-time': { type: 'boolean' },
+    partial: { type: 'boolean' },
     backend: { type: 'string' },
     engine: { type: 'string' },
     threads: { type: 'string' },
@@ -70,7 +73,7 @@ Example:
     const quiet = values.quiet === true;
     const engine = cliEngine(values, quiet);
     await initCliBackend(values, quiet);
-    const ensemble = await loadEnsemble(values.run, { archs, stages, folds, lazy: values['one-at-a-time'] === true, engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
+    const ensemble = await loadEnsemble(values.run, { archs, stages, folds, lazy: values['one-at-a-time'] === true, partial: values.partial === true, engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
     let failed = 0;
     let results: TagResult[];
     try {

@@ -38,7 +38,14 @@ const HEAD_BYTES = 16;
 /** The problem with one clip, or null when it can be read. */
 export function checkClip(clip: ListedClip, dataDir: string): ClipProblem | null {
   const problem = (kind: ClipProblemKind, detail: string): ClipProblem => ({ name: clip.name, path: clip.path, kind, detail });
-  if (isAbsolute(clip.name) || clip.name.split(/[\\/]/).includes('..') || !isInside(dataDir, clip.path)) {
+  // The message states the rule broken, never a resolved path that may lie inside the folder.
+  if (isAbsolute(clip.name)) {
+    return problem('outside the data folder', `"${clip.name}" is an absolute path; clip names are paths relative to their set's folder (e.g. "a.wav", "dog/1.wav")`);
+  }
+  if (clip.name.split(/[\\/]/).includes('..')) {
+    return problem('outside the data folder', `"${clip.name}" leaves its set's folder with ".."; clip names are paths relative to that folder, without ".."`);
+  }
+  if (!isInside(dataDir, clip.path)) {
     return problem('outside the data folder', `"${clip.name}" resolves to ${resolve(clip.path)}, outside ${resolve(dataDir)}`);
   }
   let size: number;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config } from '../config';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 import { architectureNames } from '../models/index';
+import { liveLockOwner, type LockOwner } from './jobLock';
 
 /**
  * The run folder, `weights/<run>/`: everything a run is made of, so that any later job (another
@@ -147,6 +148,32 @@ export interface MemberFilter {
  * Every finished model of a run (a fold folder with done.json), sorted by arch, stage, fold.
  * Unfinished folds are skipped: an ensemble never uses a half-trained model.
  */
+/**
+ * The (arch, stage, fold) jobs of the run matching `filter` that are being trained now: a
+ * lock.json whose owner is alive (lib/run/jobLock.ts) and no done.json yet.
+ */
+export function findRunningJobs(runDir: string, filter: MemberFilter = {}): (Omit<RunMember, 'modelDir'> & { owner: LockOwner })[] {
+  const out: (Omit<RunMember, 'modelDir'> & { owner: LockOwner })[] = [];
+  for (const arch of architectureNames()) {
+    if (filter.archs && !filter.archs.includes(arch)) continue;
+    const archDir = join(runDir, arch);
+    if (!existsSync(archDir)) continue;
+    for (const stageName of readdirSync(archDir)) {
+      const stage = /^stage(\d+)$/.exec(stageName);
+      if (!stage || (filter.stages && !filter.stages.includes(Number(stage[1])))) continue;
+      for (const foldName of readdirSync(join(archDir, stageName))) {
+        const fold = /^fold(\d+)$/.exec(foldName);
+        if (!fold || (filter.folds && !filter.folds.includes(Number(fold[1])))) continue;
+        const dir = join(archDir, stageName, foldName);
+        if (existsSync(join(dir, 'done.json'))) continue;
+        const owner = liveLockOwner(join(dir, 'lock.json'));
+        if (owner) out.push({ arch, stage: Number(stage[1]), fold: Number(fold[1]), owner });
+      }
+    }
+  }
+  return out.sort((a, b) => a.arch.localeCompare(b.arch) || a.stage - b.stage || a.fold - b.fold);
+}
+
 export function findRunMembers(runDir: string, filter: MemberFilter = {}): RunMember[] {
   const out: RunMember[] = [];
   for (const arch of architectureNames()) {

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { CONFIG_DEFAULTS, LOW_RATE_MAX_HZ, checkPreprocessConfig, lowRatePreprocess, withDefaults, type DeepPartial, type Fat2019Config, type RecipeName, type TaskName } from '../../config';
 import { lowSampleRate, scanClips, type DataLayout } from '../../data/layout';
 import { checkTaskLabels, detectTaskName, TASK_NAMES } from '../../task/task';
-import { architectureNames, isArchitecture } from '../../models/index';
+import { architectureNames, isArchitecture, MAX_HEAD_UNITS, MAX_WIDTH_MULTIPLIER, validateModelConfig } from '../../models/index';
 import { readRunInfo, runInfoPath } from '../../run/runFolder';
 import { numberOption, UsageError } from '../../util/options';
 import { RECIPES, RECIPE_NAMES } from './recipes';
@@ -77,12 +77,12 @@ export function trainConfig(runDir: string, dataDir: string, values: Record<stri
   const model: DeepPartial<Fat2019Config['model']> = {};
   if (values.width !== undefined) {
     const width = numberOption(values, 'width', 1);
-    if (!(width > 0)) throw new UsageError(`--width must be > 0, got ${width}`);
+    if (!(width > 0 && width <= MAX_WIDTH_MULTIPLIER)) throw new UsageError(`--width must be in (0, ${MAX_WIDTH_MULTIPLIER}], got ${width} (the weights grow with its square; 1 is the reference network)`);
     model.widthMultiplier = width;
   }
   if (values['head-units'] !== undefined) {
     const units = numberOption(values, 'head-units', 512);
-    if (!Number.isInteger(units) || units < 1) throw new UsageError(`--head-units must be an integer >= 1, got ${units}`);
+    if (!Number.isInteger(units) || units < 1 || units > MAX_HEAD_UNITS) throw new UsageError(`--head-units must be an integer in 1..${MAX_HEAD_UNITS}, got ${units}`);
     model.headUnits = units;
   }
   if (values.mish === true) model.xresnetActivation = 'mish';
@@ -100,6 +100,8 @@ export function trainConfig(runDir: string, dataDir: string, values: Record<stri
   }
   config = withDefaults(config, over);
   checkPreprocessConfig(config.preprocess, existing ? `${runInfoPath(runDir)}: config.preprocess` : 'config.preprocess');
+  // Every model setting (sizes included) before run.json is written: a failed first command never blocks the corrected one.
+  validateModelConfig(config.model);
   if (config.task.name === 'multiLabel' && config.task.labelSmoothing > 0) throw new UsageError('--label-smoothing applies to --task singleLabel only');
   if (layout) {
     checkTaskLabels(config.task.name, layout.curated.clips, layout.curated.labelFile);
