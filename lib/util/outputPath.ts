@@ -93,7 +93,7 @@ export function enclosingProject(dir: string): { kind: 'run' | 'dataset'; dir: s
 
 /** The checks common to files and folders: empty path, special file, inputs, protected folders. */
 function checkCommon(out: string, rules: OutputRules, what: string): string {
-  if (out.trim() === '') throw new Error(`${rules.option} is empty: give a ${rules.kind?.name ?? 'path'}`);
+  if (out.trim() === '') throw new Error(`${rules.option} is empty: give ${rules.kind?.name ?? 'a path'}`);
   const target = canonicalPath(out);
   const s = lstatOrNull(target);
   const special = s ? specialKind(s) : null;
