@@ -62,7 +62,8 @@ export function flacStreamInfo(bytes: Uint8Array): { sampleRate: number; channel
 /** MD5 of decoded samples as FLAC signs them: interleaved signed little-endian integers of `bitDepth` bits. */
 function flacSamplesMd5(channels: Float32Array[], frames: number, bitDepth: number): string {
   const width = Math.ceil(bitDepth / 8);
-  const scale = 2 ** (bitDepth - 1);
+  // The decoder scales by 2^(bits-1) − 1 (measured: 32767 → 1.0, −32768 → −1.00003).
+  const scale = 2 ** (bitDepth - 1) - 1;
   const hash = new Md5();
   const chunkFrames = 4096;
   const buf = new Uint8Array(chunkFrames * channels.length * width);
@@ -108,7 +109,8 @@ export async function decodeFlac(bytes: Uint8Array, name: string): Promise<Decod
       throw new Error(`${name}: damaged FLAC: decoded ${r.samplesDecoded} of the ${info.totalSamples} samples its header declares ` +
         `(${sec(r.samplesDecoded)} of ${sec(info.totalSamples)}): a frame failed its CRC check or could not be decoded; re-encode or replace the file`);
     }
-    if (info && info.md5.some((x) => x !== 0) && info.bitDepth === (r.bitDepth ?? info.bitDepth)) {
+    // float32 holds integers of up to 24 bits exactly: deeper samples cannot be checked this way.
+    if (info && info.md5.some((x) => x !== 0) && info.bitDepth <= 24 && info.bitDepth === (r.bitDepth ?? info.bitDepth)) {
       const want = Array.from(info.md5, (x) => x.toString(16).padStart(2, '0')).join('');
       const got = flacSamplesMd5(r.channelData, r.samplesDecoded, info.bitDepth);
       if (got !== want) throw new Error(`${name}: damaged FLAC: the decoded audio does not match the MD5 signature in its header (${got} vs ${want}); re-encode or replace the file`);

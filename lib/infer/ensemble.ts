@@ -13,7 +13,7 @@ import { loadModel } from '../runtime/modelFile';
 import { findRunMembers, findRunningJobs, readRunInfo, type MemberFilter } from '../run/runFolder';
 import { chooseEngine, type EngineChoice, type EnginePreference } from './engine';
 import { ortNetwork, tfjsNetwork, type WindowNetwork } from './network';
-import type { Ensemble, EnsembleMember } from './types';
+import { memberNormalization, type Ensemble, type EnsembleMember } from './types';
 
 /** Options of {@link loadEnsemble}; absent filters mean "all". */
 export interface LoadEnsembleOptions {
@@ -197,12 +197,12 @@ async function loadMemberNetwork(m: EnsembleMember, ensemble: Ensemble): Promise
       height: typeof info.inputDims[2] === 'number' ? info.inputDims[2] : null,
       width: typeof info.inputDims[3] === 'number' ? info.inputDims[3] : null,
       numClasses,
-    }, { threads: ensemble.engine.threads, inputName: info.inputName, outputName: info.outputName, normalization: config.model.inputNormalization ?? null, thread: 'worker' });
+    }, { threads: ensemble.engine.threads, inputName: info.inputName, outputName: info.outputName, normalization: memberNormalization(m, config), thread: 'worker' });
   }
   const model = await loadModel(m.modelDir);
   try {
     checkOutputs(model, numClasses, m.modelDir);
-    return tfjsNetwork(model, m.modelDir, ensemble.config.model.inputNormalization ?? null);
+    return tfjsNetwork(model, m.modelDir, memberNormalization(m, ensemble.config));
   } catch (err) {
     model.dispose();
     throw err;

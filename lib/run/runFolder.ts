@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config } from '../config';
+import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config, type InputNormalization } from '../config';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 import { architectureNames } from '../models/index';
 import { liveLockOwner, type LockOwner } from './jobLock';
@@ -54,6 +54,11 @@ export interface FoldDone {
   /** The task's selection metric (lwlrap for multiLabel, accuracy for singleLabel; see validMetric) of the fold's out-of-fold predictions on its held-out curated / noisy clips (null: none). */
   oofCuratedLwlrap?: number | null;
   oofNoisyLwlrap?: number | null;
+  /**
+   * This member's input normalisation when it has its own (imported models: fastai computes it
+   * per training run); absent: the run's config.model.inputNormalization.
+   */
+  inputNormalization?: InputNormalization | null;
 }
 
 export const runInfoPath = (runDir: string): string => join(runDir, 'run.json');
@@ -135,6 +140,8 @@ export interface RunMember {
    * chosen on the held-out fold, so figures from it would be optimistic.
    */
   modelDir: string;
+  /** The member's own input normalisation (done.json), when it has one; absent: the run's. */
+  inputNormalization?: InputNormalization | null;
 }
 
 /** Filters of {@link findRunMembers}; each absent field means "all". */
@@ -174,6 +181,16 @@ export function findRunningJobs(runDir: string, filter: MemberFilter = {}): (Omi
   return out.sort((a, b) => a.arch.localeCompare(b.arch) || a.stage - b.stage || a.fold - b.fold);
 }
 
+/** done.json's inputNormalization when the member has its own (undefined: the run's applies). */
+function memberNormalization(donePath: string): InputNormalization | null | undefined {
+  try {
+    const done = JSON.parse(readFileSync(donePath, 'utf8')) as FoldDone;
+    return 'inputNormalization' in done ? done.inputNormalization ?? null : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function findRunMembers(runDir: string, filter: MemberFilter = {}): RunMember[] {
   const out: RunMember[] = [];
   for (const arch of architectureNames()) {
@@ -192,7 +209,10 @@ export function findRunMembers(runDir: string, filter: MemberFilter = {}): RunMe
         // fold with a single saved model (imported weights write best/ only) uses that one.
         const modelDir = existsSync(join(dir, 'last', 'model.json')) ? join(dir, 'last') : join(dir, 'best');
         if (!existsSync(join(modelDir, 'model.json'))) throw new Error(`${dir}: done.json present but no last/model.json (the final model) nor best/model.json`);
-        out.push({ arch, stage: Number(stage[1]), fold: Number(fold[1]), modelDir });
+        const member: RunMember = { arch, stage: Number(stage[1]), fold: Number(fold[1]), modelDir };
+        const own = memberNormalization(join(dir, 'done.json'));
+        if (own !== undefined) member.inputNormalization = own;
+        out.push(member);
       }
     }
   }

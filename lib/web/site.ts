@@ -165,7 +165,9 @@ export async function buildSite(options: BuildSiteOptions): Promise<SiteReport> 
   const members: SiteMember[] = ensemble.members.map((m) => {
     const name = `${m.arch}-stage${m.stage}-fold${m.fold}`;
     copyModel(m.modelDir, join(outDir, 'models', name));
-    return { name: `${m.arch}/stage${m.stage}/fold${m.fold}`, modelUrl: `models/${name}/model.json` };
+    const member: SiteMember = { name: `${m.arch}/stage${m.stage}/fold${m.fold}`, modelUrl: `models/${name}/model.json` };
+    if (m.inputNormalization !== undefined) member.inputNormalization = m.inputNormalization;
+    return member;
   });
   const config = ensemble.config;
   const manifest: SiteManifest = {
