@@ -268,3 +268,52 @@ test('unclear: infer/tag refuse a run with jobs still training, unless partial',
     writeFileSync(lock, JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), startedAt: '2026-01-01T00:00:00.000Z', job: 'x' }));
     (await loadEnsemble(run, { lazy: true, engine: 'tfjs' })).dispose();
   }));
+
+const TORCH = join(__dirname, 'fixtures', 'torchimport');
+
+// Unclear 6. Before: a second file whose normalisation differed was refused ("differs from the run"), and a wrong --arch never suggested the right one.
+test('import: members keep their own input normalisation (PyTorch logits as oracle); a wrong --arch names the matching one', () =>
+  withTmp(async (dir) => {
+    const tf = await import('@tensorflow/tfjs');
+    await tf.setBackend('cpu');
+    const { importWeights } = await import('../lib/run/importWeights');
+    const { predictImages } = await import('../lib/infer/index');
+    const expected = JSON.parse(readFileSync(join(TORCH, 'expected.json'), 'utf8')) as {
+      inputs: { file: string; count: number; height: number; width: number };
+      cnnModel1: { logitsNormalized: number[][]; logitsRaw: number[][] };
+    };
+    const run = join(dir, 'run');
+    const silent = { log: () => undefined };
+    // The export carries fastai's normalisation; the state_dict of the same weights has none.
+    await importWeights(run, [{ file: join(TORCH, 'cnnModel1_export.pkl'), stage: 2, fold: 0 }], { arch: 'cnnModel1', ...silent });
+    await importWeights(run, [{ file: join(TORCH, 'cnnModel1_state_dict.pt'), stage: 2, fold: 1 }], { arch: 'cnnModel1', ...silent });
+    const done = JSON.parse(readFileSync(foldDonePath(run, 'cnnModel1', 2, 1), 'utf8')) as { inputNormalization?: unknown };
+    assert.equal(done.inputNormalization, null, 'the second member records that it has no normalisation');
+    const { count: N, height: H, width: W } = expected.inputs;
+    const u8 = readFileSync(join(TORCH, expected.inputs.file));
+    const images = Array.from({ length: N }, (_, i) => ({ nMels: H, frames: W, data: u8.subarray(i * H * W, (i + 1) * H * W) }));
+    const ensemble = await loadEnsemble(run, { engine: 'tfjs' });
+    try {
+      assert.equal(ensemble.members.length, 2);
+      const probs = await predictImages(ensemble, images);
+      const sig = (z: number) => 1 / (1 + Math.exp(-z));
+      // Arithmetic mean of the two members, each fed as PyTorch fed it.
+      const want = expected.cnnModel1.logitsNormalized.flatMap((row, i) => row.map((z, c) => (sig(z) + sig(expected.cnnModel1.logitsRaw[i][c])) / 2));
+      const diff = Math.max(...want.map((w, k) => Math.abs(w - probs[k])));
+      assert.ok(diff < 1e-5, `max difference ${diff}`);
+    } finally {
+      ensemble.dispose();
+    }
+    await assert.rejects(importWeights(join(dir, 'run2'), [{ file: join(TORCH, 'cnnModel1_export.pkl'), stage: 2, fold: 0 }], { arch: 'vgg16bn', ...silent }),
+      /not vgg16bn .* It matches cnnModel1 layer for layer: import it with --arch cnnModel1/);
+    assert.equal(existsSync(join(dir, 'run2')), false);
+  }));
+
+// Unclear 7. Before: a git-lfs pointer was "not a PyTorch file".
+test('import: a git-lfs pointer file is named as such, with what to do', () =>
+  withTmp(async (dir) => {
+    const { loadTorchFile } = await import('../lib/io/torchFile');
+    const pointer = join(dir, 'stage-2_fold-0.pkl');
+    writeFileSync(pointer, 'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345678\n');
+    assert.throws(() => loadTorchFile(pointer), /a git-lfs pointer file \(\d+ bytes standing for 12345678 bytes\), not the checkpoint itself: fetch the real file with 'git lfs pull'/);
+  }));

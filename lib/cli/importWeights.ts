@@ -19,8 +19,10 @@ differing layer. Each file becomes the member <arch>/stage<k>/fold<f> of the run
 names like stage-2_fold-7.pkl), so 'fat2019 infer', 'tag' and the inference notebook use it.
 
 Classes come from the export (data.y_proc[0].classes) and are put in the vocabulary's order;
-files without them need --vocabulary. The export's input normalisation (mean/std) is stored in
-run.json and applied at inference.
+files without them need --vocabulary; a later file with the same classes in another order is
+reordered to the run's. The export's input normalisation (mean/std) is stored in run.json and
+applied at inference; a member whose own differs (fastai computes it per training run) keeps
+it in its done.json. A file that is another importable network is named (--arch <that one>).
 
 Options:
   --arch <name>        cnnModel1 | vgg16bn (required)
