@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -317,3 +318,12 @@ test('import: a git-lfs pointer file is named as such, with what to do', () =>
     writeFileSync(pointer, 'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345678\n');
     assert.throws(() => loadTorchFile(pointer), /a git-lfs pointer file \(\d+ bytes standing for 12345678 bytes\), not the checkpoint itself: fetch the real file with 'git lfs pull'/);
   }));
+
+// Unclear 8. Before: every command's first tensor printed tfjs' "Hi, looks like you are running TensorFlow.js in Node.js" banner.
+test('quiet start: the first tensor on the cpu backend prints no tfjs banner', () => {
+  const code = "require('./lib/runtime/backend'); const tf = require('@tensorflow/tfjs'); tf.setBackend('cpu'); tf.tensor([1, 2]).dataSync(); console.log('done');";
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], { cwd: join(__dirname, '..'), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /done/);
+  assert.doesNotMatch(r.stdout + r.stderr, /Hi, looks like you are running TensorFlow\.js/);
+});
