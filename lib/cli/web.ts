@@ -35,6 +35,7 @@ Options:
   --stages <list>      stages whose models vote (default: the run's pipeline.ensembleStages)
   --arch <list>        architectures: cnnModel1, vgg16bn (default: all trained)
   --folds <list>       folds (default: all finished)
+  --partial            use the finished models while other jobs of the run still train
 
 Example:
   fat2019 web --run weights/demo --out site/
@@ -49,6 +50,7 @@ Example:
     stages: { type: 'string' },
     arch: { type: 'string', multiple: true },
     folds: { type: 'string' },
+    partial: { type: 'boolean' },
   },
   async run(values, positionals) {
     if (typeof values.run !== 'string') throw new UsageError('--run <dir> is required (a run folder, e.g. weights/demo)');
@@ -67,6 +69,7 @@ Example:
       archs: archOption(values),
       stages: intListOption(values, 'stages'),
       folds: intListOption(values, 'folds'),
+      partial: values.partial === true,
     });
     process.stdout.write(`wrote ${report.outDir} (${report.members.length} model${report.members.length === 1 ? '' : 's'}: ${report.members.join(', ')}; ${(report.bytes / 1e6).toFixed(1)} MB)\n`);
     if (values.serve !== true) return 0;

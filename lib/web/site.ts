@@ -39,6 +39,8 @@ export interface BuildSiteOptions {
   folds?: readonly number[];
   /** Minify the bundles (default true). */
   minify?: boolean;
+  /** Use the finished members while other jobs of the run still train (default: refuse). */
+  partial?: boolean;
 }
 
 /** What {@link buildSite} wrote. */
@@ -155,7 +157,7 @@ export async function buildSite(options: BuildSiteOptions): Promise<SiteReport> 
   checkSiteFolder(options.outDir, options.runDir);
   // lazy: only the member list and run.json; the models are copied, not loaded. tfjs: the page
   // runs the tfjs layers files, so no model.onnx is exported for it.
-  const ensemble = await loadEnsemble(options.runDir, { archs: options.archs, stages: options.stages, folds: options.folds, lazy: true, engine: 'tfjs' });
+  const ensemble = await loadEnsemble(options.runDir, { archs: options.archs, stages: options.stages, folds: options.folds, lazy: true, engine: 'tfjs', partial: options.partial });
   const outDir = resolve(options.outDir);
   if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new Error(`${outDir} exists and is not a folder`);
   rmSync(join(outDir, 'site.json'), { force: true });
