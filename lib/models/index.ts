@@ -64,8 +64,9 @@ export function validateModelConfig(cfg: ModelConfig): void {
   positiveInt('inputMels');
   positiveInt('inputFrames');
   positiveInt('headUnits');
-  if (!(cfg.widthMultiplier > 0 && cfg.widthMultiplier <= MAX_WIDTH_MULTIPLIER)) {
-    throw new Error(`ModelConfig.widthMultiplier must be in (0, ${MAX_WIDTH_MULTIPLIER}], got ${cfg.widthMultiplier} (the weights grow with its square; 1 is the reference network)`);
+  if (!(cfg.widthMultiplier > 0)) throw new Error(`ModelConfig.widthMultiplier must be > 0, got ${cfg.widthMultiplier}`);
+  if (cfg.widthMultiplier > MAX_WIDTH_MULTIPLIER) {
+    throw new Error(`ModelConfig.widthMultiplier must be at most ${MAX_WIDTH_MULTIPLIER}, got ${cfg.widthMultiplier} (the weights grow with its square; 1 is the reference network)`);
   }
   if (cfg.headUnits > MAX_HEAD_UNITS) throw new Error(`ModelConfig.headUnits must be at most ${MAX_HEAD_UNITS}, got ${cfg.headUnits}`);
   for (const name of ['headDropout1', 'headDropout2'] as const) {

@@ -77,12 +77,14 @@ export function trainConfig(runDir: string, dataDir: string, values: Record<stri
   const model: DeepPartial<Fat2019Config['model']> = {};
   if (values.width !== undefined) {
     const width = numberOption(values, 'width', 1);
-    if (!(width > 0 && width <= MAX_WIDTH_MULTIPLIER)) throw new UsageError(`--width must be in (0, ${MAX_WIDTH_MULTIPLIER}], got ${width} (the weights grow with its square; 1 is the reference network)`);
+    if (!(width > 0)) throw new UsageError(`--width must be > 0, got ${width}`);
+    if (width > MAX_WIDTH_MULTIPLIER) throw new UsageError(`--width must be at most ${MAX_WIDTH_MULTIPLIER}, got ${width} (the weights grow with its square; 1 is the reference network)`);
     model.widthMultiplier = width;
   }
   if (values['head-units'] !== undefined) {
     const units = numberOption(values, 'head-units', 512);
-    if (!Number.isInteger(units) || units < 1 || units > MAX_HEAD_UNITS) throw new UsageError(`--head-units must be an integer in 1..${MAX_HEAD_UNITS}, got ${units}`);
+    if (!Number.isInteger(units) || units < 1) throw new UsageError(`--head-units must be an integer >= 1, got ${units}`);
+    if (units > MAX_HEAD_UNITS) throw new UsageError(`--head-units must be at most ${MAX_HEAD_UNITS}, got ${units}`);
     model.headUnits = units;
   }
   if (values.mish === true) model.xresnetActivation = 'mish';
