@@ -168,7 +168,7 @@ export const checkOutputPath = checkOutputFile;
 export function checkOutputFolder(out: string, rules: OutputRules): void {
   const what = `${rules.option} ${out}`;
   const target = checkCommon(out, rules, what);
-  if (existsSync(target) && !statSync(target).isDirectory()) throw new Error(`${what}: is a file, not a folder; give a folder path (a new one, or ${rules.kind ? `an existing ${rules.kind.name}` : 'an empty one'})`);
+  if (existsSync(target) && !statSync(target).isDirectory()) throw new Error(`${what}: is a file, not a folder; give a folder path (a new one, or ${rules.kind ? rules.kind.name : 'an empty one'})`);
   // Judged from its parent: a run folder's own run.json does not make it "inside a run".
   checkPlace(target, rules, what);
   const own = existsSync(target) && rules.kind ? isOwnFolder(target, rules.kind) : false;
