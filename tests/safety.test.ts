@@ -327,3 +327,56 @@ test('quiet start: the first tensor on the cpu backend prints no tfjs banner', (
   assert.match(r.stdout, /done/);
   assert.doesNotMatch(r.stdout + r.stderr, /Hi, looks like you are running TensorFlow\.js/);
 });
+
+// Unclear 9. Before: two exports with different class orders in one command failed ("its classes differ") without a word about --vocabulary.
+test('import: a second export with its classes in another order is reordered to the first file\'s order', () =>
+  withTmp(async (dir) => {
+    const tf = await import('@tensorflow/tfjs');
+    await tf.setBackend('cpu');
+    const { importWeights } = await import('../lib/run/importWeights');
+    const { predictImages } = await import('../lib/infer/index');
+    const expected = JSON.parse(readFileSync(join(TORCH, 'expected.json'), 'utf8')) as { classes: string[]; inputs: { file: string; count: number; height: number; width: number } };
+    const classes = expected.classes;
+    // The export pickles its classes as a numpy unicode array (UTF-32, fixed width): swapping
+    // two entries gives a valid export of the same weights that names outputs 'Bark' and 'Bus' the other way round.
+    const bytes = readFileSync(join(TORCH, 'cnnModel1_export.pkl'));
+    const width = 4 * Math.max(...classes.map((c) => c.length));
+    const entry = (c: string): Buffer => {
+      const out = Buffer.alloc(width);
+      Array.from(c).forEach((ch, i) => out.writeUInt32LE(ch.codePointAt(0)!, 4 * i));
+      return out;
+    };
+    const base = bytes.indexOf(entry(classes[0]));
+    assert.ok(base > 0, 'the class array is in the export');
+    const a = classes.indexOf('Bark');
+    const b = classes.indexOf('Bus');
+    const swapped = Buffer.from(bytes);
+    bytes.copy(swapped, base + a * width, base + b * width, base + (b + 1) * width);
+    bytes.copy(swapped, base + b * width, base + a * width, base + (a + 1) * width);
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'stage-2_fold-0.pkl'), bytes);
+    writeFileSync(join(src, 'stage-2_fold-1.pkl'), swapped);
+    const run = join(dir, 'run');
+    await importWeights(run, [{ file: join(src, 'stage-2_fold-0.pkl'), stage: 2, fold: 0 }, { file: join(src, 'stage-2_fold-1.pkl'), stage: 2, fold: 1 }], { arch: 'cnnModel1', log: () => undefined });
+    const { count: N, height: H, width: W } = expected.inputs;
+    const u8 = readFileSync(join(TORCH, expected.inputs.file));
+    const images = Array.from({ length: N }, (_, i) => ({ nMels: H, frames: W, data: u8.subarray(i * H * W, (i + 1) * H * W) }));
+    const probsOf = async (fold: number) => {
+      const e = await loadEnsemble(run, { folds: [fold], engine: 'tfjs' });
+      try {
+        return await predictImages(e, images);
+      } finally {
+        e.dispose();
+      }
+    };
+    const p0 = await probsOf(0);
+    const p1 = await probsOf(1);
+    const C = classes.length;
+    for (let i = 0; i < N; i++) {
+      for (let c = 0; c < C; c++) {
+        const from = c === a ? b : c === b ? a : c;
+        assert.ok(Math.abs(p1[i * C + c] - p0[i * C + from]) < 1e-6, `clip ${i} class ${classes[c]}`);
+      }
+    }
+  }));
