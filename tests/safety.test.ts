@@ -380,3 +380,13 @@ test('import: a second export with its classes in another order is reordered to 
       }
     }
   }));
+
+// The FLAC check's MD5 (plain TypeScript, for the browser page too) against node:crypto.
+test('md5Hex equals node:crypto for lengths around the 64-byte block and padding boundaries', async () => {
+  const { createHash } = await import('node:crypto');
+  const { md5Hex } = await import('../lib/util/md5');
+  for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 70001]) {
+    const data = Uint8Array.from({ length: n }, (_, i) => (i * 131 + (i >> 7)) & 0xff);
+    assert.equal(md5Hex(data), createHash('md5').update(data).digest('hex'), `${n} bytes`);
+  }
+});

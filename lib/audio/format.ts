@@ -5,7 +5,7 @@
  */
 
 /** Audio formats the decoders read (lib/audio). */
-export const SUPPORTED_AUDIO_FORMATS = ['WAV', 'FLAC'] as const;
+const SUPPORTED_AUDIO_FORMATS = ['WAV', 'FLAC'] as const;
 
 /** Extensions of audio formats that exist but are not decoded here (for folder scans). */
 export const UNSUPPORTED_AUDIO_EXTENSIONS: Readonly<Record<string, string>> = {

@@ -48,7 +48,7 @@ interface FlacDecoder {
 }
 
 /** What a FLAC file's STREAMINFO block declares (null when the block is missing or short). */
-export function flacStreamInfo(bytes: Uint8Array): { sampleRate: number; channels: number; bitDepth: number; totalSamples: number; md5: Uint8Array } | null {
+function flacStreamInfo(bytes: Uint8Array): { sampleRate: number; channels: number; bitDepth: number; totalSamples: number; md5: Uint8Array } | null {
   // "fLaC", then the first metadata block: a 4-byte header (type 0 = STREAMINFO, length 34).
   if (bytes.length < 42 || (bytes[4] & 0x7f) !== 0) return null;
   const b = (i: number): number => bytes[8 + i];

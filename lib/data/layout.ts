@@ -24,7 +24,7 @@ import { readLabelCsv, readVocabulary, type LabeledClip } from './labels';
 export type LayoutKind = 'kaggle' | 'folderPerClass' | 'csv';
 
 /** Audio files a layout picks up. */
-export const AUDIO_FILE = /\.(wav|flac)$/i;
+const AUDIO_FILE = /\.(wav|flac)$/i;
 
 /** Labelled clips and where their audio is: file = `<dataDir>/<dataset>/<fname>`. */
 export interface LabelledSet {
@@ -71,7 +71,7 @@ function isFolderEntry(parent: string, d: Dirent): boolean {
  * `deep` (nested folders inside a class folder belong to that class). Symbolic links to folders
  * are followed; a link back to a folder already being walked (a loop) is skipped.
  */
-export function listAudioTree(dir: string, deep = true): string[] {
+function listAudioTree(dir: string, deep = true): string[] {
   const out: string[] = [];
   const walking = new Set<string>();
   const walk = (sub: string): void => {

@@ -31,12 +31,12 @@ export interface ClipProblem {
   detail: string;
 }
 
-export { SUPPORTED_AUDIO_FORMATS, UNSUPPORTED_AUDIO_EXTENSIONS, sniffAudioFormat } from '../audio/format';
+export { UNSUPPORTED_AUDIO_EXTENSIONS } from '../audio/format';
 
 const HEAD_BYTES = 16;
 
 /** The problem with one clip, or null when it can be read. */
-export function checkClip(clip: ListedClip, dataDir: string): ClipProblem | null {
+function checkClip(clip: ListedClip, dataDir: string): ClipProblem | null {
   const problem = (kind: ClipProblemKind, detail: string): ClipProblem => ({ name: clip.name, path: clip.path, kind, detail });
   // The message states the rule broken, never a resolved path that may lie inside the folder.
   if (isAbsolute(clip.name)) {
@@ -117,7 +117,7 @@ export function validateAll(checks: readonly (() => unknown)[]): void {
 }
 
 /** The report of {@link validateClips}: one line per problem (at most `maxPerKind` per kind). */
-export function formatClipProblems(problems: readonly ClipProblem[], total: number, source: string, maxPerKind = 10): string {
+function formatClipProblems(problems: readonly ClipProblem[], total: number, source: string, maxPerKind = 10): string {
   const kinds: ClipProblemKind[] = ['outside the data folder', 'missing', 'not a file', 'unreadable', 'unsupported format'];
   const lines = [`${problems.length} of ${total} clip(s) listed in ${source} cannot be used:`];
   for (const kind of kinds) {

@@ -51,7 +51,7 @@ const RUN_MARKER = 'run.json';
 const DATASET_MARKERS = ['train_curated.csv', 'sample_submission.csv', 'demo.json', 'train_noisy.csv', 'test_post_competition.csv'];
 
 /** `path` with symlinks of its existing part resolved, so two spellings of one file compare equal. */
-export function canonicalPath(path: string): string {
+function canonicalPath(path: string): string {
   const abs = resolve(path);
   try {
     return realpathSync(abs);
@@ -80,7 +80,7 @@ function specialKind(s: Stats): string | null {
 }
 
 /** The innermost folder at or above `dir` (canonical) that holds run.json or a dataset marker. */
-export function enclosingProject(dir: string): { kind: 'run' | 'dataset'; dir: string } | null {
+function enclosingProject(dir: string): { kind: 'run' | 'dataset'; dir: string } | null {
   let d = dir;
   for (;;) {
     if (existsSync(join(d, RUN_MARKER))) return { kind: 'run', dir: d };
@@ -155,9 +155,6 @@ export function checkOutputFile(out: string, rules: OutputRules): void {
   if (!statSync(parent).isDirectory()) throw new Error(`${what}: ${dirname(out)} is not a folder`);
   probeWritable(parent, what);
 }
-
-/** The former name of {@link checkOutputFile}. */
-export const checkOutputPath = checkOutputFile;
 
 /**
  * Checks an output folder before any work starts: new, empty, or a folder of `rules.kind`
