@@ -7,6 +7,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeWavPcm16 } from '../lib/audio/index';
 import { decodeAudio, loadAudioFile } from '../lib/audio/load';
+import { runCommand } from '../lib/cli/command';
 import { inferCommand } from '../lib/cli/infer';
 import { trainCommand } from '../lib/cli/train';
 import { webCommand } from '../lib/cli/web';
@@ -89,6 +90,9 @@ test('case 2: a device or special file is never an output; the atomic write refu
       assert.throws(() => checkOutputFile('/dev/full', { option: '--out', kind: SUBMISSION_CSV }), /is a character device/);
       assert.ok(lstatSync('/dev/full').isCharacterDevice());
     }
+    // A refused output is an operator mistake: the command line exits 2, as for a bad option.
+    assert.equal(await runCommand(inferCommand, ['--run', run, '--out', runInfoPath(run), '--quiet']), 2);
+    assert.ok(existsSync(runInfoPath(run)), 'run.json is still there');
     // A socket made here stands in for any special file (a FIFO, a device): safe to try to replace.
     const sock = join(dir, 'out.sock');
     const server = createServer();

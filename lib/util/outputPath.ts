@@ -12,7 +12,9 @@
  *   `import-weights --run`, `export --run`): new, empty, or a folder of that kind
  *   (`kind.isOwn`: `web` → a folder with site.json or only site files; a run → run.json).
  *
- * Both throw one Error naming the option, the path and the problem, and what to do instead.
+ * Both throw one UsageError (the CLI exits 2) naming the option, the path and the problem, and
+ * what to do instead; only a folder where files cannot be created (permissions, a full or
+ * read-only disk) is a plain Error (exit 1).
  * A new command calls one of them with its option name and kind before reading its inputs
  * (plan, merge, embed, lr-find: e.g. `checkOutputFolder(runDir, { option: '--run', kind: RUN_FOLDER })`).
  * {@link writeFileAtomicSync} also refuses to replace a special file (a second line of defence).
@@ -21,6 +23,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync,
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { isInside } from './paths';
 import { tempPathFor } from './atomicWrite';
+import { UsageError } from './options';
 
 /** A kind of output the toolkit writes: its name in messages and how to recognise one. */
 export interface OutputKind {
@@ -93,17 +96,17 @@ function enclosingProject(dir: string): { kind: 'run' | 'dataset'; dir: string }
 
 /** The checks common to files and folders: empty path, special file, inputs, protected folders. */
 function checkCommon(out: string, rules: OutputRules, what: string): string {
-  if (out.trim() === '') throw new Error(`${rules.option} is empty: give ${rules.kind?.name ?? 'a path'}`);
+  if (out.trim() === '') throw new UsageError(`${rules.option} is empty: give ${rules.kind?.name ?? 'a path'}`);
   const target = canonicalPath(out);
   const s = lstatOrNull(target);
   const special = s ? specialKind(s) : null;
-  if (special) throw new Error(`${what}: is ${special}, not a regular file; outputs are only written as new files or over files this toolkit wrote (writing would replace the ${special.slice(2)})`);
+  if (special) throw new UsageError(`${what}: is ${special}, not a regular file; outputs are only written as new files or over files this toolkit wrote (writing would replace the ${special.slice(2)})`);
   for (const input of rules.inputs ?? []) {
-    if (canonicalPath(input) === target) throw new Error(`${what}: that is an input of this run (${input}); writing there would destroy it: choose another path`);
+    if (canonicalPath(input) === target) throw new UsageError(`${what}: that is an input of this run (${input}); writing there would destroy it: choose another path`);
   }
   for (const dir of rules.protectedDirs ?? []) {
     const d = canonicalPath(dir);
-    if (d === target || isInside(d, target)) throw new Error(`${what}: inside the data folder ${dir}; outputs never go there (they could replace its label files or audio): choose a path elsewhere`);
+    if (d === target || isInside(d, target)) throw new UsageError(`${what}: inside the data folder ${dir}; outputs never go there (they could replace its label files or audio): choose a path elsewhere`);
   }
   return target;
 }
@@ -116,7 +119,7 @@ function checkPlace(target: string, rules: OutputRules, what: string): void {
   if (owned && canonicalPath(owned.dir) === project.dir && dirname(target) === project.dir && owned.names.test(basename(target))) return;
   const where = relative(process.cwd(), project.dir) || project.dir;
   const allowed = owned && canonicalPath(owned.dir) === project.dir ? ` (this command writes only ${owned.what} there)` : '';
-  throw new Error(`${what}: inside the ${project.kind === 'run' ? 'run' : 'dataset'} folder ${where}${allowed}; ` +
+  throw new UsageError(`${what}: inside the ${project.kind === 'run' ? 'run' : 'dataset'} folder ${where}${allowed}; ` +
     `outputs never go into a ${project.kind === 'run' ? "run's" : "dataset's"} folders, where they could replace ${project.kind === 'run' ? 'its models, folds or settings' : 'its label files or audio'}: choose a path elsewhere`);
 }
 
@@ -145,14 +148,14 @@ function probeWritable(dir: string, what: string): void {
 export function checkOutputFile(out: string, rules: OutputRules): void {
   const what = `${rules.option} ${out}`;
   const target = checkCommon(out, rules, what);
-  if (existsSync(target) && statSync(target).isDirectory()) throw new Error(`${what}: is a folder; give a file name`);
+  if (existsSync(target) && statSync(target).isDirectory()) throw new UsageError(`${what}: is a folder; give a file name`);
   checkPlace(target, rules, what);
   if (existsSync(target) && rules.kind && !rules.kind.isOwn(target)) {
-    throw new Error(`${what}: exists and is not ${rules.kind.name} this toolkit wrote; outputs never replace other files: choose a new file name (or delete it yourself)`);
+    throw new UsageError(`${what}: exists and is not ${rules.kind.name} this toolkit wrote; outputs never replace other files: choose a new file name (or delete it yourself)`);
   }
   const parent = dirname(target);
-  if (!existsSync(parent)) throw new Error(`${what}: its folder ${dirname(out)} does not exist; create it first or fix the path`);
-  if (!statSync(parent).isDirectory()) throw new Error(`${what}: ${dirname(out)} is not a folder`);
+  if (!existsSync(parent)) throw new UsageError(`${what}: its folder ${dirname(out)} does not exist; create it first or fix the path`);
+  if (!statSync(parent).isDirectory()) throw new UsageError(`${what}: ${dirname(out)} is not a folder`);
   probeWritable(parent, what);
 }
 
@@ -165,17 +168,17 @@ export function checkOutputFile(out: string, rules: OutputRules): void {
 export function checkOutputFolder(out: string, rules: OutputRules): void {
   const what = `${rules.option} ${out}`;
   const target = checkCommon(out, rules, what);
-  if (existsSync(target) && !statSync(target).isDirectory()) throw new Error(`${what}: is a file, not a folder; give a folder path (a new one, or ${rules.kind ? rules.kind.name : 'an empty one'})`);
+  if (existsSync(target) && !statSync(target).isDirectory()) throw new UsageError(`${what}: is a file, not a folder; give a folder path (a new one, or ${rules.kind ? rules.kind.name : 'an empty one'})`);
   // Judged from its parent: a run folder's own run.json does not make it "inside a run".
   checkPlace(target, rules, what);
   const own = existsSync(target) && rules.kind ? isOwnFolder(target, rules.kind) : false;
   if (existsSync(target) && !own && readdirSync(target).length > 0) {
     const held = readdirSync(target).slice(0, 3).join(', ');
-    throw new Error(`${what}: not empty and not ${rules.kind?.name ?? 'a folder this toolkit wrote'} (holds ${held}${readdirSync(target).length > 3 ? ', ...' : ''}); ` +
+    throw new UsageError(`${what}: not empty and not ${rules.kind?.name ?? 'a folder this toolkit wrote'} (holds ${held}${readdirSync(target).length > 3 ? ', ...' : ''}); ` +
       'outputs never mix with other files: choose a new or empty folder');
   }
   const parent = existsSync(target) ? target : nearestExisting(target);
-  if (!statSync(parent).isDirectory()) throw new Error(`${what}: ${parent} is not a folder`);
+  if (!statSync(parent).isDirectory()) throw new UsageError(`${what}: ${parent} is not a folder`);
   probeWritable(parent, what);
 }
 
