@@ -38,8 +38,11 @@ export interface WindowProgress {
 /** Options of {@link scoreClipWindows}. */
 export interface ScoreWindowsOptions {
   activation?: Activation;
-  /** The run's ModelConfig.inputNormalization (imported models), applied as in training. */
-  normalization?: InputNormalization | null;
+  /**
+   * The run's ModelConfig.inputNormalization (imported models), applied as in training; or one
+   * per model (members imported from different training runs have their own).
+   */
+  normalization?: InputNormalization | null | readonly (InputNormalization | null)[];
   onProgress?: (p: WindowProgress) => void;
   /** Awaited after each forward pass, to let the caller's event loop run (default: none). */
   yieldBetweenPasses?: () => Promise<void>;
@@ -58,6 +61,8 @@ export async function scoreClipWindows(
 ): Promise<ClipWindowScores> {
   if (models.length === 0) throw new Error('scoreClipWindows: no models');
   const activation = checkActivation(options.activation ?? 'sigmoid');
+  const normalizations = Array.isArray(options.normalization) ? options.normalization : models.map(() => (options.normalization ?? null) as InputNormalization | null);
+  if (normalizations.length !== models.length) throw new Error(`scoreClipWindows: ${normalizations.length} normalisations for ${models.length} models`);
   const geometric = infer.ensembleMean === 'geometric';
   const C = numClasses;
   const starts = windowStarts(image.frames, infer.windowFrames, infer.windowShift);
@@ -69,7 +74,7 @@ export async function scoreClipWindows(
   for (const [m, model] of models.entries()) {
     // The one window predictor (lib/infer/windowPredictor), with a per-window reducer.
     const name = models.length === 1 ? 'the model' : `model ${m}`;
-    const net = tfjsNetwork(model, name, options.normalization ?? null);
+    const net = tfjsNetwork(model, name, normalizations[m]);
     await predictWindows(net, [image], {
       windowFrames: infer.windowFrames,
       windowShift: infer.windowShift,
