@@ -11,7 +11,8 @@ import { initBackend, describeBackend } from '../runtime/backend';
 import { formatDuration } from '../util/format';
 import { backendOptions, BACKEND_OPTIONS_HELP } from './backendOption';
 import { cliEngine, ENGINE_OPTIONS_HELP } from './engineOption';
-import { loadEnsemble, memberName } from '../infer/ensemble';
+import { loadEnsemble, memberName, resolveInferConfig } from '../infer/ensemble';
+import { runIdentity, writeSubmissionMembers } from '../infer/mergeSubmissions';
 import { datasetFnames, predictDataset } from '../infer/dataset';
 import { datasetClips, validateClips } from '../data/validateClips';
 import type { InferProgress } from '../infer/types';
@@ -117,12 +118,14 @@ Options:
   --dataset <name>     dataset folder inside --data (default: test)
   --out <csv>          submission file (default: <run>/submission.csv; <run>/submission_<dataset>.csv
                        for another dataset); its folder must exist, and it may not be an input
-                       (truth, run.json) nor lie inside the data folder
+                       (truth, run.json) nor lie inside the data folder. Beside it,
+                       <csv>.members.json says which models voted (fat2019 merge reads it)
   --stages <list>      stages whose models vote, e.g. 2,3,4 (default: the run's
                        pipeline.ensembleStages)
   --arch <list>        architectures, comma-separated: ${architectureNames().join(', ')}
                        (default: all trained)
-  --folds <list>       folds, e.g. 0,1,2 (default: all finished)
+  --folds <list>       folds, e.g. 0,1,2 (default: all finished). Parts of an ensemble
+                       (by --folds, --stages or --arch) on several machines: fat2019 merge
   --mean <kind>        arithmetic | geometric mean of window and model scores (default: the
                        run's infer.ensembleMean, arithmetic)
   --batch-size <n>     windows per forward pass (default: the run's infer.batchSize, 64)
@@ -212,6 +215,12 @@ Example:
       ensemble.dispose();
     }
     writeSubmission(out, prediction.fnames, prediction.scores, prediction.vocabulary);
+    // Which models made it, for fat2019 merge (split inference); score and uploads ignore it.
+    const settings = resolveInferConfig(ensemble, infer);
+    writeSubmissionMembers(out, {
+      runId: runIdentity(info), runDir, members: ensemble.members.map(memberName), vocabulary: prediction.vocabulary,
+      ensembleMean: settings.ensembleMean, windowFrames: settings.windowFrames, windowShift: settings.windowShift, task: ensemble.config.task?.name ?? 'multiLabel',
+    });
     process.stdout.write(`wrote ${out}: ${prediction.fnames.length} clips × ${prediction.vocabulary.length} classes, ${ensemble.members.length} model(s)\n`);
     if (values.score === true) {
       const report = scoreSubmission({ submissionPath: out, truthPath: truth, truthClips: folderTruth, vocabulary: prediction.vocabulary, task: ensemble.config.task?.name });
