@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { COMMANDS } from '../lib/cli/commands';
 import { formatMainJobSummary, type MainJobSummary } from '../lib/cli/demo';
 import { readCsvTable } from '../lib/data/labels';
+import { renderPlanBlocks } from './readme-plan';
 
 export const ROOT = resolve(__dirname, '..');
 export const FIXTURE_DIR = join(ROOT, 'tests', 'fixtures', 'readme-run');
@@ -98,6 +99,7 @@ export function renderBlocks(run: RecordedRun): Record<string, string> {
       run.tagOutput.trimEnd(),
       '```',
     ].join('\n'),
+    ...renderPlanBlocks(),
     'backend-commands': `${listing(commandsTaking('backend'))} take \`--backend\` and \`--threads\` (${listing(COMMANDS.filter((c) => !('backend' in c.options)).map((c) => c.name))} do not).`,
   };
 }
