@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { COMMANDS } from '../lib/cli/commands';
+import { defaultText, optionLabel, type OptionSpec } from '../lib/util/options';
 import { formatMainJobSummary, type MainJobSummary } from '../lib/cli/demo';
 import { readCsvTable } from '../lib/data/labels';
 import { renderPlanBlocks } from './readme-plan';
@@ -80,6 +81,23 @@ export function commandsTaking(option: string): string[] {
   return COMMANDS.filter((c) => option in c.options).map((c) => c.name);
 }
 
+/** A help sentence as one Markdown table cell (tables inside it become `<br>` lines). */
+function cell(text: string): string {
+  return text.split('\n').map((l) => l.trim()).join('<br>').replace(/\|/g, '\\|');
+}
+
+/** Every command's options as a collapsed Markdown table, from the CLI's declarations. */
+export function optionTables(): string {
+  return COMMANDS.map((c) => {
+    const rows = Object.entries(c.options).map(([name, spec]: [string, OptionSpec]) => {
+      const help = typeof spec.help === 'function' ? spec.help() : spec.help;
+      const def = defaultText(spec);
+      return `| \`${optionLabel(name, spec).replace(/\|/g, '\\|')}\` | ${cell(help)}${spec.required !== undefined ? ' (required)' : ''} | ${def === undefined ? '' : cell(def)} | ${spec.config ? `\`${spec.config}\`` : ''} |`;
+    });
+    return [`<details><summary><code>fat2019 ${c.name}</code>: ${c.summary}</summary>`, '', '| option | what it does | default | config field |', '|---|---|---|---|', ...rows, '', '</details>'].join('\n');
+  }).join('\n');
+}
+
 /** Each block's text (what goes between its markers), from the recorded run. */
 export function renderBlocks(run: RecordedRun): Record<string, string> {
   const { meta, summary } = run;
@@ -100,6 +118,7 @@ export function renderBlocks(run: RecordedRun): Record<string, string> {
       '```',
     ].join('\n'),
     ...renderPlanBlocks(),
+    'cli-options': optionTables(),
     'backend-commands': `${listing(commandsTaking('backend'))} take \`--backend\` and \`--threads\` (${listing(COMMANDS.filter((c) => !('backend' in c.options)).map((c) => c.name))} do not).`,
   };
 }

@@ -22,6 +22,9 @@ import { writeFileAtomicSync } from '../util/atomicWrite';
 /** Bump when the feature code changes its output for the same config: old caches are then ignored. */
 export const FEATURE_CACHE_VERSION = 3;
 
+/** The feature cache root when none is given (the CLI's `--cache`, the library's `cacheDir`). */
+export const DEFAULT_FEATURE_CACHE = 'work/features';
+
 const MAGIC = 0x49393146; // "F19I" read as little-endian uint32
 const HEADER_BYTES = 40;
 const CHECKSUM_OFFSET = 32;

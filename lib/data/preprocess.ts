@@ -22,6 +22,7 @@ import { clipImageFromSamples, trimClip } from '../features/logmel';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 import {
   cacheEntryPath,
+  DEFAULT_FEATURE_CACHE,
   featureCacheDir,
   isValidCacheEntry,
   preprocessConfigHash,
@@ -214,7 +215,7 @@ export async function preprocessDatasets(options: PreprocessOptions): Promise<Pr
   const started = Date.now();
   const config = options.config ?? withDefaults(PREPROCESS_DEFAULTS);
   checkPreprocessConfig(config);
-  const cacheRoot = options.cacheDir ?? 'work/features';
+  const cacheRoot = options.cacheDir ?? DEFAULT_FEATURE_CACHE;
   const requested = options.workers ?? availableParallelism();
   if (!Number.isInteger(requested) || requested < 0) throw new Error(`workers must be a non-negative integer, got ${requested}`);
   // More threads than cores only adds memory and contention.
@@ -387,7 +388,7 @@ export interface LoadClipImagesOptions {
  */
 export async function loadClipImages(options: LoadClipImagesOptions): Promise<ClipImage[]> {
   const config = options.config ?? withDefaults(PREPROCESS_DEFAULTS);
-  const cacheRoot = options.cacheDir ?? 'work/features';
+  const cacheRoot = options.cacheDir ?? DEFAULT_FEATURE_CACHE;
   const out: ClipImage[] = [];
   for (const fname of options.fnames) {
     const entry = cacheEntryPath(cacheRoot, config, options.dataset, fname);

@@ -1,7 +1,8 @@
 /**
  * The job plan of a run from `fat2019 train`'s options: the config is resolved exactly as
  * `train` resolves it (the run's run.json when it exists, the flags, the data), so the plan has
- * the recipe and folds the jobs will have. The flags that define the run go to the prepare job.
+ * the recipe and folds the jobs will have. The flags that define the run go to the prepare job
+ * as given.
  */
 import type { Architecture } from '../config';
 import { detectLayout } from '../data/layout';
@@ -11,42 +12,37 @@ import { trainConfig } from '../train/pipeline/trainConfig';
 import { UsageError } from '../util/options';
 import { buildJobPlan, type JobPlan } from './jobGraph';
 
-/** `fat2019 train` flags that define a run (they go to `train --prepare`), with whether they take a value. */
-export const RUN_FLAGS: Readonly<Record<string, 'string' | 'boolean'>> = {
-  recipe: 'string', task: 'string', 'label-smoothing': 'string', quick: 'boolean', epochs: 'string', width: 'string',
-  'head-units': 'string', mish: 'boolean', 'channel-stem': 'boolean', folds: 'string', holdout: 'string',
-};
-
 export interface PlanFromRunOptions {
   run: string;
   data: string;
-  /** Parsed command-line values: the {@link RUN_FLAGS}, `arch` (a comma-separated list), `cache`. */
-  values: Record<string, unknown>;
+  /** Architectures (default: the run's, else the config default). */
+  archs?: Architecture[];
+  /** The run-defining `fat2019 train` options as given on the command line (raw: strings, booleans); they go to the prepare job. */
+  runFlags: Record<string, unknown>;
+  /** Feature cache root every job uses. */
+  cache?: string;
   submission?: string;
 }
 
-/** `--arch a,b` → the architectures (default: the run's, else the config default). */
-export function planArchs(raw: unknown, fallback: Architecture): Architecture[] {
-  if (raw === undefined) return [fallback];
-  const parts = String(raw).split(',').map((s) => s.trim()).filter(Boolean);
+/** `a,b` → the architectures, each checked against the registry. */
+export function planArchs(raw: string, fallback: Architecture): Architecture[] {
+  const parts = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (parts.length === 0) return [fallback];
   for (const p of parts) if (!isArchitecture(p)) throw new UsageError(`--arch must be a comma-separated list of ${architectureNames().join(', ')}, got "${p}"`);
-  if (parts.length === 0) throw new UsageError('--arch needs at least one architecture');
   return [...new Set(parts)] as Architecture[];
 }
 
 export function planFromRun(o: PlanFromRunOptions): JobPlan {
   const layout = detectLayout(o.data);
-  const archList = o.values.arch === undefined ? undefined : planArchs(o.values.arch, 'cnnModel1');
-  const config = trainConfig(o.run, o.data, { ...o.values, arch: archList?.[0] }, layout);
-  const archs = archList ?? [config.model.arch];
+  const config = trainConfig(o.run, o.data, { ...o.runFlags, arch: o.archs?.[0] }, layout);
+  const archs = o.archs ?? [config.model.arch];
   const prepareArgs: string[] = ['--arch', archs[0]];
-  for (const [flag, kind] of Object.entries(RUN_FLAGS)) {
-    const v = o.values[flag];
+  for (const [flag, v] of Object.entries(o.runFlags)) {
     if (v === undefined || v === false) continue;
     prepareArgs.push(`--${flag}`);
-    if (kind === 'string') prepareArgs.push(String(v));
+    if (v !== true) prepareArgs.push(String(v));
   }
-  const commonArgs = typeof o.values.cache === 'string' ? ['--cache', o.values.cache] : [];
+  const commonArgs = o.cache !== undefined ? ['--cache', o.cache] : [];
   return buildJobPlan({
     run: o.run, data: o.data, recipe: recipeOf(config), archs, folds: config.pipeline.folds,
     prepareArgs, commonArgs, submission: o.submission,
