@@ -142,7 +142,7 @@ test('fat2019 plan: resolves the recipe and folds from the flags and data, passe
     assert.equal(existsSync(join(dir, 'runs', 'a')), false, 'plan must not create the run');
 
     const usage: [string[], RegExp][] = [
-      [['--run', 'r', '--out', 'plans/b'], /--scheduler must be one of slurm, kubernetes, github, got nothing/],
+      [['--run', 'r', '--out', 'plans/b'], /--scheduler <name> is required \(slurm, kubernetes, github\)/],
       [['--run', 'r', '--out', 'plans/b', '--scheduler', 'pbs'], /--scheduler must be one of slurm, kubernetes, github, got "pbs"/],
       [['--run', 'r', '--scheduler', 'slurm'], /--out <dir> is required/],
       [['--run', 'r', '--data', 'data', '--scheduler', 'slurm', '--out', 'nowhere/b'], /--out nowhere\/b: its folder nowhere does not exist/],

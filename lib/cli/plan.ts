@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError, defineCommand } from './command';
-import { DATA_OPTION, RUN_OPTION } from './options';
+import { CACHE_OPTION, DATA_OPTION, RUN_OPTION } from './options';
+import { DEFAULT_FEATURE_CACHE } from '../data/featureCache';
 import { TRAIN_CONFIG_OPTIONS } from '../train/pipeline/trainOptions';
 import { planArchs, planFromRun } from '../plan/fromRun';
 import { renderPlan, SCHEDULERS, type Scheduler } from '../plan/render';
@@ -48,7 +49,7 @@ The training options define the run, as for fat2019 train; they go to the prepar
       parse: (raw: string) => planArchs(raw, 'cnnModel1'),
     },
     ...RUN_DEFINING,
-    cache: { type: 'string', arg: '<dir>', help: 'feature cache root every job uses (on the shared file system)', defaultText: 'each job\'s work/features' },
+    cache: { ...CACHE_OPTION, help: 'feature cache root every job uses (put it on the shared file system)' },
     submission: { type: 'string', arg: '<csv>', help: 'the submission the infer job writes', defaultText: '<run>/submission.csv' },
     launcher: { type: 'string', arg: '<cmd>', help: 'how jobs run the CLI', default: 'npx fat2019' },
     env: { type: 'string', multiple: true, arg: '<K=V>', help: 'environment of every job (repeatable), e.g. FAT2019_THREADS=8' },
@@ -77,7 +78,9 @@ The training options define the run, as for fat2019 train; they go to the prepar
 
     // The run-defining flags as given (raw), so the prepare job gets exactly what was typed.
     const runFlags = Object.fromEntries(Object.keys(RUN_DEFINING).map((k) => [k, raw[k]]));
-    const plan = planFromRun({ run, data, archs: o.arch, runFlags, cache: o.cache, submission: o.submission });
+    // The jobs' own default is the same folder: only another one is written into the plan.
+    const cache = o.cache === DEFAULT_FEATURE_CACHE ? undefined : o.cache;
+    const plan = planFromRun({ run, data, archs: o.arch, runFlags, cache, submission: o.submission });
     const files = renderPlan(plan, o.scheduler, {
       planDir: outDir, launcher: o.launcher, schedulerOptions: o.sbatch ?? [], env, image: o.image, volumes: o.volume, setup: o.setup ?? [],
     });
