@@ -162,3 +162,23 @@ test('fat2019 plan: resolves the recipe and folds from the flags and data, passe
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the README's example plans are what fat2019 plan computes from the same flags (on data of the same layout)", async () => {
+  const { PLAN_EXAMPLE, GITHUB_EXAMPLE } = await import('../scripts/readme-plan');
+  const { planFromRun } = await import('../lib/plan/fromRun');
+  const dir = mkdtempSync(join(tmpdir(), 'fat2019-plan-readme-'));
+  try {
+    const data = join(dir, 'data');
+    writeTinyData(data, 8, 8); // Kaggle layout with a noisy set, as FSDKaggle2019 and the demo
+    const withData = (plan: JobPlan) => JSON.parse(JSON.stringify(plan).split(JSON.stringify(data).slice(1, -1)).join('DATA')) as JobPlan;
+    const full = planFromRun({ run: '/shared/runs/full', data, archs: ['cnnModel1', 'vgg16bn'], runFlags: {}, cache: '/shared/features' });
+    const fullReadme = PLAN_EXAMPLE.plan();
+    assert.deepEqual(withData(full), JSON.parse(JSON.stringify(fullReadme).split('/shared/data/fsdkaggle2019').join('DATA')));
+    assert.match(PLAN_EXAMPLE.command, /--arch cnnModel1,vgg16bn --cache \/shared\/features/);
+    const ci = planFromRun({ run: 'weights/ci', data, runFlags: { quick: true }, cache: undefined });
+    assert.deepEqual(withData(ci), JSON.parse(JSON.stringify(GITHUB_EXAMPLE.plan()).split('data/demo').join('DATA')));
+    assert.match(GITHUB_EXAMPLE.command, /--run weights\/ci --data data\/demo --quick --scheduler github/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
