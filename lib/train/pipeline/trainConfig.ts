@@ -23,7 +23,7 @@ import { ALL_STAGES } from './stages';
  * column). A run's later jobs may thus omit the flags; flags that change the run's settings
  * make openRun fail, naming the fields.
  */
-export function trainConfig(runDir: string, dataDir: string, values: RawValues, layout?: DataLayout): Fat2019Config {
+export function trainConfig(runDir: string, _dataDir: string, values: RawValues, layout?: DataLayout): Fat2019Config {
   const o = parseOptions(TRAIN_CONFIG_OPTIONS, values);
   const existing = existsSync(runInfoPath(runDir));
   const base: Fat2019Config = existing ? readRunInfo(runDir).config : withDefaults(CONFIG_DEFAULTS);
