@@ -22,7 +22,7 @@ import { readSubmission, writeSubmission } from '../data/submission';
 import type { RunInfo } from '../run/runFolder';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 
-export const MEMBERS_VERSION = 1;
+const MEMBERS_VERSION = 1;
 
 /** Contents of `<submission>.members.json`. */
 export interface SubmissionMembers {

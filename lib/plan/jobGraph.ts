@@ -91,7 +91,7 @@ function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9-]+/g, '-');
 }
 
-export function trainJobId(arch: Architecture, stage: number): string {
+function trainJobId(arch: Architecture, stage: number): string {
   return `${slug(arch)}-stage${stage}`;
 }
 
@@ -151,11 +151,6 @@ export function buildJobPlan(o: JobPlanOptions): JobPlan {
     dependsOn: trained.map((on) => ({ on, kind: 'allFolds' as const, reason: 'an ensemble stage' })),
   });
   return { name: `fat2019-${slug(o.run.replace(/\/+$/, '').split('/').pop() || 'run')}`.replace(/-+$/, ''), run: o.run, data: o.data, recipe: o.recipe.name, archs: [...new Set(o.archs)], folds: o.folds, ensembleStages: [...o.recipe.ensembleStages], submission, jobs };
-}
-
-/** `args` with `{fold}` replaced. */
-export function withFold(args: readonly string[], fold: string): string[] {
-  return args.map((a) => a.split('{fold}').join(fold));
 }
 
 /** POSIX shell quoting: bare when safe, else single quotes. */

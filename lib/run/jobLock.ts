@@ -16,7 +16,7 @@ import { dirname } from 'node:path';
  */
 
 /** How often an owner touches its lock (mtime). */
-export const LOCK_HEARTBEAT_MS = 30_000;
+const LOCK_HEARTBEAT_MS = 30_000;
 /** Another host's lock untouched for this long is stale. */
 export const LOCK_STALE_MS = 10 * 60_000;
 
