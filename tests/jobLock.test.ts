@@ -37,3 +37,29 @@ test('jobLock: the owner refreshes its lock; another host\'s lock is refused whi
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('jobLock: a requeued Slurm job takes over the lock of its earlier attempt at once, not that of another job or a later attempt', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fat2019-lock-'));
+  const saved = { id: process.env.SLURM_JOB_ID, restart: process.env.SLURM_RESTART_COUNT };
+  try {
+    const lock = join(dir, 'lock.json');
+    const write = (slurm: { jobId: string; restart: number }) =>
+      writeFileSync(lock, JSON.stringify({ pid: 4242, host: 'node-17', startedAt: '2026-01-01T00:00:00Z', job: 'x', slurm }));
+    process.env.SLURM_JOB_ID = '1234';
+    process.env.SLURM_RESTART_COUNT = '1';
+    write({ jobId: '1234', restart: 0 });
+    const notes: string[] = [];
+    const mine = acquireJobLock(lock, 'job', (m) => notes.push(m));
+    assert.deepEqual(JSON.parse(readFileSync(lock, 'utf8')).slurm, { jobId: '1234', restart: 1 });
+    assert.match(notes.join('\n'), /lock of attempt 0 of Slurm job 1234 \(pid 4242 on node-17\) taken over by its attempt 1/);
+    mine();
+    write({ jobId: '999', restart: 0 }); // another job: fresh, so refused
+    assert.throws(() => acquireJobLock(lock, 'job'), /pid 4242 on host node-17/);
+    write({ jobId: '1234', restart: 1 }); // the same attempt elsewhere (a second task of one job): refused
+    assert.throws(() => acquireJobLock(lock, 'job'), /pid 4242 on host node-17/);
+  } finally {
+    if (saved.id === undefined) delete process.env.SLURM_JOB_ID; else process.env.SLURM_JOB_ID = saved.id;
+    if (saved.restart === undefined) delete process.env.SLURM_RESTART_COUNT; else process.env.SLURM_RESTART_COUNT = saved.restart;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -11,7 +11,8 @@ import { dirname } from 'node:path';
  * host cannot be checked from here, so its owner touches it every {@link LOCK_HEARTBEAT_MS}: one
  * not touched for {@link LOCK_STALE_MS} is stale too (its owner was killed or its machine died;
  * a job that a scheduler requeues onto another node takes it over), and a fresher one is refused
- * with how to remove it. On a shared file system (NFS) this needs exclusive create (`O_EXCL`:
+ * with how to remove it. A requeued Slurm job takes over the lock of its own earlier attempt at
+ * once (same SLURM_JOB_ID, lower SLURM_RESTART_COUNT). On a shared file system (NFS) this needs exclusive create (`O_EXCL`:
  * NFSv3 and later) and clocks in sync to well within {@link LOCK_STALE_MS} (NTP).
  */
 
@@ -27,6 +28,16 @@ export interface LockOwner {
   startedAt: string;
   /** What the owner is doing, e.g. "cnnModel1 stage 2 fold 3". */
   job: string;
+  /** Under Slurm: the job id and its restart count (SLURM_JOB_ID, SLURM_RESTART_COUNT). */
+  slurm?: { jobId: string; restart: number };
+}
+
+/** This process's Slurm job and attempt, when it runs as a Slurm job. */
+function slurmAttempt(): LockOwner['slurm'] {
+  const jobId = process.env.SLURM_JOB_ID;
+  if (!jobId) return undefined;
+  const restart = Number(process.env.SLURM_RESTART_COUNT ?? 0);
+  return { jobId, restart: Number.isInteger(restart) && restart >= 0 ? restart : 0 };
 }
 
 /** Thrown when another live process holds the lock. */
@@ -70,6 +81,8 @@ const UNREADABLE_GRACE_MS = 10_000;
 export function acquireJobLock(path: string, job: string, log: (msg: string) => void = () => undefined, heartbeatMs = LOCK_HEARTBEAT_MS): () => void {
   mkdirSync(dirname(path), { recursive: true });
   const me: LockOwner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), job };
+  const slurm = slurmAttempt();
+  if (slurm) me.slurm = slurm;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       writeFileSync(path, JSON.stringify(me, null, 2) + '\n', { flag: 'wx' });
@@ -102,6 +115,13 @@ export function acquireJobLock(path: string, job: string, log: (msg: string) => 
         throw new JobLockedError(path, null, `${job} is locked by ${path}, which is being written by another process; try again in a few seconds`);
       }
       log(`${path}: unreadable lock older than ${UNREADABLE_GRACE_MS / 1000} s, taken over`);
+      rmSync(path, { force: true });
+      continue;
+    }
+    // An earlier attempt of this same Slurm job (requeued, perhaps onto another node): Slurm
+    // ends an attempt before it starts the next, so its lock is stale whatever its host.
+    if (me.slurm && owner.slurm?.jobId === me.slurm.jobId && owner.slurm.restart < me.slurm.restart) {
+      log(`${job}: lock of attempt ${owner.slurm.restart} of Slurm job ${owner.slurm.jobId} (pid ${owner.pid} on ${owner.host}) taken over by its attempt ${me.slurm.restart}`);
       rmSync(path, { force: true });
       continue;
     }

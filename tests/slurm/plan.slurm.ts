@@ -6,7 +6,7 @@
  * submitted together (they share the feature cache: several writers), one task of warm-up stage 1
  * is killed mid-epoch and requeued (`scontrol requeue`, as a preemption does), and then:
  * - every job of both plans COMPLETED with exit code 0, the requeued one after one restart, and
- *   its second attempt resumed from its checkpoint;
+ *   its second attempt took over the first one's job lock and resumed from its checkpoint;
  * - each submission is byte-identical to the same run trained and inferred in one process.
  */
 import { test } from 'node:test';
@@ -107,6 +107,9 @@ test('Slurm: the warm-up and pseudoLabel plans run to the one-process submission
   assert.equal(requeued.restarts, 1, `${requeued.id} restarts`);
   const log = readFileSync(join(dir, 'plans', 'warmup', 'logs', 'cnnmodel1-stage1-0.out'), 'utf8');
   assert.match(log, /stage 1 fold 0: resumed from its checkpoint/, `the requeued task did not resume:\n${log}`);
+  // Its first attempt was killed holding the job's lock; the second took it over as the next
+  // attempt of the same Slurm job (SLURM_RESTART_COUNT), as it would on another node.
+  assert.match(log, /lock of attempt 0 of Slurm job \d+ \(pid \d+ on [^)]+\) taken over by its attempt 1/, `no lock takeover in the log:\n${log}`);
 
   // The same runs in one process, then the submissions compared byte for byte.
   const oneStarted = Date.now();
