@@ -80,7 +80,7 @@ export function renderPlanBlocks(): Record<string, string> {
       PLAN_EXAMPLE.command,
       'bash plans/full/submit.sh          # from the folder the paths are relative to',
       '```',
-      `It writes \`submit.sh\` and ${Object.keys(slurm).length - 1} batch scripts (prepare, ${arrays} arrays of 10 tasks, infer). \`plans/full/submit.sh\`:`,
+      `It writes \`plan.json\` (the job graph), \`submit.sh\` and ${Object.keys(slurm).length - 1} batch scripts (prepare, ${arrays} arrays of 10 tasks, infer). \`plans/full/submit.sh\`:`,
       '```bash',
       slurm['submit.sh'].trimEnd(),
       '```',

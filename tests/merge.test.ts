@@ -93,6 +93,11 @@ for (const mean of ['arithmetic', 'geometric'] as const) {
     // The parts differ from the whole: the test would notice a merge that returned one part.
     assert.ok(maxAbsDiff(readSubmission(out('a'), VOCAB).scores, whole.scores) > 1e-4);
     assert.deepEqual(readSubmissionMembers(out('merged')).members, readSubmissionMembers(out('all')).members);
+    if (mean === 'arithmetic') {
+      // The parts' own run folder takes submission*.csv, as from infer.
+      fat2019(['merge', out('a'), out('b'), '--out', join(runDir, 'submission_merged.csv')]);
+      assert.ok(readSubmission(join(runDir, 'submission_merged.csv'), VOCAB).scores.every((v, i) => v === merged.scores[i]));
+    }
   });
 }
 
@@ -161,5 +166,7 @@ test('fat2019 merge: registered, --help; usage errors; the output may not replac
   await assert.rejects(mergeCommand.run({ out: join(root, 'c-m.csv') }, [a]), (e: Error) => e instanceof UsageError && /at least two submissions to merge, got 1/.test(e.message));
   await assert.rejects(mergeCommand.run({ out: a }, [a, b]), /--out .*c-a\.csv: that is an input of this run/);
   await assert.rejects(mergeCommand.run({ out: membersPath(b) }, [a, b]), /that is an input/);
+  // Another run's folder is not the merge's to write in.
+  await assert.rejects(mergeCommand.run({ out: join(runDir, 'submission.csv') }, [a, b]), (e: Error) => e instanceof UsageError && /inside the run folder/.test(e.message));
   assert.equal(existsSync(join(root, 'c-m.csv')), false);
 });

@@ -145,7 +145,8 @@ test('fat2019 plan: resolves the recipe and folds from the flags and data, passe
       [['--run', 'r', '--out', 'plans/b'], /--scheduler <name> is required \(slurm, kubernetes, github\)/],
       [['--run', 'r', '--out', 'plans/b', '--scheduler', 'pbs'], /--scheduler must be one of slurm, kubernetes, github, got "pbs"/],
       [['--run', 'r', '--scheduler', 'slurm'], /--out <dir> is required/],
-      [['--run', 'r', '--data', 'data', '--scheduler', 'slurm', '--out', 'nowhere/b'], /--out nowhere\/b: its folder nowhere does not exist/],
+      [['--run', 'r', '--data', 'data', '--scheduler', 'slurm', '--out', 'data'], /--out data: inside the data folder data/],
+      [['--run', 'r', '--data', 'data', '--scheduler', 'slurm', '--out', 'data/train_curated.csv'], /--out data\/train_curated\.csv: .*data folder/],
       [['--run', 'r', '--data', 'data', '--scheduler', 'slurm', '--out', 'plans/b', '--arch', 'cnnModel1,alexnet'], /--arch must be a comma-separated list of .*got "alexnet"/],
       [['--run', 'r', '--data', 'data', '--scheduler', 'slurm', '--out', 'plans/b', '--env', 'NOEQUALS'], /--env must be NAME=value/],
     ];
@@ -155,9 +156,19 @@ test('fat2019 plan: resolves the recipe and folds from the flags and data, passe
       assert.match(r.stderr, message);
     }
     const inData = cli(dir, ['plan', '--run', 'r', '--data', 'data', '--scheduler', 'github', '--out', 'data/plan']);
-    assert.equal(inData.status, 1);
+    assert.equal(inData.status, 2);
     assert.match(inData.stderr, /--out data\/plan: inside the data folder data/);
     assert.equal(existsSync(join(dir, 'data', 'plan')), false);
+    // A plan folder is rewritten (plan.json marks it); a folder holding other files is not.
+    const plan = JSON.parse(readFileSync(join(dir, 'plans', 'a', 'plan.json'), 'utf8'));
+    assert.equal(plan.scheduler, 'slurm');
+    assert.equal(plan.jobs.length, 6);
+    const again = cli(dir, ['plan', '--run', 'runs/a', '--data', 'data', '--recipe', 'noisyThenCurated', '--scheduler', 'github', '--out', 'plans/a']);
+    assert.equal(again.status, 0, again.stderr);
+    writeFileSync(join(dir, 'plans', 'notes.txt'), 'mine');
+    const other = cli(dir, ['plan', '--run', 'runs/a', '--data', 'data', '--scheduler', 'slurm', '--out', 'plans']);
+    assert.equal(other.status, 2);
+    assert.match(other.stderr, /--out plans: not empty and not a plan folder/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { defineCommand } from './command';
 import { writeSubmission } from '../data/submission';
 import { readRunInfo, runInfoPath } from '../run/runFolder';
-import { checkOutputPath } from '../util/outputPath';
+import { checkOutputFile, SUBMISSION_CSV } from '../util/outputPath';
 import { detectLayout, type ClipFolder } from '../data/layout';
 import { initBackend, describeBackend } from '../runtime/backend';
 import { formatDuration } from '../util/format';
@@ -78,7 +78,7 @@ ones are computed with the run's preprocessing and cached). Beside the submissio
     dataset: { type: 'string', arg: '<name>', help: 'dataset folder inside --data', default: 'test' },
     out: {
       type: 'string', arg: '<csv>', defaultText: '<run>/submission.csv; <run>/submission_<dataset>.csv for another dataset',
-      help: 'submission file; its folder must exist, and it may not be an input (truth, run.json) nor lie inside the data folder',
+      help: 'submission file: a new file or a submission this toolkit wrote; its folder must exist; never inside a run\'s or dataset\'s folders (only <run>/submission*.csv) nor an input (truth, run.json)',
     },
     ...ENSEMBLE_OPTIONS,
     score: { type: 'boolean', default: false, help: 'score the submission with lwlrap (Public / Private / all) against --truth; fails when there is no truth file' },
@@ -117,14 +117,14 @@ ones are computed with the run's preprocessing and cached). Beside the submissio
     const truth = o.truth ?? (folderTruth ? join(dataDir, dataset) : join(dataDir, 'test_post_competition.csv'));
     if (o.score && !folderTruth && !existsSync(truth)) throw new Error(`--score: truth file not found: ${truth}`);
     // Before any work: the output may not replace an input, and its folder must exist.
-    checkOutputPath(out, { option: '--out', inputs: [truth, runInfoPath(runDir), join(dataDir, 'sample_submission.csv')], protectedDirs: [dataDir] });
+    checkOutputFile(out, { option: '--out', kind: SUBMISSION_CSV, ownedIn: { dir: runDir, names: /^submission[^/]*\.csv$/, what: 'submission*.csv' }, inputs: [truth, runInfoPath(runDir), join(dataDir, 'sample_submission.csv')], protectedDirs: [dataDir] });
     // Every clip is checked against the disk before the models load: all problems at once.
     const testFnames = nested && test ? test.fnames : datasetFnames(dataDir, dataset);
     validateClips(datasetClips(dataDir, dataset, testFnames), dataDir, join(dataDir, dataset));
 
     const engine = cliEngine(o.engine, o.threads, quiet);
     await initCliBackend(backendChoice(o), quiet);
-    const ensemble = await loadEnsemble(runDir, { archs: o.arch, stages: o.stages, folds: o.folds, lazy: o['one-at-a-time'], engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
+    const ensemble = await loadEnsemble(runDir, { archs: o.arch, stages: o.stages, folds: o.folds, lazy: o['one-at-a-time'], partial: o.partial, engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
     let prediction;
     try {
       if (!quiet) process.stderr.write(`${ensemble.members.length} model(s): ${ensemble.members.map(memberName).join(', ')}\n`);

@@ -1,12 +1,12 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { UsageError, defineCommand } from './command';
 import { CACHE_OPTION, DATA_OPTION, RUN_OPTION } from './options';
 import { DEFAULT_FEATURE_CACHE } from '../data/featureCache';
 import { TRAIN_CONFIG_OPTIONS } from '../train/pipeline/trainOptions';
 import { planArchs, planFromRun } from '../plan/fromRun';
-import { renderPlan, SCHEDULERS, type Scheduler } from '../plan/render';
-import { checkOutputPath } from '../util/outputPath';
+import { PLAN_FOLDER, PLAN_JSON, renderPlan, SCHEDULERS, type Scheduler } from '../plan/render';
+import { checkOutputFolder } from '../util/outputPath';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 import { parseChoice } from '../util/options';
 import { readRunInfo, runInfoPath } from '../run/runFolder';
@@ -43,7 +43,7 @@ The training options define the run, as for fat2019 train; they go to the prepar
       type: 'string', arg: '<name>', help: SCHEDULERS.join(' | '), required: SCHEDULERS.join(', '),
       parse: (raw: string, flag: string) => parseChoice<Scheduler>(raw, flag, SCHEDULERS),
     },
-    out: { type: 'string', arg: '<dir>', help: "folder for the plan's files, created when its parent exists", required: "the folder for the plan's files" },
+    out: { type: 'string', arg: '<dir>', help: "folder for the plan's files: a new or empty one, or a plan folder (its plan.json holds the job graph)", required: "the folder for the plan's files" },
     arch: {
       type: 'string', arg: '<list>', help: 'architectures, comma-separated (independent chains)', defaultText: "the run's, else cnnModel1",
       parse: (raw: string) => planArchs(raw, 'cnnModel1'),
@@ -73,8 +73,8 @@ The training options define the run, as for fat2019 train; they go to the prepar
       env[e.slice(0, i)] = e.slice(i + 1);
     }
     const outDir = o.out;
-    if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError(`--out ${outDir}: is a file; give a folder`);
-    if (!existsSync(outDir) && !existsSync(dirname(resolve(outDir)))) throw new UsageError(`--out ${outDir}: its folder ${dirname(outDir)} does not exist; create it first or fix the path`);
+    // The output rule, before any work: a new or empty folder, or a plan folder written before.
+    checkOutputFolder(outDir, { option: '--out', kind: PLAN_FOLDER, inputs: [runInfoPath(run)], protectedDirs: [data] });
 
     // The run-defining flags as given (raw), so the prepare job gets exactly what was typed.
     const runFlags = Object.fromEntries(Object.keys(RUN_DEFINING).map((k) => [k, raw[k]]));
@@ -84,12 +84,11 @@ The training options define the run, as for fat2019 train; they go to the prepar
     const files = renderPlan(plan, o.scheduler, {
       planDir: outDir, launcher: o.launcher, schedulerOptions: o.sbatch ?? [], env, image: o.image, volumes: o.volume, setup: o.setup ?? [],
     });
-    const rules = { option: '--out', inputs: [runInfoPath(run)], protectedDirs: [data] };
-    if (!existsSync(outDir)) checkOutputPath(outDir, rules);
     mkdirSync(outDir, { recursive: true });
     const names = Object.keys(files).sort();
-    for (const name of names) checkOutputPath(join(outDir, name), rules);
     for (const name of names) writeFileAtomicSync(join(outDir, name), files[name]);
+    // Written last: it marks the folder as a complete plan.
+    writeFileAtomicSync(join(outDir, PLAN_JSON), JSON.stringify({ scheduler: o.scheduler, ...plan }, null, 2) + '\n');
     const trains = plan.jobs.filter((j) => j.kind === 'train');
     process.stdout.write(`${outDir}: ${names.join(', ')}: recipe ${plan.recipe}, ${trains.length} job arrays × ${plan.folds} fold(s) ` +
       `(${plan.archs.join(', ')}), prepare and infer\n`);

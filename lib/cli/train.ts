@@ -16,6 +16,7 @@ import { openRun } from '../train/pipeline/runInfo';
 import { loadRunData } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
+import { checkOutputFolder, RUN_FOLDER } from '../util/outputPath';
 
 /** Re-exported: `fat2019 train` resolves its options with it (lib/train/pipeline/trainConfig). */
 export { trainConfig };
@@ -117,7 +118,9 @@ Exit code 0 only when every job finished.`,
   ],
   async run(o, _positionals, values) {
     const runDir = o.run;
+    checkOutputFolder(runDir, { option: '--run', kind: RUN_FOLDER });
     const dataDir = o.data ?? (existsSync(runInfoPath(runDir)) ? readRunInfo(runDir).dataDir : 'data/demo');
+    checkOutputFolder(runDir, { option: '--run', kind: RUN_FOLDER, protectedDirs: [dataDir] });
     const backend = backendChoice(o);
     const { workers, quiet, cache: cacheDir } = o;
     const layout = detectLayout(dataDir);

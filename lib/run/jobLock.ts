@@ -68,6 +68,18 @@ function readOwner(path: string): LockOwner | null {
   }
 }
 
+/**
+ * The live holder of the lock at `path`: its owner when that process still runs on this host,
+ * or runs on another host (which cannot be checked from here); null when there is no lock or
+ * its owner is gone (a stale lock).
+ */
+export function liveLockOwner(path: string): LockOwner | null {
+  const owner = readOwner(path);
+  if (owner === null) return null;
+  if (owner.host === hostname() && !processAlive(owner.pid)) return null;
+  return owner;
+}
+
 /** A lock file being written right now by its owner reads as empty or partial for this long. */
 const UNREADABLE_GRACE_MS = 10_000;
 
