@@ -332,6 +332,19 @@ test('quiet start: the first tensor on the cpu backend prints no tfjs banner', (
   assert.doesNotMatch(r.stdout + r.stderr, /Hi, looks like you are running TensorFlow\.js/);
 });
 
+// Unclear 8b. Before: every `npx fat2019` printed npm's `Unknown project config "onnxruntime-node-install"` warning (.npmrc).
+test('quiet start: npx fat2019 prints no npm warning, and no dependency install script is left to npm\'s default', () => {
+  const root = join(__dirname, '..');
+  const r = spawnSync('npx', ['--no-install', 'fat2019', '--help'], { cwd: root, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: fat2019 <command>/);
+  assert.doesNotMatch(r.stderr, /npm warn/i);
+  // The CUDA download of onnxruntime-node is denied by name, not by an .npmrc key npm warns about.
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+  assert.equal(pkg.allowScripts?.['onnxruntime-node'], false);
+  assert.ok(!existsSync(join(root, '.npmrc')));
+});
+
 // Unclear 9. Before: two exports with different class orders in one command failed ("its classes differ") without a word about --vocabulary.
 test('import: a second export with its classes in another order is reordered to the first file\'s order', () =>
   withTmp(async (dir) => {
