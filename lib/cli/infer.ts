@@ -11,7 +11,8 @@ import { progressReporter } from '../util/progress';
 import { cliEngine } from './engineOption';
 import { BACKEND_OPTIONS, CACHE_OPTION, DATA_OPTION, ENGINE_OPTION, ENSEMBLE_OPTIONS, QUIET_OPTION, RUN_OPTION, WORKERS_OPTION, backendChoice, inferOverrides } from './options';
 import type { InitBackendOptions } from '../runtime/backend';
-import { loadEnsemble, memberName } from '../infer/ensemble';
+import { loadEnsemble, memberName, resolveInferConfig } from '../infer/ensemble';
+import { runIdentity, writeSubmissionMembers } from '../infer/mergeSubmissions';
 import { datasetFnames, predictDataset } from '../infer/dataset';
 import { datasetClips, validateClips } from '../data/validateClips';
 import type { InferProgress } from '../infer/types';
@@ -49,7 +50,9 @@ export const inferCommand = defineCommand({
 stages) over the clips of a dataset folder: 128-frame windows every 48 frames, sigmoid scores
 averaged over windows and models. Rows follow <data>/sample_submission.csv (test set) or the
 sorted audio files; columns are the run's classes. Images come from the feature cache (missing
-ones are computed with the run's preprocessing and cached).`,
+ones are computed with the run's preprocessing and cached). Beside the submission,
+<csv>.members.json says which models voted: parts of an ensemble (by --folds, --stages or
+--arch) inferred on several machines are averaged by fat2019 merge.`,
   options: {
     run: RUN_OPTION,
     data: { ...DATA_OPTION, defaultText: "the run's data folder from run.json" },
@@ -115,6 +118,12 @@ ones are computed with the run's preprocessing and cached).`,
       ensemble.dispose();
     }
     writeSubmission(out, prediction.fnames, prediction.scores, prediction.vocabulary);
+    // Which models made it, for fat2019 merge (split inference); score and uploads ignore it.
+    const settings = resolveInferConfig(ensemble, infer);
+    writeSubmissionMembers(out, {
+      runId: runIdentity(info), runDir, members: ensemble.members.map(memberName), vocabulary: prediction.vocabulary,
+      ensembleMean: settings.ensembleMean, windowFrames: settings.windowFrames, windowShift: settings.windowShift, task: ensemble.config.task?.name ?? 'multiLabel',
+    });
     process.stdout.write(`wrote ${out}: ${prediction.fnames.length} clips × ${prediction.vocabulary.length} classes, ${ensemble.members.length} model(s)\n`);
     if (o.score) {
       const report = scoreSubmission({ submissionPath: out, truthPath: truth, truthClips: folderTruth, vocabulary: prediction.vocabulary, task: ensemble.config.task?.name });

@@ -106,7 +106,7 @@ Exit code 0 only when every job finished.`,
     workers: WORKERS_OPTION,
     prepare: {
       type: 'boolean', default: false,
-      help: 'only create run.json and folds/{curated,noisy}.csv, then exit: the step before fanning jobs out to other machines',
+      help: 'only create run.json and folds/{curated,noisy}.csv, then exit: the step before fanning jobs out to other machines (fat2019 plan writes those jobs for Slurm, Kubernetes or GitHub Actions)',
     },
     quiet: { ...QUIET_OPTION, help: 'no progress bar or log lines' },
   },

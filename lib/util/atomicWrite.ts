@@ -1,20 +1,23 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { mkdir, rename, writeFile, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
 let counter = 0;
+/** This host, in temp names: writers on several machines sharing a folder (NFS) may have equal pids. */
+const HOST = hostname().replace(/[^A-Za-z0-9-]/g, '').slice(0, 32) || 'host';
 
 /** Longest file name (bytes) most file systems allow. */
 const MAX_NAME_BYTES = 255;
 
 /**
- * The temp file beside `path`: `<name>.<pid>.<time>.<n>.tmp`, or, when that would exceed the
+ * The temp file beside `path`: `<name>.<host>.<pid>.<time>.<n>.tmp`, or, when that would exceed the
  * file system's name limit, a short hashed name in the same folder (so a long target name
  * never fails with ENAMETOOLONG on the temp file alone).
  */
 export function tempPathFor(path: string): string {
-  const suffix = `.${process.pid}.${Date.now().toString(36)}.${counter++}.tmp`;
+  const suffix = `.${HOST}.${process.pid}.${Date.now().toString(36)}.${counter++}.tmp`;
   const name = basename(path);
   if (Buffer.byteLength(name + suffix) <= MAX_NAME_BYTES) return `${path}${suffix}`;
   return join(dirname(path), `.${createHash('sha256').update(name).digest('hex').slice(0, 16)}${suffix}`);
