@@ -106,7 +106,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           callbacks: options.callbacks?.(stage, fold), log: options.log, shared: { data, store },
         }));
       }
-      if (unfinishedFolds(runDir, arch, stage, k).length === 0 && hasNoisyScores(data, k)) ensureNoisyScores(runDir, arch, stage, data, k);
+      if (unfinishedFolds(runDir, arch, stage, k).length === 0 && hasNoisyScores(data, k)) ensureNoisyScores(runDir, arch, stage, data, config);
       const metric = makeTask(config.task).selectionMetric;
       const stageReport: StageReport = {
         stage,

@@ -230,7 +230,7 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
   writeFoldDone(runDir, done);
   log(`${arch} stage ${stage} fold ${fold}: done, out-of-fold ${task.selectionMetric} curated ${formatFixed(done.oofCuratedLwlrap)}, noisy ${formatFixed(done.oofNoisyLwlrap)}`);
   if (unfinishedFolds(runDir, arch, stage, k).length === 0 && hasNoisyScores(data, k)) {
-    ensureNoisyScores(runDir, arch, stage, data, k);
+    ensureNoisyScores(runDir, arch, stage, data, config);
     log(`${arch} stage ${stage}: all ${k} folds finished, noisy_scores.csv written`);
   }
   return done;
