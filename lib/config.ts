@@ -277,7 +277,7 @@ export interface PipelineConfig {
   stageMaxLr: number[];
 }
 
-export const PIPELINE_DEFAULTS: Readonly<PipelineConfig> = Object.freeze({
+const PIPELINE_DEFAULTS: Readonly<PipelineConfig> = Object.freeze({
   recipe: 'warmup' as RecipeName,
   folds: 10,
   holdout: 0,

@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError, formatOptionsHelp, parseOptions, type OptionSpecs, type OptionValues, type RawValues } from '../util/options';
 
-export { UsageError, numberOption } from '../util/options';
+export { UsageError } from '../util/options';
 
 /** One `fat2019 <command>`: its declared options, help text and entry point (returns the exit code). */
 export interface Command {
@@ -69,7 +69,7 @@ export function defineCommand<O extends OptionSpecs>(d: CommandDeclaration<O>): 
 }
 
 /** The `util.parseArgs` option table of a command's declaration (plus `-h, --help`). */
-export function parseArgsOptions(options: OptionSpecs): NonNullable<ParseArgsConfig['options']> {
+function parseArgsOptions(options: OptionSpecs): NonNullable<ParseArgsConfig['options']> {
   const table: NonNullable<ParseArgsConfig['options']> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, spec] of Object.entries(options)) {
     table[name] = { type: spec.type, ...(spec.multiple ? { multiple: true } : {}), ...(spec.short ? { short: spec.short } : {}) };

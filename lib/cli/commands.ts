@@ -10,9 +10,11 @@ import { demoCommand } from './demo';
 import { importWeightsCommand } from './importWeights';
 import { exportCommand } from './export';
 import { webCommand } from './web';
+import { planCommand } from './plan';
+import { mergeCommand } from './merge';
 
 /**
  * Every `fat2019` command, in the order `--help` lists them. Each lives in its own module
  * under lib/cli/ and is added here.
  */
-export const COMMANDS: Command[] = [demoCommand, generateCommand, preprocessCommand, lrFindCommand, trainCommand, scoreCommand, inferCommand, tagCommand, importWeightsCommand, exportCommand, webCommand];
+export const COMMANDS: Command[] = [demoCommand, generateCommand, preprocessCommand, lrFindCommand, trainCommand, planCommand, scoreCommand, inferCommand, mergeCommand, tagCommand, importWeightsCommand, exportCommand, webCommand];

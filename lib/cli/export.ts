@@ -4,8 +4,9 @@ import type { OnnxOutputActivation } from '../export/onnxGraph';
 import { initCliBackend } from './infer';
 import { ARCH_LIST_OPTION, FOLDS_OPTION, QUIET_OPTION, RUN_OPTION, STAGES_OPTION } from './options';
 import { parseChoice } from '../util/options';
+import { checkOutputFolder, RUN_FOLDER } from '../util/outputPath';
 
-const ACTIVATIONS: readonly OnnxOutputActivation[] = ['none', 'sigmoid', 'softmax'];
+const ACTIVATIONS: readonly (OnnxOutputActivation | 'task')[] = ['none', 'task', 'sigmoid', 'softmax'];
 
 /** `fat2019 export`: model.onnx next to every ensemble member of a run. */
 export const exportCommand = defineCommand({
@@ -23,7 +24,8 @@ logits (--activation none).`,
   options: {
     run: RUN_OPTION,
     activation: {
-      type: 'string', arg: '<a>', help: 'none | sigmoid | softmax: appended to the output', default: 'none', defaultText: 'none, logits',
+      type: 'string', arg: '<a>', help: "none | task | sigmoid | softmax: appended to the output; task = the run's task's activation (softmax for singleLabel, sigmoid for multiLabel)",
+      default: 'none', defaultText: 'none, logits',
       parse: (raw, flag) => parseChoice(raw, flag, ACTIVATIONS, 'none, sigmoid or softmax'),
     },
     stages: { ...STAGES_OPTION, help: 'stages' },
@@ -38,6 +40,7 @@ logits (--activation none).`,
     `python3 -c "import onnxruntime as ort; s = ort.InferenceSession('weights/demo/cnnModel1/stage2/fold0/best/model.onnx'); print(s.get_inputs()[0].shape)"`,
   ],
   async run(o) {
+    checkOutputFolder(o.run, { option: '--run', kind: RUN_FOLDER });
     const { quiet } = o;
     // The tfjs model is read and its weights copied out; the cpu backend is enough.
     await initCliBackend({ prefer: 'cpu' }, true);

@@ -49,7 +49,7 @@ export const WORKERS_OPTION: OptionSpec<number> & { default: () => number } = {
 };
 
 /** `--backend <name>`: the tfjs backend (checked with the backend module's own rules). */
-export const BACKEND_OPTION: OptionSpec<BackendPreference> = {
+const BACKEND_OPTION: OptionSpec<BackendPreference> = {
   type: 'string', arg: '<name>',
   help: 'auto | gpu | node | wasm | cpu; FAT2019_BACKEND overrides', defaultText: 'auto, the fastest available',
   parse: (raw, flag) => {
@@ -59,7 +59,7 @@ export const BACKEND_OPTION: OptionSpec<BackendPreference> = {
 };
 
 /** `--threads <n>`: wasm threads (and ONNX Runtime's). */
-export const THREADS_OPTION: OptionSpec<number> = {
+const THREADS_OPTION: OptionSpec<number> = {
   type: 'string', arg: '<n>', help: 'wasm threads (ONNX Runtime threads with --engine ort); FAT2019_THREADS overrides',
   defaultText: 'the core count',
   parse: (raw, flag) => asUsageError(() => parseThreads(raw, flag)),
@@ -93,7 +93,7 @@ export const ARCH_LIST_OPTION: OptionSpec<Architecture[]> = {
 };
 
 /** `2,3,4` → [2, 3, 4]; anything else is a usage error naming the option. */
-export function parseIntList(raw: string, flag: string): number[] {
+function parseIntList(raw: string, flag: string): number[] {
   const parts = raw.split(',').map((s) => s.trim()).filter(Boolean);
   const out = parts.map(Number);
   if (parts.length === 0 || out.some((n) => !Number.isInteger(n) || n < 0)) {
@@ -136,6 +136,7 @@ export const ENSEMBLE_OPTIONS = {
     parse: (raw, flag) => parseInteger(raw, flag, { min: 1 }),
   } satisfies OptionSpec<number>,
   'one-at-a-time': { type: 'boolean', help: 'load one model at a time (big ensembles; clips are read again per model)', default: false } as const,
+  partial: { type: 'boolean', help: 'use the finished models while other jobs of the run still train (default: refuse, naming them)', default: false } as const,
 };
 
 /** `--mean` and `--batch-size` (parsed) → overrides of the run's infer config. */

@@ -6,7 +6,7 @@ import { cliEngine } from './engineOption';
 import { BACKEND_OPTIONS, ENGINE_OPTION, ENSEMBLE_OPTIONS, QUIET_OPTION, RUN_OPTION, TOP_OPTION, backendChoice, inferOverrides } from './options';
 
 /** The human table of one file: `file (3.2 s)` then rank, probability, label. */
-export function formatTagResult(r: TagResult): string {
+function formatTagResult(r: TagResult): string {
   const lines = [`${r.file}  (${r.seconds.toFixed(1)} s)`];
   r.labels.forEach((l, i) => lines.push(`  ${String(i + 1).padStart(3)}  ${l.probability.toFixed(4)}  ${l.label}`));
   return lines.join('\n') + '\n';
@@ -40,7 +40,7 @@ and the others are still tagged; the exit code is then 1.`,
     const { quiet } = o;
     const engine = cliEngine(o.engine, o.threads, quiet);
     await initCliBackend(backendChoice(o), quiet);
-    const ensemble = await loadEnsemble(o.run, { archs: o.arch, stages: o.stages, folds: o.folds, lazy: o['one-at-a-time'], engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
+    const ensemble = await loadEnsemble(o.run, { archs: o.arch, stages: o.stages, folds: o.folds, lazy: o['one-at-a-time'], partial: o.partial, engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
     let failed = 0;
     let results: TagResult[];
     try {

@@ -132,7 +132,7 @@ export interface FolderScan {
 }
 
 /** Sorts the files directly inside `dir` (sorted names) into {@link FolderScan}'s three kinds. */
-export function scanDatasetFolder(dir: string): FolderScan {
+function scanDatasetFolder(dir: string): FolderScan {
   const scan: FolderScan = { audio: [], unsupported: [], other: [] };
   const names = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isFile() || d.isSymbolicLink()).map((d) => d.name).sort();
   for (const name of names) {
@@ -145,13 +145,13 @@ export function scanDatasetFolder(dir: string): FolderScan {
 }
 
 /** The label file that lists a dataset's clips in the Kaggle layout (`test` → sample_submission.csv). */
-export function datasetListFile(dataDir: string, dataset: string): string | null {
+function datasetListFile(dataDir: string, dataset: string): string | null {
   const path = join(dataDir, dataset === 'test' ? 'sample_submission.csv' : `${dataset}.csv`);
   return existsSync(path) ? path : null;
 }
 
 /** The `fname` column of a label file. */
-export function listedFnames(csvPath: string): string[] {
+function listedFnames(csvPath: string): string[] {
   const { header, records } = readCsvTable(csvPath, 'label file');
   const col = header.indexOf('fname');
   if (col < 0) throw new Error(`${csvPath}: no "fname" column (header: ${header.join(',')})`);

@@ -98,7 +98,7 @@ export function optionLabel(name: string, spec: OptionSpec): string {
 }
 
 /** The help sentence with its default appended. */
-export function optionHelp(spec: OptionSpec): string {
+function optionHelp(spec: OptionSpec): string {
   const help = typeof spec.help === 'function' ? spec.help() : spec.help;
   const def = defaultText(spec);
   if (def === undefined) return help;
@@ -140,13 +140,6 @@ export function formatOptionsHelp(specs: OptionSpecs, width = 96): string {
     lines.push(first + text[0], ...text.slice(1).map((t) => ' '.repeat(column) + t));
   });
   return lines.join('\n');
-}
-
-/** Reads a numeric option, failing with the option's name and value when it is not a number. */
-export function numberOption(values: RawValues, name: string, fallback: number): number {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  return parseNumber(raw, `--${name}`);
 }
 
 /** A number, or a UsageError `<flag> must be a number, got "<raw>"`. */
