@@ -90,11 +90,13 @@ export function dataRules(layout: DataLayout, config: Fat2019Config, fixed: Read
   const clipsText = `${thousands(clips)} training clips`;
   let batch = config.train.batchSize;
   if (!fixed.has('train.batchSize')) {
-    const steps = (b: number) => epochs * Math.ceil(clips / b);
+    // As lib/train/fit: full batches only (the last partial one of an epoch is dropped).
+    const perEpoch = (b: number) => Math.max(1, Math.floor(clips / Math.min(b, clips)));
+    const steps = (b: number) => epochs * perEpoch(b);
     batch = RULE_BATCH_SIZES.find((b) => steps(b) >= MIN_STAGE_STEPS) ?? RULE_BATCH_SIZES[RULE_BATCH_SIZES.length - 1];
     out.push({
       path: 'train.batchSize', value: batch,
-      reason: `batch ${batch}: ${clipsText} × ${epochs} epochs → ${Math.ceil(clips / batch)} steps per epoch, ${thousands(steps(batch))} steps ` +
+      reason: `batch ${batch}: ${clipsText} × ${epochs} epochs → ${perEpoch(batch)} steps per epoch, ${thousands(steps(batch))} steps ` +
         (steps(batch) >= MIN_STAGE_STEPS ? `(the largest batch reaching ${MIN_STAGE_STEPS} steps)` : `(the smallest batch; fewer than ${MIN_STAGE_STEPS} steps: more epochs would help)`),
     });
   }
