@@ -42,7 +42,7 @@ interface SideResult {
 }
 
 /** Top-1 accuracy, lwlrap and macro mAP of `scores` `[clips][C]` against `truth` (0/1). */
-export function qualityMetrics(truth: Uint8Array, scores: Float32Array | Float64Array, numClasses: number): { top1: number; lwlrap: number; mAP: number } {
+function qualityMetrics(truth: Uint8Array, scores: Float32Array | Float64Array, numClasses: number): { top1: number; lwlrap: number; mAP: number } {
   const clips = truth.length / numClasses;
   let hits = 0;
   for (let i = 0; i < clips; i++) {

@@ -28,7 +28,7 @@ export function leafPaths(obj: unknown, prefix = ''): string[] {
 }
 
 /** The value at `path`, or undefined when a segment is missing. */
-export function getPath(obj: unknown, path: string): unknown {
+function getPath(obj: unknown, path: string): unknown {
   let cur: unknown = obj;
   for (const key of path.split('.')) {
     if (!isSection(cur) || !Object.prototype.hasOwnProperty.call(cur, key)) return undefined;
@@ -38,7 +38,7 @@ export function getPath(obj: unknown, path: string): unknown {
 }
 
 /** Whether `path` names a field (null included) or a section of `obj`. */
-export function hasPath(obj: unknown, path: string): boolean {
+function hasPath(obj: unknown, path: string): boolean {
   return getPath(obj, path) !== undefined;
 }
 
@@ -48,17 +48,6 @@ export function partialAt(path: string, value: unknown): Record<string, unknown>
   let out: unknown = value;
   for (let i = keys.length - 1; i >= 0; i--) out = { [keys[i]]: out };
   return out as Record<string, unknown>;
-}
-
-/** Merges partials (later ones win; sections merge, other values are replaced). */
-export function mergePartials(...parts: Record<string, unknown>[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const part of parts) {
-    for (const [k, v] of Object.entries(part)) {
-      out[k] = isSection(v) && isSection(out[k]) ? mergePartials(out[k] as Record<string, unknown>, v) : v;
-    }
-  }
-  return out;
 }
 
 function editDistance(a: string, b: string): number {
@@ -105,7 +94,7 @@ function parseNumber(raw: string): number | undefined {
  * Parses `raw` as the type of `reference`'s field at `path`. Throws a UsageError naming the
  * option (`what`), the path, the expected type and the value.
  */
-export function parseFieldValue(reference: unknown, path: string, raw: string, choices: StringChoices = {}, what = '--set'): unknown {
+function parseFieldValue(reference: unknown, path: string, raw: string, choices: StringChoices = {}, what = '--set'): unknown {
   const current = getPath(reference, path);
   const bad = (expected: string): never => {
     throw new UsageError(`${what} ${path}=${raw}: ${path} takes ${expected}, got "${raw}"`);

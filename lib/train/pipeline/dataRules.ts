@@ -28,14 +28,14 @@ export interface DataRuleChoice {
  */
 export const MIN_STAGE_STEPS = 600;
 /** Batch sizes the rule picks from (the reference's 128 down to the quick preset's 8). */
-export const RULE_BATCH_SIZES = [128, 64, 32, 16, 8] as const;
+const RULE_BATCH_SIZES = [128, 64, 32, 16, 8] as const;
 /**
  * Stages shorter than this many epochs train without mixup, SpecMix and head dropout: they
  * regularise the reference's 100-epoch runs but cost accuracy in short ones (measurements below).
  */
-export const SHORT_RUN_EPOCHS = 30;
+const SHORT_RUN_EPOCHS = 30;
 /** One-cycle max learning rate of a from-scratch stage with batches ≤ 32 in a short run (measurements below). */
-export const SHORT_RUN_SCRATCH_LR = 1e-2;
+const SHORT_RUN_SCRATCH_LR = 1e-2;
 
 /*
  * Measurements behind the rules: spoken digits (FSDD, 8 kHz), 4 speakers × 25 clips per digit =
@@ -69,7 +69,7 @@ function thousands(n: number): string {
  * Clips the recipe's first stage trains on: its set's clips (the noisy set for the warm-up's
  * stage 1, else the labelled set) less the validation fold or holdout.
  */
-export function trainingClipsPerStage(layout: DataLayout, config: Fat2019Config): number {
+function trainingClipsPerStage(layout: DataLayout, config: Fat2019Config): number {
   const first = recipeOf(config).stages[0];
   const n = first.trainOn.includes('noisy') && layout.noisy ? layout.noisy.clips.length : layout.curated.clips.length;
   const k = config.pipeline.folds;

@@ -11,7 +11,7 @@ import { RECIPES, RECIPE_NAMES } from './recipes';
 import { OVERRIDE_OPTIONS } from './configOverrides';
 
 /** The named presets of `--preset`: `quick` = `--quick`; `reference` = the published recipe as configured, no data rules. */
-export const PRESET_NAMES = ['reference', 'quick'] as const;
+const PRESET_NAMES = ['reference', 'quick'] as const;
 
 /** One architecture of the model registry, or a UsageError listing them. */
 export function parseArchitecture(raw: string, flag = '--arch'): Architecture {
