@@ -1,6 +1,6 @@
 import { UsageError, numberOption, type Command } from './command';
 import { readVocabularyAny } from '../metrics/score';
-import { importWeights, stageFoldFromName, type ImportSource } from '../run/importWeights';
+import { importWeights, SINGLE_FILE_MEMBER, stageFoldFromName, type ImportSource } from '../run/importWeights';
 import { archOption } from './infer';
 import { IMPORTABLE_ARCHITECTURES } from '../models/import/toNetwork';
 
@@ -8,7 +8,7 @@ import { IMPORTABLE_ARCHITECTURES } from '../models/import/toNetwork';
 export const importWeightsCommand: Command = {
   name: 'import-weights',
   summary: 'Import PyTorch / fastai v1 weights (e.g. the reference author\'s) into a run folder',
-  help: `Usage: fat2019 import-weights <file>... --arch cnnModel1|vgg16bn --run weights/<run> [options]
+  help: `Usage: fat2019 import-weights <file>... --arch <name> --run weights/<run> [options]
 
 Reads checkpoints written by torch.save (legacy or zip format, GPU-saved ones included) without
 Python and without running any code from them: fastai v1 learn.export() pickles, fastai
@@ -19,10 +19,17 @@ names like stage-2_fold-7.pkl), so 'fat2019 infer', 'tag' and the inference note
 
 Classes come from the export (data.y_proc[0].classes) and are put in the vocabulary's order;
 files without them need --vocabulary. The export's input normalisation (mean/std) is stored in
-run.json and applied at inference.
+run.json and applied at inference. A single file whose name carries no stage/fold becomes
+stage 1, fold 0: the run's one member.
+
+PANNs (Kong et al. 2020; pannsCnn14, pannsCnn10, pannsCnn6): a checkpoint of the paper's code
+(torch.save({'model': state_dict, ...}), e.g. Cnn14_mAP=0.431.pth from zenodo.org/record/3987831)
+is mapped by state_dict name. The new run gets the paper's front end (32 kHz, 64 mel bands
+50-14000 Hz, dB input, no trimming), whole-clip inference (10 s windows 5 s apart for longer
+files) and, for 527 outputs, the AudioSet class names.
 
 Options:
-  --arch <name>        cnnModel1 | vgg16bn (required)
+  --arch <name>        cnnModel1 | vgg16bn | pannsCnn14 | pannsCnn10 | pannsCnn6 (required)
   --run <dir>          run folder to create or extend (required), e.g. weights/reference
   --vocabulary <csv>   class names in output order: a sample_submission.csv or a
                        vocabulary.csv (index,label) such as data/fsdkaggle2019/vocabulary.csv
@@ -35,6 +42,8 @@ Example:
   fat2019 import-weights --arch cnnModel1 --run weights/reference models/cnn/stage-{2,3,4}_fold-*.pkl
   fat2019 import-weights --arch vgg16bn --run weights/reference models/vgg16/stage-{2,3,4}_fold-*.pkl
   fat2019 infer --run weights/reference --data data/fsdkaggle2019 --score
+  fat2019 import-weights --arch pannsCnn14 --run weights/panns-cnn14 Cnn14_mAP=0.431.pth
+  fat2019 tag --run weights/panns-cnn14 my-recording.wav
 `,
   options: {
     arch: { type: 'string' },
@@ -64,8 +73,10 @@ Example:
         return { file, stage, fold };
       }
       const sf = stageFoldFromName(file);
-      if (!sf) throw new UsageError(`${file}: the name does not say its stage and fold (stage-<k>_fold-<f>); pass --stage and --fold for a single file`);
-      return { file, ...sf };
+      if (sf) return { file, ...sf };
+      // One file whose name carries no stage/fold (e.g. Cnn14_mAP=0.431.pth): the run's one member.
+      if (positionals.length === 1) return { file, ...SINGLE_FILE_MEMBER };
+      throw new UsageError(`${file}: the name does not say its stage and fold (stage-<k>_fold-<f>); with several files each name must`);
     });
     const vocabulary = typeof values.vocabulary === 'string' ? readVocabularyAny(values.vocabulary) : null;
     const quiet = values.quiet === true;

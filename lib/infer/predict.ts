@@ -26,7 +26,7 @@ import type { Ensemble, EnsembleMember, InferProgress, PredictOptions } from './
 import { checkActivation } from './activation';
 import { activationOf } from '../task/task';
 import { WindowScoreSums } from './scores';
-import { fillWindowBatch, planWindows } from './windows';
+import { fillWindowBatch, planWindows, windowBatches } from './windows';
 
 /** Clips to predict, read in chunks (e.g. from the feature cache) so they need not all be in memory. */
 export interface ClipSource {
@@ -69,21 +69,23 @@ async function addMemberScores(
       throw new Error(`${clip}: image has ${img.nMels} mel bands, ${name} expects ${height} (preprocess config differs from the run's?)`);
     }
   });
-  const windows = planWindows(images, infer.windowFrames, infer.windowShift);
+  // A network of any width (net.width null: PANNs) takes a short clip whole rather than padded.
+  const windows = planWindows(images, infer.windowFrames, infer.windowShift, 'sliding', net.width === null);
   const C = sums.numClasses;
   let buffer = new Float32Array(0);
-  for (let b = 0; b < windows.length; b += infer.batchSize) {
-    const batch = windows.slice(b, b + infer.batchSize);
+  const batches = windowBatches(windows, infer.windowFrames, infer.batchSize);
+  for (let b = 0; b < batches.length; b++) {
+    const { windows: batch, frames } = batches[b];
     const nMels = images[batch[0].clip].nMels;
     if (batch.some((w) => images[w.clip].nMels !== nMels)) throw new Error(`${name}: clips of one batch differ in mel bands`);
-    const size = batch.length * nMels * infer.windowFrames;
+    const size = batch.length * nMels * frames;
     if (buffer.length < size) buffer = new Float32Array(size);
     const x = buffer.subarray(0, size);
-    fillWindowBatch(images, batch, infer.windowFrames, x);
-    const logits = await net.logits(x, batch.length, nMels, infer.windowFrames);
+    fillWindowBatch(images, batch, frames, x);
+    const logits = await net.logits(x, batch.length, nMels, frames);
     if (logits.length !== batch.length * C) throw new Error(`${name}: returned ${logits.length / batch.length} scores per window, the vocabulary has ${C} classes`);
     batch.forEach((w, j) => sums.addLogits(first + w.clip, logits, j * C));
-    const next = windows[b + infer.batchSize];
+    const next = batches[b + 1]?.windows[0];
     onPass(next ? next.clip : images.length);
     // Let timers and I/O (progress output, notebook widgets) run between passes.
     await new Promise<void>((resolve) => setImmediate(resolve));

@@ -13,7 +13,7 @@ import type { InferConfig, InputNormalization } from '../config';
 import type { ClipImage } from '../features/types';
 import { toModelInput } from '../runtime/modelInput';
 import { activateRow, checkActivation, type OutputActivation } from '../infer/activation';
-import { fillWindowBatch, planWindows } from '../infer/windows';
+import { fillWindowBatch, planWindows, windowBatches } from '../infer/windows';
 
 /** How a model's logits become class scores: independent classes or one class per clip. */
 export type Activation = OutputActivation;
@@ -61,7 +61,10 @@ export async function scoreClipWindows(
   const geometric = infer.ensembleMean === 'geometric';
   const W = infer.windowFrames;
   const C = numClasses;
-  const windows = planWindows([image], W, infer.windowShift);
+  // Networks that take any width (PANNs) score a short clip whole, as lib/infer/predict does.
+  const anyWidth = models.every((m) => m.inputs[0].shape[2] == null);
+  const windows = planWindows([image], W, infer.windowShift, 'sliding', anyWidth);
+  const batches = windowBatches(windows, W, Math.max(1, infer.batchSize));
   const n = windows.length;
   // Sums over members per window, float64 as lib/infer/scores' WindowScoreSums.
   const sums = new Float64Array(n * C);
@@ -78,17 +81,18 @@ export async function scoreClipWindows(
     if (width != null && width !== W) throw new Error(`the model's input is ${width} frames wide but infer.windowFrames is ${W}`);
     const out = model.outputs[0].shape;
     if (out[out.length - 1] !== C) throw new Error(`model outputs ${out[out.length - 1]} classes, the run's vocabulary has ${C}`);
-    for (let b = 0; b < n; b += batchSize) {
-      const batch = windows.slice(b, b + batchSize);
-      const x = buffer.subarray(0, batch.length * image.nMels * W);
-      fillWindowBatch([image], batch, W, x);
-      const logits = tf.tidy(() => (model.predict(toModelInput(x, batch.length, image.nMels, W, channels, normalization)) as tf.Tensor).dataSync());
+    let b = 0;
+    for (const { windows: batch, frames } of batches) {
+      const x = buffer.subarray(0, batch.length * image.nMels * frames);
+      fillWindowBatch([image], batch, frames, x);
+      const logits = tf.tidy(() => (model.predict(toModelInput(x, batch.length, image.nMels, frames, channels, normalization)) as tf.Tensor).dataSync());
       for (let j = 0; j < batch.length; j++) {
         activateRow(logits, j * C, C, activation, geometric, row);
         const base = (b + j) * C;
         for (let c = 0; c < C; c++) sums[base + c] += row[c];
       }
       done += batch.length;
+      b += batch.length;
       options.onProgress?.({ done, total });
       if (options.yieldBetweenPasses) await options.yieldBetweenPasses();
     }

@@ -177,6 +177,7 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
       resume: 'ifExists',
       runConfig: { arch, stage, fold, model: config.model, augment: config.augment, trainClips: trainClips.length },
       inputNormalization: config.model.inputNormalization,
+      cropFrames: config.model.inputFrames,
     });
     if (result.epochs < epochs && !completed) throw new TrainingPausedError(arch, stage, fold, result.epochs, epochs, result.stopReason);
     if (result.resumed) log(`${arch} stage ${stage} fold ${fold}: resumed from its checkpoint`);
