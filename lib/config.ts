@@ -468,6 +468,23 @@ export const AUGMENT_DEFAULTS: Readonly<AugmentConfig> = deepFreeze<AugmentConfi
 });
 
 /**
+ * Fine-tuning from a pretrained network (lib/train/finetune; `fat2019 train --from`): fastai's
+ * `fine_tune` schedule.
+ */
+export interface FinetuneConfig {
+  /** The source: a run folder (a PyTorch file is imported into `<run>/source/` first); null = from scratch. */
+  from: string | null;
+  /** Epochs with the body frozen (BatchNorm trainable) before the whole network trains (fastai: 1). */
+  freezeEpochs: number;
+  /** Phase 2: the body's learning rate is the head's / lrMult (fastai: 100). */
+  lrMult: number;
+  /** Keep the body frozen for every epoch: a linear probe on the source's embeddings. */
+  freezeBody: boolean;
+}
+
+export const FINETUNE_DEFAULTS: Readonly<FinetuneConfig> = Object.freeze({ from: null, freezeEpochs: 1, lrMult: 100, freezeBody: false });
+
+/**
  * Everything a run is made of, one section per concern; a run folder stores it as `run.json`
  * so every later job (another fold, inference, tagging) uses the same settings.
  */
@@ -480,6 +497,7 @@ export interface Fat2019Config {
   augment: AugmentConfig;
   pipeline: PipelineConfig;
   infer: InferConfig;
+  finetune: FinetuneConfig;
 }
 
 /** The reference configuration (SPEC.md): full-size models, 10 folds, 4 stages. */
@@ -492,6 +510,7 @@ export const CONFIG_DEFAULTS: Readonly<Fat2019Config> = deepFreeze<Fat2019Config
   augment: JSON.parse(JSON.stringify(AUGMENT_DEFAULTS)) as AugmentConfig,
   pipeline: { ...PIPELINE_DEFAULTS, ensembleStages: [...PIPELINE_DEFAULTS.ensembleStages], stageEpochs: [...PIPELINE_DEFAULTS.stageEpochs], stageMaxLr: [...PIPELINE_DEFAULTS.stageMaxLr] },
   infer: { ...INFER_DEFAULTS },
+  finetune: { ...FINETUNE_DEFAULTS },
 });
 
 /** A recursive partial, for overrides: `withDefaults(TRAIN_DEFAULTS, { epochs: 3 })`. */

@@ -16,6 +16,7 @@ import { openRun } from '../train/pipeline/runInfo';
 import { loadRunData } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
+import { resolveFinetuneSource } from '../train/finetune';
 import { architectureNames, getArchitecture } from '../models/index';
 
 /** Re-exported: `fat2019 train` resolves its options with it (lib/train/pipeline/trainConfig). */
@@ -116,6 +117,13 @@ ${architectureHelp()}
                        labelled clips, no validation. A fold column in the label CSV is used
                        as given.
   --holdout <f>        one model, validated on a random (stratified) fraction f of the clips
+  --from <run | file>  fine-tune: start from a run folder's network or a PyTorch checkpoint
+                       (with --arch, e.g. pannsCnn14); its preprocessing is inherited, the head
+                       is new for the data's classes (kept when they are the same); fastai's
+                       fine_tune: --freeze-epochs with the body frozen (BatchNorm trainable),
+                       then every layer, the body at lr / 100
+  --freeze-epochs <n>  epochs with the body frozen first (default 1)
+  --freeze-body        keep the body frozen throughout: a linear probe on its embeddings
   --cache <dir>        feature cache root (default: work/features)
 ${BACKEND_OPTIONS_HELP}
   --workers <n>        preprocessing threads for clips not yet cached (default: ${availableParallelism()})
@@ -127,6 +135,7 @@ Examples:
   fat2019 train --run weights/quick --data data/demo --quick
   fat2019 train --run weights/full --data data/fsdkaggle2019 --stage 1 --fold 3
   fat2019 train --run weights/full --arch vgg16bn --stage 2 --fold 3
+  fat2019 train --run weights/digits-ft --data my-digits/ --from weights/quick --epochs 5
 `,
   options: {
     run: { type: 'string' },
@@ -151,6 +160,9 @@ Examples:
     workers: { type: 'string' },
     prepare: { type: 'boolean' },
     quiet: { type: 'boolean' },
+    from: { type: 'string' },
+    'freeze-epochs': { type: 'string' },
+    'freeze-body': { type: 'boolean' },
   },
   async run(values, positionals) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -164,6 +176,7 @@ Examples:
     const layout = detectLayout(dataDir);
     const quiet = values.quiet === true;
     if (!quiet) process.stderr.write(`${describeLayout(layout)}\n`);
+    if (typeof values.from === 'string') values.from = await resolveFinetuneSource(values.from, runDir, typeof values.arch === 'string' ? values.arch : undefined, quiet ? undefined : (l) => process.stderr.write(`${l}\n`));
     const config = trainConfig(runDir, dataDir, values, layout);
     const recipe = recipeOf(config);
     if (!quiet) process.stderr.write(`task ${config.task.name}, recipe ${recipe.name} (stages ${recipeStages(recipe).join(', ')}), ` +

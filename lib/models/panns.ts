@@ -136,6 +136,8 @@ for (const variant of Object.values(PANNS_VARIANTS)) {
     // trained here may take any number of bands the pools allow.
     minInput: () => ({ mels: pannsMinFrames(variant), frames: pannsMinFrames(variant) }),
     inputChannels: () => 1,
+    // fc_audioset is the classifier; fc1 (the embedding) is body, as in the paper's transfer models.
+    isHeadLayer: (name) => name === 'fc_audioset',
     build: (cfg) => panns(variant, cfg),
     init: (model, rng) => pannsInit(model, rng),
   });

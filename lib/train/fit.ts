@@ -79,6 +79,8 @@ export interface FitOptions {
   inputNormalization?: InputNormalization | null;
   /** Training crop width (frames) of a network that takes any width (PANNs); default the model's input width. */
   cropFrames?: number;
+  /** Learning-rate multiplier per trainable weight (by name): discriminative learning rates (lib/train/finetune). */
+  lrMultiplier?: (weightName: string) => number;
 }
 
 export interface FitResult {
@@ -259,6 +261,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const totalSteps = train.epochs * stepsPerEpoch;
   const rng = new Rng(train.seed);
   const optimizer = new AdamW(trainableVariables(model), optCfg);
+  if (options.lrMultiplier) optimizer.lrScale = Float64Array.from(optimizer.params, (p) => options.lrMultiplier!(p.name));
   const task = options.task ?? DEFAULT_TASK;
   const validation: ValidationOptions = { windowFrames: width, ...options.validation, activation: task.activation };
   const callbacks = [...(options.callbacks ?? [])];

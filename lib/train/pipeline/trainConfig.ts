@@ -13,6 +13,7 @@ import { RECIPES, RECIPE_NAMES } from './recipes';
 import { checkRecipeData } from './data';
 import { QUICK_OVERRIDES } from './presets';
 import { ALL_STAGES } from './stages';
+import { inheritFromSource } from '../finetune';
 
 /**
  * The job's config: the run's (run.json) when the run exists, else the reference defaults,
@@ -99,6 +100,7 @@ export function trainConfig(runDir: string, dataDir: string, values: Record<stri
     if (rate !== null) over.preprocess = lowRatePreprocess(rate);
   }
   config = withDefaults(config, over);
+  config = withFinetuneOptions(config, values);
   checkPreprocessConfig(config.preprocess, existing ? `${runInfoPath(runDir)}: config.preprocess` : 'config.preprocess');
   if (config.task.name === 'multiLabel' && config.task.labelSmoothing > 0) throw new UsageError('--label-smoothing applies to --task singleLabel only');
   if (layout) {
@@ -106,4 +108,29 @@ export function trainConfig(runDir: string, dataDir: string, values: Record<stri
     checkRecipeData(layout, config);
   }
   return config;
+}
+
+/**
+ * `--from <run folder>` (a PyTorch file is resolved to one first: lib/train/finetune
+ * resolveFinetuneSource), `--freeze-body`, `--freeze-epochs <n>`: the run starts from the
+ * source's network, preprocessing included (inheritFromSource).
+ */
+function withFinetuneOptions(config: Fat2019Config, values: Record<string, unknown>): Fat2019Config {
+  let out = config;
+  if (values.from !== undefined) {
+    const from = String(values.from);
+    if (!existsSync(runInfoPath(from))) throw new UsageError(`--from ${from}: not a run folder (no run.json)`);
+    const sourceArch = readRunInfo(from).config.model.arch;
+    if (values.arch !== undefined && values.arch !== sourceArch) throw new UsageError(`--arch ${String(values.arch)} differs from the --from run's network ${sourceArch}: leave --arch out`);
+    out = inheritFromSource(out, from, from);
+  }
+  const finetune = { ...out.finetune };
+  if (values['freeze-body'] === true) finetune.freezeBody = true;
+  if (values['freeze-epochs'] !== undefined) {
+    const n = numberOption(values, 'freeze-epochs', 1);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--freeze-epochs must be an integer >= 0, got ${n}`);
+    finetune.freezeEpochs = n;
+  }
+  if ((finetune.freezeBody || values['freeze-epochs'] !== undefined) && finetune.from === null) throw new UsageError('--freeze-body and --freeze-epochs go with --from <run folder | PyTorch file>');
+  return { ...out, finetune };
 }
