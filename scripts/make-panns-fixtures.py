@@ -21,7 +21,8 @@ Writes to --out (default tests/fixtures/panns):
                       network at width 1/k, random weights and BatchNorm statistics (Cnn14 with
                       the 527 AudioSet outputs, Cnn10 and Cnn6 with 10)
   expected.json       shapes, widths, and PyTorch's logits (eval mode) of each network on
-                      logmel.f32 and on a second, shorter random input (input2.f32); the
+                      logmel.f32 and on a second, shorter random input (input2.f32), fc1's
+                      output (the embedding) on logmel.f32; the
                       full-size networks' trainable parameter counts
 
 --full DIR also writes a full-width Cnn14 (80 MB, real-size STFT tensors; not committed) with
@@ -224,6 +225,17 @@ def logmel64(samples):
     return 10 * torch.log10(torch.clamp(s, min=1e-10))
 
 
+def embedding(model, db):
+    """fc1's output (after ReLU): what `fat2019 embed` writes."""
+    model.eval()
+    out = {}
+    hook = model.fc1.register_forward_hook(lambda m, i, o: out.__setitem__('x', F.relu(o)))
+    with torch.no_grad():
+        model(torch.tensor(np.ascontiguousarray(db.T), dtype=torch.float32)[None, None])
+    hook.remove()
+    return out['x'][0].double().numpy().tolist()
+
+
 def logits(model, db):
     """db: [mel, frames] → PyTorch input (1, 1, frames, mel)."""
     model.eval()
@@ -260,6 +272,7 @@ def main():
         expected['models'].append({
             'file': name, 'arch': f'panns{arch}', 'widthMultiplier': 1 / div, 'numClasses': classes,
             'logitsClip': logits(model, db.astype(np.float32)), 'logitsInput2': logits(model, input2.astype(np.float32)),
+            'embeddingClip': embedding(model, db.astype(np.float32)),
         })
         print(name, os.path.getsize(os.path.join(args.out, name)), 'bytes')
     # Trainable parameters of the full-size networks (527 classes), the front end's frozen tensors left out.
