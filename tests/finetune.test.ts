@@ -181,3 +181,29 @@ test('a PANNs source keeps its front end: inheritFromSource copies PANNS_PREPROC
   assert.equal(cfg.model.numClasses, 4);
   assert.equal(cfg.model.inputMels, 64);
 });
+
+test('train --from a PANNs checkpoint: dB inputs train (crop, no lighting), the body moves, a new head for the data\'s classes', async () => {
+  const { resolveFinetuneSource } = await import('../lib/train/finetune');
+  const dstData = path.join(root, 'panns-dst');
+  writeFolderPerClass(dstData, ['cat', 'dog'], 3, 4);
+  const runDir = path.join(root, 'panns-ft');
+  const file = path.join(__dirname, 'fixtures', 'panns', 'Cnn10_w16.pth');
+  await assert.rejects(resolveFinetuneSource(file, runDir, undefined), /a PyTorch file needs --arch/);
+  const src = await resolveFinetuneSource(file, runDir, 'pannsCnn10');
+  assert.equal(src, path.join(runDir, 'source'));
+  const { detectLayout } = await import('../lib/data/layout');
+  const cfg = trainConfig(runDir, dstData, { from: src, recipe: 'single', folds: '1', epochs: '1', arch: 'pannsCnn10' }, detectLayout(dstData));
+  assert.equal(cfg.preprocess.output, 'db');
+  assert.equal(cfg.augment.lighting.enabled, false);
+  // short crops and windows keep the test fast (the imported run's are 10 s)
+  const config = {
+    ...cfg, task: { ...cfg.task, name: 'singleLabel' as const }, model: { ...cfg.model, inputFrames: 48 },
+    infer: { ...cfg.infer, windowFrames: 48, windowShift: 24 }, train: { ...cfg.train, batchSize: 3 }, pipeline: { ...cfg.pipeline, ensembleStages: [1] },
+  };
+  await runPipeline({ runDir, dataDir: dstData, cacheDir, config });
+  const srcWeights = savedWeights(findRunMembers(src)[0].modelDir);
+  const final = savedWeights(findRunMembers(runDir, { archs: ['pannsCnn10'] })[0].modelDir);
+  assert.equal(final.get('fc_audioset/bias')!.length, 2);
+  assert.ok(!same(final.get('conv_block1_conv1/kernel')!, srcWeights.get('conv_block1_conv1/kernel')!));
+  assert.ok(final.get('fc_audioset/kernel')!.every(Number.isFinite));
+});

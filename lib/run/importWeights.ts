@@ -51,6 +51,8 @@ export interface ImportWeightsOptions {
   vocabulary?: string[] | null;
   /** Where `infer` finds the data (`<dataDir>/test/`, sample_submission.csv); default data/fsdkaggle2019. */
   dataDir?: string;
+  /** Name the outputs class0, class1, ... when the file names none (a fine-tuning source, whose head is replaced). */
+  placeholderClasses?: boolean;
   /** Replace members that already exist (default: refuse). */
   replace?: boolean;
   /** Progress lines (one per file). */
@@ -142,7 +144,8 @@ export async function importWeights(runDir: string, sources: readonly ImportSour
       if (config.inputNormalization) validateInputNormalization(config.inputNormalization, source.file);
       // A PANNs AudioSet tagger's 527 outputs are the AudioSet classes (lib/models/import/audioset).
       const audioset = isPannsArchitecture(options.arch) && config.numClasses === AUDIOSET_CLASS_COUNT ? audiosetClassNames() : null;
-      const vocabulary = info?.vocabulary ?? options.vocabulary ?? ckpt.classes ?? audioset;
+      const placeholder = options.placeholderClasses ? Array.from({ length: config.numClasses }, (_, i) => `class${i}`) : null;
+      const vocabulary = info?.vocabulary ?? options.vocabulary ?? ckpt.classes ?? audioset ?? placeholder;
       if (!vocabulary) throw new Error(`${source.file}: the file names no classes (not a fastai export${isPannsArchitecture(options.arch) ? ` nor a ${AUDIOSET_CLASS_COUNT}-class AudioSet tagger` : ''}): pass --vocabulary <sample_submission.csv | vocabulary.csv>`);
       if (ckpt.classes) {
         const perm = outputPermutation(ckpt.classes, vocabulary, source.file);

@@ -39,7 +39,7 @@ export async function resolveFinetuneSource(from: string, runDir: string, arch: 
   const sourceDir = join(runDir, 'source');
   if (existsSync(runInfoPath(sourceDir))) return sourceDir;
   if (!arch || !isArchitecture(arch)) throw new Error(`--from ${from}: a PyTorch file needs --arch (the network it holds, e.g. pannsCnn14)`);
-  await importWeights(sourceDir, [{ file: from, ...SINGLE_FILE_MEMBER }], { arch, log });
+  await importWeights(sourceDir, [{ file: from, ...SINGLE_FILE_MEMBER }], { arch, log, placeholderClasses: true });
   return sourceDir;
 }
 
@@ -64,6 +64,8 @@ export function inheritFromSource(config: Fat2019Config, sourceDir: string, from
     model: { ...source.model, numClasses: config.model.numClasses },
     // the windows the network was made for (PANNs: whole clips up to 10 s)
     infer: { ...config.infer, windowFrames: source.infer.windowFrames, windowShift: source.infer.windowShift },
+    // fastai's lighting works on 0..1 images in logit space: meaningless on dB values
+    augment: source.preprocess.output === 'db' ? { ...config.augment, lighting: { ...config.augment.lighting, enabled: false } } : config.augment,
     finetune: { ...config.finetune, from },
   };
 }
