@@ -93,3 +93,36 @@ test('fat2019 embed on an imported PANNs run: fc1 of PyTorch within 1e-4; CSV an
     process.stderr.write = err;
   }
 });
+
+test('pca: exactly 2-D data gives its two directions and variance shares; the notebook figure has a trace per label', async () => {
+  const { pca, embeddingPcaFigure } = await import('../lib/notebook/embeddings');
+  const u = [0.6, 0.8, 0, 0];
+  const w = [0, 0, 0.28, 0.96];
+  const rows = 40;
+  const x = new Float32Array(rows * 4);
+  const centred = (v: number[]) => { const m = v.reduce((s, y) => s + y, 0) / v.length; return v.map((y) => y - m); };
+  const dot = (p: number[], q: number[]) => p.reduce((s, y, i) => s + y * q[i], 0);
+  const sq = (v: number[]) => dot(v, v);
+  // uncorrelated coordinates (b orthogonalised against a), a with the larger variance
+  const ca = centred(Array.from({ length: rows }, (_, r) => 3 * Math.sin(r * 1.3)));
+  const b0 = centred(Array.from({ length: rows }, (_, r) => Math.cos(r * 0.7)));
+  const cb = b0.map((y, i) => y - (dot(b0, ca) / sq(ca)) * ca[i]);
+  for (let r = 0; r < rows; r++) for (let d = 0; d < 4; d++) x[r * 4 + d] = 5 + ca[r] * u[d] + cb[r] * w[d];
+  const { scores, explained } = pca(x, rows, 4, 2);
+  for (let r = 0; r < rows; r++) {
+    assert.ok(Math.abs(Math.abs(scores[2 * r]) - Math.abs(ca[r])) < 1e-3, `PC1 row ${r}`);
+    assert.ok(Math.abs(Math.abs(scores[2 * r + 1]) - Math.abs(cb[r])) < 1e-3, `PC2 row ${r}`);
+  }
+  assert.ok(Math.abs(explained[0] - sq(ca) / (sq(ca) + sq(cb))) < 1e-6);
+  assert.ok(Math.abs(explained[0] + explained[1] - 1) < 1e-6);
+
+  const data = path.join(root, 'pca-data');
+  for (const label of ['tone', 'other']) {
+    fs.mkdirSync(path.join(data, 'train', label), { recursive: true });
+    for (let i = 0; i < 2; i++) fs.copyFileSync(path.join(DIR, 'clip.wav'), path.join(data, 'train', label, `${i}.wav`));
+  }
+  const { detectLayout } = await import('../lib/data/layout');
+  const fig = await embeddingPcaFigure(path.join(root, 'cnn14'), detectLayout(data));
+  assert.deepEqual(fig.data.map((t) => t.name).sort(), ['other', 'tone']);
+  assert.equal((fig.data[0].x as number[]).length, 2);
+});
