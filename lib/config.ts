@@ -278,7 +278,7 @@ export interface TaskConfig {
   labelSmoothing: number;
 }
 
-export const TASK_CONFIG_DEFAULTS: Readonly<TaskConfig> = Object.freeze({ name: 'multiLabel' as TaskName, labelSmoothing: 0 });
+const TASK_CONFIG_DEFAULTS: Readonly<TaskConfig> = Object.freeze({ name: 'multiLabel' as TaskName, labelSmoothing: 0 });
 
 /** The training recipes of lib/train/pipeline/recipes (a list of stages each). */
 export type RecipeName = 'warmup' | 'single' | 'noisyThenCurated' | 'pseudoLabel';
@@ -316,7 +316,7 @@ export interface PipelineConfig {
   stageMaxLr: number[];
 }
 
-export const PIPELINE_DEFAULTS: Readonly<PipelineConfig> = Object.freeze({
+const PIPELINE_DEFAULTS: Readonly<PipelineConfig> = Object.freeze({
   recipe: 'warmup' as RecipeName,
   folds: 10,
   holdout: 0,

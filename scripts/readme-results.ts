@@ -18,11 +18,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { COMMANDS } from '../lib/cli/commands';
+import { defaultText, optionLabel, type OptionSpec } from '../lib/util/options';
 import { formatMainJobSummary, type MainJobSummary } from '../lib/cli/demo';
 import { readCsvTable } from '../lib/data/labels';
 
-export const ROOT = resolve(__dirname, '..');
-export const FIXTURE_DIR = join(ROOT, 'tests', 'fixtures', 'readme-run');
+const ROOT = resolve(__dirname, '..');
+const FIXTURE_DIR = join(ROOT, 'tests', 'fixtures', 'readme-run');
 export const README = join(ROOT, 'README.md');
 
 /** Where and how the fixture was recorded. */
@@ -59,7 +60,7 @@ export function readFixture(dir = FIXTURE_DIR): RecordedRun {
   };
 }
 
-export function writeFixture(run: RecordedRun, dir = FIXTURE_DIR): void {
+function writeFixture(run: RecordedRun, dir = FIXTURE_DIR): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'recorded.json'), JSON.stringify(run.meta, null, 2) + '\n');
   writeFileSync(join(dir, 'summary.json'), JSON.stringify(run.summary, null, 2) + '\n');
@@ -77,6 +78,23 @@ function listing(names: string[]): string {
 /** The commands (from the CLI registry) that take an option. */
 export function commandsTaking(option: string): string[] {
   return COMMANDS.filter((c) => option in c.options).map((c) => c.name);
+}
+
+/** A help sentence as one Markdown table cell (tables inside it become `<br>` lines). */
+function cell(text: string): string {
+  return text.split('\n').map((l) => l.trim()).join('<br>').replace(/\|/g, '\\|');
+}
+
+/** Every command's options as a collapsed Markdown table, from the CLI's declarations. */
+function optionTables(): string {
+  return COMMANDS.map((c) => {
+    const rows = Object.entries(c.options).map(([name, spec]: [string, OptionSpec]) => {
+      const help = typeof spec.help === 'function' ? spec.help() : spec.help;
+      const def = defaultText(spec);
+      return `| \`${optionLabel(name, spec).replace(/\|/g, '\\|')}\` | ${cell(help)}${spec.required !== undefined ? ' (required)' : ''} | ${def === undefined ? '' : cell(def)} | ${spec.config ? `\`${spec.config}\`` : ''} |`;
+    });
+    return [`<details><summary><code>fat2019 ${c.name}</code>: ${c.summary}</summary>`, '', '| option | what it does | default | config field |', '|---|---|---|---|', ...rows, '', '</details>'].join('\n');
+  }).join('\n');
 }
 
 /** Each block's text (what goes between its markers), from the recorded run. */
@@ -98,6 +116,7 @@ export function renderBlocks(run: RecordedRun): Record<string, string> {
       run.tagOutput.trimEnd(),
       '```',
     ].join('\n'),
+    'cli-options': optionTables(),
     'backend-commands': `${listing(commandsTaking('backend'))} take \`--backend\` and \`--threads\` (${listing(COMMANDS.filter((c) => !('backend' in c.options)).map((c) => c.name))} do not).`,
   };
 }
@@ -105,7 +124,7 @@ export function renderBlocks(run: RecordedRun): Record<string, string> {
 const MARK = (name: string) => [`<!-- readme-results:${name} -->`, `<!-- /readme-results:${name} -->`];
 
 /** The text between a block's markers, or null when the markers are missing. */
-export function blockText(readme: string, name: string): string | null {
+function blockText(readme: string, name: string): string | null {
   const [open, close] = MARK(name);
   const a = readme.indexOf(open);
   const b = readme.indexOf(close);
@@ -219,7 +238,7 @@ function run(args: string[], cwd: string): string {
  * Records a finished run: its summary, the README's infer and tag commands run on it (paths as
  * given, relative to `cwd`), the truth labels of the tagged clips and their submission rows.
  */
-export function recordRun(runDir: string, opts: { cwd?: string; dataDir?: string; demoCommand?: string; machine?: string; tagClips?: string[] } = {}): RecordedRun {
+function recordRun(runDir: string, opts: { cwd?: string; dataDir?: string; demoCommand?: string; machine?: string; tagClips?: string[] } = {}): RecordedRun {
   const cwd = opts.cwd ?? process.cwd();
   const summary = JSON.parse(readFileSync(join(cwd, runDir, 'summary.json'), 'utf8')) as MainJobSummary;
   const dataDir = opts.dataDir ?? summary.dataDir;

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeBackend, parseBackendPreference, parseThreads, BackendInfo } from '../lib/runtime/backend';
-import { backendOptions } from '../lib/cli/backendOption';
+import { backendOptions } from '../lib/cli/options';
 import { UsageError } from '../lib/cli/command';
 
 const BACKEND_TS = path.join(__dirname, '..', 'lib', 'runtime', 'backend.ts');

@@ -1,7 +1,7 @@
 /**
  * Training on the wasm backend (lib/runtime/backend's initBackend with the project's custom
  * gradient kernels): weights saved on cpu load on wasm, a tiny model overfits a fixed batch,
- * fit runs leak-free. Skipped (with the reason) when initBackend cannot give wasm here.
+ * fit runs leak-free. Fails where the wasm backend cannot start (tests/fixtures/wasmBackend.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import { MODEL_DEFAULTS, ModelConfig, OPTIMIZER_DEFAULTS, TRAIN_DEFAULTS } from '../lib/config';
 import type { TrainingClip } from '../lib/data/types';
 import { buildModel } from '../lib/models';
-import { AdamW, Callback, fit, initBackend, trainableVariables, trainStep } from '../lib/train';
+import { AdamW, Callback, fit, trainableVariables, trainStep } from '../lib/train';
+import { initWasmBackend } from './fixtures/wasmBackend';
 import { loadModel, saveModel } from '../lib/runtime';
 import { Rng } from '../lib/util/rng';
 
@@ -21,7 +22,7 @@ const tinyCfg = (over: Partial<ModelConfig> = {}): ModelConfig =>
 
 const input = () => tf.tidy(() => tf.linspace(0, 1, 3 * 16 * 16 * 3).reshape([3, 16, 16, 3]));
 
-test('wasm: weights saved on cpu load on wasm; tiny model overfits; fit is leak-free', async (t) => {
+test('wasm: weights saved on cpu load on wasm; tiny model overfits; fit is leak-free', async () => {
   // 1. Save on cpu.
   await tf.setBackend('cpu');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fat2019-wasm-test-'));
@@ -34,14 +35,7 @@ test('wasm: weights saved on cpu load on wasm; tiny model overfits; fit is leak-
     x.dispose();
 
     // 2. Switch to wasm through the backend engineer's initBackend.
-    const saved = process.env.FAT2019_BACKEND;
-    delete process.env.FAT2019_BACKEND;
-    const info = await initBackend({ prefer: 'wasm' });
-    if (saved !== undefined) process.env.FAT2019_BACKEND = saved;
-    if (info.name !== 'wasm') {
-      t.skip(`wasm backend unavailable: ${info.reasons.join('; ')}`);
-      return;
-    }
+    const info = await initWasmBackend();
     assert.ok(info.customKernels.includes('wasm:Conv2DBackpropFilter'), info.customKernels.join(','));
     const wasmModel = await loadModel(dir);
     const xw = input();

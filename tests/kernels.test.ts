@@ -8,7 +8,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, BackendInfo } from '../lib/runtime/backend';
+import type { BackendInfo } from '../lib/runtime/backend';
+import { initWasmBackend } from './fixtures/wasmBackend';
 import { batchNormTraining, registerCustomKernels, restoreStockKernels } from '../lib/runtime/kernels';
 import { Rng } from '../lib/util/rng';
 import { buildModel } from '../lib/models';
@@ -16,7 +17,7 @@ import { MODEL_DEFAULTS, type ModelConfig } from '../lib/config';
 
 let info: BackendInfo;
 before(async () => {
-  info = await initBackend();
+  info = await initWasmBackend();
 });
 
 const rng = new Rng(20190601);
@@ -72,8 +73,7 @@ const convCases: Array<{ x: number[]; w: number[]; stride: number; pad: Pad }> =
 ];
 
 for (const c of convCases) {
-  test(`conv2d gradients on wasm match cpu: x ${c.x} W ${c.w} stride ${c.stride} pad ${JSON.stringify(c.pad)}`, (t) => {
-    if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+  test(`conv2d gradients on wasm match cpu: x ${c.x} W ${c.w} stride ${c.stride} pad ${JSON.stringify(c.pad)}`, () => {
     const xv = randn(c.x.reduce((a, b) => a * b));
     const wv = randn(c.w.reduce((a, b) => a * b));
     let rCache: Float32Array | null = null;
@@ -88,8 +88,7 @@ for (const c of convCases) {
   });
 }
 
-test('custom kernels are installed on wasm', (t) => {
-  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+test('custom kernels are installed on wasm', () => {
   assert.ok(info.customKernels.includes('wasm:Conv2DBackpropFilter'));
   assert.ok(info.customKernels.includes('wasm:Conv2DBackpropInput'));
   assert.ok(info.customKernels.includes('grad:FusedBatchNorm'));
@@ -118,8 +117,7 @@ function bnGrads(backend: string, shape: number[], xv: Float32Array, gv: Float32
   });
 }
 
-test('batch-norm gradient matches tfjs-core\'s own (cpu) for 4-D and 2-D inputs', (t) => {
-  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+test('batch-norm gradient matches tfjs-core\'s own (cpu) for 4-D and 2-D inputs', () => {
   for (const shape of [[3, 5, 7, 6], [9, 11]]) {
     const n = shape.reduce((a, b) => a * b);
     const c = shape[shape.length - 1];
@@ -162,8 +160,7 @@ function tinyNet(): tf.LayersModel {
   return tf.model({ inputs: input, outputs: out });
 }
 
-test('20 training steps of a tiny conv+BN net on wasm keep tf.memory().numTensors constant and lower the loss', (t) => {
-  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+test('20 training steps of a tiny conv+BN net on wasm keep tf.memory().numTensors constant and lower the loss', () => {
   tf.setBackend('wasm');
   const model = tinyNet();
   const optimizer = tf.train.adam(0.01);
@@ -187,8 +184,7 @@ test('20 training steps of a tiny conv+BN net on wasm keep tf.memory().numTensor
   model.dispose();
 });
 
-test('Sum and Mean on wasm match cpu for leading-axis and other reductions', (t) => {
-  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+test('Sum and Mean on wasm match cpu for leading-axis and other reductions', () => {
   assert.ok(info.customKernels.includes('wasm:Sum') && info.customKernels.includes('wasm:Mean'), `${info.customKernels}`);
   const cases: Array<{ shape: number[]; axis: number | number[]; keepDims: boolean }> = [
     { shape: [3, 5, 7, 6], axis: [0, 1, 2], keepDims: false },
@@ -243,7 +239,7 @@ function modelStepGrads(backend: string, arch: string, xv: Float32Array, yv: Flo
     });
     const out = new Map<string, Float32Array>();
     // Variable names carry a per-process uniquifier; the weight order is the stable key.
-    vars.forEach((v, i) => out.set(`${i}:${model.trainableWeights[i].originalName}`, tensors[i + 1].dataSync() as Float32Array));
+    vars.forEach((_v, i) => out.set(`${i}:${model.trainableWeights[i].originalName}`, tensors[i + 1].dataSync() as Float32Array));
     const loss = tensors[0].dataSync()[0];
     tf.dispose(tensors);
     return { loss, grads: out };
@@ -278,8 +274,7 @@ const stepCases: StepCase[] = [
 for (const c of stepCases) stepTest(c);
 
 function stepTest({ arch, over, training = true, tolerance }: StepCase): void {
-  test(`a training step of ${arch}${over ? ` ${JSON.stringify(over)}` : ''}${training ? '' : ' (BN in inference mode)'} (lib/models, width 0.125, 32×32) gives the same gradients on wasm and cpu`, (t) => {
-    if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+  test(`a training step of ${arch}${over ? ` ${JSON.stringify(over)}` : ''}${training ? '' : ' (BN in inference mode)'} (lib/models, width 0.125, 32×32) gives the same gradients on wasm and cpu`, () => {
     const xv = Float32Array.from(randn(4 * 32 * 32 * 3), (v) => Math.abs(v) % 1);
     const yv = Float32Array.from({ length: 28 }, (_, i) => (i % 5 === 0 ? 1 : 0));
     const ref = modelStepGrads('cpu', arch, xv, yv, over, training);
@@ -352,8 +347,7 @@ const depthwiseCases: Array<{ x: number[]; w: number[]; stride: number; pad: Pad
 ];
 
 for (const c of depthwiseCases) {
-  test(`depthwise conv gradients on wasm match cpu within 1e-4: x ${c.x} W ${c.w} stride ${c.stride} pad ${JSON.stringify(c.pad)}`, (t) => {
-    if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+  test(`depthwise conv gradients on wasm match cpu within 1e-4: x ${c.x} W ${c.w} stride ${c.stride} pad ${JSON.stringify(c.pad)}`, () => {
     const xv = randn(c.x.reduce((a, b) => a * b));
     const wv = randn(c.w.reduce((a, b) => a * b));
     let rCache: Float32Array | null = null;
@@ -368,8 +362,7 @@ for (const c of depthwiseCases) {
   });
 }
 
-test('AvgPoolGrad on wasm: 2×2/stride-2 fast path bit-identical to the stock kernel; other pools fall back', (t) => {
-  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+test('AvgPoolGrad on wasm: 2×2/stride-2 fast path bit-identical to the stock kernel; other pools fall back', () => {
   tf.setBackend('wasm');
   const cases: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: 'valid' | 'same' }> = [
     { x: [3, 8, 6, 5], size: 2, stride: 2, pad: 'valid' },
@@ -401,8 +394,7 @@ function randnFixed(x: number[], size: number, stride: number, pad: 'valid' | 's
   return Float32Array.from({ length: n }, (_, i) => Math.sin(1 + i * 0.7));
 }
 
-test('fused batch norm on wasm: statistics from the heap equal tf.moments bit for bit, and so does the output', (t) => {
-  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+test('fused batch norm on wasm: statistics from the heap equal tf.moments bit for bit, and so does the output', () => {
   tf.setBackend('wasm');
   for (const shape of [[4, 6, 5, 7], [9, 13]]) {
     const c = shape[shape.length - 1];
@@ -441,8 +433,7 @@ function maxPoolGradOn(backend: string, shape: [number, number, number, number],
   });
 }
 
-test('MaxPoolGrad on wasm routes dy to each window\'s first maximum as cpu does: all-negative windows, ties, padding, batches', (t) => {
-  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+test('MaxPoolGrad on wasm routes dy to each window\'s first maximum as cpu does: all-negative windows, ties, padding, batches', () => {
   const own = new Rng(7); // not the shared rng: the draws of the tests above stay as they are
   const cases: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: 'valid' | 'same' | number; values: 'negative' | 'ties' | 'normal' }> = [
     { x: [4, 18, 18, 8], size: 3, stride: 2, pad: 'valid', values: 'negative' }, // XResNet's stem pool after Mish

@@ -44,6 +44,39 @@ function relativeImports(source: string): string[] {
 
 const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
 
+/** Keys nbformat 4.5's schema allows on each kind of cell (nbformat/v4/nbformat.v4.5.schema.json). */
+const CELL_KEYS: Record<string, { required: string[]; allowed: string[] }> = {
+  code: { required: ['id', 'cell_type', 'metadata', 'source', 'outputs', 'execution_count'], allowed: [] },
+  markdown: { required: ['id', 'cell_type', 'metadata', 'source'], allowed: ['attachments'] },
+  raw: { required: ['id', 'cell_type', 'metadata', 'source'], allowed: ['attachments'] },
+};
+
+test('committed notebooks are nbformat 4.5: a unique id on every cell, no outputs', () => {
+  for (const name of NOTEBOOKS) {
+    const nb = JSON.parse(readFileSync(join(notebooksDir, `${name}.ipynb`), 'utf8')) as Record<string, unknown> & NotebookJson;
+    assert.deepEqual(Object.keys(nb).sort(), ['cells', 'metadata', 'nbformat', 'nbformat_minor'], `${name}: top-level keys`);
+    assert.equal(nb.nbformat, 4, `${name}: nbformat`);
+    assert.equal(nb.nbformat_minor, 5, `${name}: nbformat_minor (cell ids need 4.5)`);
+    const ids = new Set<string>();
+    nb.cells.forEach((cell, i) => {
+      const c = cell as unknown as Record<string, unknown>;
+      const keys = CELL_KEYS[cell.cell_type];
+      assert.ok(keys, `${name} cell ${i}: unknown cell_type ${cell.cell_type}`);
+      for (const k of keys.required) assert.ok(k in c, `${name} cell ${i}: missing ${k}`);
+      for (const k of Object.keys(c)) assert.ok(keys.required.includes(k) || keys.allowed.includes(k), `${name} cell ${i}: ${k} is not allowed on a ${cell.cell_type} cell`);
+      // The schema's pattern for a cell id.
+      assert.match(String(c.id), /^[a-zA-Z0-9-_]{1,64}$/, `${name} cell ${i}: id`);
+      assert.ok(!ids.has(String(c.id)), `${name} cell ${i}: id ${String(c.id)} is used twice`);
+      ids.add(String(c.id));
+      assert.ok(typeof c.source === 'string' || (Array.isArray(c.source) && c.source.every((l) => typeof l === 'string')), `${name} cell ${i}: source`);
+      if (cell.cell_type === 'code') {
+        assert.deepEqual(c.outputs, [], `${name} cell ${i}: commit notebooks with outputs cleared`);
+        assert.equal(c.execution_count, null, `${name} cell ${i}: execution_count must be null`);
+      }
+    });
+  }
+});
+
 test('committed notebooks: tslab kernel, outputs cleared, thin cells, explicit lib imports', () => {
   const link = join(notebooksDir, 'lib');
   assert.ok(isDir(link) && resolve(notebooksDir, readlinkSafe(link)) === join(root, 'lib'), 'notebooks/lib must be a symlink to ../lib');

@@ -21,7 +21,7 @@ import { PANNS_PREPROCESS, PREPROCESS_DEFAULTS, MODEL_DEFAULTS, checkPreprocessC
 import { loadAudioFile } from '../lib/audio/index';
 import { clipImageFromSamples } from '../lib/features/logmel';
 import { decodeClipImage, encodeClipImage, FEATURE_CACHE_VERSION, preprocessConfigHash } from '../lib/data/featureCache';
-import { importWeights, PANNS_INFER } from '../lib/run/importWeights';
+import { PANNS_INFER } from '../lib/run/importWeights';
 import { readRunInfo } from '../lib/run/runFolder';
 import { loadEnsemble, predictImages } from '../lib/infer/index';
 import { planWindows, windowBatches, fillWindowBatch } from '../lib/infer/windows';

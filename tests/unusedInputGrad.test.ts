@@ -9,15 +9,11 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { MODEL_DEFAULTS, ModelConfig } from '../lib/config';
 import { buildModel } from '../lib/models';
-import { initBackend } from '../lib/train';
+import { initWasmBackend } from './fixtures/wasmBackend';
 import { withUnusedInputGradients } from '../lib/runtime/kernels/conv2dGrads';
 
-test('wasm: withUnusedInputGradients zeroes only the named filters\' input gradients; variable gradients unchanged', async (t) => {
-  const saved = process.env.FAT2019_BACKEND;
-  delete process.env.FAT2019_BACKEND;
-  const info = await initBackend({ prefer: 'wasm' });
-  if (saved !== undefined) process.env.FAT2019_BACKEND = saved;
-  if (info.name !== 'wasm') return t.skip(`backend is ${info.name}, not wasm`);
+test('wasm: withUnusedInputGradients zeroes only the named filters\' input gradients; variable gradients unchanged', async () => {
+  await initWasmBackend();
   const dy = tf.randomNormal([2, 6, 5, 8], 0, 1, 'float32', 3);
   const f1 = tf.randomNormal([3, 3, 3, 8], 0, 1, 'float32', 4);
   const f2 = tf.randomNormal([3, 3, 3, 8], 0, 1, 'float32', 5);

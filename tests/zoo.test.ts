@@ -16,7 +16,8 @@ import type { TrainingClip } from '../lib/data/types';
 import { loadEnsemble, predictImages } from '../lib/infer/index';
 import { architectureNames, buildModel, countTrainableParams, getArchitecture, inputChannelsOf, Mish } from '../lib/models/index';
 import { foldDir, writeFoldDone, writeRunInfo } from '../lib/run/runFolder';
-import { initBackend, type BackendInfo } from '../lib/runtime/backend';
+import type { BackendInfo } from '../lib/runtime/backend';
+import { initWasmBackend } from './fixtures/wasmBackend';
 import { loadModel, saveModel } from '../lib/runtime/modelFile';
 import { AdamW, fit, trainableVariables, trainStep } from '../lib/train';
 import { Rng } from '../lib/util/rng';
@@ -133,21 +134,15 @@ const TRAIN_CASES: Array<{ arch: string; over?: Partial<ModelConfig>; epoch: boo
 
 let wasm: BackendInfo | null = null;
 async function onWasm(): Promise<BackendInfo> {
-  if (!wasm) {
-    const saved = process.env.FAT2019_BACKEND;
-    delete process.env.FAT2019_BACKEND;
-    wasm = await initBackend({ prefer: 'wasm' });
-    if (saved !== undefined) process.env.FAT2019_BACKEND = saved;
-  }
+  wasm ??= await initWasmBackend();
   await tf.setBackend(wasm.name);
   return wasm;
 }
 
 for (const { arch, over, epoch } of TRAIN_CASES) {
   const label = `${arch}${over ? ` ${JSON.stringify(over)}` : ''}`;
-  test(`${label} trains on wasm: loss falls over 20 steps on a fixed batch${epoch ? '; one epoch of fit on a tiny set' : ''}`, async (t) => {
-    const info = await onWasm();
-    if (info.name !== 'wasm') return t.skip(`wasm backend unavailable: ${info.reasons.join('; ')}`);
+  test(`${label} trains on wasm: loss falls over 20 steps on a fixed batch${epoch ? '; one epoch of fit on a tiny set' : ''}`, async () => {
+    await onWasm();
     const cfg = tinyConfig(arch, over);
     const model = buildModel(cfg, { seed: 1 });
     const rng = new Rng(5);

@@ -27,7 +27,7 @@ export function checkInteger(name: string, value: number, min = 0): void {
 }
 
 /** Throws unless lo ≤ hi (both finite). */
-export function checkOrdered(loName: string, lo: number, hiName: string, hi: number): void {
+function checkOrdered(loName: string, lo: number, hiName: string, hi: number): void {
   checkFinite(loName, lo);
   checkFinite(hiName, hi);
   if (lo > hi) throw new Error(`${loName} must be <= ${hiName}, got ${loName}=${lo} > ${hiName}=${hi}`);

@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError, numberOption, type Command } from './command';
+import { defineCommand } from './command';
+import { ARCH_OPTION, CACHE_OPTION, DATA_OPTION, QUIET_OPTION } from './options';
+import { SEED_OPTION, SIZE_OPTION } from './generate';
 import { formatPreprocessReport, formatProgressBar } from './preprocess';
 import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config } from '../config';
 import { generateDemoDataset } from '../data/demo/index';
@@ -13,7 +15,6 @@ import { formatEpochLog, progressBar, type Callback } from '../train/callbacks';
 import { runPipeline, QUICK_OVERRIDES, type PipelineReport } from '../train/pipeline/index';
 import { loadEnsemble, predictDataset, frequencyBaseline } from '../infer/index';
 import { writeFileAtomicSync } from '../util/atomicWrite';
-import { architectureNames, isArchitecture } from '../models/index';
 
 /**
  * The main job (`npm start` = `fat2019 demo`): the whole system end to end on one data folder.
@@ -216,62 +217,47 @@ export function formatMainJobSummary(s: MainJobSummary): string {
 }
 
 /** `fat2019 demo`: the main job. */
-export const demoCommand: Command = {
+export const demoCommand = defineCommand({
   name: 'demo',
   summary: 'The main job: data → preprocess → 4-stage training → inference → submission → score',
-  help: `Usage: fat2019 demo [options]
-
-Runs the whole pipeline on one data folder and prints a summary: backend, time per phase,
+  usage: 'demo [options]',
+  description: `Runs the whole pipeline on one data folder and prints a summary: backend, time per phase,
 cross-validated lwlrap per warm-up stage, and the test lwlrap of the ensemble next to a
 trivial baseline (every clip gets each class's training frequency).
 
 Without options it uses the built-in demo dataset (generated into data/demo from CC0 Sonic Pi
 recordings on first use) and the quick CPU setting: about 1 minute on 2 cores. Everything
-resumes: rerunning reuses the data, the feature cache and each finished (stage, fold).
-
-Options:
-  --data <dir>      Kaggle-layout data folder (default: data/demo; generated when absent).
-                    Point it at data/fsdkaggle2019 once the Kaggle audio is there.
-  --run <dir>       run folder (default: weights/demo)
-  --cache <dir>     feature cache (default: work/features)
-  --arch <name>     cnnModel1 (default), or one of ${architectureNames().join(', ')}
-  --full            the reference configuration (full-width models, 10 folds, 100 epochs per
-                    stage, batch 128): days on a CPU, meant for tfjs-node-gpu
-  --size <s>        demo data size when generating: tiny or small (default: small)
-  --seed <n>        demo data seed (default: 2019)
-  --quiet           no training progress bars
-
-Example:
-  fat2019 demo --data data/fsdkaggle2019 --run weights/fsd-quick
-`,
+resumes: rerunning reuses the data, the feature cache and each finished (stage, fold).`,
   options: {
-    data: { type: 'string' },
-    run: { type: 'string' },
-    cache: { type: 'string' },
-    arch: { type: 'string' },
-    full: { type: 'boolean' },
-    size: { type: 'string' },
-    seed: { type: 'string' },
-    quiet: { type: 'boolean' },
+    data: {
+      ...DATA_OPTION, default: 'data/demo',
+      help: 'Kaggle-layout data folder, generated when absent; point it at data/fsdkaggle2019 once the Kaggle audio is there',
+    },
+    run: { type: 'string', arg: '<dir>', help: 'run folder', default: 'weights/demo' },
+    cache: CACHE_OPTION,
+    arch: { ...ARCH_OPTION, default: 'cnnModel1' as Architecture },
+    full: {
+      type: 'boolean', default: false,
+      help: 'the reference configuration (full-width models, 10 folds, 100 epochs per stage, batch 128): days on a CPU, meant for tfjs-node-gpu',
+    },
+    size: { ...SIZE_OPTION, help: 'demo data size when generating: tiny or small' },
+    seed: { ...SEED_OPTION, help: 'demo data seed' },
+    quiet: { ...QUIET_OPTION, help: 'no training progress bars' },
   },
-  async run(values, positionals) {
-    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const arch = (values.arch ?? 'cnnModel1') as string;
-    if (!isArchitecture(arch)) throw new UsageError(`--arch must be one of ${architectureNames().join(', ')}, got "${arch}"`);
-    const size = (values.size ?? 'small') as string;
-    if (size !== 'tiny' && size !== 'small') throw new UsageError(`--size must be tiny or small, got "${size}"`);
-    const seed = numberOption(values, 'seed', 2019);
+  positionals: 'none',
+  examples: ['fat2019 demo --data data/fsdkaggle2019 --run weights/fsd-quick'],
+  async run(o) {
     const summary = await runMainJob({
-      dataDir: typeof values.data === 'string' ? values.data : 'data/demo',
-      runDir: typeof values.run === 'string' ? values.run : 'weights/demo',
-      cacheDir: typeof values.cache === 'string' ? values.cache : 'work/features',
-      arch,
-      overrides: values.full === true ? {} : QUICK_OVERRIDES,
-      demoSize: size,
-      seed,
-      progress: values.quiet !== true && process.stderr.isTTY === true,
+      dataDir: o.data,
+      runDir: o.run,
+      cacheDir: o.cache,
+      arch: o.arch,
+      overrides: o.full ? {} : QUICK_OVERRIDES,
+      demoSize: o.size,
+      seed: o.seed,
+      progress: !o.quiet && process.stderr.isTTY === true,
     });
     process.stdout.write(formatMainJobSummary(summary));
     return 0;
   },
-};
+});

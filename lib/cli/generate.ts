@@ -1,4 +1,5 @@
-import { UsageError, numberOption, type Command } from './command';
+import { UsageError, defineCommand } from './command';
+import { parseChoice, parseInteger, parseNumber, type OptionSpec } from '../util/options';
 import { DEFAULT_NOISY_LABEL_ERROR_RATE, DEMO_SETS, DEMO_SIZES, generateDemoDataset, type DemoSize, type DemoSummary } from '../data/demo/index';
 
 /** Human summary of a generated (or reused) demo folder: clips and audio minutes per set. */
@@ -17,66 +18,65 @@ export function formatDemoSummary(s: DemoSummary): string {
   return lines.join('\n') + '\n';
 }
 
+/** `--size tiny|small`: the demo dataset's size (generate, demo). */
+export const SIZE_OPTION: OptionSpec<DemoSize> & { default: DemoSize } = {
+  type: 'string', arg: '<tiny|small>', default: 'small',
+  help: () => (Object.keys(DEMO_SIZES) as DemoSize[]).map((size) => `${size}: ${describe(size)}`).join('; '),
+  parse: (raw, flag) => parseChoice(raw, flag, Object.keys(DEMO_SIZES) as DemoSize[]),
+};
+
+/** `--seed <n>`: the demo dataset's random seed (generate, demo). */
+export const SEED_OPTION: OptionSpec<number> & { default: number } = {
+  type: 'string', arg: '<n>', help: 'random seed, integer', default: 2019,
+  parse: (raw, flag) => parseInteger(raw, flag, { min: 0, max: 0xffffffff, range: 'in [0, 2^32)' }),
+};
+
 /** `fat2019 generate`: the demo dataset (real CC0 recordings, Kaggle layout) into a folder. */
-export const generateCommand: Command = {
+export const generateCommand = defineCommand({
   name: 'generate',
   summary: 'Generate the demo dataset (real CC0 recordings, FSDKaggle2019 layout)',
-  help: `Usage: fat2019 generate [options]
-
-Builds a small audio tagging dataset in the FSDKaggle2019 layout from the CC0 Sonic Pi samples
+  usage: 'generate [options]',
+  description: `Builds a small audio tagging dataset in the FSDKaggle2019 layout from the CC0 Sonic Pi samples
 (npm package supersonic-scsynth-samples): clips of 1-3 labelled sound events (random time, gain
 and pitch) over low coloured noise, in train_curated/ (correct labels), train_noisy/ (labels
 wrong for a known share of clips) and test/ (made only from recordings the training sets never
 use), with train_curated.csv, train_noisy.csv, test_post_competition.csv (Public/Private) and
 sample_submission.csv. The same seed gives byte-identical files; a folder that already holds the
-same dataset is left as is. See data/DEMO-PROVENANCE.md.
-
-Options:
-  --out <dir>               output folder (default: data/demo)
-  --size <tiny|small>       tiny: ${describe('tiny')}
-                            small: ${describe('small')} (default: small)
-  --seed <n>                random seed, integer (default: 2019)
-  --noisy-error-rate <r>    share of train_noisy clips with wrong labels (default: ${DEFAULT_NOISY_LABEL_ERROR_RATE})
-  --json                    print the summary as JSON
-  -h, --help                this help
-
-Example:
-  fat2019 generate --out data/demo --size tiny --seed 7
-`,
+same dataset is left as is. See data/DEMO-PROVENANCE.md.`,
   options: {
-    out: { type: 'string' },
-    size: { type: 'string' },
-    seed: { type: 'string' },
-    'noisy-error-rate': { type: 'string' },
-    json: { type: 'boolean' },
+    out: { type: 'string', arg: '<dir>', help: 'output folder', default: 'data/demo' },
+    size: SIZE_OPTION,
+    seed: SEED_OPTION,
+    'noisy-error-rate': {
+      type: 'string', arg: '<r>', help: 'share of train_noisy clips with wrong labels', default: DEFAULT_NOISY_LABEL_ERROR_RATE,
+      parse: (raw, flag) => {
+        const rate = parseNumber(raw, flag);
+        if (!(rate >= 0 && rate <= 1)) throw new UsageError(`${flag} must be in [0, 1], got ${rate}`);
+        return rate;
+      },
+    },
+    json: { type: 'boolean', default: false, help: 'print the summary as JSON' },
   },
-  async run(values, positionals) {
-    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const size = (values.size as string | undefined) ?? 'small';
-    if (!Object.prototype.hasOwnProperty.call(DEMO_SIZES, size)) {
-      throw new UsageError(`--size must be one of ${Object.keys(DEMO_SIZES).join(', ')}, got "${size}"`);
-    }
-    const seed = numberOption(values, 'seed', 2019);
-    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be an integer in [0, 2^32), got ${seed}`);
-    const rate = numberOption(values, 'noisy-error-rate', DEFAULT_NOISY_LABEL_ERROR_RATE);
-    if (!(rate >= 0 && rate <= 1)) throw new UsageError(`--noisy-error-rate must be in [0, 1], got ${rate}`);
-    const showProgress = process.stderr.isTTY && !values.json;
+  positionals: 'none',
+  examples: ['fat2019 generate --out data/demo --size tiny --seed 7'],
+  async run(o) {
+    const showProgress = process.stderr.isTTY && !o.json;
     const summary = await generateDemoDataset({
-      outDir: (values.out as string | undefined) ?? 'data/demo',
-      size: size as DemoSize,
-      seed,
-      noisyLabelErrorRate: rate,
+      outDir: o.out,
+      size: o.size,
+      seed: o.seed,
+      noisyLabelErrorRate: o['noisy-error-rate'],
       onProgress: showProgress ? ({ done, total }) => { if (done % 20 === 0 || done === total) process.stderr.write(`\r  ${done}/${total} clips`); } : undefined,
     });
     if (showProgress && !summary.skipped) process.stderr.write('\n');
-    if (values.json) {
+    if (o.json) {
       process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     } else {
       process.stdout.write(formatDemoSummary(summary));
     }
     return 0;
   },
-};
+});
 
 function describe(size: DemoSize): string {
   const s = DEMO_SIZES[size];

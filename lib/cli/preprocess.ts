@@ -1,5 +1,5 @@
-import { availableParallelism } from 'node:os';
-import { UsageError, numberOption, type Command } from './command';
+import { UsageError, defineCommand } from './command';
+import { CACHE_OPTION, DATA_OPTION, QUIET_OPTION, WORKERS_OPTION } from './options';
 import { PREPROCESS_DEFAULTS, withDefaults } from '../config';
 import { formatDuration } from '../util/format';
 import { preprocessDatasets, DEFAULT_DATASETS, type PreprocessProgress, type PreprocessReport } from '../data/preprocess';
@@ -33,56 +33,47 @@ export function formatPreprocessReport(r: PreprocessReport): string {
 }
 
 /** `fat2019 preprocess`: every clip of the datasets → its uint8 log-mel image in the feature cache. */
-export const preprocessCommand: Command = {
+export const preprocessCommand = defineCommand({
   name: 'preprocess',
   summary: 'Compute the log-mel images of every clip into the feature cache',
-  help: `Usage: fat2019 preprocess [options]
-
-Decodes every WAV/FLAC file of the dataset folders, applies the reference preprocessing
-(trim silence, pad to 2 s, log-mel 128 bands, uint8 image) and caches each image under
+  usage: 'preprocess [options]',
+  description: `Decodes every WAV/FLAC file of the dataset folders, applies the reference preprocessing (trim
+silence, pad to 2 s, log-mel 128 bands, uint8 image) and caches each image under
 <cache>/<config hash>/<dataset>/<fname>.u8. Resumable: cached clips are skipped, so rerunning
-after an interruption computes only what is missing. Before any work, every clip of the folders and of their label files (<dataset>.csv,
-sample_submission.csv for test) is checked: missing, outside the data folder, unreadable or in
-an unsupported format (MP3, OGG, ...) clips are all listed in one error. A file that cannot be
-decoded later is reported (file + reason, also in <cache>/<hash>/preprocess-report.json) and
-the run goes on.
-Exit code 1 if any file failed, 0 otherwise.
-
-Options:
-  --data <dir>         folder with the dataset folders (default: data/demo)
-  --datasets <a,b>     comma-separated dataset folders (default: whichever of
-                       ${DEFAULT_DATASETS.join(', ')} exist)
-  --cache <dir>        feature cache root (default: work/features)
-  --workers <n>        worker threads; 0 = in this thread (default and at most: ${availableParallelism()}, the core count)
-  --quiet              no progress bar
-
-Example:
-  fat2019 preprocess --data data/fsdkaggle2019 --datasets train_curated,test --workers 2
-`,
+after an interruption computes only what is missing. Before any work, every clip of the folders
+and of their label files (<dataset>.csv, sample_submission.csv for test) is checked: missing,
+outside the data folder, unreadable or in an unsupported format (MP3, OGG, ...) clips are all
+listed in one error. A file that cannot be decoded later is reported (file + reason, also in
+<cache>/<hash>/preprocess-report.json) and the run goes on.
+Exit code 1 if any file failed, 0 otherwise.`,
   options: {
-    data: { type: 'string' },
-    datasets: { type: 'string' },
-    cache: { type: 'string' },
-    workers: { type: 'string' },
-    quiet: { type: 'boolean' },
+    data: { ...DATA_OPTION, help: 'folder with the dataset folders', default: 'data/demo' },
+    datasets: {
+      type: 'string', arg: '<a,b>', help: 'comma-separated dataset folders', defaultText: `whichever of ${DEFAULT_DATASETS.join(', ')} exist`,
+      parse: (raw, flag) => {
+        const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+        if (names.length === 0) throw new UsageError(`${flag} must name at least one folder`);
+        return names;
+      },
+    },
+    cache: CACHE_OPTION,
+    workers: { ...WORKERS_OPTION, help: 'worker threads; 0 = in this thread', defaultText: 'and at most: the core count' },
+    quiet: { ...QUIET_OPTION, help: 'no progress bar' },
   },
-  async run(values, positionals) {
-    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const workers = numberOption(values, 'workers', availableParallelism());
-    if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be a non-negative integer, got ${workers}`);
-    const datasets = typeof values.datasets === 'string' ? values.datasets.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-    if (datasets && datasets.length === 0) throw new UsageError('--datasets must name at least one folder');
-    const quiet = values.quiet === true || !process.stderr.isTTY;
+  positionals: 'none',
+  examples: ['fat2019 preprocess --data data/fsdkaggle2019 --datasets train_curated,test --workers 2'],
+  async run(o) {
+    const quiet = o.quiet || !process.stderr.isTTY;
     let lastDraw = 0;
     const report = await preprocessDatasets({
-      dataDir: typeof values.data === 'string' ? values.data : 'data/demo',
-      datasets,
-      cacheDir: typeof values.cache === 'string' ? values.cache : 'work/features',
+      dataDir: o.data,
+      datasets: o.datasets,
+      cacheDir: o.cache,
       config: withDefaults(PREPROCESS_DEFAULTS),
-      workers,
+      workers: o.workers,
       onProgress: (p) => {
         const now = Date.now();
-        if (values.quiet === true) return;
+        if (o.quiet) return;
         if (quiet) {
           // Not a terminal (CI, logs): a plain line every 10 s and at the end.
           if (now - lastDraw >= 10000 || p.done === p.total) {
@@ -98,4 +89,4 @@ Example:
     process.stdout.write(formatPreprocessReport(report));
     return report.failed > 0 || report.aborted ? 1 : 0;
   },
-};
+});

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { UsageError, type Command } from './command';
+import { UsageError, defineCommand } from './command';
+import { parseChoice } from '../util/options';
 import { scoreSubmission, readVocabularyAny, type ScoreReport } from '../metrics/score';
 import { LWLRAP_TIES, type LwlrapTies } from '../metrics/lwlrap';
 
@@ -42,66 +43,48 @@ export function formatScoreReport(report: ScoreReport, perClass: boolean): strin
 }
 
 /** `fat2019 score`: lwlrap of a submission on labelled clips (Public / Private / all). */
-export const scoreCommand: Command = {
+export const scoreCommand = defineCommand({
   name: 'score',
   summary: 'Score a submission CSV with lwlrap (Public, Private, all, per class)',
-  help: `Usage: fat2019 score <submission.csv> [options]
-
-Scores a submission (fname + one score column per class) with lwlrap, the FAT2019 metric,
+  usage: 'score <submission.csv> [options]',
+  description: `Scores a submission (fname + one score column per class) with lwlrap, the FAT2019 metric,
 against a label CSV (fname,labels[,usage]): per usage split (Public / Private), over all clips,
 and optionally per class. Exits 1 with a message naming the problem when the submission lacks
-clips, has unknown or missing class columns, or holds a non-numeric value.
-
-Options:
-  --truth <csv>        truth labels (default: ${DEFAULT_TRUTH},
-                       the FSDKaggle2019 post-competition test labels)
-  --vocabulary <file>  expected classes: sample_submission.csv or vocabulary.csv (default: a
-                       vocabulary.csv beside the truth file if there is one, else the
-                       submission's own columns)
-  --split <name>       score only truth clips with this usage (repeatable), e.g. Public when
-                       the submission covers only the Kaggle public test clips
-  --ties <rule>        tie rule: ${LWLRAP_TIES.join(' | ')} (default numpy = the official
-                       DCASE reference)
-  --per-class          add the per-class table
-  --json               print the report as JSON
-  -h, --help           this help
-
-Example:
-  fat2019 score weights/run1/submission.csv --per-class
-`,
+clips, has unknown or missing class columns, or holds a non-numeric value.`,
   options: {
-    truth: { type: 'string' },
-    vocabulary: { type: 'string' },
-    split: { type: 'string', multiple: true },
-    ties: { type: 'string' },
-    'per-class': { type: 'boolean' },
-    json: { type: 'boolean' },
+    truth: { type: 'string', arg: '<csv>', help: 'truth labels: the FSDKaggle2019 post-competition test labels by default', defaultText: DEFAULT_TRUTH },
+    vocabulary: {
+      type: 'string', arg: '<file>', help: 'expected classes: sample_submission.csv or vocabulary.csv',
+      defaultText: "a vocabulary.csv beside the truth file if there is one, else the submission's own columns",
+    },
+    split: {
+      type: 'string', multiple: true, arg: '<name>',
+      help: 'score only truth clips with this usage (repeatable), e.g. Public when the submission covers only the Kaggle public test clips',
+    },
+    ties: {
+      type: 'string', arg: '<rule>', help: `tie rule: ${LWLRAP_TIES.join(' | ')}; numpy = the official DCASE reference`, default: 'numpy',
+      parse: (raw, flag) => parseChoice<LwlrapTies>(raw, flag, LWLRAP_TIES),
+    },
+    'per-class': { type: 'boolean', default: false, help: 'add the per-class table' },
+    json: { type: 'boolean', default: false, help: 'print the report as JSON' },
   },
-  async run(values, positionals) {
+  positionals: 'any',
+  examples: ['fat2019 score weights/run1/submission.csv --per-class'],
+  async run(o, positionals) {
     if (positionals.length !== 1) {
       throw new UsageError(`expected one submission CSV, got ${positionals.length} arguments`);
     }
-    const ties = (values.ties as string | undefined) ?? 'numpy';
-    if (!(LWLRAP_TIES as readonly string[]).includes(ties)) {
-      throw new UsageError(`--ties must be one of ${LWLRAP_TIES.join(', ')}, got "${ties}"`);
-    }
-    const truthPath = (values.truth as string | undefined) ?? defaultTruth();
+    const truthPath = o.truth ?? defaultTruth();
     if (!existsSync(truthPath)) throw new Error(`truth file not found: ${truthPath}`);
-    let vocabularyPath = values.vocabulary as string | undefined;
+    let vocabularyPath = o.vocabulary;
     if (vocabularyPath === undefined) {
       const beside = join(dirname(truthPath), 'vocabulary.csv');
       if (existsSync(beside)) vocabularyPath = beside;
     }
     const vocabulary = vocabularyPath ? readVocabularyAny(vocabularyPath) : undefined;
-    const report = scoreSubmission({
-      submissionPath: positionals[0],
-      truthPath,
-      vocabulary,
-      splits: values.split as string[] | undefined,
-      ties: ties as LwlrapTies,
-    });
-    const perClass = values['per-class'] === true;
-    if (values.json) {
+    const report = scoreSubmission({ submissionPath: positionals[0], truthPath, vocabulary, splits: o.split, ties: o.ties });
+    const perClass = o['per-class'];
+    if (o.json) {
       const { perClass: table, ...rest } = report;
       const out = { submission: positionals[0], truth: truthPath, vocabulary: vocabularyPath ?? 'submission header', ...rest, ...(perClass ? { perClass: table } : {}) };
       process.stdout.write(JSON.stringify(out, null, 2) + '\n');
@@ -110,4 +93,4 @@ Example:
     }
     return 0;
   },
-};
+});

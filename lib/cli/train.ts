@@ -1,15 +1,15 @@
-import { availableParallelism } from 'node:os';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError, numberOption, type Command } from './command';
+import { UsageError, defineCommand } from './command';
+import { BACKEND_OPTIONS, CACHE_OPTION, DATA_OPTION, QUIET_OPTION, RUN_OPTION, WORKERS_OPTION, backendChoice } from './options';
+import { TRAIN_CONFIG_OPTIONS } from '../train/pipeline/trainOptions';
 import type { Fat2019Config } from '../config';
 import { detectLayout, describeLayout, type DataLayout } from '../data/layout';
 import { checkDatasets, preprocessDatasets } from '../data/preprocess';
 import { validateAll } from '../data/validateClips';
-import { RECIPES, RECIPE_NAMES, recipeOf, recipeStages } from '../train/pipeline/recipes';
+import { recipeOf, recipeStages } from '../train/pipeline/recipes';
 import { trainConfig } from '../train/pipeline/trainConfig';
 import { initBackend, describeBackend } from '../runtime/backend';
-import { backendOptions, BACKEND_OPTIONS_HELP } from './backendOption';
 import { progressBar } from '../train/callbacks';
 import { readRunInfo, runInfoPath, type FoldDone } from '../run/runFolder';
 import { openRun } from '../train/pipeline/runInfo';
@@ -17,7 +17,6 @@ import { loadRunData } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
 import { resolveFinetuneSource } from '../train/finetune';
-import { architectureNames, getArchitecture } from '../models/index';
 
 /** Re-exported: `fat2019 train` resolves its options with it (lib/train/pipeline/trainConfig). */
 export { trainConfig };
@@ -67,22 +66,12 @@ export function checkTrainingData(layout: DataLayout, config: Fat2019Config): vo
   validateAll(sets.map((set) => () => checkDatasets(set.dataDir, [set.dataset], layout.kind === 'kaggle' ? undefined : { [set.dataset]: set.clips.map((c) => c.fname) })));
 }
 
-const RECIPE_HELP = RECIPE_NAMES.map((n) => `                         ${n.padEnd(17)} ${RECIPES[n].summary}`).join('\n');
-
-/** One `  name  description` line per registered architecture, for --help. */
-function architectureHelp(): string {
-  const names = architectureNames();
-  const width = Math.max(...names.map((n) => n.length));
-  return names.map((n) => `                         ${n.padEnd(width)}  ${getArchitecture(n).description}`).join('\n');
-}
-
 /** `fat2019 train`: a recipe's stages × folds (default the 4-stage warm-up), or one (arch, stage, fold) job of it. */
-export const trainCommand: Command = {
+export const trainCommand = defineCommand({
   name: 'train',
   summary: 'Train a recipe (default the 4-stage warm-up) with cross-validation, or one stage/fold job of it',
-  help: `Usage: fat2019 train --run <dir> [options]
-
-Trains a recipe with k-fold cross-validation into a run folder. The data layout is detected
+  usage: 'train --run <dir> [options]',
+  description: `Trains a recipe with k-fold cross-validation into a run folder. The data layout is detected
 and printed first: the Kaggle layout (train_curated.csv + train_curated/, optional
 train_noisy.csv + train_noisy/ and test/), a folder per class (train/<class>/*.wav, optional
 test/<class>/*.wav), or one label CSV (fname,labels[,fold]) with fname relative to its folder.
@@ -93,104 +82,67 @@ their out-of-fold scores (from stage 2, resp. 3); without a noisy set it is sing
 from their last epoch. With --stage and --fold both single numbers, exactly one job runs: the
 unit to spread over machines. The first job writes <run>/run.json (config with task, recipe
 and preprocessing); later jobs reuse its settings (flags that change them are an error).
-Exit code 0 only when every job finished.
-
-Options:
-  --run <dir>          run folder, e.g. weights/run1 (required)
-  --data <path>        data folder or label CSV (default: the run's, else data/demo)
-  --recipe <name>      (default: the run's; else warmup with a noisy set, single without)
-${RECIPE_HELP}
-  --task <name>        auto | multiLabel | singleLabel (default: the run's, else auto =
-                       singleLabel when every clip has exactly one label)
-  --label-smoothing <e> singleLabel cross-entropy label smoothing (default 0)
-  --arch <name>        network (default: the run's, else cnnModel1), one of:
-${architectureHelp()}
-  --stage <k|all>      a stage of the recipe, a list "2,3", or all (default: all)
-  --fold <f|all>       fold 0..k-1, a list, or all (default: all)
-  --quick              CPU quick setting: width 1/8, 2 folds, a few epochs per stage
-  --epochs <n>         epochs of every stage (default: the run's / config)
-  --width <m>          model width multiplier of the conv channels (1 = reference)
-  --head-units <n>     hidden units of the fastai head (default 512 at every width)
-  --mish               xresnet18/50: Mish activations (fastai's option)
-  --channel-stem       mobilenetv2: two learnt 1x1 convs make the 3 input channels (FAT2018)
-  --folds <k>          k >= 2: k-fold cross-validation (default 10); 1: one model on all
-                       labelled clips, no validation. A fold column in the label CSV is used
-                       as given.
-  --holdout <f>        one model, validated on a random (stratified) fraction f of the clips
-  --from <run | file>  fine-tune: start from a run folder's network or a PyTorch checkpoint
-                       (with --arch, e.g. pannsCnn14); its preprocessing is inherited, the head
-                       is new for the data's classes (kept when they are the same); fastai's
-                       fine_tune: --freeze-epochs with the body frozen (BatchNorm trainable),
-                       then every layer, the body at lr / 100
-  --freeze-epochs <n>  epochs with the body frozen first (default 1)
-  --freeze-body        keep the body frozen throughout: a linear probe on its embeddings
-  --cache <dir>        feature cache root (default: work/features)
-${BACKEND_OPTIONS_HELP}
-  --workers <n>        preprocessing threads for clips not yet cached (default: ${availableParallelism()})
-  --prepare            only create run.json and folds/{curated,noisy}.csv, then exit: the step
-                       before fanning jobs out to other machines
-  --quiet              no progress bar or log lines
-
-Examples:
-  fat2019 train --run weights/quick --data data/demo --quick
-  fat2019 train --run weights/full --data data/fsdkaggle2019 --stage 1 --fold 3
-  fat2019 train --run weights/full --arch vgg16bn --stage 2 --fold 3
-  fat2019 train --run weights/digits-ft --data my-digits/ --from weights/quick --epochs 5
-`,
+Exit code 0 only when every job finished.`,
   options: {
-    run: { type: 'string' },
-    data: { type: 'string' },
-    arch: { type: 'string' },
-    stage: { type: 'string' },
-    fold: { type: 'string' },
-    quick: { type: 'boolean' },
-    epochs: { type: 'string' },
-    width: { type: 'string' },
-    'head-units': { type: 'string' },
-    mish: { type: 'boolean' },
-    'channel-stem': { type: 'boolean' },
-    folds: { type: 'string' },
-    holdout: { type: 'string' },
-    recipe: { type: 'string' },
-    task: { type: 'string' },
-    'label-smoothing': { type: 'string' },
-    cache: { type: 'string' },
-    backend: { type: 'string' },
-    threads: { type: 'string' },
-    workers: { type: 'string' },
-    prepare: { type: 'boolean' },
-    quiet: { type: 'boolean' },
-    from: { type: 'string' },
-    'freeze-epochs': { type: 'string' },
-    'freeze-body': { type: 'boolean' },
+    run: { ...RUN_OPTION, help: 'run folder, e.g. weights/run1', required: 'e.g. --run weights/run1' },
+    data: { ...DATA_OPTION, arg: '<path>', help: 'data folder or label CSV', defaultText: "the run's, else data/demo" },
+    recipe: TRAIN_CONFIG_OPTIONS.recipe,
+    task: TRAIN_CONFIG_OPTIONS.task,
+    'label-smoothing': TRAIN_CONFIG_OPTIONS['label-smoothing'],
+    arch: TRAIN_CONFIG_OPTIONS.arch,
+    // Checked against the recipe and the fold count once the config is known.
+    stage: { type: 'string', arg: '<k|all>', help: 'a stage of the recipe, a list "2,3", or all', defaultText: 'all' },
+    fold: { type: 'string', arg: '<f|all>', help: 'fold 0..k-1, a list, or all', defaultText: 'all' },
+    quick: TRAIN_CONFIG_OPTIONS.quick,
+    epochs: TRAIN_CONFIG_OPTIONS.epochs,
+    width: TRAIN_CONFIG_OPTIONS.width,
+    'head-units': TRAIN_CONFIG_OPTIONS['head-units'],
+    mish: TRAIN_CONFIG_OPTIONS.mish,
+    'channel-stem': TRAIN_CONFIG_OPTIONS['channel-stem'],
+    folds: TRAIN_CONFIG_OPTIONS.folds,
+    holdout: TRAIN_CONFIG_OPTIONS.holdout,
+    from: TRAIN_CONFIG_OPTIONS.from,
+    'freeze-epochs': TRAIN_CONFIG_OPTIONS['freeze-epochs'],
+    'freeze-body': TRAIN_CONFIG_OPTIONS['freeze-body'],
+    cache: CACHE_OPTION,
+    ...BACKEND_OPTIONS,
+    workers: WORKERS_OPTION,
+    prepare: {
+      type: 'boolean', default: false,
+      help: 'only create run.json and folds/{curated,noisy}.csv, then exit: the step before fanning jobs out to other machines',
+    },
+    quiet: { ...QUIET_OPTION, help: 'no progress bar or log lines' },
   },
-  async run(values, positionals) {
-    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    if (typeof values.run !== 'string' || values.run === '') throw new UsageError('--run <dir> is required (e.g. --run weights/run1)');
-    const runDir = values.run;
-    const dataDir = typeof values.data === 'string' ? values.data
-      : existsSync(runInfoPath(runDir)) ? readRunInfo(runDir).dataDir : 'data/demo';
-    const backend = backendOptions(values);
-    const workers = numberOption(values, 'workers', availableParallelism());
-    if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be a non-negative integer, got ${workers}`);
+  positionals: 'none',
+  examples: [
+    'fat2019 train --run weights/quick --data data/demo --quick',
+    'fat2019 train --run weights/full --data data/fsdkaggle2019 --stage 1 --fold 3',
+    'fat2019 train --run weights/full --arch vgg16bn --stage 2 --fold 3',
+    'fat2019 train --run weights/digits-ft --data my-digits/ --from weights/quick --epochs 5',
+  ],
+  async run(o, _positionals, values) {
+    const runDir = o.run;
+    const dataDir = o.data ?? (existsSync(runInfoPath(runDir)) ? readRunInfo(runDir).dataDir : 'data/demo');
+    const backend = backendChoice(o);
+    const { workers, quiet, cache: cacheDir } = o;
     const layout = detectLayout(dataDir);
-    const quiet = values.quiet === true;
     if (!quiet) process.stderr.write(`${describeLayout(layout)}\n`);
+    // A PyTorch file becomes a run folder (<run>/source/) first: trainConfig then reads it like any run.
     if (typeof values.from === 'string') values.from = await resolveFinetuneSource(values.from, runDir, typeof values.arch === 'string' ? values.arch : undefined, quiet ? undefined : (l) => process.stderr.write(`${l}\n`));
     const config = trainConfig(runDir, dataDir, values, layout);
     const recipe = recipeOf(config);
     if (!quiet) process.stderr.write(`task ${config.task.name}, recipe ${recipe.name} (stages ${recipeStages(recipe).join(', ')}), ` +
       `${config.pipeline.folds >= 2 ? `${config.pipeline.folds} folds` : config.pipeline.holdout > 0 ? `one model, ${config.pipeline.holdout} held out` : 'one model on all clips, no validation'}, ` +
       `${config.preprocess.sampleRate} Hz\n`);
-    const stages = parseList(values.stage, 'stage', (n) => recipeStages(recipe).includes(n), `a stage of recipe ${recipe.name}: ${recipeStages(recipe).join(', ')} (or a list)`);
+    const stages = parseList(o.stage, 'stage', (n) => recipeStages(recipe).includes(n), `a stage of recipe ${recipe.name}: ${recipeStages(recipe).join(', ')} (or a list)`);
     const k = config.pipeline.folds;
-    const folds = parseList(values.fold, 'fold', (n) => n >= 0 && n < k, `a fold 0..${k - 1} (or a list "0,1")`);
+    const folds = parseList(o.fold, 'fold', (n) => n >= 0 && n < k, `a fold 0..${k - 1} (or a list "0,1")`);
     // Fail fast, before run.json is written (a failed --prepare must not leave one behind) and
     // before backend and preprocessing: bad data, then flags that contradict the run's settings.
     checkTrainingData(layout, config);
     const newRun = !existsSync(runInfoPath(runDir));
     const runInfo = openRun(runDir, dataDir, config);
-    if (values.prepare === true) {
+    if (o.prepare) {
       let data;
       try {
         data = loadRunData(runDir, dataDir, runInfo.vocabulary, config);
@@ -203,7 +155,6 @@ Examples:
         `${data.sets.curated.clips.length} labelled and ${data.sets.noisy.clips.length} noisy clips in ${join(runDir, 'folds')}\n`);
       return 0;
     }
-    const cacheDir = typeof values.cache === 'string' ? values.cache : 'work/features';
     const log = quiet ? undefined : (msg: string) => process.stderr.write(`${msg}\n`);
 
     const info = await initBackend(backend);
@@ -229,4 +180,4 @@ Examples:
     process.stdout.write(formatStageReports(report.arch, report.stages));
     return 0;
   },
-};
+});

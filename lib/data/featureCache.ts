@@ -22,6 +22,9 @@ import { writeFileAtomicSync } from '../util/atomicWrite';
 /** Bump when the feature code changes its output for the same config: old caches are then ignored. */
 export const FEATURE_CACHE_VERSION = 3;
 
+/** The feature cache root when none is given (the CLI's `--cache`, the library's `cacheDir`). */
+export const DEFAULT_FEATURE_CACHE = 'work/features';
+
 const MAGIC = 0x49393146; // "F19I" read as little-endian uint32: uint8 pixels
 const MAGIC_FLOAT = 0x46393146; // "F19F": float32 values (preprocess output 'db'), little-endian
 const HEADER_BYTES = 40;
@@ -29,7 +32,7 @@ const CHECKSUM_OFFSET = 32;
 const CHECKSUM_BYTES = 8;
 
 /** The first 8 bytes of the sha256 of an image's pixels (what an entry's header stores). */
-export function pixelChecksum(pixels: Uint8Array | Float32Array): Uint8Array {
+function pixelChecksum(pixels: Uint8Array | Float32Array): Uint8Array {
   const bytes = new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength);
   return new Uint8Array(createHash('sha256').update(bytes).digest().subarray(0, CHECKSUM_BYTES));
 }
@@ -47,14 +50,14 @@ function valueBytes(data: Uint8Array | Float32Array): Uint8Array {
  * Longest file name (bytes) of an entry before it is hashed: 255 (ext4, APFS, NTFS) minus the
  * `.u8` suffix and the temp suffix of an atomic write, with room to spare.
  */
-export const MAX_ENTRY_NAME_BYTES = 150;
+const MAX_ENTRY_NAME_BYTES = 150;
 
 /**
  * The entry's file name for one path segment of a clip name: `<segment>.u8`, or, for a segment
  * too long for the file system, its first 80 characters, `~`, and 16 hex digits of its sha256
  * (distinct long names stay distinct).
  */
-export function entryFileName(segment: string, suffix = ''): string {
+function entryFileName(segment: string, suffix = ''): string {
   if (Buffer.byteLength(segment + suffix) <= MAX_ENTRY_NAME_BYTES) return segment + suffix;
   let head = segment.slice(0, 80);
   while (Buffer.byteLength(head) > 80) head = head.slice(0, -1);

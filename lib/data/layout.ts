@@ -24,7 +24,7 @@ import { readLabelCsv, readVocabulary, type LabeledClip } from './labels';
 export type LayoutKind = 'kaggle' | 'folderPerClass' | 'csv';
 
 /** Audio files a layout picks up. */
-export const AUDIO_FILE = /\.(wav|flac)$/i;
+const AUDIO_FILE = /\.(wav|flac)$/i;
 
 /** Labelled clips and where their audio is: file = `<dataDir>/<dataset>/<fname>`. */
 export interface LabelledSet {
@@ -60,7 +60,7 @@ export interface DataLayout {
 }
 
 /** Sorted audio files under `dir`, as paths relative to it ('/'-separated), recursively when `deep`. */
-export function listAudioTree(dir: string, deep = true): string[] {
+function listAudioTree(dir: string, deep = true): string[] {
   const out: string[] = [];
   const walk = (sub: string): void => {
     for (const d of readdirSync(join(dir, sub), { withFileTypes: true })) {

@@ -22,6 +22,7 @@ import { clipImageFromSamples, trimClip } from '../features/logmel';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 import {
   cacheEntryPath,
+  DEFAULT_FEATURE_CACHE,
   featureCacheDir,
   isValidCacheEntry,
   preprocessConfigHash,
@@ -131,7 +132,7 @@ export interface FolderScan {
 }
 
 /** Sorts the files directly inside `dir` (sorted names) into {@link FolderScan}'s three kinds. */
-export function scanDatasetFolder(dir: string): FolderScan {
+function scanDatasetFolder(dir: string): FolderScan {
   const scan: FolderScan = { audio: [], unsupported: [], other: [] };
   const names = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isFile() || d.isSymbolicLink()).map((d) => d.name).sort();
   for (const name of names) {
@@ -144,13 +145,13 @@ export function scanDatasetFolder(dir: string): FolderScan {
 }
 
 /** The label file that lists a dataset's clips in the Kaggle layout (`test` → sample_submission.csv). */
-export function datasetListFile(dataDir: string, dataset: string): string | null {
+function datasetListFile(dataDir: string, dataset: string): string | null {
   const path = join(dataDir, dataset === 'test' ? 'sample_submission.csv' : `${dataset}.csv`);
   return existsSync(path) ? path : null;
 }
 
 /** The `fname` column of a label file. */
-export function listedFnames(csvPath: string): string[] {
+function listedFnames(csvPath: string): string[] {
   const { header, records } = readCsvTable(csvPath, 'label file');
   const col = header.indexOf('fname');
   if (col < 0) throw new Error(`${csvPath}: no "fname" column (header: ${header.join(',')})`);
@@ -214,7 +215,7 @@ export async function preprocessDatasets(options: PreprocessOptions): Promise<Pr
   const started = Date.now();
   const config = options.config ?? withDefaults(PREPROCESS_DEFAULTS);
   checkPreprocessConfig(config);
-  const cacheRoot = options.cacheDir ?? 'work/features';
+  const cacheRoot = options.cacheDir ?? DEFAULT_FEATURE_CACHE;
   const requested = options.workers ?? availableParallelism();
   if (!Number.isInteger(requested) || requested < 0) throw new Error(`workers must be a non-negative integer, got ${requested}`);
   // More threads than cores only adds memory and contention.
@@ -387,7 +388,7 @@ export interface LoadClipImagesOptions {
  */
 export async function loadClipImages(options: LoadClipImagesOptions): Promise<ClipImage[]> {
   const config = options.config ?? withDefaults(PREPROCESS_DEFAULTS);
-  const cacheRoot = options.cacheDir ?? 'work/features';
+  const cacheRoot = options.cacheDir ?? DEFAULT_FEATURE_CACHE;
   const out: ClipImage[] = [];
   for (const fname of options.fnames) {
     const entry = cacheEntryPath(cacheRoot, config, options.dataset, fname);

@@ -31,7 +31,7 @@ export interface ClipProblem {
 }
 
 /** Audio formats the decoders read (lib/audio). */
-export const SUPPORTED_AUDIO_FORMATS = ['WAV', 'FLAC'] as const;
+const SUPPORTED_AUDIO_FORMATS = ['WAV', 'FLAC'] as const;
 
 /** Extensions of audio formats that exist but are not decoded here (for folder scans). */
 export const UNSUPPORTED_AUDIO_EXTENSIONS: Readonly<Record<string, string>> = {
@@ -53,7 +53,7 @@ export const UNSUPPORTED_AUDIO_EXTENSIONS: Readonly<Record<string, string>> = {
  * The container format of a file from its first bytes: 'WAV' and 'FLAC' are read by
  * lib/audio; anything else is returned by name ('MP3', 'OGG', …) or as 'unknown'.
  */
-export function sniffAudioFormat(head: Uint8Array): string {
+function sniffAudioFormat(head: Uint8Array): string {
   const ascii = (off: number, len: number) => String.fromCharCode(...head.subarray(off, off + len));
   if (head.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 4) === 'WAVE') return 'WAV';
   if (head.length >= 4 && ascii(0, 4) === 'fLaC') return 'FLAC';
@@ -72,7 +72,7 @@ export function sniffAudioFormat(head: Uint8Array): string {
 const HEAD_BYTES = 16;
 
 /** The problem with one clip, or null when it can be read. */
-export function checkClip(clip: ListedClip, dataDir: string): ClipProblem | null {
+function checkClip(clip: ListedClip, dataDir: string): ClipProblem | null {
   const problem = (kind: ClipProblemKind, detail: string): ClipProblem => ({ name: clip.name, path: clip.path, kind, detail });
   if (isAbsolute(clip.name) || clip.name.split(/[\\/]/).includes('..') || !isInside(dataDir, clip.path)) {
     return problem('outside the data folder', `"${clip.name}" resolves to ${resolve(clip.path)}, outside ${resolve(dataDir)}`);
@@ -159,7 +159,7 @@ export function validateAll(checks: readonly (() => unknown)[]): void {
 }
 
 /** The report of {@link validateClips}: one line per problem (at most `maxPerKind` per kind). */
-export function formatClipProblems(problems: readonly ClipProblem[], total: number, source: string, maxPerKind = 10): string {
+function formatClipProblems(problems: readonly ClipProblem[], total: number, source: string, maxPerKind = 10): string {
   const kinds: ClipProblemKind[] = ['outside the data folder', 'missing', 'not a file', 'unreadable', 'unsupported format'];
   const lines = [`${problems.length} of ${total} clip(s) listed in ${source} cannot be used:`];
   for (const kind of kinds) {

@@ -13,10 +13,10 @@ import { writeFileAtomicSync } from '../util/atomicWrite';
 import { tfjsToOnnx, type OnnxOutputActivation } from './onnxGraph';
 import { decodeModel, encodeModel, valueInfoDims, type Dim, type ModelProto } from './onnxProto';
 
-export const ONNX_FILE = 'model.onnx';
+const ONNX_FILE = 'model.onnx';
 
 /** Metadata keys written into every exported file. */
-export const META = {
+const META = {
   source: 'fat2019.source_sha256',
   classes: 'fat2019.classes',
   output: 'fat2019.output',

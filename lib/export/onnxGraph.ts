@@ -44,8 +44,8 @@ export interface TfjsToOnnxOptions {
 }
 
 /** Names of the graph's input and output. */
-export const ONNX_INPUT_NAME = 'input';
-export const ONNX_OUTPUT_NAME = 'output';
+const ONNX_INPUT_NAME = 'input';
+const ONNX_OUTPUT_NAME = 'output';
 
 /** What a layer converter gets: its layer, the ONNX values of its inputs, and the graph builder. */
 export interface LayerContext {
@@ -64,17 +64,17 @@ export type LayerConverter = (ctx: LayerContext) => OnnxValue[];
 const CONVERTERS = new Map<string, LayerConverter>();
 
 /** Adds (or replaces) the converter of tfjs layer class `className`. */
-export function registerOnnxLayer(className: string, converter: LayerConverter): void {
+function registerOnnxLayer(className: string, converter: LayerConverter): void {
   CONVERTERS.set(className, converter);
 }
 
 /** Layer classes the exporter converts. */
-export function onnxLayerClasses(): string[] {
+function onnxLayerClasses(): string[] {
   return [...CONVERTERS.keys()].sort();
 }
 
 /** Nodes and initializers being assembled, with unique names. */
-export class OnnxGraphBuilder {
+class OnnxGraphBuilder {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];
   private readonly used = new Set<string>();

@@ -13,7 +13,7 @@ export const ONNX_IR_VERSION = 8;
 export const ONNX_OPSET = 17;
 
 /** TensorProto.DataType values used here. */
-export const DATA_TYPE = { FLOAT: 1, INT64: 7 } as const;
+const DATA_TYPE = { FLOAT: 1, INT64: 7 } as const;
 /** AttributeProto.AttributeType values used here. */
 const ATTR_TYPE = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
 

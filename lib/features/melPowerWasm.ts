@@ -7,14 +7,14 @@
  */
 import { compileKernel } from '../wasm/load';
 // '.wasm.js' resolves to the generated '.wasm.ts' (TypeScript, tsx, esbuild); tslab's loader needs the '.js'.
-import { WASM_BASE64 } from './wasm/melPower.wasm.js';
+import { WASM_BASE64, type Exports } from './wasm/melPower.wasm.js';
 import { C5_1, C5_2, S3, S5_1, S5_2, SQRT1_2 } from './fft';
 import type { SparseMel } from './mel';
 import type { StftPlan } from './stft';
 
-interface MelPowerExports {
+/** melPower.c's functions (generated from its EXPORT-marked signatures) and the linker's heap base. */
+interface MelPowerExports extends Exports {
   __heap_base: WebAssembly.Global;
-  mel_power(plan: number, padded: number, frames: number, out: number, outStride: number): void;
 }
 
 const KERNEL_RADICES = new Set([2, 3, 4, 5, 8]);

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Architecture, PreprocessConfig } from '../config';
-import { cacheEntryPath, isValidCacheEntry, sourceStamp } from '../data/featureCache';
+import { cacheEntryPath, DEFAULT_FEATURE_CACHE, isValidCacheEntry, sourceStamp } from '../data/featureCache';
 import { readCsvTable, readVocabulary } from '../data/labels';
 import { listAudioFiles, loadClipImages, preprocessDatasets, type PreprocessProgress } from '../data/preprocess';
 import { datasetClips, validateClips } from '../data/validateClips';
@@ -150,7 +150,7 @@ function startPreprocessing(options: PredictDatasetOptions, dataset: string, cac
  */
 export async function predictDataset(options: PredictDatasetOptions): Promise<DatasetPrediction> {
   const dataset = options.dataset ?? 'test';
-  const cacheDir = options.cacheDir ?? 'work/features';
+  const cacheDir = options.cacheDir ?? DEFAULT_FEATURE_CACHE;
   const chunkClips = options.chunkClips ?? 256;
   if (!Number.isInteger(chunkClips) || chunkClips < 1) throw new Error(`chunkClips must be an integer >= 1, got ${chunkClips}`);
   if (!options.ensemble && !options.runDir) throw new Error('predictDataset: give runDir or ensemble');

@@ -47,7 +47,7 @@ export class PyObject {
 }
 
 /** numpy dtype as numpy pickles it: kind and byte order from `numpy.dtype(name)` + BUILD state. */
-export class NpDtype {
+class NpDtype {
   byteOrder = '|';
   constructor(readonly name: string) {}
 }
@@ -78,7 +78,7 @@ export interface UnpickleResult {
 }
 
 /** A refused or malformed pickle; the message names the source and the problem. */
-export class UnpicklingError extends Error {}
+class UnpicklingError extends Error {}
 
 /**
  * Modules whose every name is refused as soon as a GLOBAL names it: they run programs, touch
@@ -557,9 +557,4 @@ function parseStringText(s: string, err: (m: string) => never): string {
 
 function decodeRawUnicodeEscape(s: string): string {
   return s.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, a: string | undefined, b: string | undefined) => String.fromCodePoint(parseInt((a ?? b)!, 16)));
-}
-
-/** `map.get(key)` for a pickled dict (Map), or undefined when `value` is not a dict. */
-export function dictGet(value: unknown, key: string): unknown {
-  return value instanceof Map ? value.get(key) : undefined;
 }

@@ -13,7 +13,7 @@
  * storage and strides; {@link tensorToFloat32} copies one out as a contiguous Float32Array.
  */
 import { readFileSync } from 'node:fs';
-import { PyGlobal, registerReducer, unpickle, UnpicklingError } from './pickle';
+import { PyGlobal, registerReducer, unpickle } from './pickle';
 import { readZipEntries, type ZipEntry } from './zip';
 
 /** Element types of torch storages (`torch.FloatStorage` → float32, …). */
@@ -52,7 +52,7 @@ export class TorchTensor {
 }
 
 /** Thrown for unreadable torch files; the message names the file. */
-export class TorchFileError extends Error {}
+class TorchFileError extends Error {}
 
 const asNumberList = (v: unknown): number[] => (Array.isArray(v) ? v.map(Number) : []);
 
@@ -310,4 +310,3 @@ function halfToFloat(h: number): number {
   return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
-export { UnpicklingError };

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config';
-import { batchNorm, scaledWidth } from './head';
+import { scaledWidth } from './head';
 import { initModel } from './init';
 import { activation, add, convBnAct, maxPool3s2, poolLinearHead, type Activation } from './layers';
 import { registerArchitecture } from './registry';

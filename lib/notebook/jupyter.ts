@@ -63,7 +63,7 @@ export function cellSource(cell: { source: string | string[] }): string {
  * A copy of `nb` with a code cell tagged `injected-parameters` holding `code` right after the
  * first cell tagged `parameters` (papermill's convention). Throws when no cell is tagged.
  */
-export function injectParameters(nb: NotebookJson, code: string, name = 'notebook'): NotebookJson {
+function injectParameters(nb: NotebookJson, code: string, name = 'notebook'): NotebookJson {
   const at = nb.cells.findIndex((c) => (c.metadata?.tags ?? []).includes('parameters'));
   if (at < 0) throw new Error(`${name}: parameters to inject, but no cell is tagged 'parameters'`);
   const cell = { cell_type: 'code', source: code, outputs: [], execution_count: null, metadata: { tags: ['injected-parameters'] } };
@@ -71,7 +71,7 @@ export function injectParameters(nb: NotebookJson, code: string, name = 'noteboo
 }
 
 /** The text of a cell's outputs (streams, errors, text/plain), as a reader of a failure wants it. */
-export function outputText(outputs: readonly CellOutput[]): string {
+function outputText(outputs: readonly CellOutput[]): string {
   return outputs
     .map((o) => {
       if (o.output_type === 'stream') return o.text;
@@ -131,13 +131,3 @@ function cellFailure(path: string, index: number, source: string, why: string, o
   return `CELL FAILED: cell ${index} of ${path} (${why})\n------ source ------\n${source}\n------ output ------\n${cut(output)}\n--------------------`;
 }
 
-/** Error outputs of an executed notebook: `[cell index, "ename: evalue"]`. */
-export function notebookErrors(nb: NotebookJson): [number, string][] {
-  const out: [number, string][] = [];
-  nb.cells.forEach((c, i) => {
-    for (const o of (c.outputs ?? []) as { output_type?: string; ename?: string; evalue?: string }[]) {
-      if (o.output_type === 'error') out.push([i, `${o.ename}: ${o.evalue}`]);
-    }
-  });
-  return out;
-}

@@ -77,7 +77,7 @@ export function signFrames(key: string, frames: readonly (string | Buffer)[]): s
 }
 
 /** A running tslab kernel and the client connected to it. */
-export class KernelClient {
+class KernelClient {
   private readonly session = randomUUID();
   private readonly waiters = new Map<string, (channel: 'shell' | 'iopub', msg: Message) => void>();
   private sendQueue: Promise<unknown> = Promise.resolve();

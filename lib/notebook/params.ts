@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { DEFAULT_FEATURE_CACHE } from '../data/featureCache';
 
 /**
  * Notebook parameters: where the project is, which data folder and run folder a notebook uses,
@@ -108,7 +109,7 @@ export function notebookParams(
     root,
     dataDir: fromRoot(pick(ENV_DATA_DIR, defaults.dataDir), root),
     runDir: fromRoot(pick(ENV_RUN_DIR, runDir), root),
-    cacheDir: fromRoot(pick(ENV_CACHE_DIR, 'work/features'), root),
+    cacheDir: fromRoot(pick(ENV_CACHE_DIR, DEFAULT_FEATURE_CACHE), root),
     quick,
   };
 }

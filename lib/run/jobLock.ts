@@ -29,7 +29,7 @@ export class JobLockedError extends Error {
 }
 
 /** True when process `pid` exists on this host (EPERM: it exists but belongs to someone else). */
-export function processAlive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);

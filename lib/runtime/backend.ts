@@ -55,7 +55,7 @@ export interface InitBackendOptions {
 
 const ORDER: BackendFlavour[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
 /** Most wasm threads: tfjs pre-creates 8 pthread workers and caps XNNPACK's pool there. */
-export const MAX_WASM_THREADS = 8;
+const MAX_WASM_THREADS = 8;
 const STATE_KEY = Symbol.for('fat2019.backend.state');
 
 interface BackendState {

@@ -1,5 +1,6 @@
 /** Training: loss, optimizer, schedule, fit loop, callbacks, checkpoints, default batches. */
-export { bceWithLogits } from './loss';
+// Training losses live with the task (lib/task), which inference may import.
+export { bceWithLogits } from '../task/task';
 export { AdamW, trainableVariables } from './adamw';
 export type { AdamWState, AdamWStepParams, NamedVariable } from './adamw';
 export { oneCycleLr, oneCycleBeta1, oneCyclePhase, annealingCos } from './oneCycle';

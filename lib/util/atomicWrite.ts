@@ -13,7 +13,7 @@ const MAX_NAME_BYTES = 255;
  * file system's name limit, a short hashed name in the same folder (so a long target name
  * never fails with ENAMETOOLONG on the temp file alone).
  */
-export function tempPathFor(path: string): string {
+function tempPathFor(path: string): string {
   const suffix = `.${process.pid}.${Date.now().toString(36)}.${counter++}.tmp`;
   const name = basename(path);
   if (Buffer.byteLength(name + suffix) <= MAX_NAME_BYTES) return `${path}${suffix}`;

@@ -184,7 +184,7 @@ export interface HeatmapOptions extends ChartOptions {
 }
 
 /** Converts {@link HeatmapValues} to nested lists `[rows][cols]`, checking the shape. */
-export function toRows(values: HeatmapValues): number[][] {
+function toRows(values: HeatmapValues): number[][] {
   if (Array.isArray(values)) {
     const cols = values.length > 0 ? values[0].length : 0;
     values.forEach((r, i) => {

@@ -45,10 +45,10 @@ export const NOISE_BELOW_DB_RANGE: readonly [number, number] = [20, 40];
 /** Every recording is scaled so that its peak is this before the event gain. */
 export const SOURCE_PEAK = 0.9;
 /** Chance of each extra event (a repeat of one of the clip's labels), up to {@link MAX_EVENTS}. */
-export const EXTRA_EVENT_CHANCE = 0.35;
+const EXTRA_EVENT_CHANCE = 0.35;
 export const MAX_EVENTS = 3;
 /** A clip lasts at most its longest event / U(MIN_EVENT_COVERAGE, 1) (but at least minSeconds). */
-export const MIN_EVENT_COVERAGE = 0.4;
+const MIN_EVENT_COVERAGE = 0.4;
 
 /** One sound event of a clip. */
 export interface DemoEventPlan {
@@ -104,7 +104,7 @@ export function multiLabelPlan(rng: Rng, n: number, rate: number): number[] {
 }
 
 /** Log-uniform duration in [min, max] seconds, as a sample count. */
-export function drawFrames(rng: Rng, minSeconds: number, maxSeconds: number, sampleRate: number): number {
+function drawFrames(rng: Rng, minSeconds: number, maxSeconds: number, sampleRate: number): number {
   const sec = Math.exp(Math.log(minSeconds) + rng.uniform() * (Math.log(maxSeconds) - Math.log(minSeconds)));
   return Math.max(1, Math.round(sec * sampleRate));
 }

@@ -49,7 +49,7 @@ function missingPackageError(detail: string): Error {
 }
 
 /** Throws the missing-package Error when `samplesDir` does not exist. */
-export function checkSamplesDir(samplesDir: string): void {
+function checkSamplesDir(samplesDir: string): void {
   if (!existsSync(samplesDir)) throw missingPackageError(`folder not found: ${samplesDir}`);
 }
 

@@ -32,7 +32,7 @@ export function rateChangedLength(n: number, rate: number): number {
 }
 
 /** Samples of a fade-in / fade-out applied where an excerpt cuts a recording (5 ms at 44.1 kHz). */
-export const EXCERPT_FADE_SAMPLES = 220;
+const EXCERPT_FADE_SAMPLES = 220;
 
 /**
  * Adds `event` into `mix` `[frames]` (float64 accumulator) with linear interpolation for the rate
@@ -104,7 +104,7 @@ export function colouredNoise(frames: number, colour: NoiseColour, rng: Rng): Fl
 }
 
 /** Peak the final clip may reach; louder mixes are scaled down to it (no clipping). */
-export const CLIP_PEAK_LIMIT = 0.99;
+const CLIP_PEAK_LIMIT = 0.99;
 
 /**
  * Renders one clip: every event mixed in, then noise of `colour` whose RMS is `noiseBelowDb`

@@ -16,6 +16,9 @@
 
 typedef v128_t f64x2;
 
+/* Marks an exported function (scripts/build-wasm.ts reads the marked signatures). */
+#define EXPORT
+
 /* All fields 4 bytes (wasm32 pointers), in this order: JavaScript writes them by index. */
 typedef struct {
   int32_t half;            /* n_fft / 2: length of the inner complex FFT */
@@ -251,7 +254,7 @@ static void untangle_power(const Plan *P) {
  * Mel power of frames [0, frames) of `padded` into out[m·out_stride + t] (float64, `[n_mels][…]`).
  * Every stage must be a radix 2, 3, 4, 5 or 8 (JavaScript checks before it calls).
  */
-void mel_power(const Plan *P, const float *padded, int32_t frames, double *out, int32_t out_stride) {
+EXPORT void mel_power(const Plan *P, const float *padded, int32_t frames, double *out, int32_t out_stride) {
   const int32_t n_mels = P->n_mels;
   for (int32_t t = 0; t < frames; t += 2) {
     const int32_t pair = t + 1 < frames;

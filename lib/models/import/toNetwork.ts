@@ -77,7 +77,7 @@ export const IMPORTABLE_ARCHITECTURES: readonly string[] = [...Object.keys(POOLI
  * The network's width multiplier, head units and class count implied by the checkpoint's first
  * conv and last linear (fastai head: Linear(headUnits → classes) last).
  */
-export function inferShape(ckpt: TorchCheckpoint, source: string): { widthMultiplier: number; headUnits: number; numClasses: number } {
+function inferShape(ckpt: TorchCheckpoint, source: string): { widthMultiplier: number; headUnits: number; numClasses: number } {
   const firstConv = ckpt.layers.find((l) => l.kind === 'conv2d');
   const lastLinear = [...ckpt.layers].reverse().find((l) => l.kind === 'linear');
   if (!firstConv || !lastLinear) {

@@ -6,9 +6,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { trainKernels, offsetOf } from './trainWasm';
-import type { WasmBackendLike } from './wasmOps';
+import type { WasmBackendLike } from './wasmBackend';
 
-export const ADAMW_KERNEL = 'Fat2019AdamW';
+const ADAMW_KERNEL = 'Fat2019AdamW';
 
 /** Per-step constants, as the op-by-op path uses them (rounded to float32 by the kernel). */
 export interface AdamWConstants {

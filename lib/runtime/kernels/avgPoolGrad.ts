@@ -7,7 +7,7 @@
  * go to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapF32, WasmBackendLike } from './wasmOps';
+import { heapF32, WasmBackendLike } from './wasmBackend';
 
 interface PoolGradAttrs {
   filterSize: number | [number, number];

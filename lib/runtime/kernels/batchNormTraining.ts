@@ -20,12 +20,12 @@
  * one with the stock layer.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapF32, WasmBackendLike } from './wasmOps';
+import { heapF32, WasmBackendLike } from './wasmBackend';
 import { trainKernels, trainContext, bnForwardOp, bnBackwardOp, offsetOf } from './trainWasm';
 
 /** Kernel names of the C forward/backward (wasm backend only; ./wasm/trainKernels.c). */
-export const BN_TRAIN_FORWARD = 'Fat2019BatchNormTrainForward';
-export const BN_TRAIN_BACKWARD = 'Fat2019BatchNormTrainBackward';
+const BN_TRAIN_FORWARD = 'Fat2019BatchNormTrainForward';
+const BN_TRAIN_BACKWARD = 'Fat2019BatchNormTrainBackward';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
 
@@ -163,7 +163,7 @@ export function batchNormTraining(
  * the project's wasm Mean sums columns in float64 and scales by 1/rows (./reduce), Sub and
  * Square round each result to float32, so the statistics come out the same. null off wasm.
  */
-export function wasmMoments(x: tf.Tensor): { mean: tf.Tensor1D; variance: tf.Tensor1D } | null {
+function wasmMoments(x: tf.Tensor): { mean: tf.Tensor1D; variance: tf.Tensor1D } | null {
   if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32' || x.rank < 2) return null;
   const backend = tf.backend() as unknown as WasmBackendLike;
   if (!backend.dataIdMap.get(x.dataId)) return null;

@@ -17,7 +17,7 @@
  * ≈3e-6 of the largest |y|).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { WasmBackendLike } from './wasmOps';
+import type { WasmBackendLike } from './wasmBackend';
 import { trainContext, convForwardOp, offsetOf } from './trainWasm';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };

@@ -21,7 +21,8 @@
  * Layout: NHWC only; filters [fh, fw, Ci, Co]; dilation 1 (as tfjs' conv2d gradient requires).
  */
 import * as tf from '@tensorflow/tfjs';
-import { WasmOps, WasmBackendLike, pair } from './wasmOps';
+import { WasmOps, pair } from './wasmOps';
+import { WasmBackendLike } from './wasmBackend';
 import { trainContext, filterGradOp, offsetOf, backendMemory } from './trainWasm';
 
 interface ConvGradAttrs {

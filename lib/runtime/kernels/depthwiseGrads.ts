@@ -19,7 +19,8 @@
  * Dilation 1 only, as tfjs' depthwise gradient itself requires.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapF32, WasmOps, type WasmBackendLike } from './wasmOps';
+import { WasmOps } from './wasmOps';
+import { heapF32, type WasmBackendLike } from './wasmBackend';
 
 interface DepthwiseGradAttrs {
   strides: number | [number, number];

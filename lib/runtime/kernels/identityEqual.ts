@@ -12,7 +12,7 @@
  *   loop here with the innermost axis contiguous; same shapes and other dtypes keep the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WasmBackendLike, heapF32 } from './wasmOps';
+import { WasmBackendLike, heapF32 } from './wasmBackend';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
 

@@ -51,25 +51,75 @@ export interface CustomKernelOptions {
   reluGrad?: boolean;
 }
 
+/** A wasm kernel the project registers in place of (or beside) tfjs' own. */
+interface KernelEntry {
+  kernel: string;
+  /** The function to register, given the stock one (undefined where tfjs has none). */
+  make: (stock: tf.KernelFunc | undefined) => unknown;
+  /** Installed only where a stock kernel is registered (the wasm backend is loaded). */
+  needsStock: boolean;
+  /** restoreStockKernels leaves it (wasm has no stock kernel training could use instead). */
+  keep?: boolean;
+}
+/** A gradient the project registers in place of tfjs' own. */
+interface GradientEntry {
+  gradient: tf.GradConfig;
+  /** Registers the kernel the gradient calls (a new kernel name). */
+  setup?: () => void;
+}
+/** Something that is not a kernel: the BatchNormalization layer's training path. */
+interface LayerEntry {
+  layer: string;
+  install: () => void;
+  uninstall: () => void;
+}
+/** One line of the table: the option that turns it on (all on by default) and what it installs. */
+type CustomKernel = { option: keyof CustomKernelOptions } & (KernelEntry | GradientEntry | LayerEntry);
+
+const always = (f: unknown) => () => f;
+
+/**
+ * Every custom kernel, gradient and layer, in the order they are installed. registerCustomKernels,
+ * restoreStockKernels and installedCustomKernels all read this one table.
+ */
+const CUSTOM_KERNELS: CustomKernel[] = [
+  { option: 'conv2dBackpropFilter', kernel: 'Conv2DBackpropFilter', make: always(conv2dBackpropFilterWasm), needsStock: false, keep: true },
+  { option: 'conv2dBackpropInput', kernel: 'Conv2DBackpropInput', make: makeConv2dBackpropInputWasm, needsStock: false },
+  { option: 'depthwiseGrads', kernel: 'DepthwiseConv2dNativeBackpropFilter', make: always(depthwiseBackpropFilterWasm), needsStock: false, keep: true },
+  { option: 'depthwiseGrads', kernel: 'DepthwiseConv2dNativeBackpropInput', make: always(depthwiseBackpropInputWasm), needsStock: false, keep: true },
+  { option: 'reductions', kernel: 'Sum', make: (stock) => makeLeadingReduceWasm('Sum', stock!), needsStock: true },
+  { option: 'reductions', kernel: 'Mean', make: (stock) => makeLeadingReduceWasm('Mean', stock!), needsStock: true },
+  { option: 'batchNormGrad', gradient: fusedBatchNormGradConfig },
+  { option: 'avgPoolGrad', kernel: 'AvgPoolGrad', make: (stock) => makeAvgPoolGradWasm(stock!), needsStock: true },
+  { option: 'maxPoolGrad', kernel: 'MaxPoolGrad', make: always(maxPoolGradWasm), needsStock: true },
+  { option: 'reluGrad', gradient: reluGradConfig, setup: registerReluGradKernel },
+  { option: 'identity', kernel: 'Identity', make: (stock) => makeIdentityWasm(stock!), needsStock: true },
+  { option: 'equal', kernel: 'Equal', make: (stock) => makeEqualWasm(stock!), needsStock: true },
+  { option: 'convForward', kernel: 'Conv2D', make: (stock) => makeConv2DWasm(stock!), needsStock: true },
+  { option: 'convForward', kernel: 'FusedConv2D', make: (stock) => makeFusedConv2DWasm(stock!), needsStock: true },
+  // The layer's C forward/backward kernels (wasm; used only when WebAssembly SIMD runs them).
+  { option: 'batchNormTraining', layer: 'BatchNormalization',
+    install: () => { registerBatchNormTrainKernels(); installBatchNormTraining(); }, uninstall: uninstallBatchNormTraining },
+];
+
+/** The name an entry has in BackendInfo.customKernels. */
+function installedName(e: CustomKernel): string {
+  if ('kernel' in e) return `wasm:${e.kernel}`;
+  if ('gradient' in e) return `grad:${e.gradient.kernelName}`;
+  return `layers:${e.layer}`;
+}
+
 interface KernelState {
   installed: Set<string>;
-  stockBackpropInput?: tf.KernelConfig;
-  stockBatchNormGrad?: tf.GradConfig;
-  stockReductions?: Record<string, tf.KernelConfig>;
-  stockAvgPoolGrad?: tf.KernelConfig;
-  stockMaxPoolGrad?: tf.KernelConfig;
-  stockIdentity?: tf.KernelConfig;
-  stockEqual?: tf.KernelConfig;
-  stockConv2D?: tf.KernelConfig;
-  stockFusedConv2D?: tf.KernelConfig;
-  stockReluGrad?: tf.GradConfig;
+  /** What each installed name replaced (tfjs' own kernel or gradient), to put back. */
+  stock: Map<string, tf.KernelConfig | tf.GradConfig>;
 }
 
 const STATE_KEY = Symbol.for('fat2019.customKernels.state');
 
 function state(): KernelState {
   const g = globalThis as Record<symbol, unknown>;
-  if (!g[STATE_KEY]) g[STATE_KEY] = { installed: new Set<string>() } satisfies KernelState;
+  if (!g[STATE_KEY]) g[STATE_KEY] = { installed: new Set<string>(), stock: new Map() } satisfies KernelState;
   return g[STATE_KEY] as KernelState;
 }
 
@@ -79,185 +129,60 @@ export function installedCustomKernels(): string[] {
 }
 
 /**
- * Installs the wasm conv-gradient kernels and the batch-norm gradient (all backends). Call it
- * after the wasm backend is initialised: the stock `Conv2DBackpropInput`, kept as the fallback
- * for NCHW, gets its wasm bindings from the backend's setup. Returns the names installed.
+ * Installs the custom kernels, gradients and layer the options leave on (all by default). Call
+ * it after the wasm backend is initialised: the kernels that wrap a stock wasm kernel (kept as
+ * their fallback) are installed only where it is registered. Returns the names installed.
  */
 export function registerCustomKernels(options: CustomKernelOptions = {}): string[] {
   const st = state();
-  const want = {
-    conv2dBackpropFilter: options.conv2dBackpropFilter ?? true,
-    conv2dBackpropInput: options.conv2dBackpropInput ?? true,
-    depthwiseGrads: options.depthwiseGrads ?? true,
-    batchNormGrad: options.batchNormGrad ?? true,
-    reductions: options.reductions ?? true,
-    batchNormTraining: options.batchNormTraining ?? true,
-    avgPoolGrad: options.avgPoolGrad ?? true,
-    maxPoolGrad: options.maxPoolGrad ?? true,
-    identity: options.identity ?? true,
-    equal: options.equal ?? true,
-    convForward: options.convForward ?? true,
-    reluGrad: options.reluGrad ?? true,
-  };
-  if (want.conv2dBackpropFilter && !st.installed.has('wasm:Conv2DBackpropFilter')) {
-    if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
-    tf.registerKernel({
-      kernelName: 'Conv2DBackpropFilter',
-      backendName: 'wasm',
-      kernelFunc: conv2dBackpropFilterWasm as unknown as tf.KernelFunc,
-    });
-    st.installed.add('wasm:Conv2DBackpropFilter');
-  }
-  if (want.conv2dBackpropInput && !st.installed.has('wasm:Conv2DBackpropInput')) {
-    const stock = tf.getKernel('Conv2DBackpropInput', 'wasm');
-    if (stock) {
-      st.stockBackpropInput = stock;
-      tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  for (const e of CUSTOM_KERNELS) {
+    const name = installedName(e);
+    if (!(options[e.option] ?? true) || st.installed.has(name)) continue;
+    if ('kernel' in e) {
+      const stock = (st.stock.get(name) as tf.KernelConfig | undefined) ?? tf.getKernel(e.kernel, 'wasm');
+      if (e.needsStock && !stock) continue;
+      if (stock) {
+        st.stock.set(name, stock);
+        tf.unregisterKernel(e.kernel, 'wasm');
+      }
+      tf.registerKernel({ kernelName: e.kernel, backendName: 'wasm', kernelFunc: e.make(stock?.kernelFunc) as tf.KernelFunc });
+    } else if ('gradient' in e) {
+      e.setup?.();
+      const stock = tf.getGradient(e.gradient.kernelName);
+      if (stock) st.stock.set(name, stock);
+      tf.registerGradient(e.gradient);
+    } else {
+      e.install();
     }
-    tf.registerKernel({
-      kernelName: 'Conv2DBackpropInput',
-      backendName: 'wasm',
-      kernelFunc: makeConv2dBackpropInputWasm(st.stockBackpropInput?.kernelFunc) as unknown as tf.KernelFunc,
-    });
-    st.installed.add('wasm:Conv2DBackpropInput');
-  }
-  if (want.depthwiseGrads) {
-    const kernels = [
-      ['DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilterWasm],
-      ['DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInputWasm],
-    ] as const;
-    for (const [kernelName, kernelFunc] of kernels) {
-      if (st.installed.has(`wasm:${kernelName}`)) continue;
-      if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
-      tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-      st.installed.add(`wasm:${kernelName}`);
-    }
-  }
-  if (want.reductions) {
-    for (const kind of ['Sum', 'Mean'] as const) {
-      if (st.installed.has(`wasm:${kind}`)) continue;
-      const stock = st.stockReductions?.[kind] ?? tf.getKernel(kind, 'wasm');
-      // Without a stock kernel (wasm not loaded) there is nothing to fall back on: skip.
-      if (!stock) continue;
-      st.stockReductions = { ...st.stockReductions, [kind]: stock };
-      tf.unregisterKernel(kind, 'wasm');
-      tf.registerKernel({
-        kernelName: kind,
-        backendName: 'wasm',
-        kernelFunc: makeLeadingReduceWasm(kind, stock.kernelFunc) as unknown as tf.KernelFunc,
-      });
-      st.installed.add(`wasm:${kind}`);
-    }
-  }
-  if (want.batchNormGrad && !st.installed.has('grad:FusedBatchNorm')) {
-    st.stockBatchNormGrad = tf.getGradient('FusedBatchNorm');
-    tf.registerGradient(fusedBatchNormGradConfig);
-    st.installed.add('grad:FusedBatchNorm');
-  }
-  if (want.avgPoolGrad && !st.installed.has('wasm:AvgPoolGrad')) {
-    const stock = st.stockAvgPoolGrad ?? tf.getKernel('AvgPoolGrad', 'wasm');
-    // Without the stock kernel (wasm not loaded) there is nothing to fall back on: skip.
-    if (stock) {
-      st.stockAvgPoolGrad = stock;
-      tf.unregisterKernel('AvgPoolGrad', 'wasm');
-      tf.registerKernel({ kernelName: 'AvgPoolGrad', backendName: 'wasm', kernelFunc: makeAvgPoolGradWasm(stock.kernelFunc) as unknown as tf.KernelFunc });
-      st.installed.add('wasm:AvgPoolGrad');
-    }
-  }
-  if (want.maxPoolGrad && !st.installed.has('wasm:MaxPoolGrad')) {
-    const stock = st.stockMaxPoolGrad ?? tf.getKernel('MaxPoolGrad', 'wasm');
-    // Only where the wasm backend is registered (its stock kernel is there to replace).
-    if (stock) {
-      st.stockMaxPoolGrad = stock;
-      tf.unregisterKernel('MaxPoolGrad', 'wasm');
-      tf.registerKernel({ kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGradWasm as unknown as tf.KernelFunc });
-      st.installed.add('wasm:MaxPoolGrad');
-    }
+    st.installed.add(name);
   }
   // The fused AdamW update (a new kernel name; used by lib/train/adamw.ts only where registered).
   registerAdamWKernel();
-  if (want.reluGrad && !st.installed.has('grad:Relu')) {
-    registerReluGradKernel();
-    st.stockReluGrad = tf.getGradient('Relu');
-    tf.registerGradient(reluGradConfig);
-    st.installed.add('grad:Relu');
-  }
-  const wrapped = [
-    ['Identity', want.identity, 'stockIdentity', makeIdentityWasm],
-    ['Equal', want.equal, 'stockEqual', makeEqualWasm],
-    ['Conv2D', want.convForward, 'stockConv2D', makeConv2DWasm],
-    ['FusedConv2D', want.convForward, 'stockFusedConv2D', makeFusedConv2DWasm],
-  ] as const;
-  for (const [kernelName, on, key, make] of wrapped) {
-    if (!on || st.installed.has(`wasm:${kernelName}`)) continue;
-    const stock = st[key] ?? tf.getKernel(kernelName, 'wasm');
-    // Only where the wasm backend is registered (its stock kernel is there to wrap).
-    if (!stock) continue;
-    st[key] = stock;
-    tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: make(stock.kernelFunc) as unknown as tf.KernelFunc });
-    st.installed.add(`wasm:${kernelName}`);
-  }
-  if (want.batchNormTraining && !st.installed.has('layers:BatchNormalization')) {
-    // The layer's C forward/backward kernels (wasm; used only when WebAssembly SIMD runs them).
-    registerBatchNormTrainKernels();
-    installBatchNormTraining();
-    st.installed.add('layers:BatchNormalization');
-  }
   return installedCustomKernels();
 }
 
 /**
- * Puts back tfjs' own `Conv2DBackpropInput`, batch-norm gradient and layer (for A/B benchmarks and
- * tests). `Conv2DBackpropFilter` stays: wasm has no stock kernel and training needs one.
+ * Puts back tfjs' own kernels, gradients and layer (for A/B benchmarks and tests); `which`
+ * names what stays custom with `false`. The conv filter and depthwise gradients stay: wasm has
+ * no stock kernel and training needs one.
  */
-export function restoreStockKernels(
-  which: { conv2dBackpropInput?: boolean; batchNormGrad?: boolean; reductions?: boolean; batchNormTraining?: boolean; avgPoolGrad?: boolean; maxPoolGrad?: boolean; identity?: boolean; equal?: boolean; convForward?: boolean; reluGrad?: boolean } = {},
-): void {
+export function restoreStockKernels(which: Omit<CustomKernelOptions, 'conv2dBackpropFilter' | 'depthwiseGrads'> = {}): void {
   const st = state();
-  if ((which.reluGrad ?? true) && st.installed.has('grad:Relu') && st.stockReluGrad) {
-    tf.registerGradient(st.stockReluGrad);
-    st.installed.delete('grad:Relu');
-  }
-  for (const [kernelName, on, config] of [['Identity', which.identity, st.stockIdentity], ['Equal', which.equal, st.stockEqual],
-    ['Conv2D', which.convForward, st.stockConv2D], ['FusedConv2D', which.convForward, st.stockFusedConv2D]] as const) {
-    if ((on ?? true) && st.installed.has(`wasm:${kernelName}`) && config) {
-      tf.unregisterKernel(kernelName, 'wasm');
-      tf.registerKernel(config);
-      st.installed.delete(`wasm:${kernelName}`);
+  for (const e of [...CUSTOM_KERNELS].reverse()) {
+    const name = installedName(e);
+    if (('kernel' in e && e.keep) || !((which as CustomKernelOptions)[e.option] ?? true) || !st.installed.has(name)) continue;
+    if ('layer' in e) {
+      e.uninstall();
+    } else {
+      const stock = st.stock.get(name);
+      if (!stock) continue;
+      if ('kernel' in e) {
+        tf.unregisterKernel(e.kernel, 'wasm');
+        tf.registerKernel(stock as tf.KernelConfig);
+      } else {
+        tf.registerGradient(stock as tf.GradConfig);
+      }
     }
-  }
-  if ((which.avgPoolGrad ?? true) && st.installed.has('wasm:AvgPoolGrad') && st.stockAvgPoolGrad) {
-    tf.unregisterKernel('AvgPoolGrad', 'wasm');
-    tf.registerKernel(st.stockAvgPoolGrad);
-    st.installed.delete('wasm:AvgPoolGrad');
-  }
-  if ((which.maxPoolGrad ?? true) && st.installed.has('wasm:MaxPoolGrad') && st.stockMaxPoolGrad) {
-    tf.unregisterKernel('MaxPoolGrad', 'wasm');
-    tf.registerKernel(st.stockMaxPoolGrad);
-    st.installed.delete('wasm:MaxPoolGrad');
-  }
-  if ((which.batchNormTraining ?? true) && st.installed.has('layers:BatchNormalization')) {
-    uninstallBatchNormTraining();
-    st.installed.delete('layers:BatchNormalization');
-  }
-  const input = which.conv2dBackpropInput ?? true;
-  const bn = which.batchNormGrad ?? true;
-  if ((which.reductions ?? true) && st.stockReductions) {
-    for (const [kind, config] of Object.entries(st.stockReductions)) {
-      if (!st.installed.has(`wasm:${kind}`)) continue;
-      tf.unregisterKernel(kind, 'wasm');
-      tf.registerKernel(config);
-      st.installed.delete(`wasm:${kind}`);
-    }
-  }
-  if (input && st.installed.has('wasm:Conv2DBackpropInput') && st.stockBackpropInput) {
-    tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
-    tf.registerKernel(st.stockBackpropInput);
-    st.installed.delete('wasm:Conv2DBackpropInput');
-  }
-  if (bn && st.installed.has('grad:FusedBatchNorm') && st.stockBatchNormGrad) {
-    tf.registerGradient(st.stockBatchNormGrad);
-    st.installed.delete('grad:FusedBatchNorm');
+    st.installed.delete(name);
   }
 }

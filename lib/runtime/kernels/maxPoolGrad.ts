@@ -8,7 +8,7 @@
  * window's first maximum in row-major order, as cpu's `maxPoolPositions`, and adds dy there.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapF32, WasmBackendLike } from './wasmOps';
+import { heapF32, WasmBackendLike } from './wasmBackend';
 
 interface MaxPoolGradAttrs {
   filterSize: number | [number, number];

@@ -11,7 +11,7 @@
  * same order, so the same result as the JavaScript loop, ≈10× faster for few columns).
  */
 import * as tf from '@tensorflow/tfjs';
-import { WasmBackendLike, heapF32 } from './wasmOps';
+import { WasmBackendLike, heapF32 } from './wasmBackend';
 import { trainContext, colSumsOp, offsetOf } from './trainWasm';
 
 /** Number of leading axes reduced, or -1 when `axes` are not exactly 0..k−1 (k < rank). */

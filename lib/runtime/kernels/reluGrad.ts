@@ -5,10 +5,10 @@
  * product dy · step(x).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { WasmBackendLike } from './wasmOps';
+import type { WasmBackendLike } from './wasmBackend';
 import { trainContext, reluGradOp, offsetOf } from './trainWasm';
 
-export const RELU_GRAD_KERNEL = 'Fat2019ReluGrad';
+const RELU_GRAD_KERNEL = 'Fat2019ReluGrad';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
 

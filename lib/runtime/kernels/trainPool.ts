@@ -16,7 +16,7 @@
  * FAT2019_TRAIN_HELPER=0 turns the helper off (everything then runs on the calling thread).
  */
 import { Worker } from 'node:worker_threads';
-import type { TrainKernelExports } from './trainWasm';
+import type { Exports as TrainKernelExports } from './wasm/trainKernels.wasm.js';
 
 export type KernelName = keyof TrainKernelExports;
 /** A kernel call: name and arguments (numbers; pointers are heap byte offsets). */
@@ -57,21 +57,14 @@ interface Helper {
   worker: Worker;
   ctrl: Int32Array;
   args: Float64Array;
-  names: string[];
+  names: readonly string[];
   seq: number;
 }
 
 const helpers = new WeakMap<WebAssembly.Memory, Helper | null>();
 let helpersEnabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_TRAIN_HELPER ?? '' : '');
 
-/** Turns the helper thread off (all halves on the calling thread) or on; returns the previous setting. */
-export function setTrainHelperEnabled(on: boolean): boolean {
-  const was = helpersEnabled;
-  helpersEnabled = on;
-  return was;
-}
-
-function startHelper(memory: WebAssembly.Memory, module: WebAssembly.Module, names: string[]): Helper | null {
+function startHelper(memory: WebAssembly.Memory, module: WebAssembly.Module, names: readonly string[]): Helper | null {
   try {
     const sab = new SharedArrayBuffer(32 + 8 * (MAX_ARGS + 1));
     const ctrl = new Int32Array(sab, 0, 8);
@@ -92,7 +85,7 @@ function startHelper(memory: WebAssembly.Memory, module: WebAssembly.Module, nam
 }
 
 /** The helper for a shared memory (started on first use), or null (plain memory, disabled, failed). */
-export function helperFor(memory: WebAssembly.Memory, module: WebAssembly.Module | null, names: string[]): Helper | null {
+export function helperFor(memory: WebAssembly.Memory, module: WebAssembly.Module | null, names: readonly string[]): Helper | null {
   if (!helpersEnabled || !module) return null;
   if (typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer)) return null;
   if (helpers.has(memory)) return helpers.get(memory) ?? null;

@@ -14,43 +14,13 @@ import * as tf from '@tensorflow/tfjs';
 import { compileKernel } from '../../wasm/load';
 // '.wasm.js' (TypeScript and esbuild resolve it to the generated '.wasm.ts'): tslab's notebook
 // loader appends '.js' only to extension-less specifiers, so './x.wasm' would not load there.
-import { WASM_BASE64 as PLAIN_BASE64 } from './wasm/trainKernels.wasm.js';
+import { WASM_BASE64 as PLAIN_BASE64, EXPORTS, type Exports } from './wasm/trainKernels.wasm.js';
 import { WASM_BASE64 as SHARED_BASE64 } from './wasm/trainKernelsShared.wasm.js';
-import type { WasmBackendLike } from './wasmOps';
+import type { WasmBackendLike } from './wasmBackend';
 import { helperFor, runPair } from './trainPool';
 
-/** Exports of trainKernels.c (every pointer a byte offset into tfjs' heap). */
-export interface TrainKernelExports {
-  col_sums(x: number, rows: number, cols: number, acc: number, out: number, scale: number): void;
-  moments(x: number, rows: number, cols: number, acc: number, mean: number, variance: number): void;
-  bn_train_forward(x: number, rows: number, cols: number, gamma: number, beta: number, eps: number,
-    acc: number, mean: number, variance: number, y: number): void;
-  bn_train_backward(dy: number, x: number, rows: number, cols: number, mean: number, variance: number,
-    gamma: number, eps: number, acc: number, dx: number, dgamma: number, dbeta: number): void;
-  col_acc(x: number, y: number, m: number, rows: number, cols: number, acc: number, mode: number): void;
-  f64_add(dst: number, src: number, n: number): void;
-  f32_add(dst: number, src: number, n: number): void;
-  col_finish(acc: number, cols: number, out: number, scale: number): void;
-  bn_sd(variance: number, cols: number, eps: number, sd: number): void;
-  bn_normalize(x: number, rows: number, cols: number, mean: number, gamma: number, sd: number, beta: number, y: number): void;
-  bn_backward_coefs(acc: number, n: number, cols: number, variance: number, gamma: number, eps: number,
-    coef: number, dgamma: number, dbeta: number): void;
-  bn_dx(dy: number, x: number, rows: number, cols: number, mean: number, coef: number, dx: number): void;
-  adamw(p: number, g: number, m: number, v: number, n: number, b1: number, omb1: number, b2: number, omb2: number,
-    sqrtBc2: number, eps: number, decay: number, stepSize: number, pOut: number, mOut: number, vOut: number): void;
-  pack_w8(w: number, taps: number, Ci: number, Co: number, out: number): void;
-  conv2d_forward(x: number, w: number, wpack: number, bias: number, zeros: number, y: number, r0: number, r1: number, H: number, W: number, Ci: number,
-    Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number, relu: number): void;
-  relu_grad(dy: number, x: number, n: number, dx: number): void;
-  wino_weights(w: number, Ci: number, Co: number, U: number): void;
-  conv2d_wino(x: number, U: number, bias: number, y: number, scratch: number, q0: number, q1: number, H: number, W: number,
-    Ci: number, Co: number, relu: number): void;
-  conv2d_wino_fgrad(x: number, dy: number, acc: number, scratch: number, q0: number, q1: number, H: number, W: number,
-    Ci: number, Co: number): void;
-  wino_fgrad_out(acc: number, Ci: number, Co: number, dw: number): void;
-  conv2d_filter_grad(x: number, dy: number, dw: number, n0: number, n1: number, H: number, W: number, Ci: number,
-    Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
-}
+/** Exports of trainKernels.c: generated from its EXPORT-marked C signatures (every pointer a byte offset into tfjs' heap). */
+export type TrainKernelExports = Exports;
 
 const instances = new WeakMap<WebAssembly.Memory, TrainKernelExports | null>();
 let enabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_TRAIN_WASM ?? '' : '');
@@ -102,10 +72,6 @@ export function offsetOf(backend: WasmBackendLike, t: tf.TensorInfo): number {
   return entry.memoryOffset;
 }
 
-/** Names of the exports, in a fixed order (the helper thread calls them by index). */
-const KERNEL_NAMES: Array<keyof TrainKernelExports> = ['col_sums', 'moments', 'bn_train_forward', 'bn_train_backward',
-  'conv2d_filter_grad', 'col_acc', 'f64_add', 'f32_add', 'col_finish', 'bn_sd', 'bn_normalize', 'bn_backward_coefs', 'bn_dx', 'adamw', 'conv2d_forward', 'relu_grad', 'pack_w8', 'wino_weights', 'conv2d_wino', 'conv2d_wino_fgrad', 'wino_fgrad_out'];
-
 /** The kernels plus, on the threaded binary, the helper thread that runs half of the work. */
 export interface TrainContext {
   k: TrainKernelExports;
@@ -120,7 +86,7 @@ export function trainContext(backend: WasmBackendLike): TrainContext | null {
   const memory = backendMemory(backend)!;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const module = shared ? compileKernel('lib/runtime/kernels/wasm/trainKernelsShared.c', SHARED_BASE64) : null;
-  return { k, helper: helperFor(memory, module, KERNEL_NAMES as string[]), backend };
+  return { k, helper: helperFor(memory, module, EXPORTS), backend };
 }
 
 /**
@@ -268,7 +234,7 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
  * outputs within ≈3e-6 of the largest |y| (bench/conv-layers.ts). Tiles split in halves with
  * the helper. FAT2019_WINOGRAD=0 turns it off (A/B).
  */
-let winogradEnabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD ?? '' : '');
+const winogradEnabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD ?? '' : '');
 /**
  * Fewer input channels go to the direct kernel (FAT2019_WINOGRAD_MIN_CI overrides, for
  * measurements). Why 16: with 8, tests/kernels.test.ts' cnn7th step (width 1/8, 32×32, batch
@@ -278,12 +244,6 @@ let winogradEnabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? 
  * the same with 8 or 16 (0.99× vs 0.92× PyTorch, within the noise of a loaded VM).
  */
 const WINOGRAD_MIN_CI = Number(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD_MIN_CI ?? '' : '') || 16;
-/** Turns the Winograd path on or off (tests, A/B); returns the previous setting. */
-export function setWinogradEnabled(on: boolean): boolean {
-  const was = winogradEnabled;
-  winogradEnabled = on;
-  return was;
-}
 /** 3×3, stride 1, padding 1 ('same'), Ci % 4 == 0, Ci >= WINOGRAD_MIN_CI, Co % 8 == 0, Winograd on. */
 function winogradApplies(H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number,
   sh: number, sw: number, top: number, left: number): boolean {
@@ -334,14 +294,7 @@ function winogradForward(ctx: TrainContext, x: number, w: number, bias: number, 
 }
 
 /** Channel-block weights above this size are packed contiguously before the convolution. */
-let PACK_ABOVE_BYTES = 16384;
-/** For measurements: sets the packing threshold (bytes); returns the previous one. */
-export function setConvPackThreshold(bytes: number): number {
-  const was = PACK_ABOVE_BYTES;
-  PACK_ABOVE_BYTES = bytes;
-  return was;
-}
-
+const PACK_ABOVE_BYTES = 16384;
 /** dx = dy·step(x) over n elements (trainKernels.c relu_grad); halves with the helper for large tensors. */
 export function reluGradOp(ctx: TrainContext, dy: number, x: number, n: number, dx: number): void {
   const h = ctx.helper && n >= SPLIT_MIN_ELEMENTS ? Math.ceil(n / 8) * 4 : n;

@@ -11,32 +11,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { convForwardC } from './conv2dForward';
-
-/** The slice of the wasm backend's interface used here. */
-export interface WasmBackendLike {
-  disposeData(dataId: object, force?: boolean): boolean;
-  incRef(dataId: object): void;
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  wasm: { HEAPU8: Uint8Array; wasmMemory?: WebAssembly.Memory };
-}
-
-/**
- * Float32 view of a wasm tensor's data. The threaded build's memory may have grown since
- * `HEAPU8` was last refreshed, so the live `wasmMemory.buffer` is preferred. Make the view
- * after every allocation of the kernel (growth detaches older views).
- */
-export function heapF32(backend: WasmBackendLike, t: tf.TensorInfo): Float32Array {
-  const entry = backend.dataIdMap.get(t.dataId);
-  if (!entry) throw new Error('heapF32: tensor is not on the wasm backend');
-  const buffer = backend.wasm.wasmMemory?.buffer ?? backend.wasm.HEAPU8.buffer;
-  return new Float32Array(buffer, entry.memoryOffset, t.shape.reduce((a, b) => a * b, 1));
-}
+import { heapF32, type WasmBackendLike } from './wasmBackend';
 
 type Attrs = Record<string, unknown>;
 
 /** Runs the kernel registered for (name, 'wasm') and returns its single output. */
-export function runWasmKernel(
+function runWasmKernel(
   name: string,
   inputs: Record<string, tf.TensorInfo>,
   attrs: Attrs,

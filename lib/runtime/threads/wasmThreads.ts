@@ -67,7 +67,7 @@ function state(): ThreadsState | undefined {
 }
 
 /** True when this V8 can run shared-memory wasm (threads + atomics). */
-export function wasmThreadsSupported(): boolean {
+function wasmThreadsSupported(): boolean {
   try {
     if (typeof SharedArrayBuffer === 'undefined') return false;
     // Same probe as tfjs (wasm-feature-detect): a module with a shared memory and an atomic op.
@@ -81,7 +81,7 @@ export function wasmThreadsSupported(): boolean {
 }
 
 /** Path of the tfjs-backend-wasm Node bundle whose internals this module relies on. */
-export function wasmBundlePath(): string {
+function wasmBundlePath(): string {
   return require.resolve('@tensorflow/tfjs-backend-wasm');
 }
 

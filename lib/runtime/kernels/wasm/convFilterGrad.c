@@ -1,0 +1,98 @@
+/*
+ * Filter gradient of a direct 2-D convolution.
+ * Part of trainKernels.c (#included there, not compiled on its own; see kernels.h for the rules).
+ */
+#include "kernels.h"
+
+/*
+ * Filter gradient of a 2-D convolution (NHWC, dilation 1) for the images [n0, n1):
+ *   dW[a, b, ci, co] = Σ_{n, i, j} x[n, i·sh + a − top, j·sw + b − left, ci] · dy[n, i, j, co]
+ * x [N, H, W, Ci], dy [N, Ho, Wo, Co], dW [fh, fw, Ci, Co] (overwritten). Row by row: a row of
+ * dy and the fh rows of x it meets stay in L1 while every tap and channel block uses them;
+ * 4 input × 8 output channels accumulate in registers over a row's valid columns.
+ */
+EXPORT void conv2d_filter_grad(const float *x, const float *dy, float *dw, u32 n0, u32 n1, u32 H, u32 W, u32 Ci,
+                               u32 Ho, u32 Wo, u32 Co, u32 fh, u32 fw, u32 sh, u32 sw, int top, int left) {
+  u32 total = fh * fw * Ci * Co;
+  for (u32 k = 0; k < total; k++) dw[k] = 0.0f;
+  for (u32 n = n0; n < n1; n++) {
+    for (u32 i = 0; i < Ho; i++) {
+      const float *dyrow = dy + ((unsigned long)n * Ho + i) * Wo * Co;
+      for (u32 a = 0; a < fh; a++) {
+        int xr = (int)(i * sh + a) - top;
+        if (xr < 0 || xr >= (int)H) continue;
+        const float *xrow = x + ((unsigned long)n * H + (u32)xr) * W * Ci;
+        for (u32 b = 0; b < fw; b++) {
+          /* Valid output columns j: 0 <= j·sw + b − left < W. */
+          int lo = left - (int)b;
+          u32 j0 = lo <= 0 ? 0 : (u32)((lo + (int)sw - 1) / (int)sw);
+          int hi = (int)W - 1 + left - (int)b; /* j·sw <= hi */
+          if (hi < 0) continue;
+          u32 j1 = (u32)hi / sw + 1;
+          if (j1 > Wo) j1 = Wo;
+          if (j0 >= j1) continue;
+          const float *xs = xrow + ((int)(j0 * sw + b) - left) * (int)Ci; /* x column of j0 */
+          const float *ds = dyrow + (unsigned long)j0 * Co;
+          u32 len = j1 - j0, xstep = sw * Ci;
+          float *tap = dw + (unsigned long)(a * fw + b) * Ci * Co;
+          u32 ci = 0;
+          for (; ci + 4 <= Ci; ci += 4) {
+            float *t0 = tap + (unsigned long)ci * Co, *t1 = t0 + Co, *t2 = t1 + Co, *t3 = t2 + Co;
+            u32 co = 0;
+            for (; co + 8 <= Co; co += 8) {
+              v128_t a00 = wasm_v128_load(t0 + co), a01 = wasm_v128_load(t0 + co + 4);
+              v128_t a10 = wasm_v128_load(t1 + co), a11 = wasm_v128_load(t1 + co + 4);
+              v128_t a20 = wasm_v128_load(t2 + co), a21 = wasm_v128_load(t2 + co + 4);
+              v128_t a30 = wasm_v128_load(t3 + co), a31 = wasm_v128_load(t3 + co + 4);
+              const float *xp = xs + ci, *dp = ds + co;
+              for (u32 j = 0; j < len; j++, xp += xstep, dp += Co) {
+                v128_t d0 = wasm_v128_load(dp), d1 = wasm_v128_load(dp + 4);
+                v128_t s = wasm_v128_load32_splat(xp);
+                a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(s, d0)); a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(s, d1));
+                s = wasm_v128_load32_splat(xp + 1);
+                a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(s, d0)); a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(s, d1));
+                s = wasm_v128_load32_splat(xp + 2);
+                a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(s, d0)); a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(s, d1));
+                s = wasm_v128_load32_splat(xp + 3);
+                a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(s, d0)); a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(s, d1));
+              }
+              wasm_v128_store(t0 + co, a00); wasm_v128_store(t0 + co + 4, a01);
+              wasm_v128_store(t1 + co, a10); wasm_v128_store(t1 + co + 4, a11);
+              wasm_v128_store(t2 + co, a20); wasm_v128_store(t2 + co + 4, a21);
+              wasm_v128_store(t3 + co, a30); wasm_v128_store(t3 + co + 4, a31);
+            }
+            for (; co < Co; co++) {
+              float s0 = t0[co], s1 = t1[co], s2 = t2[co], s3 = t3[co];
+              const float *xp = xs + ci, *dp = ds + co;
+              for (u32 j = 0; j < len; j++, xp += xstep, dp += Co) {
+                float d = *dp;
+                s0 += xp[0] * d; s1 += xp[1] * d; s2 += xp[2] * d; s3 += xp[3] * d;
+              }
+              t0[co] = s0; t1[co] = s1; t2[co] = s2; t3[co] = s3;
+            }
+          }
+          for (; ci < Ci; ci++) {
+            float *t0 = tap + (unsigned long)ci * Co;
+            u32 co = 0;
+            for (; co + 8 <= Co; co += 8) {
+              v128_t a00 = wasm_v128_load(t0 + co), a01 = wasm_v128_load(t0 + co + 4);
+              const float *xp = xs + ci, *dp = ds + co;
+              for (u32 j = 0; j < len; j++, xp += xstep, dp += Co) {
+                v128_t s = wasm_v128_load32_splat(xp);
+                a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(s, wasm_v128_load(dp)));
+                a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(s, wasm_v128_load(dp + 4)));
+              }
+              wasm_v128_store(t0 + co, a00); wasm_v128_store(t0 + co + 4, a01);
+            }
+            for (; co < Co; co++) {
+              float s0 = t0[co];
+              const float *xp = xs + ci, *dp = ds + co;
+              for (u32 j = 0; j < len; j++, xp += xstep, dp += Co) s0 += *xp * *dp;
+              t0[co] = s0;
+            }
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,136 @@
+/*
+ * Direct 2-D convolution, forward (and the weight packing it reads).
+ * Part of trainKernels.c (#included there, not compiled on its own; see kernels.h for the rules).
+ */
+#include "kernels.h"
+
+/*
+ * 4 output pixels (columns j..j+3 of one row) × 8 output channels of a forward convolution.
+ * Taps that fall outside the image read `zeros` (Ci zero floats) instead.
+ */
+INLINE void conv_block4x8(const float *ximg, const float *w, u32 wstride, const float *zeros, u32 W, u32 Ci, u32 Co,
+                          u32 fw, u32 sw, int rowTop, u32 a0, u32 a1, u32 j, int left, v128_t b0, v128_t b1, int relu,
+                          float *out) {
+  v128_t c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
+  for (u32 a = a0; a < a1; a++) {
+    const float *xr = ximg + (unsigned long)(rowTop + (int)a) * W * Ci;
+    for (u32 b = 0; b < fw; b++) {
+      int xc = (int)(j * sw + b) - left;
+      const float *x0 = xc >= 0 && xc < (int)W ? xr + (unsigned long)xc * Ci : zeros;
+      xc += (int)sw;
+      const float *x1 = xc >= 0 && xc < (int)W ? xr + (unsigned long)xc * Ci : zeros;
+      xc += (int)sw;
+      const float *x2 = xc >= 0 && xc < (int)W ? xr + (unsigned long)xc * Ci : zeros;
+      xc += (int)sw;
+      const float *x3 = xc >= 0 && xc < (int)W ? xr + (unsigned long)xc * Ci : zeros;
+      const float *wp = w + (unsigned long)(a * fw + b) * Ci * wstride;
+      for (u32 ci = 0; ci < Ci; ci++, wp += wstride) {
+        v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
+        v128_t s = wasm_v128_load32_splat(x0 + ci);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(s, w0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(s, w1));
+        s = wasm_v128_load32_splat(x1 + ci);
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(s, w0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(s, w1));
+        s = wasm_v128_load32_splat(x2 + ci);
+        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(s, w0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(s, w1));
+        s = wasm_v128_load32_splat(x3 + ci);
+        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(s, w0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(s, w1));
+      }
+    }
+  }
+  if (relu) {
+    v128_t z = wasm_f32x4_splat(0.0f);
+    c00 = wasm_f32x4_max(c00, z); c01 = wasm_f32x4_max(c01, z); c10 = wasm_f32x4_max(c10, z); c11 = wasm_f32x4_max(c11, z);
+    c20 = wasm_f32x4_max(c20, z); c21 = wasm_f32x4_max(c21, z); c30 = wasm_f32x4_max(c30, z); c31 = wasm_f32x4_max(c31, z);
+  }
+  wasm_v128_store(out, c00); wasm_v128_store(out + 4, c01);
+  wasm_v128_store(out + Co, c10); wasm_v128_store(out + Co + 4, c11);
+  wasm_v128_store(out + 2 * Co, c20); wasm_v128_store(out + 2 * Co + 4, c21);
+  wasm_v128_store(out + 3 * Co, c30); wasm_v128_store(out + 3 * Co + 4, c31);
+}
+
+/*
+ * Forward 2-D convolution, NHWC, dilation 1, for the flattened output rows [r0, r1) of
+ * [N·Ho): y[n,i,j,co] = act(bias[co] + Σ_{a,b,ci} x[n, i·sh+a−top, j·sw+b−left, ci] · w[a,b,ci,co]),
+ * taps outside the image count as zero (`zeros`: Ci zero floats of scratch). bias may be 0
+ * (none); relu != 0 clamps at 0. Pixels go 4 at a time (4×8 register tile; the last block of a
+ * row overlaps the previous one when Wo is not a multiple of 4), channel by channel block so
+ * that the block's weights stay in L1 along the row; channels beyond a multiple of 8 and rows
+ * narrower than 4 pixels go one by one. wpack (optional, from pack_w8) holds the weights of each
+ * 8-channel block contiguously, streamed in order from L2 when a block outgrows L1.
+ */
+EXPORT void conv2d_forward(const float *x, const float *w, const float *wpack, const float *bias, const float *zeros, float *y,
+                           u32 r0, u32 r1, u32 H, u32 W, u32 Ci, u32 Ho, u32 Wo, u32 Co, u32 fh, u32 fw, u32 sh, u32 sw, int top,
+                           int left, int relu) {
+  u32 blockSize = fh * fw * Ci * 8;
+  u32 co8 = Wo >= 4 ? Co & ~7u : 0;
+  for (u32 r = r0; r < r1; r++) {
+    u32 n = r / Ho, i = r % Ho;
+    int rowTop = (int)(i * sh) - top;
+    u32 a0 = rowTop < 0 ? (u32)(-rowTop) : 0;
+    int a1i = (int)fh;
+    if (rowTop + (int)fh > (int)H) a1i = (int)H - rowTop;
+    u32 a1 = a1i < (int)a0 ? a0 : (u32)a1i;
+    float *yrow = y + (unsigned long)r * Wo * Co;
+    const float *ximg = x + (unsigned long)n * H * W * Ci;
+    for (u32 co = 0; co < co8; co += 8) {
+      v128_t b0 = bias ? wasm_v128_load(bias + co) : wasm_f32x4_splat(0.0f);
+      v128_t b1 = bias ? wasm_v128_load(bias + co + 4) : wasm_f32x4_splat(0.0f);
+      for (u32 j = 0; j < Wo; j += 4) {
+        u32 jj = j + 4 <= Wo ? j : Wo - 4;
+        if (wpack) {
+          conv_block4x8(ximg, wpack + (unsigned long)(co / 8) * blockSize, 8, zeros, W, Ci, Co, fw, sw, rowTop, a0, a1, jj,
+                        left, b0, b1, relu, yrow + (unsigned long)jj * Co + co);
+        } else {
+          conv_block4x8(ximg, w + co, Co, zeros, W, Ci, Co, fw, sw, rowTop, a0, a1, jj, left, b0, b1, relu,
+                        yrow + (unsigned long)jj * Co + co);
+        }
+      }
+    }
+    if (co8 == Co) continue;
+    for (u32 j = 0; j < Wo; j++) {
+      /* One pixel, any position. */
+      float *out = yrow + (unsigned long)j * Co;
+      u32 co = co8;
+      for (; co + 4 <= Co; co += 4) {
+        v128_t acc = bias ? wasm_v128_load(bias + co) : wasm_f32x4_splat(0.0f);
+        for (u32 a = a0; a < a1; a++) {
+          for (u32 b = 0; b < fw; b++) {
+            int xc = (int)(j * sw + b) - left;
+            if (xc < 0 || xc >= (int)W) continue;
+            const float *xp = ximg + ((unsigned long)(rowTop + (int)a) * W + (unsigned long)xc) * Ci;
+            const float *wp = w + (unsigned long)(a * fw + b) * Ci * Co + co;
+            for (u32 ci = 0; ci < Ci; ci++, wp += Co) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(xp + ci), wasm_v128_load(wp)));
+          }
+        }
+        if (relu) acc = wasm_f32x4_max(acc, wasm_f32x4_splat(0.0f));
+        wasm_v128_store(out + co, acc);
+      }
+      for (; co < Co; co++) {
+        float s = bias ? bias[co] : 0.0f;
+        for (u32 a = a0; a < a1; a++) {
+          for (u32 b = 0; b < fw; b++) {
+            int xc = (int)(j * sw + b) - left;
+            if (xc < 0 || xc >= (int)W) continue;
+            const float *xp = ximg + ((unsigned long)(rowTop + (int)a) * W + (unsigned long)xc) * Ci;
+            const float *wp = w + (unsigned long)(a * fw + b) * Ci * Co + co;
+            for (u32 ci = 0; ci < Ci; ci++) s += xp[ci] * wp[(unsigned long)ci * Co];
+          }
+        }
+        out[co] = relu && s < 0.0f ? 0.0f : s;
+      }
+    }
+  }
+}
+
+/* w [taps, Ci, Co] → [Co/8][taps][Ci][8] (the first Co & ~7 channels), for conv2d_forward's wpack. */
+EXPORT void pack_w8(const float *w, u32 taps, u32 Ci, u32 Co, float *out) {
+  u32 rows = taps * Ci;
+  for (u32 cb = 0; cb + 8 <= Co; cb += 8) {
+    float *o = out + (unsigned long)(cb / 8) * rows * 8;
+    for (u32 r = 0; r < rows; r++) {
+      const float *src = w + (unsigned long)r * Co + cb;
+      wasm_v128_store(o + r * 8, wasm_v128_load(src));
+      wasm_v128_store(o + r * 8 + 4, wasm_v128_load(src + 4));
+    }
+  }
+}
