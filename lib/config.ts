@@ -482,7 +482,7 @@ export interface FinetuneConfig {
   freezeBody: boolean;
 }
 
-export const FINETUNE_DEFAULTS: Readonly<FinetuneConfig> = Object.freeze({ from: null, freezeEpochs: 1, lrMult: 100, freezeBody: false });
+const FINETUNE_DEFAULTS: Readonly<FinetuneConfig> = Object.freeze({ from: null, freezeEpochs: 1, lrMult: 100, freezeBody: false });
 
 /**
  * Everything a run is made of, one section per concern; a run folder stores it as `run.json`

@@ -19,7 +19,7 @@ function parseImportableArch(raw: string, flag: string): Architecture {
 export const importWeightsCommand = defineCommand({
   name: 'import-weights',
   summary: 'Import PyTorch / fastai v1 weights (e.g. the reference author\'s) into a run folder',
-  usage: `import-weights <file>... --arch ${IMPORTABLE_ARCHITECTURES.join('|')} --run weights/<run> [options]`,
+  usage: 'import-weights <file>... --arch <name> --run weights/<run> [options]',
   description: `Reads checkpoints written by torch.save (legacy or zip format, GPU-saved ones included) without
 Python and without running any code from them: fastai v1 learn.export() pickles, fastai
 learn.save() files and plain state_dicts. Their layers are matched by kind and shape, in order,

@@ -10,7 +10,7 @@ import { readCsvTable } from '../../data/labels';
 export const AUDIOSET_CLASS_COUNT = 527;
 
 /** Path of the class list shipped with the toolkit. */
-export const AUDIOSET_LABELS_PATH = join(__dirname, 'audioset', 'class_labels_indices.csv');
+const AUDIOSET_LABELS_PATH = join(__dirname, 'audioset', 'class_labels_indices.csv');
 
 /** The display names, index 0..526 (`Speech`, `Male speech, man speaking`, ...). */
 export function audiosetClassNames(path = AUDIOSET_LABELS_PATH): string[] {
