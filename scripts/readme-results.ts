@@ -21,6 +21,7 @@ import { COMMANDS } from '../lib/cli/commands';
 import { defaultText, optionLabel, type OptionSpec } from '../lib/util/options';
 import { formatMainJobSummary, type MainJobSummary } from '../lib/cli/demo';
 import { readCsvTable } from '../lib/data/labels';
+import { renderPlanBlocks } from './readme-plan';
 
 const ROOT = resolve(__dirname, '..');
 const FIXTURE_DIR = join(ROOT, 'tests', 'fixtures', 'readme-run');
@@ -116,6 +117,7 @@ export function renderBlocks(run: RecordedRun): Record<string, string> {
       run.tagOutput.trimEnd(),
       '```',
     ].join('\n'),
+    ...renderPlanBlocks(),
     'cli-options': optionTables(),
     'backend-commands': `${listing(commandsTaking('backend'))} take \`--backend\` and \`--threads\` (${listing(COMMANDS.filter((c) => !('backend' in c.options)).map((c) => c.name))} do not).`,
   };

@@ -4,6 +4,7 @@ import type { OnnxOutputActivation } from '../export/onnxGraph';
 import { initCliBackend } from './infer';
 import { ARCH_LIST_OPTION, FOLDS_OPTION, QUIET_OPTION, RUN_OPTION, STAGES_OPTION } from './options';
 import { parseChoice } from '../util/options';
+import { checkOutputFolder, RUN_FOLDER } from '../util/outputPath';
 
 const ACTIVATIONS: readonly OnnxOutputActivation[] = ['none', 'sigmoid', 'softmax'];
 
@@ -38,6 +39,7 @@ logits (--activation none).`,
     `python3 -c "import onnxruntime as ort; s = ort.InferenceSession('weights/demo/cnnModel1/stage2/fold0/best/model.onnx'); print(s.get_inputs()[0].shape)"`,
   ],
   async run(o) {
+    checkOutputFolder(o.run, { option: '--run', kind: RUN_FOLDER });
     const { quiet } = o;
     // The tfjs model is read and its weights copied out; the cpu backend is enough.
     await initCliBackend({ prefer: 'cpu' }, true);

@@ -1,6 +1,8 @@
 import { UsageError, defineCommand } from './command';
 import { parseChoice, parseInteger, parseNumber, type OptionSpec } from '../util/options';
 import { DEFAULT_NOISY_LABEL_ERROR_RATE, DEMO_SETS, DEMO_SIZES, generateDemoDataset, type DemoSize, type DemoSummary } from '../data/demo/index';
+import { checkOutputFolder } from '../util/outputPath';
+import { DEMO_DATASET_FOLDER } from '../data/demo/generate';
 
 /** Human summary of a generated (or reused) demo folder: clips and audio minutes per set. */
 export function formatDemoSummary(s: DemoSummary): string {
@@ -60,6 +62,7 @@ same dataset is left as is. See data/DEMO-PROVENANCE.md.`,
   positionals: 'none',
   examples: ['fat2019 generate --out data/demo --size tiny --seed 7'],
   async run(o) {
+    checkOutputFolder(o.out, { option: '--out', kind: DEMO_DATASET_FOLDER });
     const showProgress = process.stderr.isTTY && !o.json;
     const summary = await generateDemoDataset({
       outDir: o.out,

@@ -5,6 +5,7 @@ import { DATA_OPTION, QUIET_OPTION, RUN_OPTION, parseArchitecture } from './opti
 import { IMPORTABLE_ARCHITECTURES } from '../models/import/toNetwork';
 import { parseInteger } from '../util/options';
 import type { Architecture } from '../config';
+import { checkOutputFolder, RUN_FOLDER } from '../util/outputPath';
 
 const importable = (): string => IMPORTABLE_ARCHITECTURES.join(' | ');
 
@@ -28,9 +29,11 @@ differing layer. Each file becomes the member <arch>/stage<k>/fold<f> of the run
 names like stage-2_fold-7.pkl), so 'fat2019 infer', 'tag' and the inference notebook use it.
 
 Classes come from the export (data.y_proc[0].classes) and are put in the vocabulary's order;
-files without them need --vocabulary. The export's input normalisation (mean/std) is stored in
-run.json and applied at inference. A single file whose name carries no stage/fold becomes
-stage 1, fold 0: the run's one member.
+files without them need --vocabulary; a later file with the same classes in another order is
+reordered to the run's. The export's input normalisation (mean/std) is stored in run.json and
+applied at inference; a member whose own differs (fastai computes it per training run) keeps
+it in its done.json. A file that is another importable network is named (--arch <that one>).
+A single file whose name carries no stage/fold becomes stage 1, fold 0: the run's one member.
 
 PANNs (Kong et al. 2020; pannsCnn14, pannsCnn10, pannsCnn6): a checkpoint of the paper's code
 (torch.save({'model': state_dict, ...}), e.g. Cnn14_mAP=0.431.pth from zenodo.org/record/3987831)
@@ -61,6 +64,7 @@ files) and, for 527 outputs, the AudioSet class names.`,
   async run(o, positionals) {
     const arch = o.arch;
     if (positionals.length === 0) throw new UsageError('no checkpoint file given');
+    checkOutputFolder(o.run, { option: '--run', kind: RUN_FOLDER, inputs: positionals, protectedDirs: o.data !== undefined ? [o.data] : [] });
     const explicit = o.stage !== undefined || o.fold !== undefined;
     if (explicit && (o.stage === undefined || o.fold === undefined)) throw new UsageError('--stage and --fold go together');
     if (explicit && positionals.length > 1) throw new UsageError('--stage/--fold name the member of a single file; with several files use names like stage-2_fold-0.pkl');

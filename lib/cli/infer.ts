@@ -3,14 +3,15 @@ import { join } from 'node:path';
 import { defineCommand } from './command';
 import { writeSubmission } from '../data/submission';
 import { readRunInfo, runInfoPath } from '../run/runFolder';
-import { checkOutputPath } from '../util/outputPath';
+import { checkOutputFile, SUBMISSION_CSV } from '../util/outputPath';
 import { detectLayout, type ClipFolder } from '../data/layout';
 import { initBackend, describeBackend } from '../runtime/backend';
 import { formatDuration } from '../util/format';
 import { cliEngine } from './engineOption';
 import { BACKEND_OPTIONS, CACHE_OPTION, DATA_OPTION, ENGINE_OPTION, ENSEMBLE_OPTIONS, QUIET_OPTION, RUN_OPTION, WORKERS_OPTION, backendChoice, inferOverrides } from './options';
 import type { InitBackendOptions } from '../runtime/backend';
-import { loadEnsemble, memberName } from '../infer/ensemble';
+import { loadEnsemble, memberName, resolveInferConfig } from '../infer/ensemble';
+import { runIdentity, writeSubmissionMembers } from '../infer/mergeSubmissions';
 import { datasetFnames, predictDataset } from '../infer/dataset';
 import { datasetClips, validateClips } from '../data/validateClips';
 import type { InferProgress } from '../infer/types';
@@ -68,14 +69,16 @@ export const inferCommand = defineCommand({
 stages) over the clips of a dataset folder: 128-frame windows every 48 frames, sigmoid scores
 averaged over windows and models. Rows follow <data>/sample_submission.csv (test set) or the
 sorted audio files; columns are the run's classes. Images come from the feature cache (missing
-ones are computed with the run's preprocessing and cached).`,
+ones are computed with the run's preprocessing and cached). Beside the submission,
+<csv>.members.json says which models voted: parts of an ensemble (by --folds, --stages or
+--arch) inferred on several machines are averaged by fat2019 merge.`,
   options: {
     run: RUN_OPTION,
     data: { ...DATA_OPTION, defaultText: "the run's data folder from run.json" },
     dataset: { type: 'string', arg: '<name>', help: 'dataset folder inside --data', default: 'test' },
     out: {
       type: 'string', arg: '<csv>', defaultText: '<run>/submission.csv; <run>/submission_<dataset>.csv for another dataset',
-      help: 'submission file; its folder must exist, and it may not be an input (truth, run.json) nor lie inside the data folder',
+      help: 'submission file: a new file or a submission this toolkit wrote; its folder must exist; never inside a run\'s or dataset\'s folders (only <run>/submission*.csv) nor an input (truth, run.json)',
     },
     ...ENSEMBLE_OPTIONS,
     score: { type: 'boolean', default: false, help: 'score the submission with lwlrap (Public / Private / all) against --truth; fails when there is no truth file' },
@@ -114,14 +117,14 @@ ones are computed with the run's preprocessing and cached).`,
     const truth = o.truth ?? (folderTruth ? join(dataDir, dataset) : join(dataDir, 'test_post_competition.csv'));
     if (o.score && !folderTruth && !existsSync(truth)) throw new Error(`--score: truth file not found: ${truth}`);
     // Before any work: the output may not replace an input, and its folder must exist.
-    checkOutputPath(out, { option: '--out', inputs: [truth, runInfoPath(runDir), join(dataDir, 'sample_submission.csv')], protectedDirs: [dataDir] });
+    checkOutputFile(out, { option: '--out', kind: SUBMISSION_CSV, ownedIn: { dir: runDir, names: /^submission[^/]*\.csv$/, what: 'submission*.csv' }, inputs: [truth, runInfoPath(runDir), join(dataDir, 'sample_submission.csv')], protectedDirs: [dataDir] });
     // Every clip is checked against the disk before the models load: all problems at once.
     const testFnames = nested && test ? test.fnames : datasetFnames(dataDir, dataset);
     validateClips(datasetClips(dataDir, dataset, testFnames), dataDir, join(dataDir, dataset));
 
     const engine = cliEngine(o.engine, o.threads, quiet);
     await initCliBackend(backendChoice(o), quiet);
-    const ensemble = await loadEnsemble(runDir, { archs: o.arch, stages: o.stages, folds: o.folds, lazy: o['one-at-a-time'], engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
+    const ensemble = await loadEnsemble(runDir, { archs: o.arch, stages: o.stages, folds: o.folds, lazy: o['one-at-a-time'], partial: o.partial, engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
     let prediction;
     try {
       if (!quiet) process.stderr.write(`${ensemble.members.length} model(s): ${ensemble.members.map(memberName).join(', ')}\n`);
@@ -134,6 +137,12 @@ ones are computed with the run's preprocessing and cached).`,
       ensemble.dispose();
     }
     writeSubmission(out, prediction.fnames, prediction.scores, prediction.vocabulary);
+    // Which models made it, for fat2019 merge (split inference); score and uploads ignore it.
+    const settings = resolveInferConfig(ensemble, infer);
+    writeSubmissionMembers(out, {
+      runId: runIdentity(info), runDir, members: ensemble.members.map(memberName), vocabulary: prediction.vocabulary,
+      ensembleMean: settings.ensembleMean, windowFrames: settings.windowFrames, windowShift: settings.windowShift, task: ensemble.config.task?.name ?? 'multiLabel',
+    });
     process.stdout.write(`wrote ${out}: ${prediction.fnames.length} clips × ${prediction.vocabulary.length} classes, ${ensemble.members.length} model(s)\n`);
     if (o.score) {
       const report = scoreSubmission({ submissionPath: out, truthPath: truth, truthClips: folderTruth, vocabulary: prediction.vocabulary, task: ensemble.config.task?.name });

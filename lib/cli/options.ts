@@ -136,6 +136,7 @@ export const ENSEMBLE_OPTIONS = {
     parse: (raw, flag) => parseInteger(raw, flag, { min: 1 }),
   } satisfies OptionSpec<number>,
   'one-at-a-time': { type: 'boolean', help: 'load one model at a time (big ensembles; clips are read again per model)', default: false } as const,
+  partial: { type: 'boolean', help: 'use the finished models while other jobs of the run still train (default: refuse, naming them)', default: false } as const,
 };
 
 /** `--mean` and `--batch-size` (parsed) → overrides of the run's infer config. */

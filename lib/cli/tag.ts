@@ -40,7 +40,7 @@ and the others are still tagged; the exit code is then 1.`,
     const { quiet } = o;
     const engine = cliEngine(o.engine, o.threads, quiet);
     await initCliBackend(backendChoice(o), quiet);
-    const ensemble = await loadEnsemble(o.run, { archs: o.arch, stages: o.stages, folds: o.folds, lazy: o['one-at-a-time'], engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
+    const ensemble = await loadEnsemble(o.run, { archs: o.arch, stages: o.stages, folds: o.folds, lazy: o['one-at-a-time'], partial: o.partial, engine, log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
     let failed = 0;
     let results: TagResult[];
     try {

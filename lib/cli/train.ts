@@ -17,6 +17,7 @@ import { loadRunData } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
 import { resolveFinetuneSource } from '../train/finetune';
+import { checkOutputFolder, RUN_FOLDER } from '../util/outputPath';
 
 /** Re-exported: `fat2019 train` resolves its options with it (lib/train/pipeline/trainConfig). */
 export { trainConfig };
@@ -109,7 +110,7 @@ Exit code 0 only when every job finished.`,
     workers: WORKERS_OPTION,
     prepare: {
       type: 'boolean', default: false,
-      help: 'only create run.json and folds/{curated,noisy}.csv, then exit: the step before fanning jobs out to other machines',
+      help: 'only create run.json and folds/{curated,noisy}.csv, then exit: the step before fanning jobs out to other machines (fat2019 plan writes those jobs for Slurm, Kubernetes or GitHub Actions)',
     },
     quiet: { ...QUIET_OPTION, help: 'no progress bar or log lines' },
   },
@@ -122,7 +123,9 @@ Exit code 0 only when every job finished.`,
   ],
   async run(o, _positionals, values) {
     const runDir = o.run;
+    checkOutputFolder(runDir, { option: '--run', kind: RUN_FOLDER });
     const dataDir = o.data ?? (existsSync(runInfoPath(runDir)) ? readRunInfo(runDir).dataDir : 'data/demo');
+    checkOutputFolder(runDir, { option: '--run', kind: RUN_FOLDER, protectedDirs: [dataDir] });
     const backend = backendChoice(o);
     const { workers, quiet, cache: cacheDir } = o;
     const layout = detectLayout(dataDir);

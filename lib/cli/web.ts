@@ -2,7 +2,7 @@ import { basename, join, resolve } from 'node:path';
 import { UsageError, defineCommand } from './command';
 import { ARCH_LIST_OPTION, FOLDS_OPTION, RUN_OPTION, STAGES_OPTION, TOP_OPTION } from './options';
 import { parseInteger } from '../util/options';
-import { buildSite } from '../web/site';
+import { buildSite, checkSiteFolder } from '../web/site';
 import { serveFolder } from '../web/serve';
 
 /** Default port of `fat2019 web --serve`. */
@@ -26,7 +26,7 @@ result into #tags (the \`fat2019 tag --json\` format) and the window scores into
 Other parameters: backend=webgpu|webgl|wasm|cpu, top=<k>.`,
   options: {
     run: RUN_OPTION,
-    out: { type: 'string', arg: '<dir>', help: 'site folder', defaultText: 'work/web/<run name>' },
+    out: { type: 'string', arg: '<dir>', help: "site folder: a new or empty folder or an earlier 'web' site; never inside a run's or dataset's folders", defaultText: 'work/web/<run name>' },
     serve: { type: 'boolean', default: false, help: 'serve the site on http://127.0.0.1:<port>/ until interrupted' },
     port: {
       type: 'string', arg: '<n>', help: 'port for --serve; 0 = any free port', defaultText: String(DEFAULT_WEB_PORT),
@@ -36,13 +36,15 @@ Other parameters: backend=webgpu|webgl|wasm|cpu, top=<k>.`,
     stages: STAGES_OPTION,
     arch: ARCH_LIST_OPTION,
     folds: FOLDS_OPTION,
+    partial: { type: 'boolean', default: false, help: 'use the finished models while other jobs of the run still train' },
   },
   positionals: 'none',
   examples: ['fat2019 web --run weights/demo --out site/', 'fat2019 web --run weights/demo --serve'],
   async run(o) {
     if (o.port !== undefined && !o.serve) throw new UsageError('--port needs --serve');
     const outDir = o.out ?? join('work', 'web', basename(resolve(o.run)));
-    const report = await buildSite({ runDir: o.run, outDir, topK: o.top, archs: o.arch, stages: o.stages, folds: o.folds });
+    checkSiteFolder(outDir, o.run, '--out');
+    const report = await buildSite({ runDir: o.run, outDir, topK: o.top, archs: o.arch, stages: o.stages, folds: o.folds, partial: o.partial });
     process.stdout.write(`wrote ${report.outDir} (${report.members.length} model${report.members.length === 1 ? '' : 's'}: ${report.members.join(', ')}; ${(report.bytes / 1e6).toFixed(1)} MB)\n`);
     if (!o.serve) return 0;
     const site = await serveFolder(report.outDir, o.port ?? DEFAULT_WEB_PORT);

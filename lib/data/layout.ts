@@ -16,7 +16,7 @@
  * A `fold` column in a label CSV is used as given (UrbanSound8K, ESC-50 ship one): its values
  * must be consecutive integers, mapped in order to folds 0 .. k−1.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { readWavInfo } from '../audio/wav';
 import { readLabelCsv, readVocabulary, type LabeledClip } from './labels';
@@ -59,24 +59,39 @@ export interface DataLayout {
   unlabeled?: ClipFolder;
 }
 
-/** Sorted audio files under `dir`, as paths relative to it ('/'-separated), recursively when `deep`. */
+const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
+
+/** True for a folder or a symbolic link to one (symlinked folders are followed like folders). */
+function isFolderEntry(parent: string, d: Dirent): boolean {
+  return d.isDirectory() || (d.isSymbolicLink() && isDir(join(parent, d.name)));
+}
+
+/**
+ * Sorted audio files under `dir`, as paths relative to it ('/'-separated), recursively when
+ * `deep` (nested folders inside a class folder belong to that class). Symbolic links to folders
+ * are followed; a link back to a folder already being walked (a loop) is skipped.
+ */
 function listAudioTree(dir: string, deep = true): string[] {
   const out: string[] = [];
+  const walking = new Set<string>();
   const walk = (sub: string): void => {
-    for (const d of readdirSync(join(dir, sub), { withFileTypes: true })) {
+    const here = join(dir, sub);
+    const real = realpathSync(here);
+    if (walking.has(real)) return;
+    walking.add(real);
+    for (const d of readdirSync(here, { withFileTypes: true })) {
       const rel = sub ? `${sub}/${d.name}` : d.name;
-      if (d.isDirectory()) {
+      if (isFolderEntry(here, d)) {
         if (deep) walk(rel);
       } else if ((d.isFile() || d.isSymbolicLink()) && AUDIO_FILE.test(d.name)) {
         out.push(rel);
       }
     }
+    walking.delete(real);
   };
   walk('');
   return out.sort();
 }
-
-const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
 
 /**
  * The `fold` column of a label CSV → folds 0 .. k−1 (values in ascending order). Values must
@@ -145,11 +160,12 @@ function kaggleLayout(root: string): DataLayout {
 function folderPerClassLayout(root: string): DataLayout {
   const trainDir = join(root, 'train');
   const entries = readdirSync(trainDir, { withFileTypes: true });
-  const loose = entries.filter((d) => d.isFile() && AUDIO_FILE.test(d.name));
+  const loose = entries.filter((d) => !isFolderEntry(trainDir, d) && AUDIO_FILE.test(d.name));
   if (loose.length > 0) {
     throw new Error(`${trainDir}: audio file ${loose[0].name} lies directly in train/; a folder-per-class layout keeps each class's clips in train/<class>/`);
   }
-  const vocabulary = entries.filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  // A class folder may be a symbolic link to a folder elsewhere: followed like a folder.
+  const vocabulary = entries.filter((d) => isFolderEntry(trainDir, d)).map((d) => d.name).sort();
   if (vocabulary.length < 2) throw new Error(`${trainDir}: a folder-per-class layout needs at least 2 class folders, found ${vocabulary.length}`);
   const clips: LabeledClip[] = [];
   for (const label of vocabulary) {
@@ -208,6 +224,25 @@ export interface DetectLayoutOptions {
  * folder, a test class unknown to training, a fold column with gaps...).
  */
 export function detectLayout(source: string, options: DetectLayoutOptions = {}): DataLayout {
+  return checkClassCount(detectAnyLayout(source, options));
+}
+
+/**
+ * A single class is refused unless some labelled clips lack it (then the model learns "the
+ * class or not", a detector): with every clip of that one class, any model scores 1.0 on
+ * every metric and tags every file with it.
+ */
+function checkClassCount(layout: DataLayout): DataLayout {
+  if (layout.vocabulary.length >= 2) return layout;
+  const sets = layout.noisy ? [layout.curated, layout.noisy] : [layout.curated];
+  const negatives = sets.some((s) => s.clips.some((c) => c.labels.length === 0));
+  if (layout.vocabulary.length === 1 && negatives) return layout;
+  throw new Error(`${layout.curated.labelFile}: ${layout.vocabulary.length === 0 ? 'no class' : `only one class ("${layout.vocabulary[0]}")`}, and every clip has it: ` +
+    'a model would learn nothing, score 1.0 on every metric and tag any file with it. Add clips of at least one other class ' +
+    '(or, for a detector of this class, clips with an empty labels field)');
+}
+
+function detectAnyLayout(source: string, options: DetectLayoutOptions): DataLayout {
   if (!existsSync(source)) throw new Error(`data not found: ${source}`);
   if (statSync(source).isFile()) {
     if (!/\.csv$/i.test(source)) throw new Error(`${source}: expected a data folder or a label CSV (fname,labels[,fold])`);

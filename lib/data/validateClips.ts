@@ -11,6 +11,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { isInside } from '../util/paths';
+import { unsupportedFormatMessage } from '../audio/format';
 
 /** A clip a run will read: its name as listed (label file row, folder entry) and its path. */
 export interface ListedClip {
@@ -30,51 +31,21 @@ export interface ClipProblem {
   detail: string;
 }
 
-/** Audio formats the decoders read (lib/audio). */
-const SUPPORTED_AUDIO_FORMATS = ['WAV', 'FLAC'] as const;
-
-/** Extensions of audio formats that exist but are not decoded here (for folder scans). */
-export const UNSUPPORTED_AUDIO_EXTENSIONS: Readonly<Record<string, string>> = {
-  '.mp3': 'MP3',
-  '.ogg': 'OGG',
-  '.oga': 'OGG',
-  '.opus': 'Opus',
-  '.m4a': 'M4A/AAC',
-  '.aac': 'AAC',
-  '.mp4': 'MP4',
-  '.wma': 'WMA',
-  '.aif': 'AIFF',
-  '.aiff': 'AIFF',
-  '.webm': 'WebM',
-  '.amr': 'AMR',
-};
-
-/**
- * The container format of a file from its first bytes: 'WAV' and 'FLAC' are read by
- * lib/audio; anything else is returned by name ('MP3', 'OGG', …) or as 'unknown'.
- */
-function sniffAudioFormat(head: Uint8Array): string {
-  const ascii = (off: number, len: number) => String.fromCharCode(...head.subarray(off, off + len));
-  if (head.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 4) === 'WAVE') return 'WAV';
-  if (head.length >= 4 && ascii(0, 4) === 'fLaC') return 'FLAC';
-  if (head.length >= 4 && (ascii(0, 4) === 'RF64' || ascii(0, 4) === 'RIFX')) return `${ascii(0, 4)} WAV`;
-  if (head.length >= 3 && ascii(0, 3) === 'ID3') return 'MP3';
-  if (head.length >= 4 && ascii(0, 4) === 'OggS') return 'OGG';
-  if (head.length >= 12 && ascii(4, 4) === 'ftyp') return 'M4A/MP4';
-  if (head.length >= 12 && ascii(0, 4) === 'FORM' && (ascii(8, 4) === 'AIFF' || ascii(8, 4) === 'AIFC')) return 'AIFF';
-  if (head.length >= 4 && head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) return 'WebM/Matroska';
-  if (head.length >= 4 && head[0] === 0x30 && head[1] === 0x26 && head[2] === 0xb2 && head[3] === 0x75) return 'WMA/ASF';
-  // MPEG audio frame sync (11 set bits): layer bits 00 are AAC (ADTS), others MP1/2/3.
-  if (head.length >= 2 && head[0] === 0xff && (head[1] & 0xe0) === 0xe0) return (head[1] & 0x06) === 0 ? 'AAC' : 'MP3';
-  return 'unknown';
-}
+export { UNSUPPORTED_AUDIO_EXTENSIONS } from '../audio/format';
 
 const HEAD_BYTES = 16;
 
 /** The problem with one clip, or null when it can be read. */
 function checkClip(clip: ListedClip, dataDir: string): ClipProblem | null {
   const problem = (kind: ClipProblemKind, detail: string): ClipProblem => ({ name: clip.name, path: clip.path, kind, detail });
-  if (isAbsolute(clip.name) || clip.name.split(/[\\/]/).includes('..') || !isInside(dataDir, clip.path)) {
+  // The message states the rule broken, never a resolved path that may lie inside the folder.
+  if (isAbsolute(clip.name)) {
+    return problem('outside the data folder', `"${clip.name}" is an absolute path; clip names are paths relative to their set's folder (e.g. "a.wav", "dog/1.wav")`);
+  }
+  if (clip.name.split(/[\\/]/).includes('..')) {
+    return problem('outside the data folder', `"${clip.name}" leaves its set's folder with ".."; clip names are paths relative to that folder, without ".."`);
+  }
+  if (!isInside(dataDir, clip.path)) {
     return problem('outside the data folder', `"${clip.name}" resolves to ${resolve(clip.path)}, outside ${resolve(dataDir)}`);
   }
   let size: number;
@@ -97,21 +68,8 @@ function checkClip(clip: ListedClip, dataDir: string): ClipProblem | null {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-  const format = sniffAudioFormat(head);
-  if (format === 'WAV' || format === 'FLAC') return null;
-  const byExtension = UNSUPPORTED_AUDIO_EXTENSIONS[extensionOf(clip.path)];
-  const what = format !== 'unknown' ? format : byExtension;
-  return problem(
-    'unsupported format',
-    what
-      ? `${clip.path}: ${what} is not supported (only ${SUPPORTED_AUDIO_FORMATS.join(' and ')}: convert it, e.g. ffmpeg -i in.${what.split(/[/ ]/)[0].toLowerCase()} out.wav)`
-      : `${clip.path}: not a ${SUPPORTED_AUDIO_FORMATS.join(' or ')} file (no RIFF/WAVE or fLaC header)`,
-  );
-}
-
-function extensionOf(path: string): string {
-  const m = /\.[^./\\]+$/.exec(path);
-  return m ? m[0].toLowerCase() : '';
+  const unsupported = unsupportedFormatMessage(head, clip.path);
+  return unsupported === null ? null : problem('unsupported format', unsupported);
 }
 
 /** Every problem of `clips` (in the order listed); empty when all can be read. */

@@ -10,10 +10,10 @@ import type { Architecture, Fat2019Config, InferConfig } from '../config';
 import { INFER_DEFAULTS } from '../config';
 import { checkOnnxFits, exportModelDir, onnxPath, readOnnxFile, tfjsModelChecksum } from '../export/onnxFile';
 import { loadModel } from '../runtime/modelFile';
-import { findRunMembers, readRunInfo, type MemberFilter } from '../run/runFolder';
+import { findRunMembers, findRunningJobs, readRunInfo, type MemberFilter } from '../run/runFolder';
 import { chooseEngine, type EngineChoice, type EnginePreference } from './engine';
 import { ortNetwork, tfjsNetwork, type WindowNetwork } from './network';
-import type { Ensemble, EnsembleMember } from './types';
+import { memberNormalization, type Ensemble, type EnsembleMember } from './types';
 
 /** Options of {@link loadEnsemble}; absent filters mean "all". */
 export interface LoadEnsembleOptions {
@@ -32,6 +32,11 @@ export interface LoadEnsembleOptions {
   threads?: number;
   /** Told about model.onnx files exported on first use (default: silent). */
   log?: (line: string) => void;
+  /**
+   * true: use the finished members while other jobs of the run still train (told to `log`).
+   * Default false: refuse, naming the running jobs (a partial ensemble is a different model).
+   */
+  partial?: boolean;
 }
 
 function describeFilter(f: MemberFilter): string {
@@ -72,6 +77,16 @@ export async function loadEnsemble(runDir: string, options: LoadEnsembleOptions 
       `${runDir}: no finished ensemble member (looked for <arch>/stage<k>/fold<f>/done.json with ${describeFilter(filter)}); ` +
         (all.length > 0 ? `finished members outside that filter: ${summarizeMembers(all)}` : 'no fold of this run has finished training yet'),
     );
+  }
+  const running = findRunningJobs(runDir, filter);
+  if (running.length > 0) {
+    const jobs = running.map((j) => `${j.arch}/stage${j.stage}/fold${j.fold} (pid ${j.owner.pid} on ${j.owner.host})`);
+    const what = `${running.length} job(s) of this run are still training: ${jobs.slice(0, 4).join(', ')}${jobs.length > 4 ? ', ...' : ''}`;
+    if (options.partial !== true) {
+      throw new Error(`${runDir}: ${what}; the ensemble would use only ${found.length} of its ${found.length + running.length} models. ` +
+        'Wait for them to finish, or pass --partial to use the finished ones');
+    }
+    options.log?.(`--partial: ${found.length} finished model(s); ${what}`);
   }
   const members: EnsembleMember[] = found.map((m) => ({ ...m, net: null }));
   const lazy = options.lazy === true;
@@ -182,12 +197,12 @@ async function loadMemberNetwork(m: EnsembleMember, ensemble: Ensemble): Promise
       height: typeof info.inputDims[2] === 'number' ? info.inputDims[2] : null,
       width: typeof info.inputDims[3] === 'number' ? info.inputDims[3] : null,
       numClasses,
-    }, { threads: ensemble.engine.threads, inputName: info.inputName, outputName: info.outputName, normalization: config.model.inputNormalization ?? null, thread: 'worker' });
+    }, { threads: ensemble.engine.threads, inputName: info.inputName, outputName: info.outputName, normalization: memberNormalization(m, config), thread: 'worker' });
   }
   const model = await loadModel(m.modelDir);
   try {
     checkOutputs(model, numClasses, m.modelDir);
-    return tfjsNetwork(model, m.modelDir, ensemble.config.model.inputNormalization ?? null);
+    return tfjsNetwork(model, m.modelDir, memberNormalization(m, ensemble.config));
   } catch (err) {
     model.dispose();
     throw err;

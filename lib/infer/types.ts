@@ -1,4 +1,4 @@
-import type { Architecture, Fat2019Config, InferConfig } from '../config';
+import type { Architecture, Fat2019Config, InferConfig, InputNormalization } from '../config';
 import type { OutputActivation } from './activation';
 import type { EngineChoice } from './engine';
 import type { WindowNetwork } from './network';
@@ -19,6 +19,13 @@ export interface EnsembleMember {
    * predicts, then freed, so one model's weights are in memory at a time.
    */
   net: WindowNetwork | null;
+  /** The member's own input normalisation (imported models), when it has one; absent: the run's config.model.inputNormalization. */
+  inputNormalization?: InputNormalization | null;
+}
+
+/** The input normalisation `member` is fed with: its own, else the run's. */
+export function memberNormalization(member: EnsembleMember, config: Fat2019Config): InputNormalization | null {
+  return member.inputNormalization !== undefined ? member.inputNormalization : config.model.inputNormalization ?? null;
 }
 
 /** The models of a run that vote on every clip, with what is needed to feed them. */

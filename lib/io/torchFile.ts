@@ -215,6 +215,11 @@ export function loadTorchBytes(bytes: Uint8Array, path: string): TorchFile {
     if (bytes.length > 262 && new TextDecoder('latin1').decode(bytes.subarray(257, 262)) === 'ustar') {
       return fail('the tar format of PyTorch < 0.4 is not supported (re-save it with a newer torch)');
     }
+    const head = new TextDecoder('latin1').decode(bytes.subarray(0, 200));
+    if (head.startsWith('version https://git-lfs.github.com/spec/')) {
+      const size = /\nsize (\d+)/.exec(head)?.[1];
+      return fail(`a git-lfs pointer file (${bytes.length} bytes${size ? ` standing for ${size} bytes` : ''}), not the checkpoint itself: fetch the real file with 'git lfs pull' (git-lfs installed) and import again`);
+    }
     return fail('not a PyTorch file (neither a zip archive nor a legacy pickle)');
   }
   const source = path;

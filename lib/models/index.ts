@@ -40,6 +40,16 @@ export interface BuildModelOptions {
   seed?: number | Rng;
 }
 
+/**
+ * Largest width multiplier accepted: parameters and activations grow with its square (8 is
+ * 64× the reference network's weights, about 0.3 GB for cnnModel1 and 1 GB for vgg16bn, before
+ * gradients, optimiser moments and activations); beyond it a run fails with an out-of-memory
+ * or "Invalid typed array length" error after its setup. Checked before run.json is written.
+ */
+export const MAX_WIDTH_MULTIPLIER = 8;
+/** Largest head width (units of the head's hidden dense layer). */
+export const MAX_HEAD_UNITS = 16384;
+
 /** Checks the generic fields, then the architecture's own; errors name the field. */
 export function validateModelConfig(cfg: ModelConfig): void {
   // A config saved before a field existed (an older run.json) lacks it: say which and what to add.
@@ -58,6 +68,10 @@ export function validateModelConfig(cfg: ModelConfig): void {
   positiveInt('inputFrames');
   positiveInt('headUnits');
   if (!(cfg.widthMultiplier > 0)) throw new Error(`ModelConfig.widthMultiplier must be > 0, got ${cfg.widthMultiplier}`);
+  if (cfg.widthMultiplier > MAX_WIDTH_MULTIPLIER) {
+    throw new Error(`ModelConfig.widthMultiplier must be at most ${MAX_WIDTH_MULTIPLIER}, got ${cfg.widthMultiplier} (the weights grow with its square; 1 is the reference network)`);
+  }
+  if (cfg.headUnits > MAX_HEAD_UNITS) throw new Error(`ModelConfig.headUnits must be at most ${MAX_HEAD_UNITS}, got ${cfg.headUnits}`);
   for (const name of ['headDropout1', 'headDropout2'] as const) {
     if (!(cfg[name] >= 0 && cfg[name] < 1)) throw new Error(`ModelConfig.${name} must be in [0, 1), got ${cfg[name]}`);
   }

@@ -16,13 +16,13 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Architecture, Fat2019Config, InferConfig, ModelConfig } from '../config';
+import type { Architecture, Fat2019Config, InferConfig, InputNormalization, ModelConfig } from '../config';
 import { CONFIG_DEFAULTS, PANNS_PREPROCESS } from '../config';
 import { AUDIOSET_CLASS_COUNT, audiosetClassNames } from '../models/import/audioset';
 import { isPannsArchitecture } from '../models/import/panns';
 import { loadTorchFile } from '../io/torchFile';
-import { readCheckpoint } from '../models/import/torchCheckpoint';
-import { networkFromCheckpoint } from '../models/import/toNetwork';
+import { readCheckpoint, type TorchCheckpoint } from '../models/import/torchCheckpoint';
+import { IMPORTABLE_ARCHITECTURES, networkFromCheckpoint } from '../models/import/toNetwork';
 import { saveModel } from '../runtime/modelFile';
 import { validateInputNormalization } from '../runtime/modelInput';
 import { foldDir, foldDonePath, readRunInfo, runInfoPath, RUN_INFO_VERSION, writeFoldDone, writeRunInfo, type FoldDone, type RunInfo } from './runFolder';
@@ -74,14 +74,17 @@ export function stageFoldFromName(file: string): { stage: number; fold: number }
   return m ? { stage: Number(m[1]), fold: Number(m[2]) } : null;
 }
 
+/** Said with class mismatches: the run's class order comes from --vocabulary, the run, or the first file. */
+const VOCABULARY_HINT = ' (the class order is the run\'s, else --vocabulary\'s, else the first file\'s; files with the same classes in another order are reordered to it)';
+
 /** Positions of `vocabulary`'s classes among `classes` (the file's output order); throws on a different class set. */
 function outputPermutation(classes: string[], vocabulary: string[], source: string): number[] | null {
   if (classes.length !== vocabulary.length) {
-    throw new Error(`${source}: the file has ${classes.length} classes, the vocabulary ${vocabulary.length}`);
+    throw new Error(`${source}: the file has ${classes.length} classes, the vocabulary ${vocabulary.length}${VOCABULARY_HINT}`);
   }
   const index = new Map(classes.map((c, i) => [c, i]));
   const missing = vocabulary.filter((c) => !index.has(c));
-  if (missing.length > 0) throw new Error(`${source}: the file's classes lack ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''} of the vocabulary`);
+  if (missing.length > 0) throw new Error(`${source}: the file's classes lack ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''} of the vocabulary${VOCABULARY_HINT}`);
   const perm = vocabulary.map((c) => index.get(c)!);
   return perm.every((p, i) => p === i) ? null : perm;
 }
@@ -96,16 +99,35 @@ function permuteOutputs(model: tf.LayersModel, perm: number[]): void {
   tf.dispose([idx, ...next]);
 }
 
+/** Where two configs' shapes differ (null: the same network), naming `aName`'s and `bName`'s values. */
 function sameModelShape(a: ModelConfig, b: ModelConfig): string | null {
   if (a.widthMultiplier !== b.widthMultiplier) return `widthMultiplier ${a.widthMultiplier} vs ${b.widthMultiplier}`;
   if (a.headUnits !== b.headUnits) return `headUnits ${a.headUnits} vs ${b.headUnits}`;
   if (a.numClasses !== b.numClasses) return `numClasses ${a.numClasses} vs ${b.numClasses}`;
   if (a.inputMels !== b.inputMels || a.inputFrames !== b.inputFrames) return `input ${a.inputMels}×${a.inputFrames} vs ${b.inputMels}×${b.inputFrames}`;
-  const na = a.inputNormalization ?? null;
-  const nb = b.inputNormalization ?? null;
+  return null;
+}
+
+/** True when two input normalisations are the same (both none, or equal means and stds). */
+function sameNormalization(a: InputNormalization | null | undefined, b: InputNormalization | null | undefined): boolean {
+  const na = a ?? null;
+  const nb = b ?? null;
   const close = (x: number[], y: number[]) => x.length === y.length && x.every((v, i) => Math.abs(v - y[i]) < 1e-6);
-  if ((na === null) !== (nb === null) || (na && nb && (!close(na.mean, nb.mean) || !close(na.std, nb.std)))) {
-    return `inputNormalization ${JSON.stringify(na)} vs ${JSON.stringify(nb)}`;
+  return na === null || nb === null ? na === nb : close(na.mean, nb.mean) && close(na.std, nb.std);
+}
+
+/**
+ * The importable architecture other than `arch` that the checkpoint matches layer for layer
+ * (tried only after `arch` failed), or null.
+ */
+function matchingArchitecture(ckpt: TorchCheckpoint, arch: Architecture, source: string, base: Partial<ModelConfig> | undefined): Architecture | null {
+  for (const other of IMPORTABLE_ARCHITECTURES.filter((a) => a !== arch)) {
+    try {
+      networkFromCheckpoint(ckpt, other, source, { base }).model.dispose();
+      return other;
+    } catch {
+      // not this one either
+    }
   }
   return null;
 }
@@ -138,14 +160,23 @@ export async function importWeights(runDir: string, sources: readonly ImportSour
     for (const source of sources) {
       const t0 = Date.now();
       const ckpt = readCheckpoint(loadTorchFile(source.file));
-      const { model, config } = networkFromCheckpoint(ckpt, options.arch, source.file, { base: info?.config.model });
+      let built;
+      try {
+        built = networkFromCheckpoint(ckpt, options.arch, source.file, { base: info?.config.model });
+      } catch (err) {
+        const other = matchingArchitecture(ckpt, options.arch, source.file, info?.config.model);
+        if (other) throw new Error(`${(err as Error).message} It matches ${other} layer for layer: import it with --arch ${other}`);
+        throw err;
+      }
+      const { model, config } = built;
       converted.push({ source, kind: ckpt.kind, model, config, vocabulary: [] });
       const entry = converted[converted.length - 1];
       if (config.inputNormalization) validateInputNormalization(config.inputNormalization, source.file);
       // A PANNs AudioSet tagger's 527 outputs are the AudioSet classes (lib/models/import/audioset).
       const audioset = isPannsArchitecture(options.arch) && config.numClasses === AUDIOSET_CLASS_COUNT ? audiosetClassNames() : null;
       const placeholder = options.placeholderClasses ? Array.from({ length: config.numClasses }, (_, i) => `class${i}`) : null;
-      const vocabulary = info?.vocabulary ?? options.vocabulary ?? ckpt.classes ?? audioset ?? placeholder;
+      // Files after the first take its class order (their outputs are permuted to it).
+      const vocabulary = info?.vocabulary ?? options.vocabulary ?? (converted.length > 1 ? converted[0].vocabulary : ckpt.classes ?? audioset ?? placeholder);
       if (!vocabulary) throw new Error(`${source.file}: the file names no classes (not a fastai export${isPannsArchitecture(options.arch) ? ` nor a ${AUDIOSET_CLASS_COUNT}-class AudioSet tagger` : ''}): pass --vocabulary <sample_submission.csv | vocabulary.csv>`);
       if (ckpt.classes) {
         const perm = outputPermutation(ckpt.classes, vocabulary, source.file);
@@ -155,9 +186,14 @@ export async function importWeights(runDir: string, sources: readonly ImportSour
       }
       entry.vocabulary = vocabulary;
       const first = converted[0];
-      const diff = sameModelShape(first.config, config) ?? (info ? sameModelShape(info.config.model, config) : null);
-      if (diff) throw new Error(`${source.file}: differs from ${info ? `the run (${runInfoPath(runDir)})` : first.source.file} in ${diff}: one run holds models of one input and output shape`);
-      if (JSON.stringify(first.vocabulary) !== JSON.stringify(vocabulary)) throw new Error(`${source.file}: its classes differ from ${first.source.file}'s`);
+      const diff = info ? sameModelShape(info.config.model, config) : sameModelShape(first.config, config);
+      if (diff) {
+        throw new Error(`${source.file}: differs from ${info ? `the run (${runInfoPath(runDir)})` : first.source.file} in ${diff} (${info ? 'the run' : 'that file'} first, this file second): ` +
+          'one run holds models of one input and output shape');
+      }
+      if (JSON.stringify(first.vocabulary) !== JSON.stringify(vocabulary)) {
+        throw new Error(`${source.file}: its classes differ from ${first.source.file}'s; --vocabulary <sample_submission.csv | vocabulary.csv> sets one class order for every file`);
+      }
       log(`${source.file}: ${ckpt.kind}, ${options.arch} width ${config.widthMultiplier}, ${config.numClasses} classes` +
         `${config.inputNormalization ? ', input normalisation' : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     }
@@ -191,6 +227,9 @@ export async function importWeights(runDir: string, sources: readonly ImportSour
         arch: options.arch, stage, fold, epochs: 0, bestValidLwlrap: null, trainClips: 0, validClips: 0, seconds: 0,
         finishedAt: (options.now ?? (() => new Date()))().toISOString(), importedFrom: basename(file), importedKind: c.kind,
       };
+      // fastai computes the input normalisation per training run: a member whose own differs
+      // from the run's keeps it (applied to its input only).
+      if (!sameNormalization(c.config.inputNormalization, info.config.model.inputNormalization)) done.inputNormalization = c.config.inputNormalization ?? null;
       writeFoldDone(runDir, done);
       out.push({ ...c.source, kind: c.kind, modelDir });
     }

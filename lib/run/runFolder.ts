@@ -1,8 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config } from '../config';
+import { CONFIG_DEFAULTS, withDefaults, type Architecture, type DeepPartial, type Fat2019Config, type InputNormalization } from '../config';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 import { architectureNames } from '../models/index';
+import { liveLockOwner, type LockOwner } from './jobLock';
 
 /**
  * The run folder, `weights/<run>/`: everything a run is made of, so that any later job (another
@@ -53,6 +54,11 @@ export interface FoldDone {
   /** The task's selection metric (lwlrap for multiLabel, accuracy for singleLabel; see validMetric) of the fold's out-of-fold predictions on its held-out curated / noisy clips (null: none). */
   oofCuratedLwlrap?: number | null;
   oofNoisyLwlrap?: number | null;
+  /**
+   * This member's input normalisation when it has its own (imported models: fastai computes it
+   * per training run); absent: the run's config.model.inputNormalization.
+   */
+  inputNormalization?: InputNormalization | null;
 }
 
 export const runInfoPath = (runDir: string): string => join(runDir, 'run.json');
@@ -134,6 +140,8 @@ export interface RunMember {
    * chosen on the held-out fold, so figures from it would be optimistic.
    */
   modelDir: string;
+  /** The member's own input normalisation (done.json), when it has one; absent: the run's. */
+  inputNormalization?: InputNormalization | null;
 }
 
 /** Filters of {@link findRunMembers}; each absent field means "all". */
@@ -147,6 +155,42 @@ export interface MemberFilter {
  * Every finished model of a run (a fold folder with done.json), sorted by arch, stage, fold.
  * Unfinished folds are skipped: an ensemble never uses a half-trained model.
  */
+/**
+ * The (arch, stage, fold) jobs of the run matching `filter` that are being trained now: a
+ * lock.json whose owner is alive (lib/run/jobLock.ts) and no done.json yet.
+ */
+export function findRunningJobs(runDir: string, filter: MemberFilter = {}): (Omit<RunMember, 'modelDir'> & { owner: LockOwner })[] {
+  const out: (Omit<RunMember, 'modelDir'> & { owner: LockOwner })[] = [];
+  for (const arch of architectureNames()) {
+    if (filter.archs && !filter.archs.includes(arch)) continue;
+    const archDir = join(runDir, arch);
+    if (!existsSync(archDir)) continue;
+    for (const stageName of readdirSync(archDir)) {
+      const stage = /^stage(\d+)$/.exec(stageName);
+      if (!stage || (filter.stages && !filter.stages.includes(Number(stage[1])))) continue;
+      for (const foldName of readdirSync(join(archDir, stageName))) {
+        const fold = /^fold(\d+)$/.exec(foldName);
+        if (!fold || (filter.folds && !filter.folds.includes(Number(fold[1])))) continue;
+        const dir = join(archDir, stageName, foldName);
+        if (existsSync(join(dir, 'done.json'))) continue;
+        const owner = liveLockOwner(join(dir, 'lock.json'));
+        if (owner) out.push({ arch, stage: Number(stage[1]), fold: Number(fold[1]), owner });
+      }
+    }
+  }
+  return out.sort((a, b) => a.arch.localeCompare(b.arch) || a.stage - b.stage || a.fold - b.fold);
+}
+
+/** done.json's inputNormalization when the member has its own (undefined: the run's applies). */
+function memberNormalization(donePath: string): InputNormalization | null | undefined {
+  try {
+    const done = JSON.parse(readFileSync(donePath, 'utf8')) as FoldDone;
+    return 'inputNormalization' in done ? done.inputNormalization ?? null : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function findRunMembers(runDir: string, filter: MemberFilter = {}): RunMember[] {
   const out: RunMember[] = [];
   for (const arch of architectureNames()) {
@@ -165,7 +209,10 @@ export function findRunMembers(runDir: string, filter: MemberFilter = {}): RunMe
         // fold with a single saved model (imported weights write best/ only) uses that one.
         const modelDir = existsSync(join(dir, 'last', 'model.json')) ? join(dir, 'last') : join(dir, 'best');
         if (!existsSync(join(modelDir, 'model.json'))) throw new Error(`${dir}: done.json present but no last/model.json (the final model) nor best/model.json`);
-        out.push({ arch, stage: Number(stage[1]), fold: Number(fold[1]), modelDir });
+        const member: RunMember = { arch, stage: Number(stage[1]), fold: Number(fold[1]), modelDir };
+        const own = memberNormalization(join(dir, 'done.json'));
+        if (own !== undefined) member.inputNormalization = own;
+        out.push(member);
       }
     }
   }

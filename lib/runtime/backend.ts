@@ -19,6 +19,30 @@ import type * as TfWasm from '@tensorflow/tfjs-backend-wasm';
 import { registerCustomKernels, installedCustomKernels, CustomKernelOptions } from './kernels/index';
 import { prepareWasmThreads, withReportedCores } from './threads/wasmThreads';
 
+/**
+ * tfjs' cpu backend prints "Hi, looks like you are running TensorFlow.js in Node.js ... install
+ * our node backend" on its first tensor. This toolkit chooses its backends itself (wasm with
+ * its own kernels, tfjs-node where installed: see initBackend), so on every command the advice
+ * was noise on the user's first screen. Marked as already shown; tfjs' other warnings stay.
+ */
+function skipCpuBackendBanner(): void {
+  // The engine makes a new backend from the registered factory on every initialisation, so
+  // the factory is wrapped (tfjs 4.22's engine.registryFactory; absent in another version:
+  // then the banner simply shows).
+  const factories = (tf.engine() as unknown as { registryFactory?: Record<string, { factory: () => unknown }> }).registryFactory;
+  const entry = factories?.cpu;
+  if (!entry || (entry.factory as { quiet?: boolean }).quiet) return;
+  const make = entry.factory;
+  const quiet = (): unknown => {
+    const backend = make();
+    if (backend && typeof backend === 'object' && 'firstUse' in backend) (backend as { firstUse: boolean }).firstUse = false;
+    return backend;
+  };
+  (quiet as { quiet?: boolean }).quiet = true;
+  entry.factory = quiet;
+}
+skipCpuBackendBanner();
+
 /** tfjs backend names this project can run on. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 /** Which package provides the backend. */

@@ -1,8 +1,8 @@
 /**
  * ONNX Runtime for Node (onnxruntime-node, an optional dependency): loaded on first use, or the
  * reason it is not available. The package ships its CPU library for Linux, macOS and Windows
- * inside the npm package; the project's .npmrc skips the install step that would download CUDA
- * libraries. Set FAT2019_NO_ORT=1 to act as if it were absent (tests of the tfjs fallback).
+ * inside the npm package; its install script, which would download CUDA libraries, is denied
+ * in package.json's allowScripts. Set FAT2019_NO_ORT=1 to act as if it were absent (tests of the tfjs fallback).
  */
 import { availableParallelism } from 'node:os';
 

@@ -16,6 +16,8 @@ export const SITE_MANIFEST_VERSION = 1;
 export interface SiteMember {
   name: string;
   modelUrl: string;
+  /** The member's own input normalisation (imported models), when it differs from the run's; absent: the manifest's. */
+  inputNormalization?: InputNormalization | null;
 }
 
 /** Contents of `site.json`. */

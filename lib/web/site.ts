@@ -18,6 +18,8 @@ import { INFER_DEFAULTS, PREPROCESS_DEFAULTS } from '../config';
 import { loadEnsemble } from '../infer/ensemble';
 import { readModelArtifacts } from '../runtime/modelFile';
 import { writeFileAtomicSync } from '../util/atomicWrite';
+import { checkOutputFolder, type OutputKind } from '../util/outputPath';
+import { readRunInfo } from '../run/runFolder';
 import { SITE_MANIFEST_VERSION, type SiteManifest, type SiteMember } from './protocol';
 import type { Activation } from './windowScores';
 import { activationOf, TASK_NAMES } from '../task/task';
@@ -37,6 +39,8 @@ export interface BuildSiteOptions {
   folds?: readonly number[];
   /** Minify the bundles (default true). */
   minify?: boolean;
+  /** Use the finished members while other jobs of the run still train (default: refuse). */
+  partial?: boolean;
 }
 
 /** What {@link buildSite} wrote. */
@@ -123,13 +127,37 @@ function copyModel(modelDir: string, dest: string): void {
   for (const group of json.weightsManifest) for (const p of group.paths) copyFileSync(join(modelDir, p), join(dest, p));
 }
 
+/**
+ * A folder `fat2019 web` wrote: site.json (complete), or a page whose index.html is this
+ * toolkit's (half-written); only the site's own entries otherwise (wasm/, models/...).
+ */
+export const WEB_SITE_FOLDER: OutputKind = {
+  name: "a site folder 'fat2019 web' wrote",
+  isOwn(dir) {
+    if (existsSync(join(dir, 'site.json'))) return true;
+    const index = join(dir, 'index.html');
+    return existsSync(index) && readFileSync(index, 'utf8') === readFileSync(join(PAGE_DIR, 'index.html'), 'utf8');
+  },
+  entries: ['wasm', 'models', 'style.css', 'recorder-worklet.js', 'app.js', 'worker.js', 'app.js.map', 'worker.js.map'],
+};
+
+/**
+ * The output rule for a site folder (lib/util/outputPath): new, empty or an earlier site; never
+ * inside a run's or dataset's folders (the run's data folder included). Call before any work.
+ */
+export function checkSiteFolder(outDir: string, runDir: string, option = 'outDir'): void {
+  const dataDir = existsSync(join(runDir, 'run.json')) ? readRunInfo(runDir).dataDir : undefined;
+  checkOutputFolder(outDir, { option, kind: WEB_SITE_FOLDER, protectedDirs: dataDir ? [dataDir] : [] });
+}
+
 /** Writes the static site of `runDir`'s ensemble into `outDir` (see the module comment). */
 export async function buildSite(options: BuildSiteOptions): Promise<SiteReport> {
   const topK = options.topK ?? 5;
   if (!Number.isInteger(topK) || topK < 1) throw new Error(`topK must be an integer >= 1, got ${topK}`);
+  checkSiteFolder(options.outDir, options.runDir);
   // lazy: only the member list and run.json; the models are copied, not loaded. tfjs: the page
   // runs the tfjs layers files, so no model.onnx is exported for it.
-  const ensemble = await loadEnsemble(options.runDir, { archs: options.archs, stages: options.stages, folds: options.folds, lazy: true, engine: 'tfjs' });
+  const ensemble = await loadEnsemble(options.runDir, { archs: options.archs, stages: options.stages, folds: options.folds, lazy: true, engine: 'tfjs', partial: options.partial });
   const outDir = resolve(options.outDir);
   if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new Error(`${outDir} exists and is not a folder`);
   rmSync(join(outDir, 'site.json'), { force: true });
@@ -139,7 +167,9 @@ export async function buildSite(options: BuildSiteOptions): Promise<SiteReport> 
   const members: SiteMember[] = ensemble.members.map((m) => {
     const name = `${m.arch}-stage${m.stage}-fold${m.fold}`;
     copyModel(m.modelDir, join(outDir, 'models', name));
-    return { name: `${m.arch}/stage${m.stage}/fold${m.fold}`, modelUrl: `models/${name}/model.json` };
+    const member: SiteMember = { name: `${m.arch}/stage${m.stage}/fold${m.fold}`, modelUrl: `models/${name}/model.json` };
+    if (m.inputNormalization !== undefined) member.inputNormalization = m.inputNormalization;
+    return member;
   });
   const config = ensemble.config;
   const manifest: SiteManifest = {

@@ -37,8 +37,11 @@ export interface WindowProgress {
 /** Options of {@link scoreClipWindows}. */
 export interface ScoreWindowsOptions {
   activation?: Activation;
-  /** The run's ModelConfig.inputNormalization (imported models), applied as in training. */
-  normalization?: InputNormalization | null;
+  /**
+   * The run's ModelConfig.inputNormalization (imported models), applied as in training; or one
+   * per model (members imported from different training runs have their own).
+   */
+  normalization?: InputNormalization | null | readonly (InputNormalization | null)[];
   onProgress?: (p: WindowProgress) => void;
   /** Awaited after each forward pass, to let the caller's event loop run (default: none). */
   yieldBetweenPasses?: () => Promise<void>;
@@ -57,7 +60,8 @@ export async function scoreClipWindows(
 ): Promise<ClipWindowScores> {
   if (models.length === 0) throw new Error('scoreClipWindows: no models');
   const activation = checkActivation(options.activation ?? 'sigmoid');
-  const normalization = options.normalization ?? null;
+  const normalizations = Array.isArray(options.normalization) ? options.normalization : models.map(() => (options.normalization ?? null) as InputNormalization | null);
+  if (normalizations.length !== models.length) throw new Error(`scoreClipWindows: ${normalizations.length} normalisations for ${models.length} models`);
   const geometric = infer.ensembleMean === 'geometric';
   const W = infer.windowFrames;
   const C = numClasses;
@@ -73,7 +77,8 @@ export async function scoreClipWindows(
   const batchSize = Math.max(1, infer.batchSize);
   const buffer = new Float32Array(Math.min(batchSize, n) * image.nMels * W);
   const row = new Float64Array(C);
-  for (const model of models) {
+  for (const [m, model] of models.entries()) {
+    const normalization = normalizations[m];
     // Channels of the model's input: the image repeated to fill them (lib/runtime/modelInput).
     const [, height, width, channelsOrNull] = model.inputs[0].shape;
     const channels = channelsOrNull ?? 3;

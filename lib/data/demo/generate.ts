@@ -19,6 +19,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { encodeWavPcm16 } from '../../audio/index';
+import type { OutputKind } from '../../util/outputPath';
 import { writeFileAtomic } from '../../util/atomicWrite';
 import { Rng } from '../../util/rng';
 import { csvField } from '../labels';
@@ -56,6 +57,13 @@ const DEMO_FILES = [
   'demo_events.csv',
   MANIFEST_NAME,
 ] as const;
+
+/** A demo dataset folder (the output rule's kind for `generate --out`, lib/util/outputPath). */
+export const DEMO_DATASET_FOLDER: OutputKind = {
+  name: 'a demo dataset folder',
+  isOwn: (dir) => existsSync(join(dir, MANIFEST_NAME)),
+  entries: [...DEMO_SETS, ...DEMO_FILES],
+};
 
 /** Options of {@link generateDemoDataset}. */
 export interface DemoOptions {

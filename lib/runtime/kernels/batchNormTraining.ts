@@ -29,38 +29,38 @@ const BN_TRAIN_BACKWARD = 'Fat2019BatchNormTrainBackward';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
 
-/** Inputs x [..., C], gamma [C], beta [C]; attrs {epsilon}. Outputs y, mean [C], variance [C]. */
-function bnTrainForwardKernel({ inputs, attrs, backend: b }: KernelArgs): tf.TensorInfo[] {
+/**
+ * What both kernels start with: the C kernels (or an error naming the kernel), x [..., C] seen as
+ * [rows, cols], three outputs shaped like x, [C] and [C], the byte offset of a tensor, epsilon.
+ */
+function prepare(kernel: string, { inputs, attrs, backend: b }: KernelArgs) {
   const backend = b as unknown as WasmBackendLike;
   const ctx = trainContext(backend);
-  if (!ctx) throw new Error(`${BN_TRAIN_FORWARD}: the C kernels are not available`);
-  const { x, gamma, beta } = inputs as Record<string, tf.TensorInfo>;
+  if (!ctx) throw new Error(`${kernel}: the C kernels are not available`);
+  const { x } = inputs as Record<string, tf.TensorInfo>;
   const cols = x.shape[x.shape.length - 1];
   const rows = x.shape.reduce((a, v) => a * v, 1) / cols;
-  const y = backend.makeOutput(x.shape, 'float32');
-  const mean = backend.makeOutput([cols], 'float32');
-  const variance = backend.makeOutput([cols], 'float32');
+  const outputs = [backend.makeOutput(x.shape, 'float32'), backend.makeOutput([cols], 'float32'), backend.makeOutput([cols], 'float32')];
   const off = (t: tf.TensorInfo) => offsetOf(backend, t);
-  bnForwardOp(ctx, off(x), rows, cols, off(gamma), off(beta), (attrs as unknown as { epsilon: number }).epsilon,
-    off(mean), off(variance), off(y));
-  return [y, mean, variance];
+  return { ctx, rows, cols, outputs, off, eps: (attrs as unknown as { epsilon: number }).epsilon };
+}
+
+/** Inputs x [..., C], gamma [C], beta [C]; attrs {epsilon}. Outputs y, mean [C], variance [C]. */
+function bnTrainForwardKernel(args: KernelArgs): tf.TensorInfo[] {
+  const { ctx, rows, cols, outputs, off, eps } = prepare(BN_TRAIN_FORWARD, args);
+  const [y, mean, variance] = outputs;
+  const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+  bnForwardOp(ctx, off(x), rows, cols, off(gamma), off(beta), eps, off(mean), off(variance), off(y));
+  return outputs;
 }
 
 /** Inputs dy, x [..., C], mean, variance, gamma [C]; attrs {epsilon}. Outputs dx, dgamma, dbeta. */
-function bnTrainBackwardKernel({ inputs, attrs, backend: b }: KernelArgs): tf.TensorInfo[] {
-  const backend = b as unknown as WasmBackendLike;
-  const ctx = trainContext(backend);
-  if (!ctx) throw new Error(`${BN_TRAIN_BACKWARD}: the C kernels are not available`);
-  const { dy, x, mean, variance, gamma } = inputs as Record<string, tf.TensorInfo>;
-  const cols = x.shape[x.shape.length - 1];
-  const rows = x.shape.reduce((a, v) => a * v, 1) / cols;
-  const dx = backend.makeOutput(x.shape, 'float32');
-  const dgamma = backend.makeOutput([cols], 'float32');
-  const dbeta = backend.makeOutput([cols], 'float32');
-  const off = (t: tf.TensorInfo) => offsetOf(backend, t);
-  bnBackwardOp(ctx, off(dy), off(x), rows, cols, off(mean), off(variance), off(gamma),
-    (attrs as unknown as { epsilon: number }).epsilon, off(dx), off(dgamma), off(dbeta));
-  return [dx, dgamma, dbeta];
+function bnTrainBackwardKernel(args: KernelArgs): tf.TensorInfo[] {
+  const { ctx, rows, cols, outputs, off, eps } = prepare(BN_TRAIN_BACKWARD, args);
+  const [dx, dgamma, dbeta] = outputs;
+  const { dy, x, mean, variance, gamma } = args.inputs as Record<string, tf.TensorInfo>;
+  bnBackwardOp(ctx, off(dy), off(x), rows, cols, off(mean), off(variance), off(gamma), eps, off(dx), off(dgamma), off(dbeta));
+  return outputs;
 }
 
 /** Registers the two C batch-norm kernels for 'wasm' (idempotent). */

@@ -53,16 +53,16 @@ export function depthwiseBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
   return filterGradLoops(x, dy, attrs.filterShape, info, backend);
 }
 
-function filterGradLoops(x: tf.TensorInfo, dy: tf.TensorInfo, filterShape: Shape4, info: tf.backend_util.Conv2DInfo, backend: WasmBackendLike): tf.TensorInfo {
-  const [N, H, W, C] = x.shape;
-  const [fh, fw, , m] = filterShape;
+/**
+ * Calls visit(dyBase, xBase, wBase) for every output pixel and every filter tap that falls inside
+ * the image, in (n, i, a, j, b) order: the element offsets of that pixel's dy [Co], the input
+ * pixel's x [C] and the tap's filter [Co] (Co = C·m). Both loop gradients walk these.
+ */
+function forEachTap([N, H, W, C]: Shape4, fh: number, fw: number, m: number, info: tf.backend_util.Conv2DInfo,
+  visit: (dyBase: number, xBase: number, wBase: number) => void): void {
   const { outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
+  const { top, left } = info.padInfo;
   const Co = C * m;
-  const acc = new Float64Array(fh * fw * C * m);
-  const xv = heapF32(backend, x);
-  const dyv = heapF32(backend, dy);
   for (let n = 0; n < N; n++) {
     for (let i = 0; i < Ho; i++) {
       for (let a = 0; a < fh; a++) {
@@ -73,21 +73,30 @@ function filterGradLoops(x: tf.TensorInfo, dy: tf.TensorInfo, filterShape: Shape
           for (let b = 0; b < fw; b++) {
             const z = j * sw + b - left;
             if (z < 0 || z >= W) continue;
-            const xBase = ((n * H + y) * W + z) * C;
-            const wBase = (a * fw + b) * Co;
-            if (m === 1) {
-              for (let c = 0; c < C; c++) acc[wBase + c] += xv[xBase + c] * dyv[dyBase + c];
-            } else {
-              for (let c = 0; c < C; c++) {
-                const xc = xv[xBase + c];
-                for (let q = 0; q < m; q++) acc[wBase + c * m + q] += xc * dyv[dyBase + c * m + q];
-              }
-            }
+            visit(dyBase, ((n * H + y) * W + z) * C, (a * fw + b) * Co);
           }
         }
       }
     }
   }
+}
+
+function filterGradLoops(x: tf.TensorInfo, dy: tf.TensorInfo, filterShape: Shape4, info: tf.backend_util.Conv2DInfo, backend: WasmBackendLike): tf.TensorInfo {
+  const C = x.shape[3];
+  const [fh, fw, , m] = filterShape;
+  const acc = new Float64Array(fh * fw * C * m);
+  const xv = heapF32(backend, x);
+  const dyv = heapF32(backend, dy);
+  forEachTap(x.shape as Shape4, fh, fw, m, info, (dyBase, xBase, wBase) => {
+    if (m === 1) {
+      for (let c = 0; c < C; c++) acc[wBase + c] += xv[xBase + c] * dyv[dyBase + c];
+    } else {
+      for (let c = 0; c < C; c++) {
+        const xc = xv[xBase + c];
+        for (let q = 0; q < m; q++) acc[wBase + c * m + q] += xc * dyv[dyBase + c * m + q];
+      }
+    }
+  });
   const out = backend.makeOutput([fh, fw, C, m], 'float32');
   heapF32(backend, out).set(acc);
   return out;
@@ -149,41 +158,22 @@ function inputGradAsConv(dy: tf.TensorInfo, filter: tf.TensorInfo, inputShape: S
 function inputGradLoops(dy: tf.TensorInfo, filter: tf.TensorInfo, inputShape: Shape4, info: tf.backend_util.Conv2DInfo, backend: WasmBackendLike): tf.TensorInfo {
   const [N, H, W, C] = inputShape;
   const [fh, fw, , m] = filter.shape;
-  const { outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
-  const Co = C * m;
   const out = backend.makeOutput([N, H, W, C], 'float32');
   // Views after the allocation: a growing heap detaches older ones.
   const dx = heapF32(backend, out);
   dx.fill(0);
   const dyv = heapF32(backend, dy);
   const wv = heapF32(backend, filter);
-  for (let n = 0; n < N; n++) {
-    for (let i = 0; i < Ho; i++) {
-      for (let a = 0; a < fh; a++) {
-        const y = i * sh + a - top;
-        if (y < 0 || y >= H) continue;
-        for (let j = 0; j < Wo; j++) {
-          const dyBase = ((n * Ho + i) * Wo + j) * Co;
-          for (let b = 0; b < fw; b++) {
-            const z = j * sw + b - left;
-            if (z < 0 || z >= W) continue;
-            const xBase = ((n * H + y) * W + z) * C;
-            const wBase = (a * fw + b) * Co;
-            if (m === 1) {
-              for (let c = 0; c < C; c++) dx[xBase + c] += dyv[dyBase + c] * wv[wBase + c];
-            } else {
-              for (let c = 0; c < C; c++) {
-                let s = 0;
-                for (let q = 0; q < m; q++) s += dyv[dyBase + c * m + q] * wv[wBase + c * m + q];
-                dx[xBase + c] += s;
-              }
-            }
-          }
-        }
+  forEachTap(inputShape, fh, fw, m, info, (dyBase, xBase, wBase) => {
+    if (m === 1) {
+      for (let c = 0; c < C; c++) dx[xBase + c] += dyv[dyBase + c] * wv[wBase + c];
+    } else {
+      for (let c = 0; c < C; c++) {
+        let s = 0;
+        for (let q = 0; q < m; q++) s += dyv[dyBase + c * m + q] * wv[wBase + c * m + q];
+        dx[xBase + c] += s;
       }
     }
-  }
+  });
   return out;
 }

@@ -112,37 +112,39 @@ function free(ctx: TrainContext, s: { info: tf.TensorInfo }): void {
 }
 
 /**
+ * Runs a kernel over the rows of [rows, cols] with `floats` float32 of scratch (its byte offset
+ * passed on): `whole` on this thread, or `halves` from row h = rowSplit(…) with the helper.
+ */
+function byRows(ctx: TrainContext, rows: number, cols: number, floats: number, whole: (s: number) => void,
+  halves: (h: number, s: number) => void): void {
+  const h = rowSplit(ctx, rows, cols);
+  const s = scratch(ctx, floats);
+  if (!h) whole(s.off);
+  else halves(h, s.off);
+  free(ctx, s);
+}
+
+/**
  * out[c] = f32(Σ_r x[r, c] · scale) for x [rows, cols] (pointers). float64 sums; with the helper
  * thread each half of the rows is summed on its own and the halves added.
  */
 export function colSumsOp(ctx: TrainContext, x: number, rows: number, cols: number, out: number, scale: number): void {
   const { k } = ctx;
-  const h = rowSplit(ctx, rows, cols);
-  const s = scratch(ctx, 4 * cols);
-  const acc0 = s.off;
-  const acc1 = s.off + 8 * cols;
-  if (!h) {
-    k.col_sums(x, rows, cols, acc0, out, scale);
-  } else {
+  byRows(ctx, rows, cols, 4 * cols, (acc0) => k.col_sums(x, rows, cols, acc0, out, scale), (h, acc0) => {
+    const acc1 = acc0 + 8 * cols;
     runPair(k, ctx.helper, ['col_acc', [x, 0, 0, h, cols, acc0, 0]], ['col_acc', [x + 4 * h * cols, 0, 0, rows - h, cols, acc1, 0]]);
     k.f64_add(acc0, acc1, cols);
     k.col_finish(acc0, cols, out, scale);
-  }
-  free(ctx, s);
+  });
 }
 
 /** Batch-norm training forward (see trainKernels.c bn_train_forward), split by rows with the helper. */
 export function bnForwardOp(ctx: TrainContext, x: number, rows: number, cols: number, gamma: number, beta: number,
   eps: number, mean: number, variance: number, y: number): void {
   const { k, helper } = ctx;
-  const h = rowSplit(ctx, rows, cols);
-  const s = scratch(ctx, 6 * cols);
-  const acc0 = s.off;
-  const acc1 = s.off + 8 * cols;
-  const sd = s.off + 16 * cols;
-  if (!h) {
-    k.bn_train_forward(x, rows, cols, gamma, beta, eps, acc0, mean, variance, y);
-  } else {
+  byRows(ctx, rows, cols, 6 * cols, (acc0) => k.bn_train_forward(x, rows, cols, gamma, beta, eps, acc0, mean, variance, y), (h, acc0) => {
+    const acc1 = acc0 + 8 * cols;
+    const sd = acc0 + 16 * cols;
     const x1 = x + 4 * h * cols;
     for (const [mode, out] of [[0, mean], [1, variance]]) {
       runPair(k, helper, ['col_acc', [x, 0, mean, h, cols, acc0, mode]], ['col_acc', [x1, 0, mean, rows - h, cols, acc1, mode]]);
@@ -152,29 +154,22 @@ export function bnForwardOp(ctx: TrainContext, x: number, rows: number, cols: nu
     k.bn_sd(variance, cols, eps, sd);
     runPair(k, helper, ['bn_normalize', [x, h, cols, mean, gamma, sd, beta, y]],
       ['bn_normalize', [x1, rows - h, cols, mean, gamma, sd, beta, y + 4 * h * cols]]);
-  }
-  free(ctx, s);
+  });
 }
 
 /** Batch-norm training backward (see trainKernels.c bn_train_backward), split by rows with the helper. */
 export function bnBackwardOp(ctx: TrainContext, dy: number, x: number, rows: number, cols: number, mean: number,
   variance: number, gamma: number, eps: number, dx: number, dgamma: number, dbeta: number): void {
   const { k, helper } = ctx;
-  const h = rowSplit(ctx, rows, cols);
-  const s = scratch(ctx, 11 * cols);
-  const acc0 = s.off;
-  const acc1 = s.off + 16 * cols;
-  const coef = s.off + 32 * cols;
-  if (!h) {
-    k.bn_train_backward(dy, x, rows, cols, mean, variance, gamma, eps, acc0, dx, dgamma, dbeta);
-  } else {
+  byRows(ctx, rows, cols, 11 * cols, (acc0) => k.bn_train_backward(dy, x, rows, cols, mean, variance, gamma, eps, acc0, dx, dgamma, dbeta), (h, acc0) => {
+    const acc1 = acc0 + 16 * cols;
+    const coef = acc0 + 32 * cols;
     const off = 4 * h * cols;
     runPair(k, helper, ['col_acc', [x, dy, mean, h, cols, acc0, 3]], ['col_acc', [x + off, dy + off, mean, rows - h, cols, acc1, 3]]);
     k.f64_add(acc0, acc1, 2 * cols);
     k.bn_backward_coefs(acc0, rows, cols, variance, gamma, eps, coef, dgamma, dbeta);
     runPair(k, helper, ['bn_dx', [dy, x, h, cols, mean, coef, dx]], ['bn_dx', [dy + off, x + off, rows - h, cols, mean, coef, dx + off]]);
-  }
-  free(ctx, s);
+  });
 }
 
 /** Conv filter gradient (trainKernels.c conv2d_filter_grad) over all N images; halves of the batch with the helper. */

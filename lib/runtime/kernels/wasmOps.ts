@@ -86,36 +86,29 @@ export class WasmOps {
   }
 
   /** NHWC depthwise convolution (filter [fh, fw, C, m]) with explicit padding [top, bottom, left, right]. */
-  depthwiseConv2d(
-    x: tf.TensorInfo,
-    filter: tf.TensorInfo,
-    strides: [number, number],
-    dilations: [number, number],
-    pads: [number, number, number, number],
-  ): tf.TensorInfo {
-    const pad = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
-    return this.track(runWasmKernel('DepthwiseConv2dNative', { x, filter }, {
-      strides, dilations, pad, dataFormat: 'NHWC', dimRoundingMode: undefined,
-    }, this.backend));
+  depthwiseConv2d(x: tf.TensorInfo, filter: tf.TensorInfo, strides: Pair, dilations: Pair, pads: Pads): tf.TensorInfo {
+    return this.convKernel('DepthwiseConv2dNative', x, filter, strides, dilations, pads);
   }
 
   /** NHWC forward convolution with explicit padding [top, bottom, left, right]. */
-  conv2d(
-    x: tf.TensorInfo,
-    filter: tf.TensorInfo,
-    strides: [number, number],
-    dilations: [number, number],
-    pads: [number, number, number, number],
-  ): tf.TensorInfo {
+  conv2d(x: tf.TensorInfo, filter: tf.TensorInfo, strides: Pair, dilations: Pair, pads: Pads): tf.TensorInfo {
     // The project's C kernel where it applies (dilation 1), else the registered Conv2D.
     const c = dilations[0] === 1 && dilations[1] === 1 ? convForwardC(this.backend, x, filter, null, strides, pads, false) : null;
-    if (c) return this.track(c);
+    return c ? this.track(c) : this.convKernel('Conv2D', x, filter, strides, dilations, pads);
+  }
+
+  /** A registered NHWC convolution kernel with explicit padding. */
+  private convKernel(name: string, x: tf.TensorInfo, filter: tf.TensorInfo, strides: Pair, dilations: Pair, pads: Pads): tf.TensorInfo {
     const pad = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
-    return this.track(runWasmKernel('Conv2D', { x, filter }, {
+    return this.track(runWasmKernel(name, { x, filter }, {
       strides, dilations, pad, dataFormat: 'NHWC', dimRoundingMode: undefined,
     }, this.backend));
   }
 }
+
+type Pair = [number, number];
+/** Padding [top, bottom, left, right]. */
+type Pads = [number, number, number, number];
 
 /** [strideH, strideW] from a number or pair. */
 export function pair(v: number | [number, number] | number[]): [number, number] {

@@ -9,6 +9,7 @@ import type { Fat2019Config } from '../../config';
 import { detectLayout } from '../../data/layout';
 import { writeFileAtomicSync } from '../../util/atomicWrite';
 import { recipeOf } from './recipes';
+import { validateModelConfig } from '../../models/index';
 import { readRunInfo, runInfoPath, RUN_INFO_VERSION, writeRunInfo, type RunInfo } from '../../run/runFolder';
 
 /**
@@ -76,6 +77,7 @@ export function openRun(runDir: string, dataDir: string, config: Fat2019Config, 
       `(its stages: ${stages.join(', ')}); use [${recipe.ensembleStages.join(', ')}]`);
   }
   if (!existsSync(runInfoPath(runDir))) {
+    validateModelConfig(config.model);
     // The recipe's stage list beside run.json: what each stage trained on, read by people.
     writeFileAtomicSync(join(runDir, 'recipe.json'), JSON.stringify(recipe, null, 2) + '\n');
     const info: RunInfo = {

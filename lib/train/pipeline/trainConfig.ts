@@ -2,6 +2,7 @@
  * A training job's config from its options, resolved exactly as `fat2019 train` does; the
  * own-data notebook calls it too, so both make the same `auto` choices.
  */
+import { validateModelConfig } from '../../models/index';
 import { existsSync } from 'node:fs';
 import { CONFIG_DEFAULTS, LOW_RATE_MAX_HZ, checkPreprocessConfig, lowRatePreprocess, withDefaults, type DeepPartial, type Fat2019Config } from '../../config';
 import { lowSampleRate, scanClips, type DataLayout } from '../../data/layout';
@@ -76,6 +77,8 @@ export function trainConfig(runDir: string, _dataDir: string, values: RawValues,
   config = withDefaults(config, over);
   config = withFinetuneOptions(config, o);
   checkPreprocessConfig(config.preprocess, existing ? `${runInfoPath(runDir)}: config.preprocess` : 'config.preprocess');
+  // Every model setting (sizes included) before run.json is written: a failed first command never blocks the corrected one.
+  validateModelConfig(config.model);
   if (config.task.name === 'multiLabel' && config.task.labelSmoothing > 0) throw new UsageError('--label-smoothing applies to --task singleLabel only');
   if (layout) {
     checkTaskLabels(config.task.name, layout.curated.clips, layout.curated.labelFile);

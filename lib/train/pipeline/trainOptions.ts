@@ -4,7 +4,7 @@
  * it sets; {@link trainConfig} applies them.
  */
 import type { Architecture, RecipeName, TaskName } from '../../config';
-import { architectureNames, getArchitecture, isArchitecture } from '../../models/index';
+import { architectureNames, getArchitecture, isArchitecture, MAX_HEAD_UNITS, MAX_WIDTH_MULTIPLIER } from '../../models/index';
 import { TASK_NAMES } from '../../task/task';
 import { UsageError, parseChoice, parseInteger, parseNumber, type OptionSpec } from '../../util/options';
 import { RECIPES, RECIPE_NAMES } from './recipes';
@@ -60,11 +60,20 @@ export const TRAIN_CONFIG_OPTIONS = {
     type: 'string', arg: '<n>', config: 'pipeline.stageEpochs', help: 'epochs of every stage', defaultText: "the run's / config", parse: positiveInt,
   } satisfies OptionSpec<number>,
   width: {
-    type: 'string', arg: '<m>', config: 'model.widthMultiplier', help: 'model width multiplier of the conv channels (1 = reference)',
-    parse: numberIn((w) => w > 0, '> 0'),
+    type: 'string', arg: '<m>', config: 'model.widthMultiplier', help: `model width multiplier of the conv channels (1 = reference; at most ${MAX_WIDTH_MULTIPLIER}: the weights grow with its square)`,
+    parse: (raw, flag) => {
+      const w = numberIn((x) => x > 0, '> 0')(raw, flag);
+      if (w > MAX_WIDTH_MULTIPLIER) throw new UsageError(`${flag} must be at most ${MAX_WIDTH_MULTIPLIER}, got ${w} (the weights grow with its square; 1 is the reference network)`);
+      return w;
+    },
   } satisfies OptionSpec<number>,
   'head-units': {
-    type: 'string', arg: '<n>', config: 'model.headUnits', help: 'hidden units of the fastai head', defaultText: '512 at every width', parse: positiveInt,
+    type: 'string', arg: '<n>', config: 'model.headUnits', help: `hidden units of the fastai head (at most ${MAX_HEAD_UNITS})`, defaultText: '512 at every width',
+    parse: (raw, flag) => {
+      const n = positiveInt(raw, flag);
+      if (n > MAX_HEAD_UNITS) throw new UsageError(`${flag} must be at most ${MAX_HEAD_UNITS}, got ${n}`);
+      return n;
+    },
   } satisfies OptionSpec<number>,
   mish: { type: 'boolean', default: false, config: 'model.xresnetActivation', help: "xresnet18/50: Mish activations (fastai's option)" } as const,
   'channel-stem': {

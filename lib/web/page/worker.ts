@@ -153,9 +153,10 @@ async function tag(id: number, input: AudioInput, topK: number): Promise<void> {
   ms.features = performance.now() - t0;
 
   t0 = performance.now();
+  const runNormalization = manifest.inputNormalization;
   const scores = await scoreClipWindows(models, image, manifest.infer, manifest.vocabulary.length, {
     activation: manifest.activation,
-    normalization: manifest.inputNormalization,
+    normalization: manifest.members.map((m) => (m.inputNormalization !== undefined ? m.inputNormalization : runNormalization)),
     onProgress: (p) => phase('inference', p.done, p.total),
   });
   ms.inference = performance.now() - t0;

@@ -47,14 +47,7 @@ EXPORT void conv2d_filter_grad(const float *x, const float *dy, float *dw, u32 n
               const float *xp = xs + ci, *dp = ds + co;
               for (u32 j = 0; j < len; j++, xp += xstep, dp += Co) {
                 v128_t d0 = wasm_v128_load(dp), d1 = wasm_v128_load(dp + 4);
-                v128_t s = wasm_v128_load32_splat(xp);
-                a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(s, d0)); a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(s, d1));
-                s = wasm_v128_load32_splat(xp + 1);
-                a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(s, d0)); a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(s, d1));
-                s = wasm_v128_load32_splat(xp + 2);
-                a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(s, d0)); a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(s, d1));
-                s = wasm_v128_load32_splat(xp + 3);
-                a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(s, d0)); a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(s, d1));
+                TILE4X8_MAC(a, xp, xp + 1, xp + 2, xp + 3, d0, d1);
               }
               wasm_v128_store(t0 + co, a00); wasm_v128_store(t0 + co + 4, a01);
               wasm_v128_store(t1 + co, a10); wasm_v128_store(t1 + co + 4, a11);

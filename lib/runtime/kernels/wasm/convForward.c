@@ -26,14 +26,7 @@ INLINE void conv_block4x8(const float *ximg, const float *w, u32 wstride, const 
       const float *wp = w + (unsigned long)(a * fw + b) * Ci * wstride;
       for (u32 ci = 0; ci < Ci; ci++, wp += wstride) {
         v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
-        v128_t s = wasm_v128_load32_splat(x0 + ci);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(s, w0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(s, w1));
-        s = wasm_v128_load32_splat(x1 + ci);
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(s, w0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(s, w1));
-        s = wasm_v128_load32_splat(x2 + ci);
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(s, w0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(s, w1));
-        s = wasm_v128_load32_splat(x3 + ci);
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(s, w0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(s, w1));
+        TILE4X8_MAC(c, x0 + ci, x1 + ci, x2 + ci, x3 + ci, w0, w1);
       }
     }
   }
@@ -42,11 +35,24 @@ INLINE void conv_block4x8(const float *ximg, const float *w, u32 wstride, const 
     c00 = wasm_f32x4_max(c00, z); c01 = wasm_f32x4_max(c01, z); c10 = wasm_f32x4_max(c10, z); c11 = wasm_f32x4_max(c11, z);
     c20 = wasm_f32x4_max(c20, z); c21 = wasm_f32x4_max(c21, z); c30 = wasm_f32x4_max(c30, z); c31 = wasm_f32x4_max(c31, z);
   }
-  wasm_v128_store(out, c00); wasm_v128_store(out + 4, c01);
-  wasm_v128_store(out + Co, c10); wasm_v128_store(out + Co + 4, c11);
-  wasm_v128_store(out + 2 * Co, c20); wasm_v128_store(out + 2 * Co + 4, c21);
-  wasm_v128_store(out + 3 * Co, c30); wasm_v128_store(out + 3 * Co + 4, c31);
+  TILE4X8_STORE(out, Co);
 }
+
+/*
+ * Runs the statement for every tap (a, b) of output pixel j (row rowTop, taps a0..a1) that falls
+ * inside the image, with xp = that input pixel's Ci channels and wp = the tap's weights at
+ * output channel co (one pixel at a time, any position; conv2d_forward's edge path).
+ */
+#define PIXEL_TAPS(...)                                                                               \
+  for (u32 a = a0; a < a1; a++) {                                                                     \
+    for (u32 b = 0; b < fw; b++) {                                                                    \
+      int xc = (int)(j * sw + b) - left;                                                              \
+      if (xc < 0 || xc >= (int)W) continue;                                                           \
+      const float *xp = ximg + ((unsigned long)(rowTop + (int)a) * W + (unsigned long)xc) * Ci;       \
+      const float *wp = w + (unsigned long)(a * fw + b) * Ci * Co + co;                               \
+      __VA_ARGS__;                                                                                    \
+    }                                                                                                 \
+  }
 
 /*
  * Forward 2-D convolution, NHWC, dilation 1, for the flattened output rows [r0, r1) of
@@ -93,29 +99,13 @@ EXPORT void conv2d_forward(const float *x, const float *w, const float *wpack, c
       u32 co = co8;
       for (; co + 4 <= Co; co += 4) {
         v128_t acc = bias ? wasm_v128_load(bias + co) : wasm_f32x4_splat(0.0f);
-        for (u32 a = a0; a < a1; a++) {
-          for (u32 b = 0; b < fw; b++) {
-            int xc = (int)(j * sw + b) - left;
-            if (xc < 0 || xc >= (int)W) continue;
-            const float *xp = ximg + ((unsigned long)(rowTop + (int)a) * W + (unsigned long)xc) * Ci;
-            const float *wp = w + (unsigned long)(a * fw + b) * Ci * Co + co;
-            for (u32 ci = 0; ci < Ci; ci++, wp += Co) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(xp + ci), wasm_v128_load(wp)));
-          }
-        }
+        PIXEL_TAPS(for (u32 ci = 0; ci < Ci; ci++, wp += Co) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(xp + ci), wasm_v128_load(wp))));
         if (relu) acc = wasm_f32x4_max(acc, wasm_f32x4_splat(0.0f));
         wasm_v128_store(out + co, acc);
       }
       for (; co < Co; co++) {
         float s = bias ? bias[co] : 0.0f;
-        for (u32 a = a0; a < a1; a++) {
-          for (u32 b = 0; b < fw; b++) {
-            int xc = (int)(j * sw + b) - left;
-            if (xc < 0 || xc >= (int)W) continue;
-            const float *xp = ximg + ((unsigned long)(rowTop + (int)a) * W + (unsigned long)xc) * Ci;
-            const float *wp = w + (unsigned long)(a * fw + b) * Ci * Co + co;
-            for (u32 ci = 0; ci < Ci; ci++) s += xp[ci] * wp[(unsigned long)ci * Co];
-          }
-        }
+        PIXEL_TAPS(for (u32 ci = 0; ci < Ci; ci++) s += xp[ci] * wp[(unsigned long)ci * Co]);
         out[co] = relu && s < 0.0f ? 0.0f : s;
       }
     }
@@ -134,3 +124,5 @@ EXPORT void pack_w8(const float *w, u32 taps, u32 Ci, u32 Co, float *out) {
     }
   }
 }
+
+#undef PIXEL_TAPS

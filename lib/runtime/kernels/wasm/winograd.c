@@ -127,20 +127,10 @@ EXPORT void conv2d_wino(const float *x, const float *U, const float *bias, float
           const float *wp = Ub;
           for (u32 ci = 0; ci < Ci; ci++, wp += 8) {
             v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
-            v128_t s = wasm_v128_load32_splat(x0 + ci);
-            c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(s, w0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(s, w1));
-            s = wasm_v128_load32_splat(x1 + ci);
-            c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(s, w0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(s, w1));
-            s = wasm_v128_load32_splat(x2 + ci);
-            c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(s, w0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(s, w1));
-            s = wasm_v128_load32_splat(x3 + ci);
-            c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(s, w0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(s, w1));
+            TILE4X8_MAC(c, x0 + ci, x1 + ci, x2 + ci, x3 + ci, w0, w1);
           }
           float *o = Me + (unsigned long)t * Co + cb * 8;
-          wasm_v128_store(o, c00); wasm_v128_store(o + 4, c01);
-          wasm_v128_store(o + Co, c10); wasm_v128_store(o + Co + 4, c11);
-          wasm_v128_store(o + 2 * Co, c20); wasm_v128_store(o + 2 * Co + 4, c21);
-          wasm_v128_store(o + 3 * Co, c30); wasm_v128_store(o + 3 * Co + 4, c31);
+          TILE4X8_STORE(o, Co);
         }
       }
     }
@@ -245,14 +235,7 @@ EXPORT void conv2d_wino_fgrad(const float *x, const float *dy, float *acc, float
           for (u32 t = 0; t < cnt; t++) {
             v128_t d0 = wasm_v128_load(dp + 8 * t), d1 = wasm_v128_load(dp + 8 * t + 4);
             const float *xq = vp + 4 * t;
-            v128_t sv = wasm_v128_load32_splat(xq);
-            a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(sv, d0)); a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(sv, d1));
-            sv = wasm_v128_load32_splat(xq + 1);
-            a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(sv, d0)); a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(sv, d1));
-            sv = wasm_v128_load32_splat(xq + 2);
-            a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(sv, d0)); a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(sv, d1));
-            sv = wasm_v128_load32_splat(xq + 3);
-            a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(sv, d0)); a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(sv, d1));
+            TILE4X8_MAC(a, xq, xq + 1, xq + 2, xq + 3, d0, d1);
           }
           wasm_v128_store(t0, wasm_f32x4_add(wasm_v128_load(t0), a00));
           wasm_v128_store(t0 + 4, wasm_f32x4_add(wasm_v128_load(t0 + 4), a01));
