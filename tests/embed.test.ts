@@ -89,6 +89,11 @@ test('fat2019 embed on an imported PANNs run: fc1 of PyTorch within 1e-4; CSV an
   process.stderr.write = (() => true) as typeof process.stderr.write;
   try {
     assert.equal(await runCommand(embedCommand, [...quietArgs, '--out', path.join(root, 'x.txt'), clips]), 2);
+    // the output rule: never inside the run folder, never over a file it did not write
+    assert.equal(await runCommand(embedCommand, [...quietArgs, '--out', path.join(runDir, 'emb.csv'), clips]), 2);
+    fs.writeFileSync(path.join(root, 'mine.csv'), 'a,b\n1,2\n');
+    assert.equal(await runCommand(embedCommand, [...quietArgs, '--out', path.join(root, 'mine.csv'), clips]), 2);
+    assert.equal(fs.readFileSync(path.join(root, 'mine.csv'), 'utf8'), 'a,b\n1,2\n');
   } finally {
     process.stderr.write = err;
   }

@@ -3,6 +3,22 @@ import { initCliBackend } from './infer';
 import { BACKEND_OPTIONS, QUIET_OPTION, RUN_OPTION, backendChoice, parseArchitecture } from './options';
 import { audioFilesOf, embedFiles, writeEmbeddings } from '../infer/embed';
 import { parseInteger } from '../util/options';
+import { checkOutputFile, type OutputKind } from '../util/outputPath';
+import { readFileSync, statSync } from 'node:fs';
+
+/** An embeddings file this command wrote: CSV with the header `file,e0,...`, or a .npy. */
+const EMBEDDINGS_FILE: OutputKind = {
+  name: 'an embeddings file',
+  isOwn(path) {
+    try {
+      if (!statSync(path).isFile()) return false;
+      const head = readFileSync(path).subarray(0, 16);
+      return path.toLowerCase().endsWith('.npy') ? head.subarray(1, 6).toString('latin1') === 'NUMPY' : /^file,e0(,|\n|$)/.test(head.toString('utf8'));
+    } catch {
+      return false;
+    }
+  },
+};
 
 /** `fat2019 embed`: each clip's penultimate-layer embedding from a run's network. */
 export const embedCommand = defineCommand({
@@ -33,6 +49,8 @@ float32 [clips, dims] with the file names in <out>.files.txt.`,
   examples: ['fat2019 embed --run weights/panns-cnn14 --out work/emb.csv data/my-sounds/'],
   async run(o, positionals) {
     if (positionals.length === 0) throw new UsageError('no audio file or folder given');
+    // The one output rule (lib/util/outputPath): a new file or one of ours, never inside the run.
+    checkOutputFile(o.out, { option: '--out', kind: EMBEDDINGS_FILE, inputs: positionals });
     const files = audioFilesOf(positionals);
     if (files.length === 0) throw new UsageError(`no audio files in ${positionals.join(', ')}`);
     await initCliBackend(backendChoice(o), o.quiet);
