@@ -247,3 +247,23 @@ test('browser page scorer (lib/web/windowScores): a short clip whole, a long one
     model.dispose();
   }
 });
+
+test('training-side predictors (validation, out-of-fold) score a short clip whole too, on tfjs and ONNX Runtime', async () => {
+  const { predictClipImages, predictModelClips } = await import('../lib/infer/modelPredict');
+  const m = EXPECTED.models.find((x) => x.arch === 'pannsCnn14')!;
+  const { model } = networkFromCheckpoint(readCheckpoint(loadTorchFile(fixture(m.file))), m.arch, m.file);
+  try {
+    const images = [{ nMels: 64, frames: EXPECTED.logmel.frames, data: LOGMEL }];
+    const want = m.logitsClip.map(sigmoid);
+    for (const mode of ['sliding', 'centre'] as const) {
+      const probs = predictClipImages(model, images, { windowFrames: 1001, windowShift: 500, mode });
+      assert.ok(maxDiff(probs, want) < 1e-5, `${mode}: ${maxDiff(probs, want)}`);
+    }
+    if (loadOnnxRuntime().ort) {
+      const probs = await predictModelClips(model, images, { windowFrames: 1001, windowShift: 500, engine: 'ort', threads: 1 });
+      assert.ok(maxDiff(probs, want) < 1e-4, `ort: ${maxDiff(probs, want)}`);
+    }
+  } finally {
+    model.dispose();
+  }
+});

@@ -13,7 +13,7 @@ import { checkActivation, type OutputActivation } from './activation';
 import { chooseEngine, type EngineChoice, type EnginePreference } from './engine';
 import { ortNetwork } from './network';
 import { WindowScoreSums, type EnsembleMean } from './scores';
-import { fillWindowBatch, planWindows, type WindowMode } from './windows';
+import { fillWindowBatch, planWindows, windowBatches, type WindowMode } from './windows';
 
 /** Options of {@link predictClipImages}. */
 export interface ClipPredictOptions {
@@ -73,16 +73,16 @@ export function predictClipImages(model: tf.LayersModel, images: readonly ClipIm
   });
   const sums = new WindowScoreSums(images.length, numClasses, options.mean ?? 'arithmetic', activation);
   if (images.length === 0) return new Float32Array(0);
-  const windows = planWindows(images, frames, shift, options.mode ?? 'sliding');
+  // A network of any width (PANNs) scores a short clip whole, as the ensemble predictor does.
+  const windows = planWindows(images, frames, shift, options.mode ?? 'sliding', width == null);
   const nMels = images[0].nMels;
   if (images.some((img) => img.nMels !== nMels)) throw new Error('predictClipImages: clips differ in mel bands');
   const x = new Float32Array(Math.min(batchSize, windows.length) * nMels * frames);
-  for (let b = 0; b < windows.length; b += batchSize) {
-    const batch = windows.slice(b, b + batchSize);
-    const input = x.subarray(0, batch.length * nMels * frames);
-    fillWindowBatch(images, batch, frames, input);
-    const logits = tf.tidy(() => (model.predict(toModelInput(input, batch.length, nMels, frames, channels, options.inputNormalization ?? null)) as tf.Tensor).dataSync());
-    batch.forEach((w, j) => sums.addLogits(w.clip, logits, j * numClasses));
+  for (const { windows: batch, frames: w } of windowBatches(windows, frames, batchSize)) {
+    const input = x.subarray(0, batch.length * nMels * w);
+    fillWindowBatch(images, batch, w, input);
+    const logits = tf.tidy(() => (model.predict(toModelInput(input, batch.length, nMels, w, channels, options.inputNormalization ?? null)) as tf.Tensor).dataSync());
+    batch.forEach((win, j) => sums.addLogits(win.clip, logits, j * numClasses));
   }
   return sums.result();
 }
@@ -119,14 +119,13 @@ export async function predictModelClips(model: tf.LayersModel, images: readonly 
     });
     const sums = new WindowScoreSums(images.length, numClasses, options.mean ?? 'arithmetic', checkActivation(options.activation ?? 'sigmoid'));
     if (images.length === 0) return new Float32Array(0);
-    const windows = planWindows(images, frames, shift, options.mode ?? 'sliding');
+    const windows = planWindows(images, frames, shift, options.mode ?? 'sliding', width == null);
     const nMels = images[0].nMels;
-    for (let b = 0; b < windows.length; b += batchSize) {
-      const batch = windows.slice(b, b + batchSize);
-      const x = new Float32Array(batch.length * nMels * frames);
-      fillWindowBatch(images, batch, frames, x);
-      const logits = await net.logits(x, batch.length, nMels, frames);
-      batch.forEach((w, j) => sums.addLogits(w.clip, logits, j * numClasses));
+    for (const { windows: batch, frames: w } of windowBatches(windows, frames, batchSize)) {
+      const x = new Float32Array(batch.length * nMels * w);
+      fillWindowBatch(images, batch, w, x);
+      const logits = await net.logits(x, batch.length, nMels, w);
+      batch.forEach((win, j) => sums.addLogits(win.clip, logits, j * numClasses));
     }
     return sums.result();
   } finally {
