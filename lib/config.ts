@@ -278,7 +278,7 @@ export interface TaskConfig {
   labelSmoothing: number;
 }
 
-const TASK_CONFIG_DEFAULTS: Readonly<TaskConfig> = Object.freeze({ name: 'multiLabel' as TaskName, labelSmoothing: 0 });
+export const TASK_CONFIG_DEFAULTS: Readonly<TaskConfig> = Object.freeze({ name: 'multiLabel' as TaskName, labelSmoothing: 0 });
 
 /** The training recipes of lib/train/pipeline/recipes (a list of stages each). */
 export type RecipeName = 'warmup' | 'single' | 'noisyThenCurated' | 'pseudoLabel';

@@ -19,7 +19,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { COMMANDS } from '../lib/cli/commands';
 import { defaultText, optionLabel, type OptionSpec } from '../lib/util/options';
-import { formatMainJobSummary, type MainJobSummary } from '../lib/cli/demo';
+import { formatMainJobSummary, type MainJobSummary } from '../lib/job/index';
 import { readCsvTable } from '../lib/data/labels';
 import { renderPlanBlocks } from './readme-plan';
 

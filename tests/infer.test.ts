@@ -16,7 +16,7 @@ import { buildModel } from '../lib/models/index';
 import { saveModel } from '../lib/runtime/modelFile';
 import { writeFoldDone, writeRunInfo } from '../lib/run/runFolder';
 import { writeSubmission, readSubmission } from '../lib/data/submission';
-import { scoreSubmission } from '../lib/metrics/score';
+import { scoreSubmission } from '../lib/task/score';
 import { spawnSync } from 'node:child_process';
 import { UsageError } from '../lib/cli/command';
 import { COMMANDS } from '../lib/cli/commands';

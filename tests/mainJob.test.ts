@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatMainJobSummary, runMainJob } from '../lib/cli/demo';
+import { formatMainJobSummary, runMainJob } from '../lib/job/index';
 import { QUICK_OVERRIDES } from '../lib/train/pipeline/presets';
 import { readSubmission } from '../lib/data/submission';
 import { readVocabulary } from '../lib/data/labels';

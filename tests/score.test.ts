@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readLabelCsv, vocabularyFromFile, labelMatrix, csvField } from '../lib/data/labels';
 import { writeSubmission, readSubmission, formatFloat32 } from '../lib/data/submission';
-import { scoreSubmission } from '../lib/metrics/score';
+import { scoreSubmission } from '../lib/task/score';
 import { lwlrap } from '../lib/metrics/lwlrap';
 import { Rng } from '../lib/util/rng';
 

@@ -11,7 +11,7 @@
  */
 import type { AugmentConfig, MaskFill } from '../config';
 import type { Rng } from '../util/rng';
-import { checkFill, checkInRange, checkInteger, checkPositive, checkToggle } from './validate';
+import { checkFill, checkInRange, checkInteger, checkPositive, checkSpecAugment, checkToggle } from './validate';
 
 /** Shape of an image batch `x` = `[batch][height][width]`. */
 export interface BatchShape {
@@ -287,12 +287,7 @@ function checkFinite01(name: string, v: number): void {
  */
 export function specAugment(x: Float32Array, y: Float32Array, shape: BatchShape, cfg: AugmentConfig['specAugment'], rng: Rng): BatchAugmentResult<SpecAugmentDraw> {
   checkBatch(x, y, shape);
-  checkToggle('specAugment', cfg);
-  checkInteger('specAugment.freqMasks', cfg.freqMasks);
-  checkInteger('specAugment.freqMaxWidth', cfg.freqMaxWidth);
-  checkInteger('specAugment.timeMasks', cfg.timeMasks);
-  checkInteger('specAugment.timeMaxWidth', cfg.timeMaxWidth);
-  checkFill('specAugment.fill', cfg.fill, false);
+  checkSpecAugment(cfg);
   const { batch, height: H, width: W } = shape;
   const plane = H * W;
   const draws: SpecAugmentDraw[] = [];

@@ -9,6 +9,7 @@ import { drawSpecMix, mixupApply, randomErasing, specAugment, specMixApply } fro
 import { chooseCropStart, cropImage, randomLighting, randomZoom } from './image';
 import { applyWaveformAug, imageFromAugmentedWaveform, WAVEFORM_AUG_ORDER, type AugmentResources } from './pipeline';
 import { validateAugmentConfig } from './validate';
+import { formatCompact } from '../util/format';
 
 /** One preview panel: a title (with the drawn parameters), its image, and audio when it has one. */
 export interface AugmentPreview {
@@ -30,7 +31,6 @@ export interface PreviewOptions {
   onlyEnabled?: boolean;
 }
 
-const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
 
 /**
  * The same clip under each augmentation, each forced on (probability 1) with parameters drawn
@@ -67,13 +67,13 @@ export function previewAugmentations(
   }
   if (show(cfg.zoom.enabled)) {
     const z = randomZoom(crop, H, W, { ...cfg.zoom, enabled: true, p: 1 }, rng);
-    out.push({ name: `zoom ×${fmt(z.params?.scale ?? 1)}`, image: mat(z.image) });
+    out.push({ name: `zoom ×${formatCompact(z.params?.scale ?? 1)}`, image: mat(z.image) });
   }
   if (show(cfg.lighting.enabled)) {
     const l = randomLighting(crop, { ...cfg.lighting, enabled: true, p: 1 }, rng);
     const b = l.params?.brightness ?? 0.5;
     const c = l.params?.contrast ?? 1;
-    out.push({ name: `lighting brightness=${fmt(b)} contrast=${fmt(c)}`, image: mat(l.image === crop ? crop.slice() : l.image) });
+    out.push({ name: `lighting brightness=${formatCompact(b)} contrast=${formatCompact(c)}`, image: mat(l.image === crop ? crop.slice() : l.image) });
   }
 
   // Batch-level augmentations on a batch of two: [crop, partner], sample 0 paired with 1.
@@ -98,12 +98,12 @@ export function previewAugmentations(
       { applied: true, partner: 1, lambda },
       { applied: false, partner: 1, lambda: 1 },
     ]);
-    out.push({ name: `mixup λ=${fmt(lambda)}`, image: mat(first(r.x)) });
+    out.push({ name: `mixup λ=${formatCompact(lambda)}`, image: mat(first(r.x)) });
   }
   if (show(cfg.specMix.enabled)) {
     const d = drawSpecMix(1, H, W, cfg.specMix.maxFraction, rng);
     const r = specMixApply(pair, y2, shape, [d, { ...d, applied: false }]);
-    out.push({ name: `SpecMix h=${fmt(d.h)} w=${fmt(d.w)} a=${fmt(r.y[1])}`, image: mat(first(r.x)) });
+    out.push({ name: `SpecMix h=${formatCompact(d.h)} w=${formatCompact(d.w)} a=${formatCompact(r.y[1])}`, image: mat(first(r.x)) });
   }
   const single = { batch: 1, height: H, width: W };
   const y1 = new Float32Array([1]);
@@ -124,7 +124,7 @@ export function previewAugmentations(
       if (name === 'noise' && cfg.waveform.noise.source === 'clips' && !(options.resources?.noiseClips?.length)) continue;
       const r = applyWaveformAug(name, clip.waveform, sr, cfg.waveform, rng, options.resources);
       const params = Object.entries(r.draw.params)
-        .map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : v}`)
+        .map(([k, v]) => `${k}=${typeof v === 'number' ? formatCompact(v) : v}`)
         .join(' ');
       out.push({ name: `${name} ${params}`, image: imageFromAugmentedWaveform(r.signal, preprocess), audio: r.signal, sampleRate: sr });
     }

@@ -56,6 +56,16 @@ export function isActive(t: AugmentToggle): boolean {
   return t.enabled && t.p > 0;
 }
 
+/** The SpecAugment section (also checked by specAugment itself, lib/augment/batch). */
+export function checkSpecAugment(sa: AugmentConfig['specAugment']): void {
+  checkToggle('specAugment', sa);
+  checkInteger('specAugment.freqMasks', sa.freqMasks);
+  checkInteger('specAugment.freqMaxWidth', sa.freqMaxWidth);
+  checkInteger('specAugment.timeMasks', sa.timeMasks);
+  checkInteger('specAugment.timeMaxWidth', sa.timeMaxWidth);
+  checkFill('specAugment.fill', sa.fill, false);
+}
+
 /**
  * Validates a whole {@link AugmentConfig} (every field's type and range), so a bad notebook
  * override fails before training starts, naming the field: "specMix.maxFraction must be in
@@ -71,13 +81,7 @@ export function validateAugmentConfig(cfg: AugmentConfig): void {
   checkPositive('mixup.alpha', cfg.mixup.alpha);
   checkToggle('specMix', cfg.specMix);
   checkInRange('specMix.maxFraction', cfg.specMix.maxFraction, 0, 1);
-  const sa = cfg.specAugment;
-  checkToggle('specAugment', sa);
-  checkInteger('specAugment.freqMasks', sa.freqMasks);
-  checkInteger('specAugment.freqMaxWidth', sa.freqMaxWidth);
-  checkInteger('specAugment.timeMasks', sa.timeMasks);
-  checkInteger('specAugment.timeMaxWidth', sa.timeMaxWidth);
-  checkFill('specAugment.fill', sa.fill, false);
+  checkSpecAugment(cfg.specAugment);
   const re = cfg.randomErasing;
   checkToggle('randomErasing', re);
   checkInRange('randomErasing.minArea', re.minArea, 0, 1);

@@ -6,7 +6,7 @@ import { ARCH_LIST_OPTION, FOLDS_OPTION, QUIET_OPTION, RUN_OPTION, STAGES_OPTION
 import { parseChoice } from '../util/options';
 import { checkOutputFolder, RUN_FOLDER } from '../util/outputPath';
 
-const ACTIVATIONS: readonly OnnxOutputActivation[] = ['none', 'sigmoid', 'softmax'];
+const ACTIVATIONS: readonly (OnnxOutputActivation | 'task')[] = ['none', 'task', 'sigmoid', 'softmax'];
 
 /** `fat2019 export`: model.onnx next to every ensemble member of a run. */
 export const exportCommand = defineCommand({
@@ -24,7 +24,8 @@ logits (--activation none).`,
   options: {
     run: RUN_OPTION,
     activation: {
-      type: 'string', arg: '<a>', help: 'none | sigmoid | softmax: appended to the output', default: 'none', defaultText: 'none, logits',
+      type: 'string', arg: '<a>', help: "none | task | sigmoid | softmax: appended to the output; task = the run's task's activation (softmax for singleLabel, sigmoid for multiLabel)",
+      default: 'none', defaultText: 'none, logits',
       parse: (raw, flag) => parseChoice(raw, flag, ACTIVATIONS, 'none, sigmoid or softmax'),
     },
     stages: { ...STAGES_OPTION, help: 'stages' },

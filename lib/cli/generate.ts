@@ -1,11 +1,12 @@
 import { UsageError, defineCommand } from './command';
 import { parseChoice, parseInteger, parseNumber, type OptionSpec } from '../util/options';
+import { progressReporter } from '../util/progress';
 import { DEFAULT_NOISY_LABEL_ERROR_RATE, DEMO_SETS, DEMO_SIZES, generateDemoDataset, type DemoSize, type DemoSummary } from '../data/demo/index';
 import { checkOutputFolder } from '../util/outputPath';
 import { DEMO_DATASET_FOLDER } from '../data/demo/generate';
 
 /** Human summary of a generated (or reused) demo folder: clips and audio minutes per set. */
-export function formatDemoSummary(s: DemoSummary): string {
+function formatDemoSummary(s: DemoSummary): string {
   const lines = [
     s.skipped
       ? `${s.outDir} already holds the complete '${s.size}' demo dataset for seed ${s.seed}: nothing to do`
@@ -63,15 +64,15 @@ same dataset is left as is. See data/DEMO-PROVENANCE.md.`,
   examples: ['fat2019 generate --out data/demo --size tiny --seed 7'],
   async run(o) {
     checkOutputFolder(o.out, { option: '--out', kind: DEMO_DATASET_FOLDER });
-    const showProgress = process.stderr.isTTY && !o.json;
+    // Clip counts on a terminal only (the summary follows on stdout).
+    const progress = progressReporter({ quiet: o.json || process.stderr.isTTY !== true });
     const summary = await generateDemoDataset({
       outDir: o.out,
       size: o.size,
       seed: o.seed,
       noisyLabelErrorRate: o['noisy-error-rate'],
-      onProgress: showProgress ? ({ done, total }) => { if (done % 20 === 0 || done === total) process.stderr.write(`\r  ${done}/${total} clips`); } : undefined,
+      onProgress: ({ done, total }) => progress.update(() => `  ${done}/${total} clips`, done === total),
     });
-    if (showProgress && !summary.skipped) process.stderr.write('\n');
     if (o.json) {
       process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     } else {

@@ -1,5 +1,5 @@
 import { UsageError, defineCommand } from './command';
-import { readVocabularyAny } from '../metrics/score';
+import { readVocabularyAny } from '../data/labels';
 import { importWeights, SINGLE_FILE_MEMBER, stageFoldFromName, type ImportSource } from '../run/importWeights';
 import { DATA_OPTION, QUIET_OPTION, RUN_OPTION, parseArchitecture } from './options';
 import { IMPORTABLE_ARCHITECTURES } from '../models/import/toNetwork';

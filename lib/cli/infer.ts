@@ -6,7 +6,8 @@ import { readRunInfo, runInfoPath } from '../run/runFolder';
 import { checkOutputFile, SUBMISSION_CSV } from '../util/outputPath';
 import { detectLayout, type ClipFolder } from '../data/layout';
 import { initBackend, describeBackend } from '../runtime/backend';
-import { formatDuration } from '../util/format';
+import { formatProgress } from '../util/format';
+import { progressReporter } from '../util/progress';
 import { cliEngine } from './engineOption';
 import { BACKEND_OPTIONS, CACHE_OPTION, DATA_OPTION, ENGINE_OPTION, ENSEMBLE_OPTIONS, QUIET_OPTION, RUN_OPTION, WORKERS_OPTION, backendChoice, inferOverrides } from './options';
 import type { InitBackendOptions } from '../runtime/backend';
@@ -16,9 +17,9 @@ import { datasetFnames, predictDataset } from '../infer/dataset';
 import { datasetClips, validateClips } from '../data/validateClips';
 import type { InferProgress } from '../infer/types';
 import type { PreprocessProgress } from '../data/preprocess';
-import { scoreSubmission } from '../metrics/score';
+import { scoreSubmission } from '../task/score';
 import { formatScoreReport } from './score';
-import { formatProgressBar } from './preprocess';
+import { formatPreprocessProgress } from '../data/preprocessReport';
 
 /** Selects the tfjs backend (`--backend`, `--threads`, else FAT2019_BACKEND / auto) and logs it to stderr. */
 export async function initCliBackend(options: InitBackendOptions, quiet: boolean): Promise<void> {
@@ -26,37 +27,17 @@ export async function initCliBackend(options: InitBackendOptions, quiet: boolean
   if (!quiet) process.stderr.write(`${describeBackend(info)}\n`);
 }
 
-/** A progress printer for stderr: redrawn in place on a terminal, a line every 10 s otherwise. */
+/** Inference progress on stderr: redrawn in place on a terminal, a line every 10 s otherwise. */
 export function progressPrinter(quiet: boolean): (p: InferProgress) => void {
-  let last = 0;
-  const tty = process.stderr.isTTY === true;
-  return (p) => {
-    if (quiet) return;
-    const now = Date.now();
-    const end = p.done === p.total;
-    if (!end && now - last < (tty ? 200 : 10000)) return;
-    last = now;
-    const frac = p.total > 0 ? p.done / p.total : 1;
-    const width = 30;
-    const line = `[${'#'.repeat(Math.round(frac * width))}${'.'.repeat(width - Math.round(frac * width))}] ` +
-      `${p.done}/${p.total} clip passes  ${(100 * frac).toFixed(1)}%  ${memberName(p.member)}` +
-      (p.etaSec !== null && !end ? `  ETA ${formatDuration(p.etaSec)}` : `  ${formatDuration(p.elapsedSec)}`);
-    process.stderr.write(tty ? `\r${line}\x1b[K${end ? '\n' : ''}` : `${line}\n`);
-  };
+  const progress = progressReporter({ quiet });
+  return (p) => progress.update(() => formatProgress(p, { unit: 'clip passes', detail: memberName(p.member) }), p.done === p.total);
 }
 
 /** Progress of filling the feature cache, on stderr (only when there is something to compute). */
 function preprocessPrinter(quiet: boolean): (p: PreprocessProgress) => void {
-  let last = 0;
-  const tty = process.stderr.isTTY === true;
+  const progress = progressReporter({ quiet });
   return (p) => {
-    if (quiet || p.skipped === p.total) return;
-    const now = Date.now();
-    const end = p.done === p.total;
-    if (!end && now - last < (tty ? 200 : 10000)) return;
-    last = now;
-    const line = `features ${formatProgressBar(p)}`;
-    process.stderr.write(tty ? `\r${line}\x1b[K${end ? '\n' : ''}` : `${line}\n`);
+    if (p.skipped !== p.total) progress.update(() => `features ${formatPreprocessProgress(p)}`, p.done === p.total);
   };
 }
 

@@ -2,8 +2,11 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError, defineCommand } from './command';
 import { parseChoice } from '../util/options';
-import { scoreSubmission, readVocabularyAny, type ScoreReport } from '../metrics/score';
+import type { ScoreReport } from '../metrics/score';
+import { scoreSubmission } from '../task/score';
+import { readVocabularyAny } from '../data/labels';
 import { LWLRAP_TIES, type LwlrapTies } from '../metrics/lwlrap';
+import { formatFixed } from '../util/format';
 
 const DEFAULT_TRUTH = 'data/fsdkaggle2019/test_post_competition.csv';
 
@@ -14,9 +17,8 @@ function defaultTruth(): string {
   return existsSync(inProject) ? inProject : DEFAULT_TRUTH;
 }
 
-function fmt(x: number): string {
-  return Number.isNaN(x) ? 'n/a' : x.toFixed(6);
-}
+/** lwlrap and friends with 6 decimals; NaN (nothing to score) as n/a. */
+const scoreText = (x: number): string => formatFixed(x, { digits: 6, nan: 'n/a' });
 
 /** Human-readable report: lwlrap per split and overall, then (optionally) the class table. */
 export function formatScoreReport(report: ScoreReport, perClass: boolean): string {
@@ -24,19 +26,19 @@ export function formatScoreReport(report: ScoreReport, perClass: boolean): strin
   lines.push(`lwlrap (ties: ${report.ties})`);
   lines.push(`  ${'split'.padEnd(10)} ${'clips'.padStart(6)}  lwlrap`);
   for (const [name, s] of Object.entries(report.perSplit)) {
-    lines.push(`  ${name.padEnd(10)} ${String(s.clips).padStart(6)}  ${fmt(s.lwlrap)}`);
+    lines.push(`  ${name.padEnd(10)} ${String(s.clips).padStart(6)}  ${scoreText(s.lwlrap)}`);
   }
-  lines.push(`  ${'all'.padEnd(10)} ${String(report.clips).padStart(6)}  ${fmt(report.overall)}`);
+  lines.push(`  ${'all'.padEnd(10)} ${String(report.clips).padStart(6)}  ${scoreText(report.overall)}`);
   if (report.extraClips > 0) lines.push(`  (${report.extraClips} submission rows without truth were ignored)`);
   const names: Record<string, string> = { accuracy: 'top-1 accuracy', map3: 'MAP@3', mAP: 'mAP', auc: 'ROC AUC (macro)' };
   const shown = ['accuracy', 'map3', 'mAP', 'auc'].filter((k) => report.metrics?.[k] !== undefined);
-  if (shown.length > 0) lines.push(`  ${shown.map((k) => `${names[k]} ${fmt(report.metrics[k])}`).join(', ')}`);
+  if (shown.length > 0) lines.push(`  ${shown.map((k) => `${names[k]} ${scoreText(report.metrics[k])}`).join(', ')}`);
   if (perClass) {
     const width = Math.max(5, ...report.perClass.map((c) => c.label.length));
     lines.push('');
     lines.push(`  ${'class'.padEnd(width)} ${'clips'.padStart(6)} ${'weight'.padStart(8)}  lwlrap`);
     for (const c of report.perClass) {
-      lines.push(`  ${c.label.padEnd(width)} ${String(c.positives).padStart(6)} ${c.weight.toFixed(4).padStart(8)}  ${c.positives > 0 ? fmt(c.lwlrap) : 'n/a'}`);
+      lines.push(`  ${c.label.padEnd(width)} ${String(c.positives).padStart(6)} ${c.weight.toFixed(4).padStart(8)}  ${c.positives > 0 ? scoreText(c.lwlrap) : 'n/a'}`);
     }
   }
   return lines.join('\n') + '\n';

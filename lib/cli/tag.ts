@@ -6,7 +6,7 @@ import { cliEngine } from './engineOption';
 import { BACKEND_OPTIONS, ENGINE_OPTION, ENSEMBLE_OPTIONS, QUIET_OPTION, RUN_OPTION, TOP_OPTION, backendChoice, inferOverrides } from './options';
 
 /** The human table of one file: `file (3.2 s)` then rank, probability, label. */
-export function formatTagResult(r: TagResult): string {
+function formatTagResult(r: TagResult): string {
   const lines = [`${r.file}  (${r.seconds.toFixed(1)} s)`];
   r.labels.forEach((l, i) => lines.push(`  ${String(i + 1).padStart(3)}  ${l.probability.toFixed(4)}  ${l.label}`));
   return lines.join('\n') + '\n';

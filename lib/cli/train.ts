@@ -17,6 +17,7 @@ import { loadRunData } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
 import { resolveFinetuneSource } from '../train/finetune';
+import { formatFixed } from '../util/format';
 import { checkOutputFolder, RUN_FOLDER } from '../util/outputPath';
 
 /** Re-exported: `fat2019 train` resolves its options with it (lib/train/pipeline/trainConfig). */
@@ -34,22 +35,21 @@ function parseList(raw: unknown, name: string, check: (n: number) => boolean, al
   return [...new Set(out)].sort((a, b) => a - b);
 }
 
-function fmt(x: number | null | undefined): string {
-  return x === null || x === undefined ? '   n/a' : x.toFixed(4);
-}
+/** A score in the tables below; absent ones as a right-aligned n/a. */
+const scoreText = (x: number | null | undefined): string => formatFixed(x, { missing: '   n/a' });
 
 function formatFold(d: FoldDone): string {
   const metric = d.validMetric ?? 'lwlrap';
-  return `${d.arch} stage ${d.stage} fold ${d.fold}: ${d.epochs} epochs, best valid ${metric} ${fmt(d.bestValidScore ?? d.bestValidLwlrap)}, ` +
-    `out-of-fold ${metric} curated ${fmt(d.oofCuratedLwlrap)} noisy ${fmt(d.oofNoisyLwlrap)}, ${d.trainClips} training clips, ${Math.round(d.seconds)} s`;
+  return `${d.arch} stage ${d.stage} fold ${d.fold}: ${d.epochs} epochs, best valid ${metric} ${scoreText(d.bestValidScore ?? d.bestValidLwlrap)}, ` +
+    `out-of-fold ${metric} curated ${scoreText(d.oofCuratedLwlrap)} noisy ${scoreText(d.oofNoisyLwlrap)}, ${d.trainClips} training clips, ${Math.round(d.seconds)} s`;
 }
 
 /** Stage table: cross-validated task metric (curated, noisy) and the selection size. */
-export function formatStageReports(arch: string, stages: StageReport[]): string {
+function formatStageReports(arch: string, stages: StageReport[]): string {
   const metric = stages[0]?.metric ?? 'lwlrap';
   const lines = [`${arch}: cross-validated ${metric} (out-of-fold predictions of the folds run)`, '  stage  folds  curated   noisy  selected noisy'];
   for (const s of stages) {
-    lines.push(`  ${String(s.stage).padStart(5)}  ${String(s.folds.length).padStart(5)}   ${fmt(s.cvCurated)}  ${fmt(s.cvNoisy)}  ${s.selectedNoisy ?? '-'}`);
+    lines.push(`  ${String(s.stage).padStart(5)}  ${String(s.folds.length).padStart(5)}   ${scoreText(s.cvCurated)}  ${scoreText(s.cvNoisy)}  ${s.selectedNoisy ?? '-'}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -61,7 +61,7 @@ export function formatStageReports(arch: string, stages: StageReport[]): string 
  * folder, and in the Kaggle layout every file of their folders too. Throws one error listing
  * every problem.
  */
-export function checkTrainingData(layout: DataLayout, config: Fat2019Config): void {
+function checkTrainingData(layout: DataLayout, config: Fat2019Config): void {
   const sets = recipeOf(config).needsNoisy && layout.noisy ? [layout.curated, layout.noisy] : [layout.curated];
   // One error for all sets: a missing noisy clip is not left for the next run to report.
   validateAll(sets.map((set) => () => checkDatasets(set.dataDir, [set.dataset], layout.kind === 'kaggle' ? undefined : { [set.dataset]: set.clips.map((c) => c.fname) })));

@@ -6,7 +6,7 @@ import { buildSite, checkSiteFolder } from '../web/site';
 import { serveFolder } from '../web/serve';
 
 /** Default port of `fat2019 web --serve`. */
-export const DEFAULT_WEB_PORT = 8019;
+const DEFAULT_WEB_PORT = 8019;
 
 /** `fat2019 web`: the static site that tags audio in the browser, optionally served locally. */
 export const webCommand = defineCommand({

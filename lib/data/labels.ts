@@ -289,3 +289,17 @@ export function labelMatrix(clips: readonly { fname?: string; labels: readonly s
   });
   return out;
 }
+
+/**
+ * Reads a vocabulary for scoring from a file: a submission-like CSV whose header is
+ * `fname,<classes>` (e.g. `sample_submission.csv`) or an FSDKaggle2019 `vocabulary.csv`
+ * (`index,label` lines).
+ */
+export function readVocabularyAny(path: string): string[] {
+  try {
+    return readVocabulary(path);
+  } catch (err) {
+    if (!/first column must be "fname"/.test((err as Error).message)) throw err;
+    return vocabularyFromFile(path);
+  }
+}

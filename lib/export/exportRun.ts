@@ -8,14 +8,15 @@ import type { Architecture } from '../config';
 import { findRunMembers, readRunInfo, type MemberFilter } from '../run/runFolder';
 import { exportModelDir, onnxPath, readOnnxFile, tfjsModelChecksum } from './onnxFile';
 import type { OnnxOutputActivation } from './onnxGraph';
+import { makeTask } from '../task/task';
 
 export interface ExportRunOptions {
   archs?: readonly Architecture[];
   /** Default: the run's `pipeline.ensembleStages`. */
   stages?: readonly number[];
   folds?: readonly number[];
-  /** Output of the files (default 'none': logits, what inference reads). */
-  activation?: OnnxOutputActivation;
+  /** Output of the files (default 'none': logits, what inference reads; 'task': the run's task's activation). */
+  activation?: OnnxOutputActivation | 'task';
   /** Export again even when the file is up to date. */
   force?: boolean;
   /** Called after each member. */
@@ -48,7 +49,8 @@ export async function exportRun(runDir: string, options: ExportRunOptions = {}):
   if (members.length === 0) {
     throw new Error(`${runDir}: no finished ensemble member to export (stages ${filter.stages?.join(',') ?? 'any'}${filter.archs ? `, arch ${filter.archs.join(',')}` : ''}${filter.folds ? `, folds ${filter.folds.join(',')}` : ''})`);
   }
-  const activation = options.activation ?? 'none';
+  // 'task': what the run's task (lib/task) applies at prediction time, softmax or sigmoid.
+  const activation = options.activation === 'task' ? makeTask(info.config.task ?? {}).activation : options.activation ?? 'none';
   const output = activation === 'none' ? 'logits' : activation;
   const out: ExportedFile[] = [];
   for (const m of members) {

@@ -7,13 +7,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { InputNormalization } from '../config';
 import type { ClipImage } from '../features/types';
-import { toModelInput } from '../runtime/modelInput';
 import { exportModelBytes } from '../export/onnxFile';
 import { checkActivation, type OutputActivation } from './activation';
 import { chooseEngine, type EngineChoice, type EnginePreference } from './engine';
 import { ortNetwork } from './network';
+import { tfjsNetwork } from './windowNetwork';
+import { predictWindows, predictWindowsSync, type WindowPassOptions } from './windowPredictor';
 import { WindowScoreSums, type EnsembleMean } from './scores';
-import { fillWindowBatch, planWindows, windowBatches, type WindowMode } from './windows';
+import type { WindowMode } from './windows';
 
 /** Options of {@link predictClipImages}. */
 export interface ClipPredictOptions {
@@ -49,41 +50,33 @@ export function modelClassCount(model: tf.LayersModel, name: string): number {
   return out[1];
 }
 
+/** The checked window options of {@link predictClipImages} / {@link predictModelClips}. */
+function clipWindowOptions(caller: string, width: number | null, numClasses: number, options: ClipPredictOptions): WindowPassOptions {
+  const frames = options.windowFrames ?? width;
+  if (frames == null) throw new Error(`${caller}: the model accepts any width; give windowFrames`);
+  if (width != null && frames !== width) throw new Error(`${caller}: windowFrames (${frames}) must equal the model input width ${width}`);
+  const shift = options.windowShift ?? 48;
+  const batchSize = options.batchSize ?? 32;
+  for (const [name, v] of [['windowFrames', frames], ['windowShift', shift], ['batchSize', batchSize]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${caller}: ${name} must be an integer >= 1, got ${v}`);
+  }
+  const names = options.names;
+  return { windowFrames: frames, windowShift: shift, batchSize, mode: options.mode ?? 'sliding', name: 'the model', numClasses, clipName: names ? (i) => names[i] ?? `clip ${i}` : undefined };
+}
+
 /**
  * Per-clip probabilities `[images.length][C]` of `model` (C = its output width): the task's
  * activation on each window's logits, averaged over the clip's windows. Leaves no tensors behind.
  * A clip whose mel bands differ from the model's input height throws, naming the clip.
  */
 export function predictClipImages(model: tf.LayersModel, images: readonly ClipImage[], options: ClipPredictOptions = {}): Float32Array {
-  const { height, width, channels } = modelInputSize(model, 'predictClipImages');
-  const frames = options.windowFrames ?? width;
-  if (frames == null) throw new Error('predictClipImages: the model accepts any width; give windowFrames');
-  if (width != null && frames !== width) throw new Error(`predictClipImages: windowFrames (${frames}) must equal the model input width ${width}`);
-  const shift = options.windowShift ?? 48;
-  const batchSize = options.batchSize ?? 32;
-  for (const [name, v] of [['windowFrames', frames], ['windowShift', shift], ['batchSize', batchSize]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`predictClipImages: ${name} must be an integer >= 1, got ${v}`);
-  }
-  const activation = checkActivation(options.activation ?? 'sigmoid');
+  const { width } = modelInputSize(model, 'predictClipImages');
   const numClasses = modelClassCount(model, 'predictClipImages');
-  images.forEach((img, i) => {
-    if (height !== null && img.nMels !== height) {
-      throw new Error(`${options.names?.[i] ?? `clip ${i}`}: image has ${img.nMels} mel bands, the model expects ${height}`);
-    }
-  });
-  const sums = new WindowScoreSums(images.length, numClasses, options.mean ?? 'arithmetic', activation);
+  const windows = clipWindowOptions('predictClipImages', width, numClasses, options);
+  const sums = new WindowScoreSums(images.length, numClasses, options.mean ?? 'arithmetic', checkActivation(options.activation ?? 'sigmoid'));
   if (images.length === 0) return new Float32Array(0);
-  // A network of any width (PANNs) scores a short clip whole, as the ensemble predictor does.
-  const windows = planWindows(images, frames, shift, options.mode ?? 'sliding', width == null);
-  const nMels = images[0].nMels;
-  if (images.some((img) => img.nMels !== nMels)) throw new Error('predictClipImages: clips differ in mel bands');
-  const x = new Float32Array(Math.min(batchSize, windows.length) * nMels * frames);
-  for (const { windows: batch, frames: w } of windowBatches(windows, frames, batchSize)) {
-    const input = x.subarray(0, batch.length * nMels * w);
-    fillWindowBatch(images, batch, w, input);
-    const logits = tf.tidy(() => (model.predict(toModelInput(input, batch.length, nMels, w, channels, options.inputNormalization ?? null)) as tf.Tensor).dataSync());
-    batch.forEach((win, j) => sums.addLogits(win.clip, logits, j * numClasses));
-  }
+  const net = tfjsNetwork(model, 'the model', options.inputNormalization ?? null);
+  predictWindowsSync(net, images, windows, (w, _index, logits, offset) => sums.addLogits(w.clip, logits, offset));
   return sums.result();
 }
 
@@ -109,24 +102,10 @@ export async function predictModelClips(model: tf.LayersModel, images: readonly 
   const numClasses = modelClassCount(model, 'predictModelClips');
   const net = await ortNetwork(exportModelBytes(model), `${model.name} (exported in memory)`, { channels, height, width, numClasses }, { threads: engine.threads, normalization: options.inputNormalization ?? null });
   try {
-    const frames = options.windowFrames ?? width;
-    if (frames == null) throw new Error('predictModelClips: the model accepts any width; give windowFrames');
-    if (width != null && frames !== width) throw new Error(`predictModelClips: windowFrames (${frames}) must equal the model input width ${width}`);
-    const shift = options.windowShift ?? 48;
-    const batchSize = options.batchSize ?? 32;
-    images.forEach((img, i) => {
-      if (height !== null && img.nMels !== height) throw new Error(`${options.names?.[i] ?? `clip ${i}`}: image has ${img.nMels} mel bands, the model expects ${height}`);
-    });
+    const windows = clipWindowOptions('predictModelClips', width, numClasses, options);
     const sums = new WindowScoreSums(images.length, numClasses, options.mean ?? 'arithmetic', checkActivation(options.activation ?? 'sigmoid'));
     if (images.length === 0) return new Float32Array(0);
-    const windows = planWindows(images, frames, shift, options.mode ?? 'sliding', width == null);
-    const nMels = images[0].nMels;
-    for (const { windows: batch, frames: w } of windowBatches(windows, frames, batchSize)) {
-      const x = new Float32Array(batch.length * nMels * w);
-      fillWindowBatch(images, batch, w, x);
-      const logits = await net.logits(x, batch.length, nMels, w);
-      batch.forEach((win, j) => sums.addLogits(win.clip, logits, j * numClasses));
-    }
+    await predictWindows(net, images, windows, (w, _index, logits, offset) => sums.addLogits(w.clip, logits, offset));
     return sums.result();
   } finally {
     net.dispose();

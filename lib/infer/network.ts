@@ -7,53 +7,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
 import type { InputNormalization } from '../config';
-import { toModelInput } from '../runtime/modelInput';
 import { loadOnnxRuntime, ortSessionOptions, type OrtModule, type OrtSession } from '../runtime/onnxRuntime';
 
-export type EngineName = 'ort' | 'tfjs';
-
-export interface WindowNetwork {
-  readonly engine: EngineName;
-  /** Input channels (the single-channel window is repeated on each). */
-  readonly channels: number;
-  /** Input height (mel bands) and width (frames); null = any. */
-  readonly height: number | null;
-  readonly width: number | null;
-  readonly numClasses: number;
-  /** Logits `[n][numClasses]` of `n` windows `x` = `[n][height][width]` (row-major, 0..1). */
-  logits(x: Float32Array, n: number, height: number, width: number): Promise<Float32Array>;
-  /** Frees the weights (tfjs tensors, or the ORT session in the background). */
-  dispose(): void;
-}
-
-/**
- * A tfjs LayersModel with NHWC input `[B, H, W, C]` and logits `[B, classes]`; `normalization`
- * (ModelConfig.inputNormalization) is applied to its input as in training.
- */
-export function tfjsNetwork(model: tf.LayersModel, name: string, normalization: InputNormalization | null = null): WindowNetwork {
-  const shape = model.inputs[0].shape;
-  if (shape.length !== 4 || shape[3] == null) throw new Error(`${name}: model input must be [batch, mels, frames, channels], got [${shape.join(', ')}]`);
-  const out = model.outputs[0].shape;
-  if (out.length !== 2 || out[1] == null) throw new Error(`${name}: model outputs [${out.join(', ')}], expected [batch, classes]`);
-  const channels = shape[3];
-  return {
-    engine: 'tfjs',
-    channels,
-    height: shape[1],
-    width: shape[2],
-    numClasses: out[1],
-    async logits(x, n, height, width) {
-      return tf.tidy(() => {
-        return (model.predict(toModelInput(x, n, height, width, channels, normalization)) as tf.Tensor).dataSync() as Float32Array;
-      });
-    },
-    dispose() {
-      model.dispose();
-    },
-  };
-}
+export { tfjsNetwork, type EngineName, type WindowNetwork } from './windowNetwork';
+import type { WindowNetwork } from './windowNetwork';
 
 /** Options of {@link ortNetwork}. */
 export interface OrtNetworkOptions {

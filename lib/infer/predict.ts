@@ -26,7 +26,7 @@ import type { Ensemble, EnsembleMember, InferProgress, PredictOptions } from './
 import { checkActivation } from './activation';
 import { activationOf } from '../task/task';
 import { WindowScoreSums } from './scores';
-import { fillWindowBatch, planWindows, windowBatches } from './windows';
+import { predictWindows } from './windowPredictor';
 
 /** Clips to predict, read in chunks (e.g. from the feature cache) so they need not all be in memory. */
 export interface ClipSource {
@@ -39,19 +39,13 @@ export interface ClipSource {
   chunkSize?: number;
 }
 
-/** Throws unless the network's input width is the window size (null = any). */
-function checkNetworkWidth(net: WindowNetwork, name: string, infer: InferConfig): void {
-  if (net.width != null && net.width !== infer.windowFrames) {
-    throw new Error(`${name}: model input is ${net.width} frames wide but infer.windowFrames is ${infer.windowFrames}`);
-  }
-}
-
 /**
  * Adds the window scores of one member on `images` (clips `first ..`) to `sums`, `infer.batchSize`
- * windows per forward pass; windows of consecutive clips share a pass. `onPass(clipsDone)` after
- * every pass: clips of `images` whose windows are all done. Leaves no tensors behind.
+ * windows per forward pass (the window predictor, ./windowPredictor); windows of consecutive
+ * clips share a pass. `onPass(clipsDone)` after every pass: clips of `images` whose windows are
+ * all done. Leaves no tensors behind.
  */
-async function addMemberScores(
+function addMemberScores(
   net: WindowNetwork,
   name: string,
   images: readonly ClipImage[],
@@ -61,35 +55,17 @@ async function addMemberScores(
   sums: WindowScoreSums,
   onPass: (clipsDone: number) => void,
 ): Promise<void> {
-  checkNetworkWidth(net, name, infer);
-  const height = net.height;
-  images.forEach((img, i) => {
-    if (height !== null && img.nMels !== height) {
-      const clip = source.name ? source.name(first + i) : `clip ${first + i}`;
-      throw new Error(`${clip}: image has ${img.nMels} mel bands, ${name} expects ${height} (preprocess config differs from the run's?)`);
-    }
-  });
-  // A network of any width (net.width null: PANNs) takes a short clip whole rather than padded.
-  const windows = planWindows(images, infer.windowFrames, infer.windowShift, 'sliding', net.width === null);
-  const C = sums.numClasses;
-  let buffer = new Float32Array(0);
-  const batches = windowBatches(windows, infer.windowFrames, infer.batchSize);
-  for (let b = 0; b < batches.length; b++) {
-    const { windows: batch, frames } = batches[b];
-    const nMels = images[batch[0].clip].nMels;
-    if (batch.some((w) => images[w.clip].nMels !== nMels)) throw new Error(`${name}: clips of one batch differ in mel bands`);
-    const size = batch.length * nMels * frames;
-    if (buffer.length < size) buffer = new Float32Array(size);
-    const x = buffer.subarray(0, size);
-    fillWindowBatch(images, batch, frames, x);
-    const logits = await net.logits(x, batch.length, nMels, frames);
-    if (logits.length !== batch.length * C) throw new Error(`${name}: returned ${logits.length / batch.length} scores per window, the vocabulary has ${C} classes`);
-    batch.forEach((w, j) => sums.addLogits(first + w.clip, logits, j * C));
-    const next = batches[b + 1]?.windows[0];
-    onPass(next ? next.clip : images.length);
+  return predictWindows(net, images, {
+    windowFrames: infer.windowFrames,
+    windowShift: infer.windowShift,
+    batchSize: infer.batchSize,
+    name,
+    clipName: (i) => (source.name ? source.name(first + i) : `clip ${first + i}`),
+    numClasses: sums.numClasses,
+    onPass,
     // Let timers and I/O (progress output, notebook widgets) run between passes.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
+    yieldBetweenPasses: () => new Promise<void>((resolve) => setImmediate(resolve)),
+  }, (w, _index, logits, offset) => sums.addLogits(first + w.clip, logits, offset));
 }
 
 /**

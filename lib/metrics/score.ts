@@ -1,32 +1,32 @@
-import { readLabelCsv, readVocabulary, vocabularyFromFile, vocabularyIndex, type LabeledClip } from '../data/labels';
-import { readSubmission } from '../data/submission';
+/**
+ * Scoring of a submission's scores against truth labels, already read (lib/task/score reads
+ * the files and passes the task's metrics): lwlrap overall, per usage split and per class,
+ * and the task's metrics. Pure: no file is read here.
+ */
+import type { LabeledClip } from '../data/labels';
 import { lwlrap, type LwlrapTies } from './lwlrap';
-import { averagePrecision } from './averagePrecision';
-import { rocAuc } from './auc';
-import { mapAt3, topKClasses } from './map3';
 
-/** Inputs of {@link scoreSubmission}. */
-export interface ScoreOptions {
-  /** Submission CSV: `fname,<classes>`. */
-  submissionPath: string;
-  /** Truth CSV: `fname,labels[,usage]` (e.g. FSDKaggle2019 `test_post_competition.csv`), or a description when `truthClips` is given. */
-  truthPath: string;
-  /** Truth given directly (e.g. the labels of a test/<class>/ folder layout) instead of read from truthPath. */
-  truthClips?: LabeledClip[];
-  /**
-   * The run's task: 'singleLabel' adds top-1 accuracy and MAP@3 to `metrics` (also added when
-   * every truth clip has exactly one label). Default: decided by the truth.
-   */
-  task?: 'multiLabel' | 'singleLabel';
-  /**
-   * Expected classes (e.g. from `sample_submission.csv` via `readVocabulary`); omitted → the
-   * submission's own columns. Truth labels must belong to it.
-   */
-  vocabulary?: readonly string[];
+/** A submission's rows: clip names, scores `[fnames.length][vocabulary.length]` and its classes. */
+export interface SubmissionScores {
+  fnames: readonly string[];
+  scores: Float32Array | Float64Array;
+  vocabulary: readonly string[];
+}
+
+/** Inputs of {@link scoreClips}. */
+export interface ScoreClipsOptions {
+  /** The truth clips (labels and optional usage); labels must be classes of the submission. */
+  truth: readonly LabeledClip[];
+  submission: SubmissionScores;
+  /** Names of the truth and the submission in errors (their files). */
+  truthName: string;
+  submissionName: string;
   /** Score only truth clips whose `usage` is one of these (e.g. `['Public']`). */
   splits?: readonly string[];
   /** lwlrap tie rule (default `'numpy'`, the reference). */
   ties?: LwlrapTies;
+  /** The task's metrics (lib/task `Task.metrics`) on truth `[n][C]` and scores `[n][C]`; default none. */
+  metrics?: (truth: Uint8Array, scores: Float64Array, numClasses: number) => Record<string, number>;
 }
 
 /** lwlrap of one subset of the clips. */
@@ -58,31 +58,24 @@ export interface ScoreReport {
   extraClips: number;
   ties: LwlrapTies;
   /**
-   * Task metrics over all scored clips: `mAP` (macro average precision) and `auc` (macro ROC
-   * AUC) always; `accuracy` (top-1) and `map3` (MAP@3) for single-label truth.
+   * The task's metrics over all scored clips (lib/task): multiLabel lwlrap, `mAP` (macro
+   * average precision) and `auc` (macro ROC AUC); singleLabel `accuracy` (top-1), `map3`
+   * (MAP@3) and `auc`.
    */
   metrics: Record<string, number>;
 }
 
 /**
- * Scores a submission against a label CSV with lwlrap, overall, per usage split and per
- * class. Refuses (throws) a submission that lacks any truth clip (names the count and a few
- * clips), has unknown/missing class columns or non-numeric values (see `readSubmission`), or
- * a truth label outside the vocabulary. Submission rows without truth are ignored (counted in
+ * Scores a submission's rows against truth clips with lwlrap, overall, per usage split and
+ * per class, plus the task's metrics. Refuses (throws) a submission that lacks any truth clip
+ * (names the count and a few clips). Submission rows without truth are ignored (counted in
  * `extraClips`).
  */
-export function scoreSubmission(options: ScoreOptions): ScoreReport {
-  const { submissionPath, truthPath } = options;
+export function scoreClips(options: ScoreClipsOptions): ScoreReport {
+  const { submissionName: submissionPath, truthName: truthPath, submission: sub } = options;
   const ties = options.ties ?? 'numpy';
-  const sub = readSubmission(submissionPath, options.vocabulary);
   const vocabulary = sub.vocabulary;
-  let truth: LabeledClip[];
-  try {
-    truth = options.truthClips ? [...options.truthClips] : readLabelCsv(truthPath, vocabulary);
-  } catch (err) {
-    const msg = (err as Error).message;
-    throw new Error(msg.includes('unknown label') ? `${msg}; the truth labels must be classes of the submission/vocabulary` : msg);
-  }
+  let truth = [...options.truth];
   if (options.splits && options.splits.length > 0) {
     const wanted = new Set(options.splits);
     const present = new Set(truth.map((t) => t.usage));
@@ -106,7 +99,7 @@ export function scoreSubmission(options: ScoreOptions): ScoreReport {
     );
   }
   const C = vocabulary.length;
-  const index = vocabularyIndex(vocabulary);
+  const index = new Map(vocabulary.map((label, c) => [label, c] as const));
   const truthSet = new Set(truth.map((t) => t.fname));
   const extraClips = sub.fnames.filter((f) => !truthSet.has(f)).length;
 
@@ -133,13 +126,7 @@ export function scoreSubmission(options: ScoreOptions): ScoreReport {
     const g = gather(clips);
     perSplit[usage] = { lwlrap: lwlrap(g.y, g.s, C, { ties }).overall, clips: clips.length };
   }
-  const metrics: Record<string, number> = { mAP: averagePrecision(all.y, all.s, C).macro, auc: rocAuc(all.y, all.s, C).macro };
-  if (options.task === 'singleLabel' || (options.task === undefined && truth.every((t) => t.labels.length === 1))) {
-    const labels = Int32Array.from(truth, (t) => index.get(t.labels[0])!);
-    const top = topKClasses(all.s, C, 1);
-    metrics.accuracy = truth.length > 0 ? labels.reduce((n, l, i) => n + (top[i] === l ? 1 : 0), 0) / truth.length : NaN;
-    metrics.map3 = mapAt3(labels, all.s, C);
-  }
+  const metrics = options.metrics ? options.metrics(all.y, all.s, C) : {};
   const perClass: ClassScore[] = vocabulary.map((label, c) => ({
     label,
     lwlrap: res.perClass[c],
@@ -147,18 +134,4 @@ export function scoreSubmission(options: ScoreOptions): ScoreReport {
     positives: res.positives[c],
   }));
   return { overall: res.overall, clips: truth.length, perSplit, perClass, extraClips, ties, metrics };
-}
-
-/**
- * Reads a vocabulary for scoring from a file: a submission-like CSV whose header is
- * `fname,<classes>` (e.g. `sample_submission.csv`) or an FSDKaggle2019 `vocabulary.csv`
- * (`index,label` lines).
- */
-export function readVocabularyAny(path: string): string[] {
-  try {
-    return readVocabulary(path);
-  } catch (err) {
-    if (!/first column must be "fname"/.test((err as Error).message)) throw err;
-    return vocabularyFromFile(path);
-  }
 }

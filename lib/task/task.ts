@@ -12,10 +12,10 @@
  * This module imports nothing from lib/train, so inference can ask it for the activation.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { TaskConfig, TaskName } from '../config';
+import { TASK_CONFIG_DEFAULTS, type TaskConfig, type TaskName } from '../config';
 import { averagePrecision } from '../metrics/averagePrecision';
 import { rocAuc } from '../metrics/auc';
-import { lwlrap } from '../metrics/lwlrap';
+import { clipLwlrap, lwlrap } from '../metrics/lwlrap';
 import { mapAt3, topKClasses } from '../metrics/map3';
 
 export const TASK_NAMES: readonly TaskName[] = ['multiLabel', 'singleLabel'];
@@ -50,14 +50,21 @@ export interface Task {
   probabilityLoss(targets: ArrayLike<number>, probs: ArrayLike<number>, numClasses: number): number;
   /** Every metric of the task on truth `[n][C]` (0/1) and probabilities `[n][C]`. */
   metrics(truth: Uint8Array | Float32Array, probs: Float32Array | Float64Array, numClasses: number): Record<string, number>;
+  /**
+   * Per-clip agreement of probabilities `[n][C]` with each clip's labels, which ranks noisy
+   * clips for the warm-up's selection (higher = the model agrees more; NaN for a clip without
+   * labels). multiLabel: the clip's lwlrap (the reference's l_k); singleLabel: the reciprocal
+   * rank of the clip's class, which is the same formula with one positive.
+   */
+  clipScores(truth: Uint8Array | Float32Array, probs: Float32Array | Float64Array, numClasses: number): Float64Array;
   /** Per-class figures, vocabulary order. */
   perClass(truth: Uint8Array | Float32Array, probs: Float32Array | Float64Array, vocabulary: readonly string[]): ClassMetrics[];
   /** The labels a clip's probabilities `[C]` stand for: singleLabel the best class, multiLabel every class ≥ threshold (at least the best one). */
   decode(probs: ArrayLike<number>, vocabulary: readonly string[], threshold?: number): string[];
 }
 
-/** The reference's task settings: multi-label, no smoothing. */
-export const TASK_DEFAULTS: Readonly<TaskConfig> = Object.freeze({ name: 'multiLabel' as TaskName, labelSmoothing: 0 });
+/** The reference's task settings: multi-label, no smoothing (the config's defaults, lib/config). */
+export const TASK_DEFAULTS: Readonly<TaskConfig> = TASK_CONFIG_DEFAULTS;
 
 const EPS = 1e-7;
 
@@ -119,6 +126,7 @@ function multiLabelTask(): Task {
     metrics(truth, probs, C) {
       return { lwlrap: lwlrap(truth, probs, C).overall, mAP: averagePrecision(truth, probs, C).macro, auc: rocAuc(truth, probs, C).macro };
     },
+    clipScores: (truth, probs, C) => clipLwlrap(truth, probs, C),
     perClass(truth, probs, vocabulary) {
       const C = vocabulary.length;
       const l = lwlrap(truth, probs, C);
@@ -161,6 +169,7 @@ function singleLabelTask(labelSmoothing: number): Task {
       for (let i = 0; i < n; i++) if (top[i] === labels[i]) right++;
       return { accuracy: right / n, map3: mapAt3(labels, probs, C), auc: rocAuc(truth, probs, C).macro };
     },
+    clipScores: (truth, probs, C) => clipLwlrap(truth, probs, C),
     perClass(truth, probs, vocabulary) {
       const C = vocabulary.length;
       const n = probs.length / C;
@@ -194,7 +203,7 @@ export function makeTask(config: Partial<TaskConfig> = {}): Task {
 
 /** The activation a run's models need at prediction time (a run.json without a task: sigmoid). */
 export function activationOf(config: { task?: Partial<TaskConfig> }): Activation {
-  return config.task?.name === 'singleLabel' ? 'softmax' : 'sigmoid';
+  return makeTask({ name: config.task?.name }).activation;
 }
 
 /** `auto`: singleLabel when every clip has exactly one label, else multiLabel. */

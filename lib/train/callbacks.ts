@@ -4,7 +4,8 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { writeFileAtomicSync } from '../util/atomicWrite';
-import { formatDuration } from '../util/format';
+import { formatBar, formatDuration, formatFixed } from '../util/format';
+import { progressReporter } from '../util/progress';
 
 /** After each optimizer step. */
 export interface BatchLog {
@@ -95,14 +96,13 @@ export async function runHook<K extends keyof Omit<Callback, 'name'>>(
   }
 }
 
-function fmt(v: number | undefined, digits = 4): string {
-  return v === undefined ? '-' : v.toFixed(digits);
-}
+/** A loss or score of the epoch log; absent ones as `-`. */
+const logValue = (v: number | undefined): string => formatFixed(v, { missing: '-' });
 
 /** One history line as text: "epoch 3/10  train 0.0612  valid 0.0588  lwlrap 0.7123  lr 1.2e-03  41s". */
 export function formatEpochLog(log: EpochLog, epochs: number): string {
-  const metric = log.validMetric && log.validMetric !== 'lwlrap' ? `${log.validMetric} ${fmt(log.validScore)}` : `lwlrap ${fmt(log.validLwlrap)}`;
-  return `epoch ${log.epoch}/${epochs}  train ${fmt(log.trainLoss)}  valid ${fmt(log.validLoss)}  ${metric}  ` +
+  const metric = log.validMetric && log.validMetric !== 'lwlrap' ? `${log.validMetric} ${logValue(log.validScore)}` : `lwlrap ${logValue(log.validLwlrap)}`;
+  return `epoch ${log.epoch}/${epochs}  train ${logValue(log.trainLoss)}  valid ${logValue(log.validLoss)}  ${metric}  ` +
     `lr ${log.lr.toExponential(1)}  ${formatDuration(log.seconds)} (${log.samplesPerSecond.toFixed(1)} samples/s)`;
 }
 
@@ -118,8 +118,8 @@ export interface ProgressBarOptions {
  * always one summary line per epoch. Writes to stderr by default (stdout stays for results).
  */
 export function progressBar(options: ProgressBarOptions = {}): Callback {
-  const stream = options.stream ?? process.stderr;
-  const width = options.width ?? 30;
+  // Per batch only on a terminal (redrawn at every step); the epoch lines always.
+  const reporter = progressReporter({ stream: options.stream ?? process.stderr, redrawEveryMs: 0, lineEveryMs: Infinity });
   let epochStart = 0;
   let smoothLoss: number | undefined;
   return {
@@ -128,20 +128,18 @@ export function progressBar(options: ProgressBarOptions = {}): Callback {
       epochStart = Date.now();
     },
     onBatchEnd(ctx, log) {
-      smoothLoss = smoothLoss === undefined ? log.loss : 0.98 * smoothLoss + 0.02 * log.loss;
-      if (!(stream as { isTTY?: boolean }).isTTY) return;
-      const done = log.batch + 1;
-      const frac = done / ctx.stepsPerEpoch;
-      const filled = Math.round(frac * width);
-      const elapsed = (Date.now() - epochStart) / 1000;
-      const eta = (elapsed / done) * (ctx.stepsPerEpoch - done);
-      stream.write(`\repoch ${log.epoch}/${ctx.epochs} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${ctx.stepsPerEpoch} ` +
-        `loss ${smoothLoss.toFixed(4)} lr ${log.lr.toExponential(1)} ETA ${formatDuration(eta)}  `);
+      const loss = (smoothLoss = smoothLoss === undefined ? log.loss : 0.98 * smoothLoss + 0.02 * log.loss);
+      reporter.update(() => {
+        const done = log.batch + 1;
+        const elapsed = (Date.now() - epochStart) / 1000;
+        const eta = (elapsed / done) * (ctx.stepsPerEpoch - done);
+        return `epoch ${log.epoch}/${ctx.epochs} ${formatBar(done / ctx.stepsPerEpoch, options.width)} ${done}/${ctx.stepsPerEpoch} ` +
+          `loss ${loss.toFixed(4)} lr ${log.lr.toExponential(1)} ETA ${formatDuration(eta)}`;
+      });
     },
     onEpochEnd(ctx, log) {
-      if ((stream as { isTTY?: boolean }).isTTY) stream.write('\r\x1b[K');
       const remaining = (ctx.epochs - log.epoch) * log.seconds;
-      stream.write(`${formatEpochLog(log, ctx.epochs)}  ETA ${formatDuration(remaining)}\n`);
+      reporter.log(`${formatEpochLog(log, ctx.epochs)}  ETA ${formatDuration(remaining)}`);
     },
   };
 }

@@ -14,7 +14,6 @@ import * as path from 'node:path';
 import type { InputNormalization, OptimizerConfig, TrainConfig } from '../config';
 import { predictClipImages } from '../infer/modelPredict';
 import type { TrainingClip } from '../data/types';
-import { lwlrap } from '../metrics/lwlrap';
 import { Rng } from '../util/rng';
 import { AdamW, trainableVariables } from './adamw';
 import { MakeBatch, randomCropBatch } from './batch';
@@ -232,16 +231,16 @@ export function predictForValidation(model: tf.LayersModel, clips: TrainingClip[
 
 /**
  * Validation loss (the task's loss of the probabilities, float64, clamped to [1e-7, 1 − 1e-7])
- * and the task's metrics (multiLabel: lwlrap, mAP, auc; singleLabel: accuracy, map3, auc).
- * `score` = the task's selection metric, `lwlrap` always (multi-label reading of the scores).
+ * and the task's metrics (multiLabel: lwlrap, mAP, auc; singleLabel: accuracy, map3, auc), all
+ * from the task object. `score` = the task's selection metric; `lwlrap` when the task measures
+ * it (multiLabel), else undefined.
  */
-export function scoreValidation(clips: TrainingClip[], probs: Float32Array, task: Task = DEFAULT_TASK): { loss: number; lwlrap: number; score: number; metrics: Record<string, number> } {
+export function scoreValidation(clips: TrainingClip[], probs: Float32Array, task: Task = DEFAULT_TASK): { loss: number; lwlrap: number | undefined; score: number; metrics: Record<string, number> } {
   const numClasses = probs.length / clips.length;
   const truth = new Float32Array(probs.length);
   clips.forEach((c, i) => truth.set(c.target, i * numClasses));
   const metrics = task.metrics(truth, probs, numClasses);
-  const lw = metrics.lwlrap ?? lwlrap(truth, probs, numClasses).overall;
-  return { loss: task.probabilityLoss(truth, probs, numClasses), lwlrap: lw, score: metrics[task.selectionMetric], metrics };
+  return { loss: task.probabilityLoss(truth, probs, numClasses), lwlrap: metrics.lwlrap, score: metrics[task.selectionMetric], metrics };
 }
 
 /**
@@ -322,7 +321,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       if (validClips && validClips.length > 0) {
         const scores = scoreValidation(validClips, predictForValidation(model, validClips, { ...validation, inputNormalization: options.inputNormalization }), task);
         log.validLoss = scores.loss;
-        log.validLwlrap = scores.lwlrap;
+        if (scores.lwlrap !== undefined) log.validLwlrap = scores.lwlrap;
         log.validMetric = task.selectionMetric;
         log.validScore = scores.score;
         log.validMetrics = scores.metrics;

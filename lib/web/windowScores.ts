@@ -11,9 +11,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { InferConfig, InputNormalization } from '../config';
 import type { ClipImage } from '../features/types';
-import { toModelInput } from '../runtime/modelInput';
 import { activateRow, checkActivation, type OutputActivation } from '../infer/activation';
-import { fillWindowBatch, planWindows, windowBatches } from '../infer/windows';
+import { windowStarts } from '../infer/windows';
+import { tfjsNetwork } from '../infer/windowNetwork';
+import { predictWindows } from '../infer/windowPredictor';
 
 /** How a model's logits become class scores: independent classes or one class per clip. */
 export type Activation = OutputActivation;
@@ -63,44 +64,31 @@ export async function scoreClipWindows(
   const normalizations = Array.isArray(options.normalization) ? options.normalization : models.map(() => (options.normalization ?? null) as InputNormalization | null);
   if (normalizations.length !== models.length) throw new Error(`scoreClipWindows: ${normalizations.length} normalisations for ${models.length} models`);
   const geometric = infer.ensembleMean === 'geometric';
-  const W = infer.windowFrames;
   const C = numClasses;
-  // Networks that take any width (PANNs) score a short clip whole, as lib/infer/predict does.
-  const anyWidth = models.every((m) => m.inputs[0].shape[2] == null);
-  const windows = planWindows([image], W, infer.windowShift, 'sliding', anyWidth);
-  const batches = windowBatches(windows, W, Math.max(1, infer.batchSize));
-  const n = windows.length;
+  const starts = windowStarts(image.frames, infer.windowFrames, infer.windowShift);
+  const n = starts.length;
   // Sums over members per window, float64 as lib/infer/scores' WindowScoreSums.
   const sums = new Float64Array(n * C);
   const total = n * models.length;
-  let done = 0;
-  const batchSize = Math.max(1, infer.batchSize);
-  const buffer = new Float32Array(Math.min(batchSize, n) * image.nMels * W);
   const row = new Float64Array(C);
   for (const [m, model] of models.entries()) {
-    const normalization = normalizations[m];
-    // Channels of the model's input: the image repeated to fill them (lib/runtime/modelInput).
-    const [, height, width, channelsOrNull] = model.inputs[0].shape;
-    const channels = channelsOrNull ?? 3;
-    if (height != null && height !== image.nMels) throw new Error(`the image has ${image.nMels} mel bands, the model expects ${height} (preprocess config differs from the run's?)`);
-    if (width != null && width !== W) throw new Error(`the model's input is ${width} frames wide but infer.windowFrames is ${W}`);
-    const out = model.outputs[0].shape;
-    if (out[out.length - 1] !== C) throw new Error(`model outputs ${out[out.length - 1]} classes, the run's vocabulary has ${C}`);
-    let b = 0;
-    for (const { windows: batch, frames } of batches) {
-      const x = buffer.subarray(0, batch.length * image.nMels * frames);
-      fillWindowBatch([image], batch, frames, x);
-      const logits = tf.tidy(() => (model.predict(toModelInput(x, batch.length, image.nMels, frames, channels, normalization)) as tf.Tensor).dataSync());
-      for (let j = 0; j < batch.length; j++) {
-        activateRow(logits, j * C, C, activation, geometric, row);
-        const base = (b + j) * C;
-        for (let c = 0; c < C; c++) sums[base + c] += row[c];
-      }
-      done += batch.length;
-      b += batch.length;
-      options.onProgress?.({ done, total });
-      if (options.yieldBetweenPasses) await options.yieldBetweenPasses();
-    }
+    // The one window predictor (lib/infer/windowPredictor), with a per-window reducer.
+    const name = models.length === 1 ? 'the model' : `model ${m}`;
+    const net = tfjsNetwork(model, name, normalizations[m]);
+    await predictWindows(net, [image], {
+      windowFrames: infer.windowFrames,
+      windowShift: infer.windowShift,
+      batchSize: Math.max(1, infer.batchSize),
+      name,
+      clipName: () => 'the clip',
+      numClasses: C,
+      onPass: (_clips, windowsDone) => options.onProgress?.({ done: m * n + windowsDone, total }),
+      yieldBetweenPasses: options.yieldBetweenPasses,
+    }, (_w, index, logits, offset) => {
+      activateRow(logits, offset, C, activation, geometric, row);
+      const base = index * C;
+      for (let c = 0; c < C; c++) sums[base + c] += row[c];
+    });
   }
   const M = models.length;
   const windowScores = new Float32Array(n * C);
@@ -118,5 +106,5 @@ export async function scoreClipWindows(
     const m = clipSums[c] / (n * M);
     clip[c] = geometric ? Math.exp(m) : m;
   }
-  return { starts: windows.map((w) => w.start), windows: windowScores, clip };
+  return { starts, windows: windowScores, clip };
 }

@@ -21,7 +21,7 @@ import { loadClipImages } from '../../data/preprocess';
 import { ensembleFromModels } from '../../infer/ensemble';
 import { predictImages } from '../../infer/predict';
 import { loadModel } from '../../runtime/modelFile';
-import type { Task } from '../../task/task';
+import { makeTask, type Task } from '../../task/task';
 import { writeFileAtomicSync } from '../../util/atomicWrite';
 import type { RunData } from './data';
 import { foldDir } from '../../run/runFolder';
@@ -48,13 +48,15 @@ export function selectPseudoLabels(fnames: readonly string[], probs: ArrayLike<n
   if (probs.length !== fnames.length * C) throw new Error(`selectPseudoLabels: ${probs.length} scores for ${fnames.length} clips × ${C} classes`);
   if (!(rule.minScore >= 0 && rule.minScore <= 1)) throw new Error(`pseudoLabelMinScore must be in [0, 1], got ${rule.minScore}`);
   if (!Number.isInteger(rule.maxPerClass) || rule.maxPerClass < 0) throw new Error(`pseudoLabelMaxPerClass must be an integer >= 0, got ${rule.maxPerClass}`);
+  // The task decodes a clip's scores into labels (singleLabel: the best class; multiLabel: every class >= minScore).
+  const { decode } = makeTask({ name: task.name });
   const candidates: PseudoLabel[] = [];
   fnames.forEach((fname, i) => {
     let best = 0;
     for (let c = 1; c < C; c++) if (probs[i * C + c] > probs[i * C + best]) best = c;
     const score = probs[i * C + best];
     if (!(score >= rule.minScore)) return;
-    const labels = task.name === 'singleLabel' ? [vocabulary[best]] : vocabulary.filter((_, c) => probs[i * C + c] >= rule.minScore);
+    const labels = decode(Array.from({ length: C }, (_, c) => probs[i * C + c]), vocabulary, rule.minScore);
     candidates.push({ fname, labels, score });
   });
   candidates.sort((a, b) => b.score - a.score || (a.fname < b.fname ? -1 : a.fname > b.fname ? 1 : 0));
@@ -71,7 +73,7 @@ export function selectPseudoLabels(fnames: readonly string[], probs: ArrayLike<n
 export const pseudoLabelsPath = (runDir: string, arch: Architecture, stage: number, fold: number): string =>
   join(foldDir(runDir, arch, stage, fold), 'pseudo_labels.csv');
 
-export function writePseudoLabels(path: string, rows: readonly PseudoLabel[]): void {
+function writePseudoLabels(path: string, rows: readonly PseudoLabel[]): void {
   writeFileAtomicSync(path, ['fname,labels,score', ...rows.map((r) => `${csvField(r.fname)},${csvField(r.labels.join(','))},${r.score}`)].join('\n') + '\n');
 }
 

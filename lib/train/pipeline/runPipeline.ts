@@ -13,6 +13,7 @@ import { readFoldDone, type FoldDone } from '../../run/runFolder';
 import { checkStageFold, ensureNoisyScores, ensureSelection, planStageFold, readOof, unfinishedFolds } from './stages';
 import { hasNoisyScores, trainStageFold } from './trainStageFold';
 import { recipeOf, recipeStages, stageSpec } from './recipes';
+import { formatFixed } from '../../util/format';
 
 /** One stage's outcome over the folds run. */
 export interface StageReport {
@@ -105,7 +106,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           callbacks: options.callbacks?.(stage, fold), log: options.log, shared: { data, store },
         }));
       }
-      if (unfinishedFolds(runDir, arch, stage, k).length === 0 && hasNoisyScores(data, k)) ensureNoisyScores(runDir, arch, stage, data, k);
+      if (unfinishedFolds(runDir, arch, stage, k).length === 0 && hasNoisyScores(data, k)) ensureNoisyScores(runDir, arch, stage, data, config);
       const metric = makeTask(config.task).selectionMetric;
       const stageReport: StageReport = {
         stage,
@@ -115,7 +116,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
         metric,
       };
       if (selected) stageReport.selectedNoisy = selected.length;
-      options.log?.(`${arch} stage ${stage}: cross-validated ${metric} curated ${fmt(stageReport.cvCurated)}, noisy ${fmt(stageReport.cvNoisy)}` +
+      options.log?.(`${arch} stage ${stage}: cross-validated ${metric} curated ${formatFixed(stageReport.cvCurated)}, noisy ${formatFixed(stageReport.cvNoisy)}` +
         (selected ? `, ${selected.length} noisy clips selected` : ''));
       report.stages.push(stageReport);
       await options.onStageEnd?.(stageReport);
@@ -125,8 +126,4 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   }
   report.seconds = (Date.now() - started) / 1000;
   return report;
-}
-
-function fmt(x: number | null): string {
-  return x === null ? 'n/a' : x.toFixed(4);
 }

@@ -9,7 +9,7 @@
  * Pure functions over small records, plus the CSV files of the run folder.
  */
 import { csvField, readCsvTable } from '../../data/labels';
-import { clipLwlrap } from '../../metrics/lwlrap';
+import type { Task } from '../../task/task';
 import { writeFileAtomicSync } from '../../util/atomicWrite';
 
 /** One noisy clip's out-of-fold score (NaN: the clip has no label, it is never selected). */
@@ -23,12 +23,13 @@ export interface ClipScore {
 export type SelectedClip = ClipScore;
 
 /**
- * Per-clip lwlrap (lib/metrics clipLwlrap, reference tie rule) of out-of-fold predictions.
+ * Per-clip scores of out-of-fold predictions, as the task defines them (multiLabel: the
+ * clip's lwlrap with the reference's tie rule).
  *
  * @param truth `[n][C]` 0/1 targets, @param probs `[n][C]` predictions, rows aligned with `fnames`
  */
-export function clipScores(fnames: readonly string[], folds: ArrayLike<number>, truth: Uint8Array | Float32Array, probs: Float32Array | Float64Array, numClasses: number): ClipScore[] {
-  const l = clipLwlrap(truth, probs, numClasses);
+export function clipScores(task: Pick<Task, 'clipScores'>, fnames: readonly string[], folds: ArrayLike<number>, truth: Uint8Array | Float32Array, probs: Float32Array | Float64Array, numClasses: number): ClipScore[] {
+  const l = task.clipScores(truth, probs, numClasses);
   return fnames.map((fname, i) => ({ fname, fold: folds[i], score: l[i] }));
 }
 

@@ -20,6 +20,7 @@ import { foldFnames } from './data';
 import { foldDir, noisyScoresPath, oofPath, readFoldDone, selectedNoisyPath } from '../../run/runFolder';
 import { clipScores, geometricMeanScores, readScoresCsv, selectNoisyClips, writeScoresCsv, type ClipScore, type SelectedClip } from './selection';
 import { RECIPES, recipeOf, stageSpec, type Recipe } from './recipes';
+import { makeTask } from '../../task/task';
 
 /** The stages of the warm-up pipeline. */
 export const STAGES: readonly number[] = [1, 2, 3, 4];
@@ -117,11 +118,13 @@ export function readOof(runDir: string, arch: Architecture, stage: number, folds
 }
 
 /**
- * Per-clip out-of-fold lwlrap of every noisy clip after (arch, stage) = l_stage: read from
+ * Per-clip out-of-fold score (the task's clip score: lwlrap for the reference) of every noisy
+ * clip after (arch, stage) = l_stage: read from
  * `<arch>/stage<k>/noisy_scores.csv`, or computed from the folds' oof_noisy.csv and written
  * when every fold has finished. Throws, naming the unfinished folds, before that.
  */
-export function ensureNoisyScores(runDir: string, arch: Architecture, stage: number, data: RunData, k: number): ClipScore[] {
+export function ensureNoisyScores(runDir: string, arch: Architecture, stage: number, data: RunData, config: Fat2019Config): ClipScore[] {
+  const k = config.pipeline.folds;
   const path = noisyScoresPath(runDir, arch, stage);
   const noisy = data.sets.noisy;
   if (existsSync(path)) {
@@ -140,7 +143,7 @@ export function ensureNoisyScores(runDir: string, arch: Architecture, stage: num
   if (oof.fnames.length !== noisy.clips.length) {
     throw new Error(`${arch} stage ${stage}: the folds' oof_noisy.csv files hold ${oof.fnames.length} clips, ${noisy.labelFile} lists ${noisy.clips.length}`);
   }
-  const scores = clipScores(oof.fnames, oof.folds, oof.truth, oof.probs, data.vocabulary.length);
+  const scores = clipScores(makeTask(config.task), oof.fnames, oof.folds, oof.truth, oof.probs, data.vocabulary.length);
   // Label-file order, so the file reads like the label CSV.
   scores.sort((a, b) => noisy.index.get(a.fname)! - noisy.index.get(b.fname)!);
   writeScoresCsv(path, scores, 'lwlrap');
@@ -164,9 +167,8 @@ export function ensureSelection(runDir: string, arch: Architecture, stage: numbe
     for (const s of selected) if (!data.sets.noisy.index.has(s.fname)) throw new Error(`${path}: clip ${s.fname} is not in ${data.sets.noisy.labelFile}`);
     return selected;
   }
-  const k = config.pipeline.folds;
   const p = config.pipeline;
-  const scores = select.scoresFrom.map((s) => ensureNoisyScores(runDir, arch, s, data, k));
+  const scores = select.scoresFrom.map((s) => ensureNoisyScores(runDir, arch, s, data, config));
   const ranked = scores.length === 1 ? scores[0] : geometricMeanScores(scores[0], scores[1], `${arch} stage ${select.scoresFrom.join(' and ')} noisy scores`);
   const labels = new Map(data.sets.noisy.clips.map((c) => [c.fname, c.labels] as [string, string[]]));
   const selected = select.capPerFoldPerLabel

@@ -29,6 +29,7 @@ import { withJobLock } from '../../run/jobLock';
 import { checkStageFold, ensureNoisyScores, ensureSelection, planStageFold, unfinishedFolds } from './stages';
 import { recipeOf, stageSpec } from './recipes';
 import { ensurePseudoLabels } from './pseudoLabels';
+import { formatFixed } from '../../util/format';
 
 /** Thrown when a callback paused training (e.g. `stopAfterEpochs`) before the last epoch: rerun to resume. */
 export class TrainingPausedError extends Error {
@@ -257,9 +258,9 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
     model.dispose();
   }
   writeFoldDone(runDir, done);
-  log(`${arch} stage ${stage} fold ${fold}: done, out-of-fold ${task.selectionMetric} curated ${fmt(done.oofCuratedLwlrap)}, noisy ${fmt(done.oofNoisyLwlrap)}`);
+  log(`${arch} stage ${stage} fold ${fold}: done, out-of-fold ${task.selectionMetric} curated ${formatFixed(done.oofCuratedLwlrap)}, noisy ${formatFixed(done.oofNoisyLwlrap)}`);
   if (unfinishedFolds(runDir, arch, stage, k).length === 0 && hasNoisyScores(data, k)) {
-    ensureNoisyScores(runDir, arch, stage, data, k);
+    ensureNoisyScores(runDir, arch, stage, data, config);
     log(`${arch} stage ${stage}: all ${k} folds finished, noisy_scores.csv written`);
   }
   return done;
@@ -268,8 +269,4 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
 /** Noisy clips get out-of-fold scores only when there is a noisy set split into k ≥ 2 folds. */
 export function hasNoisyScores(data: RunData, k: number): boolean {
   return data.sets.noisy.clips.length > 0 && k >= 2;
-}
-
-function fmt(x: number | null | undefined): string {
-  return x === null || x === undefined ? 'n/a' : x.toFixed(4);
 }

@@ -1,0 +1,55 @@
+/**
+ * What the window predictor (./windowPredictor) runs: a network that scores single-channel
+ * windows `[n][H][W]` (0..1) and returns logits `[n][C]`, whatever the engine: tfjs here (a
+ * LayersModel on the current backend, also in the browser's worker), ONNX Runtime in ./network
+ * (Node only).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { InputNormalization } from '../config';
+import { toModelInput } from '../runtime/modelInput';
+
+export type EngineName = 'ort' | 'tfjs';
+
+export interface WindowNetwork {
+  readonly engine: EngineName;
+  /** Input channels (the single-channel window is repeated on each). */
+  readonly channels: number;
+  /** Input height (mel bands) and width (frames); null = any. */
+  readonly height: number | null;
+  readonly width: number | null;
+  readonly numClasses: number;
+  /** Logits `[n][numClasses]` of `n` windows `x` = `[n][height][width]` (row-major, 0..1). */
+  logits(x: Float32Array, n: number, height: number, width: number): Promise<Float32Array>;
+  /** The same, synchronously: networks that run in this thread (tfjs), for synchronous callers (training's validation). */
+  logitsSync?(x: Float32Array, n: number, height: number, width: number): Float32Array;
+  /** Frees the weights (tfjs tensors, or the ORT session in the background). */
+  dispose(): void;
+}
+
+/**
+ * A tfjs LayersModel with NHWC input `[B, H, W, C]` and logits `[B, classes]`; `normalization`
+ * (ModelConfig.inputNormalization) is applied to its input as in training.
+ */
+export function tfjsNetwork(model: tf.LayersModel, name: string, normalization: InputNormalization | null = null): WindowNetwork {
+  const shape = model.inputs[0].shape;
+  if (shape.length !== 4 || shape[3] == null) throw new Error(`${name}: model input must be [batch, mels, frames, channels], got [${shape.join(', ')}]`);
+  const out = model.outputs[0].shape;
+  if (out.length !== 2 || out[1] == null) throw new Error(`${name}: model outputs [${out.join(', ')}], expected [batch, classes]`);
+  const channels = shape[3];
+  const logitsSync = (x: Float32Array, n: number, height: number, width: number): Float32Array =>
+    tf.tidy(() => (model.predict(toModelInput(x, n, height, width, channels, normalization)) as tf.Tensor).dataSync() as Float32Array);
+  return {
+    engine: 'tfjs',
+    channels,
+    height: shape[1],
+    width: shape[2],
+    numClasses: out[1],
+    logitsSync,
+    async logits(x, n, height, width) {
+      return logitsSync(x, n, height, width);
+    },
+    dispose() {
+      model.dispose();
+    },
+  };
+}

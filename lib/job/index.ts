@@ -1,0 +1,2 @@
+/** The jobs that run the whole system (lib/job/mainJob.ts). */
+export { runMainJob, formatMainJobSummary, type MainJobOptions, type MainJobSummary } from './mainJob';
