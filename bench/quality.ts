@@ -77,6 +77,8 @@ function exportImages(dir: string, cacheDir: string, config: Fat2019Config, voca
       const path = cacheEntryPath(cacheDir, config.preprocess, sets[name].dataset, clip.fname);
       const img = readCachedImage(path, config.preprocess.nMels);
       if (!img) throw new Error(`${path}: no cached image of ${sets[name].dataset}/${clip.fname} (the toolkit's train/infer should have made it)`);
+      // The peer reads uint8 log-mel images; a float front end (PANNs' dB features) is not benchmarked here.
+      if (!(img.data instanceof Uint8Array)) throw new Error(`${path}: float features (a PANNs-style front end); bench:quality compares uint8-image recipes only`);
       parts.push(img.data);
       const row = { nMels: img.nMels, frames: img.frames, offset, labels: clip.labels.map((l) => vocabulary.indexOf(l)) };
       offset += img.data.length;

@@ -22,12 +22,21 @@ export interface PreprocessConfig {
   nMels: number;
   fMin: number;
   fMax: number;
-  /** power_to_db parameters. */
+  /** power_to_db parameters; dbTopDb null = no clipping below the loudest value (PANNs). */
   dbRef: number;
   dbAmin: number;
-  dbTopDb: number;
+  dbTopDb: number | null;
   /** Epsilon added to the std when z-scoring the dB matrix into an image. */
   imageEps: number;
+  /**
+   * What a clip becomes: 'image' (the reference) = the z-scored uint8 image the from-scratch
+   * networks take; 'db' = the float32 dB matrix itself (PANNs). The feature cache's folder hash
+   * leaves out this field and `trim` at their reference values, so caches made before they
+   * existed stay valid.
+   */
+  output: 'image' | 'db';
+  /** Trim leading and trailing silence first (the reference: true; PANNs: false). */
+  trim: boolean;
 }
 
 export const PREPROCESS_DEFAULTS: Readonly<PreprocessConfig> = Object.freeze({
@@ -46,6 +55,33 @@ export const PREPROCESS_DEFAULTS: Readonly<PreprocessConfig> = Object.freeze({
   dbAmin: 1e-10,
   dbTopDb: 80,
   imageEps: 1e-6,
+  output: 'image' as 'image' | 'db',
+  trim: true,
+});
+
+/**
+ * The PANNs front end (Kong et al. 2020; torchlibrosa Spectrogram + LogmelFilterBank as the
+ * paper's checkpoints were trained with): 32 kHz mono, periodic Hann window 1024, hop 320
+ * (100 frames per s), centred frames with reflect padding, power 2, 64 Slaney mel bands
+ * 50–14,000 Hz (Slaney area norm, as librosa's default), 10·log10(max(power, 1e-10)) with no
+ * top-dB clip; no trimming and no uint8 image: the network takes the dB matrix ('db'). Whole
+ * clips of any length; a clip under 0.32 s is zero-padded to it (centred), the 32 frames
+ * Cnn14's five 2× pools need.
+ */
+export const PANNS_PREPROCESS: Readonly<PreprocessConfig> = Object.freeze({
+  ...PREPROCESS_DEFAULTS,
+  sampleRate: 32000,
+  trim: false,
+  minSamples: 10240,
+  nFft: 1024,
+  hopLength: 320,
+  nMels: 64,
+  fMin: 50,
+  fMax: 14000,
+  dbRef: 1,
+  dbAmin: 1e-10,
+  dbTopDb: null,
+  output: 'db' as const,
 });
 
 /**
@@ -90,6 +126,9 @@ export function checkPreprocessConfig(p: PreprocessConfig, source = 'config.prep
       `the mel bands above it would be empty. Set fMax <= ${p.sampleRate / 2} (the low-rate preset does: lowRatePreprocess(${p.sampleRate}))`);
   }
   if (!(p.fMin >= 0 && p.fMin < p.fMax)) throw new Error(`${source}.fMin must be in [0, fMax = ${p.fMax}) Hz, got ${p.fMin}`);
+  if (p.output !== 'image' && p.output !== 'db') throw new Error(`${source}.output must be 'image' or 'db', got ${JSON.stringify(p.output)}`);
+  if (typeof p.trim !== 'boolean') throw new Error(`${source}.trim must be true or false, got ${JSON.stringify(p.trim)}`);
+  if (p.dbTopDb !== null && !(p.dbTopDb >= 0)) throw new Error(`${source}.dbTopDb must be >= 0 dB or null (no clip), got ${p.dbTopDb}`);
   for (const k of ['nFft', 'hopLength', 'nMels', 'minSamples', 'trimFrameLength', 'trimHopLength'] as const) {
     if (!Number.isInteger(p[k]) || p[k] < 1) throw new Error(`${source}.${k} must be an integer >= 1, got ${p[k]}`);
   }
@@ -429,6 +468,23 @@ export const AUGMENT_DEFAULTS: Readonly<AugmentConfig> = deepFreeze<AugmentConfi
 });
 
 /**
+ * Fine-tuning from a pretrained network (lib/train/finetune; `fat2019 train --from`): fastai's
+ * `fine_tune` schedule.
+ */
+export interface FinetuneConfig {
+  /** The source: a run folder (a PyTorch file is imported into `<run>/source/` first); null = from scratch. */
+  from: string | null;
+  /** Epochs with the body frozen (BatchNorm trainable) before the whole network trains (fastai: 1). */
+  freezeEpochs: number;
+  /** Phase 2: the body's learning rate is the head's / lrMult (fastai: 100). */
+  lrMult: number;
+  /** Keep the body frozen for every epoch: a linear probe on the source's embeddings. */
+  freezeBody: boolean;
+}
+
+const FINETUNE_DEFAULTS: Readonly<FinetuneConfig> = Object.freeze({ from: null, freezeEpochs: 1, lrMult: 100, freezeBody: false });
+
+/**
  * Everything a run is made of, one section per concern; a run folder stores it as `run.json`
  * so every later job (another fold, inference, tagging) uses the same settings.
  */
@@ -441,6 +497,7 @@ export interface Fat2019Config {
   augment: AugmentConfig;
   pipeline: PipelineConfig;
   infer: InferConfig;
+  finetune: FinetuneConfig;
 }
 
 /** The reference configuration (SPEC.md): full-size models, 10 folds, 4 stages. */
@@ -453,6 +510,7 @@ export const CONFIG_DEFAULTS: Readonly<Fat2019Config> = deepFreeze<Fat2019Config
   augment: JSON.parse(JSON.stringify(AUGMENT_DEFAULTS)) as AugmentConfig,
   pipeline: { ...PIPELINE_DEFAULTS, ensembleStages: [...PIPELINE_DEFAULTS.ensembleStages], stageEpochs: [...PIPELINE_DEFAULTS.stageEpochs], stageMaxLr: [...PIPELINE_DEFAULTS.stageMaxLr] },
   infer: { ...INFER_DEFAULTS },
+  finetune: { ...FINETUNE_DEFAULTS },
 });
 
 /** A recursive partial, for overrides: `withDefaults(TRAIN_DEFAULTS, { epochs: 3 })`. */

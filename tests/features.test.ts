@@ -293,6 +293,7 @@ test('clipImageFromSamples: the whole pipeline from the decoded WAV reproduces i
     const img = clipImageFromSamples(await load(name), CFG);
     assert.equal(img.nMels, 128);
     assert.equal(img.frames, manifest.inputs[name].n_frames_T);
+    assert.ok(img.data instanceof Uint8Array);
     const d = pixelDiff(img.data, u8(`${name}/img.u8`));
     assert.ok(d.max <= 1 && d.count <= 0.01 * img.data.length, `${name}: ${d.count} pixels differ (max ${d.max})`);
   }

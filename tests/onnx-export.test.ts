@@ -49,8 +49,9 @@ function randomizeBatchNorms(model: tf.LayersModel, seed: number): void {
 }
 
 /** Max |ONNX Runtime − tfjs| over a batch of `n` fixed inputs; also returns the op types of the file. */
-async function compare(model: tf.LayersModel, n: number, seed: number, activation: 'none' | 'sigmoid' | 'softmax' = 'none'): Promise<{ diff: number; ops: string[] }> {
-  const [, h, w, c] = model.inputs[0].shape as number[];
+async function compare(model: tf.LayersModel, n: number, seed: number, activation: 'none' | 'sigmoid' | 'softmax' = 'none', frames?: number): Promise<{ diff: number; ops: string[] }> {
+  const [, h, width, c] = model.inputs[0].shape as number[];
+  const w = width ?? frames!; // a network of any width (PANNs) at `frames`
   const x = fixedInput(n, h, w, c, seed);
   const ref = tf.tidy(() => {
     const y = model.predict(tf.tensor4d(x, [n, h, w, c])) as tf.Tensor;
@@ -87,13 +88,15 @@ for (const { label, cfg } of smallConfigs()) {
   test(`${label}: ONNX Runtime output = tfjs within 1e-4 (BatchNorm folded, batch 3 then 1: dynamic batch)`, needsOrt, async () => {
     const model = buildModel(cfg, { seed: 5 });
     randomizeBatchNorms(model, 6);
-    const r3 = await compare(model, 3, 1);
-    const r1 = await compare(model, 1, 2, 'sigmoid');
+    const r3 = await compare(model, 3, 1, 'none', cfg.inputFrames);
+    const r1 = await compare(model, 1, 2, 'sigmoid', cfg.inputFrames + 3);
     model.dispose();
     assert.ok(r3.diff < 1e-4, `max diff ${r3.diff}`);
     assert.ok(r1.diff < 1e-4, `max diff ${r1.diff}`);
     assert.equal(r1.ops[r1.ops.length - 1], 'Sigmoid');
-    assert.ok(!r3.ops.includes('BatchNormalization'), `every BatchNorm folded into a convolution or dense layer: ${r3.ops.join(' ')}`);
+    // PANNs' bn0 normalises the mel bands between two transposes: the one BatchNorm left standing.
+    const standing = r3.ops.filter((op) => op === 'BatchNormalization').length;
+    assert.equal(standing, label.startsWith('panns') ? 1 : 0, `every other BatchNorm folded into a convolution or dense layer: ${r3.ops.join(' ')}`);
   });
 }
 

@@ -12,7 +12,7 @@ import type { Rng } from '../util/rng';
 import { checkInRange, checkInteger, checkToggle } from './validate';
 
 function checkClipImage(name: string, image: ClipImage): void {
-  if (!image || !(image.data instanceof Uint8Array)) throw new Error(`${name}.data must be a Uint8Array`);
+  if (!image || !(image.data instanceof Uint8Array || image.data instanceof Float32Array)) throw new Error(`${name}.data must be a Uint8Array (or a Float32Array: preprocess output 'db')`);
   checkInteger(`${name}.nMels`, image.nMels, 1);
   checkInteger(`${name}.frames`, image.frames, 1);
   if (image.data.length !== image.nMels * image.frames) {
@@ -23,6 +23,32 @@ function checkClipImage(name: string, image: ClipImage): void {
 // ---------------------------------------------------------------------------------------------
 // Crop
 // ---------------------------------------------------------------------------------------------
+
+/** {@link cropImage} of a float image: values copied as they are; 'centre' pads with the image's minimum. */
+function cropFloatImage(data: Float32Array, nMels: number, frames: number, start: number, cropFrames: number, pad: 'centre' | 'wrap', out: Float32Array | undefined, offset: number): Float32Array {
+  const dst = out ?? new Float32Array(nMels * cropFrames);
+  if (dst.length < offset + nMels * cropFrames) throw new Error(`out is too short: need ${offset + nMels * cropFrames} values, got ${dst.length}`);
+  if (frames >= cropFrames) {
+    checkInteger('start', start);
+    if (start + cropFrames > frames) throw new Error(`start + cropFrames must be <= frames = ${frames}, got ${start} + ${cropFrames}`);
+    for (let m = 0; m < nMels; m++) dst.set(data.subarray(m * frames + start, m * frames + start + cropFrames), offset + m * cropFrames);
+    return dst;
+  }
+  if (pad === 'wrap') {
+    for (let m = 0; m < nMels; m++) for (let t = 0; t < cropFrames; t++) dst[offset + m * cropFrames + t] = data[m * frames + (t % frames)];
+    return dst;
+  }
+  if (pad !== 'centre') throw new Error(`pad must be 'centre' or 'wrap', got ${JSON.stringify(pad)}`);
+  let floor = Infinity;
+  for (let i = 0; i < data.length; i++) if (data[i] < floor) floor = data[i];
+  const left = Math.floor((cropFrames - frames) / 2);
+  for (let m = 0; m < nMels; m++) {
+    const row = offset + m * cropFrames;
+    dst.fill(floor, row, row + cropFrames);
+    dst.set(data.subarray(m * frames, (m + 1) * frames), row + left);
+  }
+  return dst;
+}
 
 /**
  * Mean of the image over every `cropFrames`-wide window, `[frames − cropFrames + 1]`, in 0..1.
@@ -107,7 +133,11 @@ export function cropImage(
 ): Float32Array {
   checkClipImage('image', image);
   checkInteger('cropFrames', cropFrames, 1);
-  const { nMels, frames, data } = image;
+  const { nMels, frames } = image;
+  // A float image (preprocess output 'db', PANNs) is the network's input as it is; a short one
+  // is padded with its minimum (the quietest value), as lib/runtime/windows does.
+  if (image.data instanceof Float32Array) return cropFloatImage(image.data, nMels, frames, start, cropFrames, pad, out, offset);
+  const data = image.data;
   const dst = out ?? new Float32Array(nMels * cropFrames);
   if (dst.length < offset + nMels * cropFrames) throw new Error(`out is too short: need ${offset + nMels * cropFrames} values, got ${dst.length}`);
   if (frames >= cropFrames) {

@@ -252,7 +252,7 @@ export function cropLengthRange(clips: TrainingClip[], lowPercentile: number, hi
 /** Frames [start, start + length) of an image (the whole image when it is shorter). */
 function subImage(image: ClipImage, start: number, length: number): ClipImage {
   if (image.frames <= length) return image;
-  const data = new Uint8Array(image.nMels * length);
+  const data = image.data instanceof Float32Array ? new Float32Array(image.nMels * length) : new Uint8Array(image.nMels * length);
   for (let m = 0; m < image.nMels; m++) data.set(image.data.subarray(m * image.frames + start, m * image.frames + start + length), m * length);
   return { nMels: image.nMels, frames: length, data };
 }

@@ -12,9 +12,10 @@ import { exportCommand } from './export';
 import { webCommand } from './web';
 import { planCommand } from './plan';
 import { mergeCommand } from './merge';
+import { embedCommand } from './embed';
 
 /**
  * Every `fat2019` command, in the order `--help` lists them. Each lives in its own module
  * under lib/cli/ and is added here.
  */
-export const COMMANDS: Command[] = [demoCommand, generateCommand, preprocessCommand, lrFindCommand, trainCommand, planCommand, scoreCommand, inferCommand, mergeCommand, tagCommand, importWeightsCommand, exportCommand, webCommand];
+export const COMMANDS: Command[] = [demoCommand, generateCommand, preprocessCommand, lrFindCommand, trainCommand, planCommand, scoreCommand, inferCommand, mergeCommand, tagCommand, embedCommand, importWeightsCommand, exportCommand, webCommand];

@@ -22,6 +22,7 @@ import { openRun } from '../train/pipeline/runInfo';
 import { loadRunData } from '../train/pipeline/data';
 import { runPipeline, type StageReport } from '../train/pipeline/runPipeline';
 import { trainStageFold } from '../train/pipeline/trainStageFold';
+import { resolveFinetuneSource } from '../train/finetune';
 import { formatFixed } from '../util/format';
 import { checkOutputFolder, RUN_FOLDER } from '../util/outputPath';
 
@@ -141,6 +142,9 @@ Exit code 0 only when every job finished.`,
       type: 'boolean', default: false,
       help: 'print the resolved config, each field with where it came from (default, run.json, preset, data, data rule, flag), and exit; writes nothing',
     },
+    from: TRAIN_CONFIG_OPTIONS.from,
+    'freeze-epochs': TRAIN_CONFIG_OPTIONS['freeze-epochs'],
+    'freeze-body': TRAIN_CONFIG_OPTIONS['freeze-body'],
     cache: CACHE_OPTION,
     ...BACKEND_OPTIONS,
     workers: WORKERS_OPTION,
@@ -155,6 +159,7 @@ Exit code 0 only when every job finished.`,
     'fat2019 train --run weights/quick --data data/demo --quick',
     'fat2019 train --run weights/full --data data/fsdkaggle2019 --stage 1 --fold 3',
     'fat2019 train --run weights/full --arch vgg16bn --stage 2 --fold 3',
+    'fat2019 train --run weights/digits-ft --data my-digits/ --from weights/quick --epochs 5',
   ],
   async run(o, _positionals, values) {
     const runDir = o.run;
@@ -165,6 +170,8 @@ Exit code 0 only when every job finished.`,
     const { workers, quiet, cache: cacheDir } = o;
     const layout = detectLayout(dataDir);
     if (!quiet) process.stderr.write(`${describeLayout(layout)}\n`);
+    // A PyTorch file becomes a run folder (<run>/source/) first: the config then reads it like any run.
+    if (typeof values.from === 'string') values.from = await resolveFinetuneSource(values.from, runDir, typeof values.arch === 'string' ? values.arch : undefined, quiet ? undefined : (l) => process.stderr.write(`${l}\n`));
     const resolved = resolveTrainConfig(runDir, dataDir, values, layout);
     if (o['show-config']) {
       process.stdout.write(formatResolvedConfig(resolved));

@@ -20,19 +20,30 @@ import type { ClipImage } from '../features/types';
 import { writeFileAtomicSync } from '../util/atomicWrite';
 
 /** Bump when the feature code changes its output for the same config: old caches are then ignored. */
-const FEATURE_CACHE_VERSION = 3;
+export const FEATURE_CACHE_VERSION = 3;
 
 /** The feature cache root when none is given (the CLI's `--cache`, the library's `cacheDir`). */
 export const DEFAULT_FEATURE_CACHE = 'work/features';
 
-const MAGIC = 0x49393146; // "F19I" read as little-endian uint32
+const MAGIC = 0x49393146; // "F19I" read as little-endian uint32: uint8 pixels
+const MAGIC_FLOAT = 0x46393146; // "F19F": float32 values (preprocess output 'db'), little-endian
 const HEADER_BYTES = 40;
 const CHECKSUM_OFFSET = 32;
 const CHECKSUM_BYTES = 8;
 
 /** The first 8 bytes of the sha256 of an image's pixels (what an entry's header stores). */
-function pixelChecksum(pixels: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(pixels).digest().subarray(0, CHECKSUM_BYTES));
+function pixelChecksum(pixels: Uint8Array | Float32Array): Uint8Array {
+  const bytes = new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+  return new Uint8Array(createHash('sha256').update(bytes).digest().subarray(0, CHECKSUM_BYTES));
+}
+
+/** The values' bytes, little-endian (float32 values as stored on any machine). */
+function valueBytes(data: Uint8Array | Float32Array): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  const out = new Uint8Array(data.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < data.length; i++) view.setFloat32(4 * i, data[i], true);
+  return out;
 }
 
 /**
@@ -77,8 +88,13 @@ function stampMatches(view: DataView, stamp: SourceStamp | undefined): boolean {
 
 /** Short (12 hex digits) sha256 of the config's JSON (keys sorted) and the cache version. */
 export function preprocessConfigHash(config: PreprocessConfig): string {
-  const keys = Object.keys(config).sort();
-  const json = JSON.stringify({ featureCacheVersion: FEATURE_CACHE_VERSION, config }, ['featureCacheVersion', 'config', ...keys]);
+  // Fields added after version 3 leave the hash alone at their reference values, so the
+  // folders made before they existed keep serving the same images.
+  const hashed: Partial<PreprocessConfig> = { ...config };
+  if (hashed.output === 'image') delete hashed.output;
+  if (hashed.trim === true) delete hashed.trim;
+  const keys = Object.keys(hashed).sort();
+  const json = JSON.stringify({ featureCacheVersion: FEATURE_CACHE_VERSION, config: hashed }, ['featureCacheVersion', 'config', ...keys]);
   return createHash('sha256').update(json).digest('hex').slice(0, 12);
 }
 
@@ -107,16 +123,17 @@ export function encodeClipImage(img: ClipImage, source: SourceStamp = NO_STAMP):
   if (img.data.length !== img.nMels * img.frames) {
     throw new Error(`image data length must be nMels × frames = ${img.nMels * img.frames}, got ${img.data.length}`);
   }
-  const out = new Uint8Array(HEADER_BYTES + img.data.length);
+  const values = valueBytes(img.data);
+  const out = new Uint8Array(HEADER_BYTES + values.length);
   const view = new DataView(out.buffer);
-  view.setUint32(0, MAGIC, true);
+  view.setUint32(0, img.data instanceof Float32Array ? MAGIC_FLOAT : MAGIC, true);
   view.setUint32(4, FEATURE_CACHE_VERSION, true);
   view.setUint32(8, img.nMels, true);
   view.setUint32(12, img.frames, true);
   view.setFloat64(16, source.size, true);
   view.setFloat64(24, source.mtimeMs, true);
-  out.set(pixelChecksum(img.data), CHECKSUM_OFFSET);
-  out.set(img.data, HEADER_BYTES);
+  out.set(pixelChecksum(values), CHECKSUM_OFFSET);
+  out.set(values, HEADER_BYTES);
   return out;
 }
 
@@ -127,19 +144,25 @@ export function encodeClipImage(img: ClipImage, source: SourceStamp = NO_STAMP):
 export function decodeClipImage(bytes: Uint8Array, name: string, expectedNMels?: number): ClipImage {
   if (bytes.length < HEADER_BYTES) throw new Error(`${name}: cache entry truncated: ${bytes.length} bytes < ${HEADER_BYTES}-byte header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== MAGIC) throw new Error(`${name}: not a clip-image cache entry (bad magic)`);
+  const magic = view.getUint32(0, true);
+  if (magic !== MAGIC && magic !== MAGIC_FLOAT) throw new Error(`${name}: not a clip-image cache entry (bad magic)`);
+  const bytesPerValue = magic === MAGIC_FLOAT ? 4 : 1;
   const version = view.getUint32(4, true);
   if (version !== FEATURE_CACHE_VERSION) throw new Error(`${name}: cache entry version ${version}, expected ${FEATURE_CACHE_VERSION}`);
   const nMels = view.getUint32(8, true);
   const frames = view.getUint32(12, true);
   if (expectedNMels !== undefined && nMels !== expectedNMels) throw new Error(`${name}: cache entry has nMels ${nMels}, expected ${expectedNMels}`);
   if (nMels === 0 || frames === 0) throw new Error(`${name}: cache entry has an empty image (${nMels}×${frames})`);
-  const want = HEADER_BYTES + nMels * frames;
+  const want = HEADER_BYTES + nMels * frames * bytesPerValue;
   if (bytes.length !== want) throw new Error(`${name}: cache entry truncated or padded: ${bytes.length} bytes, expected ${want} for ${nMels}×${frames}`);
   const data = bytes.slice(HEADER_BYTES);
   const stored = bytes.subarray(CHECKSUM_OFFSET, CHECKSUM_OFFSET + CHECKSUM_BYTES);
   if (!pixelChecksum(data).every((b, i) => b === stored[i])) throw new Error(`${name}: cache entry checksum mismatch: its bytes changed after it was written`);
-  return { nMels, frames, data };
+  if (bytesPerValue === 1) return { nMels, frames, data };
+  const values = new Float32Array(nMels * frames);
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  for (let i = 0; i < values.length; i++) values[i] = dv.getFloat32(4 * i, true);
+  return { nMels, frames, data: values };
 }
 
 /**
@@ -179,13 +202,14 @@ export function isValidCacheEntry(path: string, expectedNMels?: number, source?:
     const view = new DataView(head.buffer);
     const nMels = view.getUint32(8, true);
     const frames = view.getUint32(12, true);
+    const magic = view.getUint32(0, true);
     return (
-      view.getUint32(0, true) === MAGIC &&
+      (magic === MAGIC || magic === MAGIC_FLOAT) &&
       view.getUint32(4, true) === FEATURE_CACHE_VERSION &&
       (expectedNMels === undefined || nMels === expectedNMels) &&
       nMels > 0 &&
       frames > 0 &&
-      size === HEADER_BYTES + nMels * frames &&
+      size === HEADER_BYTES + nMels * frames * (magic === MAGIC_FLOAT ? 4 : 1) &&
       stampMatches(view, source)
     );
   } catch {

@@ -519,6 +519,17 @@ registerOnnxLayer('Reshape', (ctx) => {
   return [{ name: fromNhwc(graph, reshaped, target.length + 1, layer.name), shape: ctx.outputShapes[0] }];
 });
 
+registerOnnxLayer('Permute', (ctx) => {
+  // tfjs' dims are 1-based over the non-batch axes of the NHWC tensor (PANNs' bn0 puts the mel
+  // axis last and back): transpose the NHWC view, then return to the graph's layout.
+  const { graph, layer } = ctx;
+  const x = ctx.inputs[0];
+  const dims = ctx.config.dims as number[];
+  const nhwc = toNhwc(graph, x, layer.name);
+  const moved = graph.node('Transpose', [nhwc], `${layer.name}_transpose`, { perm: [0, ...dims] });
+  return [{ name: fromNhwc(graph, moved, dims.length + 1, layer.name), shape: ctx.outputShapes[0] }];
+});
+
 registerOnnxLayer('ZeroPadding2D', (ctx) => {
   requireRank(ctx, 4);
   requireChannelsLast(ctx);

@@ -2,7 +2,7 @@
  * dB conversion and the uint8 clip image (SPEC preprocessing steps 4–5), reproducing the
  * reference's numpy float32 arithmetic (golden README 4.6–4.7) so images match bit for bit.
  */
-import type { ClipImage, Matrix } from './types';
+import type { Matrix, Uint8ClipImage } from './types';
 
 /**
  * 10·log10(x) = DB_PER_NEPER · ln(x): V8's Math.log is about twice as fast as Math.log10; the two
@@ -112,7 +112,7 @@ export interface ImageOptions {
  * @param m dB matrix `[nMels][frames]` (mel row 0 = lowest band)
  * @returns one channel `[nMels][frames]` uint8
  */
-export function dbToImage(m: Matrix, o: ImageOptions): ClipImage {
+export function dbToImage(m: Matrix, o: ImageOptions): Uint8ClipImage {
   const { rows, cols, data } = m;
   const n = rows * cols;
   if (data.length !== n) throw new Error(`matrix data length must be rows × cols = ${n}, got ${data.length}`);

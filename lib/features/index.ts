@@ -2,7 +2,7 @@
  * Feature extraction (SPEC preprocessing): trim, pad, STFT, Slaney mel filterbank, dB and the
  * uint8 clip image, reproducing the librosa 0.6.3 reference (see tests/fixtures/golden).
  */
-export type { ClipImage, Matrix, Matrix64 } from './types';
+export type { ClipImage, Uint8ClipImage, Matrix, Matrix64 } from './types';
 export { trimSilence, padCentered, reflectIndex, type TrimOptions, type TrimResult } from './trim';
 export { RealFft } from './fft';
 export {

@@ -124,7 +124,8 @@ export function trimClip(samples: Float32Array, cfg: Pick<PreprocessConfig, 'tri
 }
 
 /**
- * Image of an already trimmed waveform: centred zero pad to cfg.minSamples → log-mel → uint8.
+ * Image of an already trimmed waveform: centred zero pad to cfg.minSamples → log-mel → uint8
+ * (or the float32 dB matrix when cfg.output is 'db').
  * Waveform augmentations use this on the output of {@link trimClip}.
  *
  * @param trimmed mono waveform `[n]` at cfg.sampleRate
@@ -132,16 +133,20 @@ export function trimClip(samples: Float32Array, cfg: Pick<PreprocessConfig, 'tri
  */
 export function imageFromTrimmed(trimmed: Float32Array, cfg: PreprocessConfig): ClipImage {
   if (trimmed.length === 0) throw new Error('trimmed waveform must not be empty, got 0 samples');
-  return dbToImage(logMelSpectrogram(padCentered(trimmed, cfg.minSamples), cfg), cfg);
+  const db = logMelSpectrogram(padCentered(trimmed, cfg.minSamples), cfg);
+  // 'db' (PANNs): the network takes the dB matrix itself; logMelSpectrogram's array is fresh.
+  if (cfg.output === 'db') return { nMels: db.rows, frames: db.cols, data: db.data };
+  return dbToImage(db, cfg);
 }
 
 /**
- * The reference preprocessing of one clip: trim → pad → log-mel → uint8 image (SPEC steps 2–5).
+ * The reference preprocessing of one clip: trim → pad → log-mel → uint8 image (SPEC steps 2–5);
+ * with `cfg.trim` false no trim, with `cfg.output` 'db' the float32 dB matrix instead of the image.
  *
  * @param samples mono waveform `[n]` at cfg.sampleRate (n ≥ 1)
  * @returns `[nMels][frames]` uint8 image, frames = 128 for clips of ≤ 2 s with the defaults
  */
 export function clipImageFromSamples(samples: Float32Array, cfg: PreprocessConfig): ClipImage {
   if (samples.length === 0) throw new Error('samples must not be empty, got 0 samples');
-  return imageFromTrimmed(trimClip(samples, cfg), cfg);
+  return imageFromTrimmed(cfg.trim === false ? samples : trimClip(samples, cfg), cfg);
 }

@@ -7,8 +7,15 @@
 export interface ClipImage {
   nMels: number;
   frames: number;
-  data: Uint8Array;
+  /**
+   * uint8 pixels (the reference image; the network sees value / 255), or float32 values the
+   * network takes as they are (preprocess output 'db': the PANNs dB matrix).
+   */
+  data: Uint8Array | Float32Array;
 }
+
+/** A reference (uint8) clip image. */
+export type Uint8ClipImage = ClipImage & { data: Uint8Array };
 
 /** A float matrix `[rows][cols]` row-major, e.g. a dB mel spectrogram `[nMels][frames]`. */
 export interface Matrix {

@@ -12,7 +12,7 @@
  */
 import type { ClipImage } from '../features/types';
 import type { WindowNetwork } from './windowNetwork';
-import { fillWindowBatch, planWindows, type InferenceWindow, type WindowMode } from './windows';
+import { fillWindowBatch, planWindows, windowBatches, type InferenceWindow, type WindowMode } from './windows';
 
 /** Receives the logits of each window: `logits[offset .. offset + C)` of window `index` (of the plan). */
 export type WindowReducer = (window: InferenceWindow, index: number, logits: Float32Array, offset: number) => void;
@@ -42,6 +42,8 @@ interface PassRequest {
   x: Float32Array;
   n: number;
   nMels: number;
+  /** Window width of this pass: windowFrames, or a short clip's own width (a network of any width). */
+  frames: number;
 }
 
 /**
@@ -59,21 +61,24 @@ function* windowPasses(net: WindowNetwork, images: readonly ClipImage[], options
       throw new Error(`${options.clipName?.(i) ?? `clip ${i}`}: image has ${img.nMels} mel bands, ${name} expects ${net.height} (preprocess config differs from the run's?)`);
     }
   });
-  const windows = planWindows(images, W, options.windowShift, options.mode ?? 'sliding');
+  // A network of any width (net.width null: PANNs, which pools globally) takes a short clip
+  // whole rather than padded; batches then hold windows of one width.
+  const windows = planWindows(images, W, options.windowShift, options.mode ?? 'sliding', net.width == null);
   let buffer = new Float32Array(0);
-  for (let b = 0; b < windows.length; b += batchSize) {
-    const batch = windows.slice(b, b + batchSize);
+  let b = 0;
+  for (const { windows: batch, frames } of windowBatches(windows, W, batchSize)) {
     const nMels = images[batch[0].clip].nMels;
     if (batch.some((w) => images[w.clip].nMels !== nMels)) throw new Error(`${name}: clips of one batch differ in mel bands`);
-    const size = batch.length * nMels * W;
+    const size = batch.length * nMels * frames;
     if (buffer.length < size) buffer = new Float32Array(size);
     const x = buffer.subarray(0, size);
-    fillWindowBatch(images, batch, W, x);
-    const logits = yield { x, n: batch.length, nMels };
+    fillWindowBatch(images, batch, frames, x);
+    const logits = yield { x, n: batch.length, nMels, frames };
     if (logits.length !== batch.length * C) throw new Error(`${name}: returned ${logits.length / batch.length} scores per window, the vocabulary has ${C} classes`);
     batch.forEach((w, j) => reduce(w, b + j, logits, j * C));
-    const next = windows[b + batchSize];
-    options.onPass?.(next ? next.clip : images.length, Math.min(windows.length, b + batchSize));
+    b += batch.length;
+    const next = windows[b];
+    options.onPass?.(next ? next.clip : images.length, b);
   }
 }
 
@@ -81,8 +86,8 @@ function* windowPasses(net: WindowNetwork, images: readonly ClipImage[], options
 export async function predictWindows(net: WindowNetwork, images: readonly ClipImage[], options: WindowPassOptions, reduce: WindowReducer): Promise<void> {
   const passes = windowPasses(net, images, options, reduce);
   for (let pass = passes.next(); !pass.done;) {
-    const { x, n, nMels } = pass.value as PassRequest;
-    const logits = await net.logits(x, n, nMels, options.windowFrames);
+    const { x, n, nMels, frames } = pass.value as PassRequest;
+    const logits = await net.logits(x, n, nMels, frames);
     pass = passes.next(logits);
     if (options.yieldBetweenPasses) await options.yieldBetweenPasses();
   }
@@ -94,7 +99,7 @@ export function predictWindowsSync(net: WindowNetwork, images: readonly ClipImag
   if (!logitsSync) throw new Error(`${options.name}: a ${net.engine} network runs asynchronously; use predictWindows`);
   const passes = windowPasses(net, images, options, reduce);
   for (let pass = passes.next(); !pass.done;) {
-    const { x, n, nMels } = pass.value as PassRequest;
-    pass = passes.next(logitsSync.call(net, x, n, nMels, options.windowFrames));
+    const { x, n, nMels, frames } = pass.value as PassRequest;
+    pass = passes.next(logitsSync.call(net, x, n, nMels, frames));
   }
 }

@@ -12,6 +12,8 @@ import { centreStart, copyWindow, slidingWindowStarts } from '../runtime/windows
 export interface InferenceWindow {
   clip: number;
   start: number;
+  /** Width of this window when it is not the planned window width: a whole short clip fed to a network that takes any width. */
+  frames?: number;
 }
 
 /** Window starts of one `width`-frame image: the reference formula (lib/runtime/windows slidingWindowStarts). */
@@ -27,11 +29,19 @@ export function windowStarts(width: number, windowFrames: number, windowShift: n
  */
 export type WindowMode = 'sliding' | 'centre';
 
-/** Every window of `images`, clip by clip, starts ascending. */
-export function planWindows(images: readonly ClipImage[], windowFrames: number, windowShift: number, mode: WindowMode = 'sliding'): InferenceWindow[] {
+/**
+ * Every window of `images`, clip by clip, starts ascending. With `wholeShortClips` (a network
+ * that takes any width and pools globally, e.g. PANNs) a clip narrower than the window is one
+ * window of its own width instead of a padded one, so the network sees exactly the clip.
+ */
+export function planWindows(images: readonly ClipImage[], windowFrames: number, windowShift: number, mode: WindowMode = 'sliding', wholeShortClips = false): InferenceWindow[] {
   if (mode !== 'sliding' && mode !== 'centre') throw new Error(`window mode must be 'sliding' or 'centre', got '${String(mode)}'`);
   const out: InferenceWindow[] = [];
   images.forEach((img, clip) => {
+    if (wholeShortClips && img.frames < windowFrames) {
+      out.push({ clip, start: 0, frames: img.frames });
+      return;
+    }
     if (mode === 'centre') {
       out.push({ clip, start: centreStart(img.frames, windowFrames) });
       return;
@@ -45,7 +55,8 @@ const NO_TARGET = new Float32Array(0);
 
 /**
  * Copies `windows` of `images` into `out` as single-channel `[n][nMels][windowFrames]` floats
- * in 0..1 (uint8 / 255), n = windows.length; `out` must hold at least n·nMels·windowFrames values.
+ * (uint8 / 255, or a float image's values), n = windows.length; `out` must hold at least
+ * n·nMels·windowFrames values.
  */
 export function fillWindowBatch(
   images: readonly ClipImage[],
@@ -58,4 +69,16 @@ export function fillWindowBatch(
     const clip: TrainingClip = { fname: '', image, target: NO_TARGET };
     copyWindow(clip, w.start, windowFrames, out, j * image.nMels * windowFrames);
   });
+}
+
+/** Splits `windows` into runs of at most `batchSize` consecutive windows of one width (a batch is one tensor). */
+export function windowBatches(windows: readonly InferenceWindow[], windowFrames: number, batchSize: number): { windows: InferenceWindow[]; frames: number }[] {
+  const out: { windows: InferenceWindow[]; frames: number }[] = [];
+  for (const w of windows) {
+    const frames = w.frames ?? windowFrames;
+    const last = out[out.length - 1];
+    if (last && last.frames === frames && last.windows.length < batchSize) last.windows.push(w);
+    else out.push({ windows: [w], frames });
+  }
+  return out;
 }

@@ -15,6 +15,7 @@ import './resnet';
 import './mobilenetv2';
 import './cnn7th';
 import './xresnet';
+import './panns';
 
 export { cnnModel1, CNN_MODEL1_WIDTHS } from './cnnModel1';
 export { vgg16bn, VGG16_CONFIG } from './vgg16bn';
@@ -27,6 +28,8 @@ export { resnet, RESNET_LAYERS } from './resnet';
 export { mobilenetv2, makeDivisible, MOBILENETV2_SETTING } from './mobilenetv2';
 export { cnn7th, CNN7TH_BLOCKS } from './cnn7th';
 export { xresnet, XRESNET_VARIANTS } from './xresnet';
+export { panns, pannsInit, pannsMinFrames, PANNS_VARIANTS, PANNS_MELS, PANNS_HEAD_DROPOUT } from './panns';
+export type { PannsVariant } from './panns';
 export {
   registerArchitecture, unregisterArchitecture, getArchitecture, architectureNames, isArchitecture, minInputOf, inputChannelsOf,
 } from './registry';

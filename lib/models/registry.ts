@@ -40,6 +40,11 @@ export interface ArchitectureSpec {
   build(cfg: ModelConfig): tf.LayersModel;
   /** Initial weights as the reference initialises them, drawn from `rng` (deterministic). */
   init(model: tf.LayersModel, rng: Rng, cfg: ModelConfig): void;
+  /**
+   * Layers of the classifier head, replaced when fine-tuning on other classes and trained at
+   * the full learning rate (lib/train/finetune); default: names starting with `head_`.
+   */
+  isHeadLayer?(layerName: string): boolean;
   /** Checks of arch-specific ModelConfig fields; throws naming the field. */
   validate?(cfg: ModelConfig): void;
 }

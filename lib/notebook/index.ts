@@ -34,4 +34,5 @@ export { trainingConfig, settingsTable, stageReportTable, oofScore } from './pip
 export type { TrainingSetting, OofScore } from './pipeline';
 export { ensembleTable, inferProgressLabel, predictionTable, scoreTable, scorePerClassChart, tagChart } from './inference';
 export { describeOwnData, ownDataConfig, evaluateOwnRun, evaluationFigures, metricsTable } from './ownData';
+export { pca, embeddingPcaFigure } from './embeddings';
 export type { OwnDataSummary, OwnDataSetting, OwnDataEvaluation } from './ownData';

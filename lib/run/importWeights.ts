@@ -7,18 +7,36 @@
  * `run.json` gets the vocabulary (the export's `data.y_proc[0].classes`, else `--vocabulary`)
  * and the model config (width, classes, input normalisation from the export's `normalize`).
  * Every file is read and checked before anything is written; done.json goes last per member.
+ *
+ * PANNs checkpoints (lib/models/import/panns) are mapped by state_dict name; a new run made
+ * from one gets the network's front end ({@link PANNS_PREPROCESS}: dB input, no trim),
+ * whole-clip inference ({@link PANNS_INFER}) and, for a 527-output tagger, the AudioSet class
+ * names (lib/models/import/audioset).
  */
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Architecture, Fat2019Config, InputNormalization, ModelConfig } from '../config';
-import { CONFIG_DEFAULTS } from '../config';
+import type { Architecture, Fat2019Config, InferConfig, InputNormalization, ModelConfig } from '../config';
+import { CONFIG_DEFAULTS, PANNS_PREPROCESS } from '../config';
+import { AUDIOSET_CLASS_COUNT, audiosetClassNames } from '../models/import/audioset';
+import { isPannsArchitecture } from '../models/import/panns';
 import { loadTorchFile } from '../io/torchFile';
 import { readCheckpoint, type TorchCheckpoint } from '../models/import/torchCheckpoint';
 import { IMPORTABLE_ARCHITECTURES, networkFromCheckpoint } from '../models/import/toNetwork';
 import { saveModel } from '../runtime/modelFile';
 import { validateInputNormalization } from '../runtime/modelInput';
 import { foldDir, foldDonePath, readRunInfo, runInfoPath, RUN_INFO_VERSION, writeFoldDone, writeRunInfo, type FoldDone, type RunInfo } from './runFolder';
+
+/**
+ * Inference of an imported PANNs run: a clip of up to 10 s (1001 frames, the AudioSet clips the
+ * networks were trained on) is one window of its own length (the network pools globally);
+ * longer files are cut into 10 s windows, 5 s apart, whose scores are averaged.
+ */
+export const PANNS_INFER: Readonly<Pick<InferConfig, 'windowFrames' | 'windowShift' | 'batchSize'>> = Object.freeze({
+  windowFrames: 1001,
+  windowShift: 500,
+  batchSize: 8,
+});
 
 /** A file to import and the member it becomes. */
 export interface ImportSource {
@@ -33,6 +51,8 @@ export interface ImportWeightsOptions {
   vocabulary?: string[] | null;
   /** Where `infer` finds the data (`<dataDir>/test/`, sample_submission.csv); default data/fsdkaggle2019. */
   dataDir?: string;
+  /** Name the outputs class0, class1, ... when the file names none (a fine-tuning source, whose head is replaced). */
+  placeholderClasses?: boolean;
   /** Replace members that already exist (default: refuse). */
   replace?: boolean;
   /** Progress lines (one per file). */
@@ -44,6 +64,9 @@ export interface ImportedMember extends ImportSource {
   kind: string;
   modelDir: string;
 }
+
+/** The member a single file becomes when its name carries no stage and fold. */
+export const SINGLE_FILE_MEMBER: Readonly<{ stage: number; fold: number }> = Object.freeze({ stage: 1, fold: 0 });
 
 /** `stage-2_fold-7.pkl` (fastai names of the reference) → {stage 2, fold 7}; null when the name says nothing. */
 export function stageFoldFromName(file: string): { stage: number; fold: number } | null {
@@ -149,9 +172,12 @@ export async function importWeights(runDir: string, sources: readonly ImportSour
       converted.push({ source, kind: ckpt.kind, model, config, vocabulary: [] });
       const entry = converted[converted.length - 1];
       if (config.inputNormalization) validateInputNormalization(config.inputNormalization, source.file);
+      // A PANNs AudioSet tagger's 527 outputs are the AudioSet classes (lib/models/import/audioset).
+      const audioset = isPannsArchitecture(options.arch) && config.numClasses === AUDIOSET_CLASS_COUNT ? audiosetClassNames() : null;
+      const placeholder = options.placeholderClasses ? Array.from({ length: config.numClasses }, (_, i) => `class${i}`) : null;
       // Files after the first take its class order (their outputs are permuted to it).
-      const vocabulary = info?.vocabulary ?? options.vocabulary ?? (converted.length > 1 ? converted[0].vocabulary : ckpt.classes);
-      if (!vocabulary) throw new Error(`${source.file}: the file names no classes (not a fastai export): pass --vocabulary <sample_submission.csv | vocabulary.csv>`);
+      const vocabulary = info?.vocabulary ?? options.vocabulary ?? (converted.length > 1 ? converted[0].vocabulary : ckpt.classes ?? audioset ?? placeholder);
+      if (!vocabulary) throw new Error(`${source.file}: the file names no classes (not a fastai export${isPannsArchitecture(options.arch) ? ` nor a ${AUDIOSET_CLASS_COUNT}-class AudioSet tagger` : ''}): pass --vocabulary <sample_submission.csv | vocabulary.csv>`);
       if (ckpt.classes) {
         const perm = outputPermutation(ckpt.classes, vocabulary, source.file);
         if (perm) permuteOutputs(model, perm);
@@ -176,6 +202,16 @@ export async function importWeights(runDir: string, sources: readonly ImportSour
     if (!info) {
       const config: Fat2019Config = JSON.parse(JSON.stringify(CONFIG_DEFAULTS)) as Fat2019Config;
       config.model = { ...converted[0].config };
+      if (isPannsArchitecture(options.arch)) {
+        // The network's own front end and whole-clip inference (./importWeights PANNs notes).
+        config.preprocess = { ...PANNS_PREPROCESS };
+        config.infer = { ...config.infer, ...PANNS_INFER };
+        config.pipeline.folds = 1;
+      }
+      // Members of stages the default ensemble leaves out (a single file imported as stage 1)
+      // are the run's ensemble.
+      const stages = [...new Set(converted.map((c) => c.source.stage))].sort((a, b) => a - b);
+      if (!stages.some((st) => config.pipeline.ensembleStages.includes(st))) config.pipeline.ensembleStages = stages;
       info = {
         version: RUN_INFO_VERSION, config, vocabulary: converted[0].vocabulary,
         dataDir: options.dataDir ?? 'data/fsdkaggle2019', createdAt: (options.now ?? (() => new Date()))().toISOString(),

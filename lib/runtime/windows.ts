@@ -8,6 +8,7 @@ import type { TrainingClip } from '../data/types';
  */
 export function copyWindow(clip: TrainingClip, start: number, frames: number, out: Float32Array, offset: number): void {
   const { nMels, frames: width, data } = clip.image;
+  if (data instanceof Float32Array) { copyFloatWindow(data, nMels, width, start, frames, out, offset); return; }
   if (width < frames) {
     const pad = Math.floor((frames - width) / 2);
     for (let m = 0; m < nMels; m++) {
@@ -22,6 +23,26 @@ export function copyWindow(clip: TrainingClip, start: number, frames: number, ou
     const row = offset + m * frames;
     for (let t = 0; t < frames; t++) out[row + t] = data[src + t] / 255;
   }
+}
+
+/**
+ * {@link copyWindow} for a float image (preprocess output 'db'): values as they are; a clip
+ * narrower than the window is centred and padded with its own minimum (the quietest value, e.g.
+ * −100 dB for digital silence), not 0, which in dB would be a loud band.
+ */
+function copyFloatWindow(data: Float32Array, nMels: number, width: number, start: number, frames: number, out: Float32Array, offset: number): void {
+  if (width < frames) {
+    let floor = Infinity;
+    for (let i = 0; i < data.length; i++) if (data[i] < floor) floor = data[i];
+    const pad = Math.floor((frames - width) / 2);
+    for (let m = 0; m < nMels; m++) {
+      const row = offset + m * frames;
+      out.fill(floor, row, row + frames);
+      out.set(data.subarray(m * width, (m + 1) * width), row + pad);
+    }
+    return;
+  }
+  for (let m = 0; m < nMels; m++) out.set(data.subarray(m * width + start, m * width + start + frames), offset + m * frames);
 }
 
 /** Start of the centre `frames`-wide window of a `width`-frame image (0 when narrower). */

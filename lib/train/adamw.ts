@@ -67,6 +67,11 @@ export class AdamW {
    * unset: the wasm kernel, else by backend and size (see the class comment).
    */
   fused: boolean | undefined;
+  /**
+   * Learning-rate multiplier of each parameter (`params[i]` gets lr · lrScale[i], its decay
+   * too): discriminative learning rates (lib/train/finetune). null = 1 for all.
+   */
+  lrScale: Float64Array | null = null;
 
   constructor(params: NamedVariable[], cfg: Pick<OptimizerConfig, 'weightDecay' | 'beta2' | 'epsilon'>) {
     const names = new Set<string>();
@@ -125,8 +130,10 @@ export class AdamW {
         const g = grads[i];
         if (g === null) continue;
         const p = this.params[i].variable;
+        const scale = this.lrScale ? this.lrScale[i] : 1;
+        const c = scale === 1 ? consts : { ...consts, stepSize: consts.stepSize * scale, decay: 1 - lr * scale * this.weightDecay };
         // wasm: one C kernel with the same float32 arithmetic (lib/runtime/kernels/adamwKernel).
-        const fused = this.fused === undefined ? adamwFused(p, g, this.m[i], this.v[i], consts) : null;
+        const fused = this.fused === undefined ? adamwFused(p, g, this.m[i], this.v[i], c) : null;
         if (fused) {
           this.m[i].assign(fused[1]);
           this.v[i].assign(fused[2]);
@@ -134,7 +141,7 @@ export class AdamW {
           continue;
         }
         if (jsPass && (this.fused === true || p.size <= JS_PASS_MAX_SIZE)) {
-          this.updateInJs(i, g, consts);
+          this.updateInJs(i, g, c);
           continue;
         }
         const m = this.m[i].mul(beta1).add(g.mul(1 - beta1));
@@ -142,7 +149,7 @@ export class AdamW {
         this.m[i].assign(m);
         this.v[i].assign(v);
         const denom = v.sqrt().div(sqrtBc2).add(eps);
-        p.assign(p.mul(decay).sub(m.div(denom).mul(stepSize)));
+        p.assign(p.mul(c.decay).sub(m.div(denom).mul(c.stepSize)));
       }
     });
   }

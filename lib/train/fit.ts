@@ -76,6 +76,10 @@ export interface FitOptions {
   runConfig?: unknown;
   /** ModelConfig.inputNormalization: applied to every input, as inference does (default none). */
   inputNormalization?: InputNormalization | null;
+  /** Training crop width (frames) of a network that takes any width (PANNs); default the model's input width. */
+  cropFrames?: number;
+  /** Learning-rate multiplier per trainable weight (by name): discriminative learning rates (lib/train/finetune). */
+  lrMultiplier?: (weightName: string) => number;
 }
 
 export interface FitResult {
@@ -103,12 +107,18 @@ function clearDropoutSeeds(model: tf.LayersModel): void {
   }
 }
 
-function inputShape(model: tf.LayersModel): { height: number; width: number; channels: number } {
+/**
+ * Height, width and channels of the model's input. A network that takes any width (PANNs:
+ * width null) trains on `frames`-wide crops; without `frames` it is an error.
+ */
+function inputShape(model: tf.LayersModel, frames?: number): { height: number; width: number; channels: number } {
   const shape = model.inputs[0].shape;
-  if (shape.length !== 4 || shape[1] == null || shape[2] == null || (shape[3] !== 1 && shape[3] !== 3)) {
+  if (shape.length !== 4 || shape[1] == null || (shape[3] !== 1 && shape[3] !== 3)) {
     throw new Error(`fit: model input must be [batch, height, width, 1 or 3], got [${shape}]`);
   }
-  return { height: shape[1], width: shape[2], channels: shape[3] };
+  const width = shape[2] ?? frames;
+  if (width == null) throw new Error(`fit: the model takes any width ([${shape}]): give the crop width (FitOptions.cropFrames, ModelConfig.inputFrames)`);
+  return { height: shape[1], width, channels: shape[3] };
 }
 
 function validateOptions(o: FitOptions): void {
@@ -150,7 +160,9 @@ export function trainStep(
   microBatch: number, hyper: { lr: number; beta1: number }, rng: Rng, inputNormalization: InputNormalization | null = null,
   loss: (logits: tf.Tensor, targets: tf.Tensor) => tf.Scalar = DEFAULT_TASK.loss,
 ): number {
-  const { height, width, channels } = inputShape(model);
+  const height = model.inputs[0].shape[1] ?? 0;
+  // A network of any width (PANNs) takes the batch's own crop width.
+  const { width, channels } = inputShape(model, height > 0 ? batch.x.length / (size * height) : undefined);
   const pixels = height * width;
   const numClasses = batch.y.length / size;
   const vars = optimizer.params.map((p) => p.variable);
@@ -203,7 +215,7 @@ const DEFAULT_TASK = makeTask();
  * test time uses), so validation and inference cannot drift apart.
  */
 export function predictForValidation(model: tf.LayersModel, clips: TrainingClip[], options: ValidationOptions = {}): Float32Array {
-  const { width } = inputShape(model);
+  const { width } = inputShape(model, options.windowFrames);
   const frames = options.windowFrames ?? width;
   if (frames !== width) throw new Error(`validation windowFrames (${frames}) must equal the model input width ${width}`);
   return predictClipImages(model, clips.map((c) => c.image), {
@@ -239,7 +251,7 @@ export function scoreValidation(clips: TrainingClip[], probs: Float32Array, task
 export async function fit(options: FitOptions): Promise<FitResult> {
   validateOptions(options);
   const { model, trainClips, validClips, train, optimizer: optCfg } = options;
-  const { width } = inputShape(model);
+  const { width } = inputShape(model, options.cropFrames);
   const makeBatch = options.makeBatch ?? randomCropBatch(width);
   const n = trainClips.length;
   const batchSize = Math.min(train.batchSize, n);
@@ -248,8 +260,9 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const totalSteps = train.epochs * stepsPerEpoch;
   const rng = new Rng(train.seed);
   const optimizer = new AdamW(trainableVariables(model), optCfg);
+  if (options.lrMultiplier) optimizer.lrScale = Float64Array.from(optimizer.params, (p) => options.lrMultiplier!(p.name));
   const task = options.task ?? DEFAULT_TASK;
-  const validation: ValidationOptions = { ...options.validation, activation: task.activation };
+  const validation: ValidationOptions = { windowFrames: width, ...options.validation, activation: task.activation };
   const callbacks = [...(options.callbacks ?? [])];
   if (train.earlyStoppingPatience > 0 && validClips && validClips.length > 0) callbacks.push(earlyStopping(train.earlyStoppingPatience));
   const lastDir = options.checkpointDir ? path.join(options.checkpointDir, 'last') : undefined;

@@ -3,12 +3,12 @@ import { escapeHtml } from './html';
 import { baseLayout, ChartOptions, Figure } from './plotly';
 
 /**
- * Something drawable as a spectrogram: a `ClipImage` (`{nMels, frames, data: Uint8Array}`,
- * lib/features/types.ts) or a float matrix `{rows, cols, data}` such as a dB log-mel
+ * Something drawable as a spectrogram: a `ClipImage` (`{nMels, frames, data}`, uint8 or a 'db'
+ * float image, lib/features/types.ts) or a float matrix `{rows, cols, data}` such as a dB log-mel
  * spectrogram `[nMels][frames]`. Both are row-major with row 0 = the LOWEST mel band.
  */
 export type SpectrogramInput =
-  | { nMels: number; frames: number; data: Uint8Array }
+  | { nMels: number; frames: number; data: Uint8Array | Float32Array }
   | { rows: number; cols: number; data: ArrayLike<number> };
 
 /**
@@ -17,12 +17,13 @@ export type SpectrogramInput =
  * `[0, 1]` for model-input crops so that brightness changes (lighting) stay visible.
  */
 export function spectrogramGrey(input: SpectrogramInput, range?: [number, number]): { rows: number; cols: number; grey: Uint8Array; min: number; max: number } {
-  if ('nMels' in input) {
+  if ('nMels' in input && input.data instanceof Uint8Array) {
     const { nMels, frames, data } = input;
     if (data.length !== nMels * frames) throw new Error(`spectrogram: data length ${data.length} != nMels*frames = ${nMels}*${frames}`);
     return { rows: nMels, cols: frames, grey: data, min: 0, max: 255 };
   }
-  const { rows, cols, data } = input;
+  // A float clip image (preprocess output 'db') is drawn as the matrix it is.
+  const { rows, cols, data } = 'nMels' in input ? { rows: input.nMels, cols: input.frames, data: input.data } : input;
   if (data.length !== rows * cols) throw new Error(`spectrogram: data length ${data.length} != rows*cols = ${rows}*${cols}`);
   let min = Infinity;
   let max = -Infinity;

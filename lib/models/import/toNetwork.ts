@@ -15,6 +15,8 @@ import { tensorToFloat32, type TorchTensor } from '../../io/torchFile';
 import { BN_EPSILON } from '../head';
 import { getArchitecture, validateModelConfig } from '../index';
 import type { TorchCheckpoint, TorchLayer } from './torchCheckpoint';
+import { PANNS_VARIANTS } from '../panns';
+import { isPannsArchitecture, pannsFromCheckpoint } from './panns';
 
 /** First conv's output channels at width 1 (both architectures start with 64). */
 const FIRST_CONV_WIDTH = 64;
@@ -68,8 +70,8 @@ function kindCounts(kinds: string[]): string {
   return [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
 }
 
-/** Architectures {@link networkFromCheckpoint} imports into. */
-export const IMPORTABLE_ARCHITECTURES: readonly string[] = Object.keys(POOLINGS);
+/** Architectures {@link networkFromCheckpoint} imports into: the reference's (by layer order) and PANNs (by state_dict name, ./panns). */
+export const IMPORTABLE_ARCHITECTURES: readonly string[] = [...Object.keys(POOLINGS), ...Object.keys(PANNS_VARIANTS)];
 
 /**
  * The network's width multiplier, head units and class count implied by the checkpoint's first
@@ -144,6 +146,7 @@ export interface NetworkFromCheckpointOptions {
 export function networkFromCheckpoint(
   ckpt: TorchCheckpoint, arch: Architecture, source: string, options: NetworkFromCheckpointOptions = {},
 ): { model: tf.LayersModel; config: ModelConfig } {
+  if (isPannsArchitecture(arch)) return pannsFromCheckpoint(ckpt, arch, source, options.base);
   if (!POOLINGS[arch]) throw new Error(`${source}: importing into ${arch} is not supported (only ${IMPORTABLE_ARCHITECTURES.join(', ')})`);
   const { widthMultiplier, headUnits, numClasses } = inferShape(ckpt, source);
   const config: ModelConfig = {

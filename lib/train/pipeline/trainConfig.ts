@@ -17,6 +17,7 @@ import { flagOverrides } from './configOverrides';
 import { dataRules, type DataRuleChoice } from './dataRules';
 import { leafPaths, partialAt } from '../../util/configPath';
 import { ALL_STAGES } from './stages';
+import { inheritFromSource } from '../finetune';
 
 /** Where a resolved config value came from (`fat2019 train --show-config` prints it). */
 export type ConfigSource = 'default' | 'run.json' | 'preset' | 'data' | 'data rule' | 'flag';
@@ -138,6 +139,8 @@ export function resolveTrainConfig(runDir: string, dataDir: string, values: RawV
     for (const c of ruleChoices) apply(partialAt(c.path, c.value) as DeepPartial<Fat2019Config>, () => ({ source: 'data rule', detail: c.reason }));
   }
 
+  // --from: the source's network and preprocessing (after the rules: the source decides what it was trained on).
+  config = withFinetuneOptions(config, o);
   checkPreprocessConfig(config.preprocess, existing ? `${runInfoPath(runDir)}: config.preprocess` : 'config.preprocess');
   // Every model setting (sizes included) before run.json is written: a failed first command never blocks the corrected one.
   validateModelConfig(config.model);
@@ -177,4 +180,24 @@ export function formatResolvedConfig(resolved: ResolvedTrainConfig): string {
 
 function getLeaf(obj: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], obj);
+}
+
+/**
+ * `--from <run folder>` (a PyTorch file is resolved to one first: lib/train/finetune
+ * resolveFinetuneSource), `--freeze-body`, `--freeze-epochs <n>`: the run starts from the
+ * source's network, preprocessing included (inheritFromSource).
+ */
+function withFinetuneOptions(config: Fat2019Config, o: { from?: string; arch?: string; 'freeze-epochs'?: number; 'freeze-body': boolean }): Fat2019Config {
+  let out = config;
+  if (o.from !== undefined) {
+    if (!existsSync(runInfoPath(o.from))) throw new UsageError(`--from ${o.from}: not a run folder (no run.json)`);
+    const sourceArch = readRunInfo(o.from).config.model.arch;
+    if (o.arch !== undefined && o.arch !== sourceArch) throw new UsageError(`--arch ${o.arch} differs from the --from run's network ${sourceArch}: leave --arch out`);
+    out = inheritFromSource(out, o.from, o.from);
+  }
+  const finetune = { ...out.finetune };
+  if (o['freeze-body']) finetune.freezeBody = true;
+  if (o['freeze-epochs'] !== undefined) finetune.freezeEpochs = o['freeze-epochs'];
+  if ((o['freeze-body'] || o['freeze-epochs'] !== undefined) && finetune.from === null) throw new UsageError('--freeze-body and --freeze-epochs go with --from <run folder | PyTorch file>');
+  return { ...out, finetune };
 }

@@ -96,5 +96,16 @@ export const TRAIN_CONFIG_OPTIONS = {
     type: 'string', arg: '<f>', config: 'pipeline.holdout', help: 'one model, validated on a random (stratified) fraction f of the clips',
     parse: numberIn((f) => f > 0 && f < 1, 'a fraction in (0, 1)'),
   } satisfies OptionSpec<number>,
+  from: {
+    type: 'string', arg: '<run | file>', config: 'finetune.from',
+    help: "fine-tune: start from a run folder's network or a PyTorch checkpoint (with --arch, e.g. pannsCnn14); its preprocessing is inherited, the head is new for the data's classes (kept when they are the same); fastai's fine_tune: --freeze-epochs with the body frozen (BatchNorm trainable), then every layer, the body at lr / 100",
+  } satisfies OptionSpec<string>,
+  'freeze-epochs': {
+    type: 'string', arg: '<n>', config: 'finetune.freezeEpochs', help: 'with --from: epochs with the body frozen first', defaultText: '1',
+    parse: (raw, flag) => parseInteger(raw, flag, { min: 0 }),
+  } satisfies OptionSpec<number>,
+  'freeze-body': {
+    type: 'boolean', default: false, config: 'finetune.freezeBody', help: 'with --from: keep the body frozen throughout (a linear probe on its embeddings)',
+  } as const,
   ...OVERRIDE_OPTIONS,
 };

@@ -19,6 +19,7 @@ import { buildModel } from '../../models/index';
 import { jsonlLogger, type Callback } from '../callbacks';
 import { loadWeightsInto } from '../../runtime/modelFile';
 import { fit } from '../fit';
+import { discriminativeLr, freezeBody, sourceMember, transferWeights } from '../finetune';
 import { predictModelClips } from '../../infer/modelPredict';
 import { ClipStore, loadRunData, type RunData } from './data';
 import type { ClipSet } from './folds';
@@ -150,7 +151,7 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
   log(`${arch} stage ${stage} fold ${fold}: training on ${trainClips.length} clips (labelled ${plan.train.curated.length}, noisy ${plan.train.noisy.length}` +
     `${plan.pseudoLabelFrom !== undefined ? `, pseudo-labelled ${pseudo.length}` : ''}), ` +
     `validating on ${validClips.length} ${plan.valid.set} clips, ${epochs} epochs, max lr ${config.pipeline.stageMaxLr[stage - 1]}` +
-    (plan.initFromStage ? `, from stage ${plan.initFromStage} fold ${fold}` : ', from scratch'));
+    (plan.initFromStage ? `, from stage ${plan.initFromStage} fold ${fold}` : config.finetune.from !== null ? `, fine-tuned from ${config.finetune.from}` : ', from scratch'));
 
   const seed = jobSeed(config, stage, fold);
   const model = buildModel(config.model, { seed });
@@ -164,20 +165,49 @@ async function trainStageFoldLocked(options: TrainStageFoldOptions): Promise<Fol
     }
     let completed = false;
     const watch: Callback = { name: 'pipelineWatch', onTrainEnd: (ctx) => void (completed = ctx.completed === true) };
-    const result = await fit({
-      model,
-      trainClips,
-      validClips,
-      task,
-      train: { ...config.train, epochs, seed },
-      optimizer: { ...config.optimizer, maxLr: config.pipeline.stageMaxLr[stage - 1] },
+    const maxLr = config.pipeline.stageMaxLr[stage - 1];
+    const common = {
+      model, trainClips, validClips, task,
       makeBatch: batchMaker(config.augment, config.model.inputFrames, config.model.numClasses, config.preprocess),
-      callbacks: [...(options.callbacks ?? []), jsonlLogger(join(dir, 'history.jsonl')), watch],
-      validation: { mode: 'centre', windowFrames: config.model.inputFrames, batchSize: config.infer.batchSize },
-      checkpointDir: dir,
-      resume: 'ifExists',
-      runConfig: { arch, stage, fold, model: config.model, augment: config.augment, trainClips: trainClips.length },
+      validation: { mode: 'centre' as const, windowFrames: config.model.inputFrames, batchSize: config.infer.batchSize },
+      resume: 'ifExists' as const,
+      runConfig: { arch, stage, fold, model: config.model, augment: config.augment, trainClips: trainClips.length, finetune: config.finetune },
       inputNormalization: config.model.inputNormalization,
+      cropFrames: config.model.inputFrames,
+    };
+    // Fine-tuning (lib/train/finetune): the first stage starts from the source's weights, with
+    // fastai's fine_tune schedule; later stages continue from the previous one as usual.
+    const ft = config.finetune;
+    let phase2: { optimizer: typeof config.optimizer; lrMultiplier?: (name: string) => number } = { optimizer: { ...config.optimizer, maxLr } };
+    if (ft.from !== null && plan.initFromStage === null) {
+      const frozenDir = join(dir, 'frozen');
+      if (!resuming && !existsSync(join(frozenDir, 'last'))) {
+        const source = sourceMember(ft.from);
+        const report = transferWeights(model, source.modelDir, arch);
+        log(`${arch} stage ${stage} fold ${fold}: ${report.copied} weights from ${source.modelDir}` +
+          (report.keptHead ? ' (head kept: same classes)' : `, new head (${report.newHead.length} weights) for ${config.model.numClasses} classes`));
+      }
+      if (ft.freezeBody) {
+        freezeBody(model, arch); // a linear probe: the body stays as the source made it
+      } else {
+        if (ft.freezeEpochs > 0 && !resuming) {
+          const unfreeze = freezeBody(model, arch);
+          await fit({
+            ...common, train: { ...config.train, epochs: ft.freezeEpochs, seed },
+            optimizer: { ...config.optimizer, maxLr, pctStart: 0.99 },
+            callbacks: [...(options.callbacks ?? []), jsonlLogger(join(frozenDir, 'history.jsonl'))], checkpointDir: frozenDir,
+          });
+          unfreeze();
+        }
+        phase2 = { optimizer: { ...config.optimizer, maxLr: maxLr / 2, pctStart: 0.3, divFactor: 5 }, lrMultiplier: discriminativeLr(model, arch, ft.lrMult) };
+      }
+    }
+    const result = await fit({
+      ...common,
+      train: { ...config.train, epochs, seed },
+      ...phase2,
+      callbacks: [...(options.callbacks ?? []), jsonlLogger(join(dir, 'history.jsonl')), watch],
+      checkpointDir: dir,
     });
     if (result.epochs < epochs && !completed) throw new TrainingPausedError(arch, stage, fold, result.epochs, epochs, result.stopReason);
     if (result.resumed) log(`${arch} stage ${stage} fold ${fold}: resumed from its checkpoint`);

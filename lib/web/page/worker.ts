@@ -100,9 +100,18 @@ async function decodeInput(input: AudioInput, sampleRate: number): Promise<Float
   return audioToMono({ sampleRate: input.sampleRate, channelData: [input.samples] }, input.name, sampleRate);
 }
 
+/** A dB matrix (preprocess output 'db') as 0..255 grey levels: its range mapped linearly. */
+function dbPreview(db: Float32Array): Uint8Array {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of db) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  const scale = hi > lo ? 255 / (hi - lo) : 0;
+  return Uint8Array.from(db, (v) => Math.round((v - lo) * scale));
+}
+
 /** The image shrunk to at most {@link PREVIEW_MAX_FRAMES} columns (each the maximum of the columns it covers). */
 function previewOf(image: ClipImage, startSeconds: number, endSeconds: number): PreviewImage {
-  const { nMels, frames, data } = image;
+  const { nMels, frames } = image;
+  const data = image.data instanceof Uint8Array ? image.data : dbPreview(image.data);
   const width = Math.min(frames, PREVIEW_MAX_FRAMES);
   const out = new Uint8Array(nMels * width);
   for (let x = 0; x < width; x++) {
@@ -131,7 +140,9 @@ async function tag(id: number, input: AudioInput, topK: number): Promise<void> {
   t0 = performance.now();
   phase('features', 0, 1);
   // trimSilence + imageFromTrimmed = lib/features clipImageFromSamples, keeping where the trim starts.
-  const trim = trimSilence(samples, { topDb: cfg.trimTopDb, frameLength: cfg.trimFrameLength, hopLength: cfg.trimHopLength });
+  const trim = cfg.trim === false
+    ? { start: 0, trimmed: samples }
+    : trimSilence(samples, { topDb: cfg.trimTopDb, frameLength: cfg.trimFrameLength, hopLength: cfg.trimHopLength });
   let image: ClipImage;
   try {
     image = imageFromTrimmed(trim.trimmed, cfg);
