@@ -2,7 +2,7 @@
  * Builds the project's small WebAssembly kernels from their C sources and writes each as a
  * TypeScript module (`<name>.wasm.ts` beside the source) holding the binary in base64 and the
  * SHA-256 of the source it came from. The generated modules are committed, so users and CI need
- * no C compiler; `tests/wasmBuild.test.ts` fails when a source changed without a rebuild.
+ * no C compiler; `tests/wasm/wasmBuild.test.ts` fails when a source changed without a rebuild.
  *
  * Needs Debian's clang and lld (wasm32 target, `wasm-ld`): `apt-get install clang lld`.
  *

@@ -2,7 +2,7 @@
 """Checks exported model.onnx files with the reference ONNX checker (Debian python3-onnx).
 
 Usage: /usr/bin/python3 scripts/check_onnx.py weights/<run>/**/model.onnx
-Optional, not part of npm test: ONNX Runtime loading the files back (tests/onnx-export.test.ts)
+Optional, not part of npm test: ONNX Runtime loading the files back (tests/export/onnxExport.test.ts)
 already proves them standard; this adds onnx.checker's full check with shape inference.
 """
 import sys

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes tests/fixtures/audio/steps.flac: 4.4 s of mono 16-bit audio at 8 kHz (31 frames of
 # 1152 samples, each a constant level with a short tick, so the file stays ~5 KB), encoded with
-# the reference FLAC encoder (Debian: apt-get install -y flac python3). tests/safety.test.ts
+# the reference FLAC encoder (Debian: apt-get install -y flac python3). tests/cli/safety.test.ts
 # damages copies of it (a flipped byte in one frame: CRC error; a changed MD5 in STREAMINFO).
 set -euo pipefail
 cd "$(dirname "$0")/.."

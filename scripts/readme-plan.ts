@@ -3,7 +3,7 @@
  * README shows the command's real output and cannot drift from it: the dependency table of
  * every recipe, and the Slurm, Kubernetes and GitHub Actions plans of one example run.
  * scripts/readme-results.ts puts them between their `<!-- readme-results:scaling-... -->`
- * markers; tests/readme.test.ts checks them.
+ * markers; tests/project/readme.test.ts checks them.
  */
 import { buildJobPlan, stageDependencies, type JobPlan } from '../lib/plan/jobGraph';
 import { renderPlan, type RenderOptions } from '../lib/plan/render';

@@ -9,7 +9,7 @@
  * `--run` reads `<run>/summary.json`, runs the README's `fat2019 infer` and `fat2019 tag`
  * commands on that run, and records everything in tests/fixtures/readme-run/ (small text files,
  * committed); then it rewrites the blocks between `<!-- readme-results:NAME -->` and
- * `<!-- /readme-results:NAME -->` in README.md. tests/readme.test.ts runs the same checks as
+ * `<!-- /readme-results:NAME -->` in README.md. tests/project/readme.test.ts runs the same checks as
  * `--check`: the README equals what the fixture renders, and the fixture's numbers agree
  * (summary vs infer scores, model counts, tag probabilities vs the submission's rows).
  */

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes tests/fixtures/param-counts.json: the trainable parameter count of each PyTorch
 reference network (bench/torch_models.py) at 3×128×128 input and 80 classes, width 1, plus a
-narrow width and the options, so tests/zoo.test.ts can check lib/models against them.
+narrow width and the options, so tests/models/zoo.test.ts can check lib/models against them.
 
     /usr/bin/python3 scripts/torch-param-counts.py      # needs python3-torch, python3-torchvision
 """

@@ -2,12 +2,12 @@
  * Exports that nothing imports: a name exported by a module of lib/, bench/ or scripts/ that no
  * module of lib/, bench/, scripts/, tests/, bin/ or the notebooks' code cells imports (directly,
  * through a re-export, or through `import * as` / a dynamic `import()` / `require()`, which count as
- * using every export). Dead code waiting to rot; tests/unusedExports.test.ts fails on any.
+ * using every export). Dead code waiting to rot; tests/project/unusedExports.test.ts fails on any.
  *
  * Exported interfaces and type aliases are not checked: a type that names the parameters or the
  * result of an exported function is part of that function's API. The public API may have no
  * importer: the barrels (every `index.ts` under lib/) (what the README and the notebooks tell users to
- * import), and the generated `*.wasm.ts` modules (tests/wasmBuild.test.ts imports each by a
+ * import), and the generated `*.wasm.ts` modules (tests/wasm/wasmBuild.test.ts imports each by a
  * computed path).
  *
  *   npx tsx scripts/unused-exports.ts     # lists them, exit 1 when there is one

@@ -7,7 +7,7 @@ import { writeFileAtomicSync } from '../util/atomicWrite';
  * Runs notebooks headlessly from Node: each notebook gets a fresh tslab kernel (started as its
  * kernelspec would, see ./kernelClient.ts), its code cells run in order, and the executed copy
  * is written with the outputs a Jupyter front end would have saved. Needs no Python: used by
- * tests/notebooks.test.ts. (Reading the notebooks interactively still uses `jupyter notebook`,
+ * tests/notebook/notebooks.test.ts. (Reading the notebooks interactively still uses `jupyter notebook`,
  * see scripts/jupyter-kernel.sh.)
  */
 

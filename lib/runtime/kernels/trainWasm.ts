@@ -232,7 +232,7 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
 const winogradEnabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD ?? '' : '');
 /**
  * Fewer input channels go to the direct kernel (FAT2019_WINOGRAD_MIN_CI overrides, for
- * measurements). Why 16: with 8, tests/kernels.test.ts' cnn7th step (width 1/8, 32×32, batch
+ * measurements). Why 16: with 8, tests/runtime/kernels.test.ts' cnn7th step (width 1/8, 32×32, batch
  * statistics over tiny maps) saw its first conv's filter gradient differ from cpu by 2.2e-3
  * (tolerance 5e-4): Winograd's rounding (≈1e-6 of max |y| vs ≈1e-7 direct) amplified through
  * training-mode batch norm. 8-channel layers are cheap anyway; width-1/8 CNN-model-1 measured

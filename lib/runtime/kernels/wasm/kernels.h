@@ -4,7 +4,7 @@
  *
  * RULES (an imported-memory module shares address 0.. with tfjs): no global or static data
  * (no data segments), no arrays on the stack (no shadow stack), no libc. Scratch memory comes
- * from the caller (tfjs tensors it frees afterwards). tests/trainKernels.test.ts checks that the
+ * from the caller (tfjs tensors it frees afterwards). tests/runtime/trainKernels.test.ts checks that the
  * binaries have no data section and no globals.
  *
  * EXPORT marks a function the module exports. It is the one list of the kernels:

@@ -1,0 +1,379 @@
+/**
+ * The C training kernels (lib/runtime/kernels/wasm/trainKernels.c) in both builds (plain memory
+ * for tfjs' single-threaded SIMD binary, shared memory for the threaded one), run on a memory
+ * of our own against plain JavaScript loops, odd sizes included; then through tfjs on wasm
+ * against the cpu backend, and on the single-threaded binary in a child process.
+ *
+ * The modules import tfjs' memory, so they must never write outside the buffers they are given:
+ * no data segments, no start function, and (checked on a sentinel-filled memory) nothing
+ * touched but the outputs and the scratch.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { WASM_BASE64 as PLAIN } from '../../lib/runtime/kernels/wasm/trainKernels.wasm';
+import { WASM_BASE64 as SHARED } from '../../lib/runtime/kernels/wasm/trainKernelsShared.wasm';
+import { trainKernelsOnMemory, TrainKernelExports } from '../../lib/runtime/kernels/trainWasm';
+import { columnSums } from '../../lib/runtime/kernels/reduce';
+import { expandedSource } from '../../lib/wasm/sources';
+import { Rng } from '../../lib/util/rng';
+
+const root = path.resolve(__dirname, '..', '..');
+const rng = new Rng(17);
+const f = Math.fround;
+
+function randn(n: number, scale = 1, shift = 0): Float32Array {
+  return Float32Array.from({ length: n }, () => scale * rng.normal() + shift);
+}
+
+/** Section ids of a wasm binary. */
+function sectionIds(bytes: Uint8Array): number[] {
+  const ids: number[] = [];
+  let i = 8;
+  while (i < bytes.length) {
+    const id = bytes[i++];
+    let len = 0;
+    let shift = 0;
+    let b: number;
+    do { b = bytes[i++]; len += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
+    ids.push(id);
+    i += len;
+  }
+  return ids;
+}
+
+test('trainKernelsShared.c builds the very code of trainKernels.c and its family files (one digest covers them all)', () => {
+  const dir = path.join(root, 'lib/runtime/kernels/wasm');
+  const plain = expandedSource(path.join(dir, 'trainKernels.c'));
+  assert.ok(expandedSource(path.join(dir, 'trainKernelsShared.c')).includes(plain));
+  for (const family of fs.readdirSync(dir).filter((f) => f.endsWith('.c') && !f.startsWith('trainKernels'))) {
+    assert.ok(plain.includes(expandedSource(path.join(dir, family))), `trainKernels.c includes ${family}`);
+  }
+});
+
+for (const [name, b64] of [['plain', PLAIN], ['shared', SHARED]] as const) {
+  test(`${name} build: imports its memory, has no data, start or data-count section`, () => {
+    const bytes = Buffer.from(b64, 'base64');
+    const ids = sectionIds(bytes);
+    for (const bad of [8, 11, 12]) assert.ok(!ids.includes(bad), `section ${bad} present: ${ids}`);
+    const mod = new WebAssembly.Module(bytes);
+    assert.deepEqual(WebAssembly.Module.imports(mod), [{ module: 'env', name: 'memory', kind: 'memory' }]);
+  });
+}
+
+/** A bump allocator over a memory filled with a sentinel byte; checks nothing else changed. */
+class Arena {
+  readonly memory: WebAssembly.Memory;
+  private next = 1024; // leave the low addresses (where a stack or data would go) as sentinel too
+  private readonly writable: Array<[number, number]> = [];
+  constructor(shared: boolean) {
+    this.memory = shared
+      ? new WebAssembly.Memory({ initial: 64, maximum: 256, shared: true } as WebAssembly.MemoryDescriptor)
+      : new WebAssembly.Memory({ initial: 64 });
+    new Uint8Array(this.memory.buffer).fill(0xa5);
+  }
+  alloc(n: number, init?: Float32Array, writable = true): number {
+    const off = this.next + (16 - (this.next % 16)) % 16 + 4; // deliberately not 16-byte aligned
+    this.next = off + 4 * n;
+    if (init) new Float32Array(this.memory.buffer, off, n).set(init);
+    if (writable) this.writable.push([off, off + 4 * n]);
+    return off;
+  }
+  f32(off: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, off, n).slice();
+  }
+  /** Bytes outside the writable ranges and the inputs that differ from the sentinel. */
+  strayWrites(inputs: Array<[number, number]>): number {
+    const u8 = new Uint8Array(this.memory.buffer);
+    const ok = [...this.writable, ...inputs];
+    let stray = 0;
+    for (let i = 0; i < u8.length; i++) {
+      if (u8[i] === 0xa5) continue;
+      if (!ok.some(([a, b]) => i >= a && i < b)) stray++;
+    }
+    return stray;
+  }
+}
+
+/** JS oracle of the moments kernel (as lib/runtime/kernels/batchNormTraining.ts wasmMoments). */
+function jsMoments(x: Float32Array, rows: number, cols: number): [Float32Array, Float32Array] {
+  const acc = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) acc[c] += x[r * cols + c];
+  const mean = Float32Array.from(acc, (v) => v * (1 / rows));
+  acc.fill(0);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) { const d = f(x[r * cols + c] - mean[c]); acc[c] += f(d * d); }
+  return [mean, Float32Array.from(acc, (v) => v * (1 / rows))];
+}
+
+const shapes: Array<[number, number]> = [[1, 1], [5, 3], [33, 7], [64, 8], [17, 9], [3, 17], [40, 64], [2, 4100]];
+
+for (const shared of [false, true]) {
+  const label = shared ? 'shared-memory build' : 'plain-memory build';
+  test(`${label}: col_sums and moments equal the JavaScript loops bit for bit and write only their outputs`, () => {
+    for (const [rows, cols] of shapes) {
+      const arena = new Arena(shared);
+      const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+      assert.ok(k);
+      const xv = randn(rows * cols, 3, 2);
+      const x = arena.alloc(rows * cols, xv, false);
+      const acc = arena.alloc(2 * cols);
+      const out = arena.alloc(cols);
+      const mean = arena.alloc(cols);
+      const variance = arena.alloc(cols);
+      k.col_sums(x, rows, cols, acc, out, 1 / rows);
+      const ref = new Float32Array(cols);
+      columnSums(xv, rows, cols, ref, 1 / rows);
+      assert.deepEqual(arena.f32(out, cols), ref, `${rows}×${cols}: col_sums`);
+      k.moments(x, rows, cols, acc, mean, variance);
+      const [m, v] = jsMoments(xv, rows, cols);
+      assert.deepEqual(arena.f32(mean, cols), m, `${rows}×${cols}: mean`);
+      assert.deepEqual(arena.f32(variance, cols), v, `${rows}×${cols}: variance`);
+      assert.equal(arena.strayWrites([[x, x + 4 * rows * cols]]), 0, `${rows}×${cols}: stray writes`);
+    }
+  });
+
+  test(`${label}: batch-norm forward and backward match float64 JavaScript references`, () => {
+    for (const [rows, cols] of shapes) {
+      const arena = new Arena(shared);
+      const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+      const xv = randn(rows * cols, 2, 1);
+      const dyv = randn(rows * cols);
+      const gv = randn(cols);
+      const bv = randn(cols);
+      const eps = 1e-3;
+      const n = rows * cols;
+      const x = arena.alloc(n, xv, false);
+      const dy = arena.alloc(n, dyv, false);
+      const g = arena.alloc(cols, gv, false);
+      const b = arena.alloc(cols, bv, false);
+      const acc = arena.alloc(7 * cols);
+      const [mean, variance, y, dx, dg, db] = [cols, cols, n, n, cols, cols].map((s) => arena.alloc(s));
+      k.bn_train_forward(x, rows, cols, g, b, eps, acc, mean, variance, y);
+      k.bn_train_backward(dy, x, rows, cols, mean, variance, g, eps, acc, dx, dg, db);
+      assert.equal(arena.strayWrites([[x, x + 4 * n], [dy, dy + 4 * n], [g, g + 4 * cols], [b, b + 4 * cols]]), 0);
+      // float64 references.
+      const mu = new Float64Array(cols);
+      const va = new Float64Array(cols);
+      for (let i = 0; i < n; i++) mu[i % cols] += xv[i] / rows;
+      for (let i = 0; i < n; i++) va[i % cols] += (xv[i] - mu[i % cols]) ** 2 / rows;
+      const sDy = new Float64Array(cols);
+      const sDyXc = new Float64Array(cols);
+      for (let i = 0; i < n; i++) { sDy[i % cols] += dyv[i]; sDyXc[i % cols] += dyv[i] * (xv[i] - mu[i % cols]); }
+      const yRef = new Float64Array(n);
+      const dxRef = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const c = i % cols;
+        const r = 1 / Math.sqrt(va[c] + eps);
+        yRef[i] = (xv[i] - mu[c]) * r * gv[c] + bv[c];
+        dxRef[i] = gv[c] * r * (dyv[i] - sDy[c] / rows - (xv[i] - mu[c]) * r * r * sDyXc[c] / rows);
+      }
+      const close = (got: Float32Array, ref: ArrayLike<number>, what: string, tol: number) => {
+        for (let i = 0; i < ref.length; i++) {
+          assert.ok(Math.abs(got[i] - ref[i]) <= tol * (1 + Math.abs(ref[i])), `${rows}×${cols} ${what}[${i}]: ${got[i]} vs ${ref[i]}`);
+        }
+      };
+      close(arena.f32(mean, cols), mu, 'mean', 1e-5);
+      close(arena.f32(variance, cols), va, 'variance', 1e-5);
+      close(arena.f32(y, n), yRef, 'y', 1e-4);
+      close(arena.f32(dx, n), dxRef, 'dx', 1e-3);
+      close(arena.f32(db, cols), sDy, 'dbeta', 1e-4);
+      close(arena.f32(dg, cols), Array.from(sDyXc, (s, c) => s / Math.sqrt(va[c] + eps)), 'dgamma', 1e-4);
+    }
+  });
+}
+
+/** Float64 JS oracle of conv2d_filter_grad (dilation 1). */
+function jsFilterGrad(x: Float32Array, dy: Float32Array, N: number, H: number, W: number, Ci: number, Ho: number, Wo: number,
+  Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): Float64Array {
+  const out = new Float64Array(fh * fw * Ci * Co);
+  for (let n = 0; n < N; n++) for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) for (let a = 0; a < fh; a++) for (let b = 0; b < fw; b++) {
+    const xi = i * sh + a - top;
+    const xj = j * sw + b - left;
+    if (xi < 0 || xi >= H || xj < 0 || xj >= W) continue;
+    for (let ci = 0; ci < Ci; ci++) {
+      const xv = x[((n * H + xi) * W + xj) * Ci + ci];
+      for (let co = 0; co < Co; co++) out[((a * fw + b) * Ci + ci) * Co + co] += xv * dy[((n * Ho + i) * Wo + j) * Co + co];
+    }
+  }
+  return out;
+}
+
+// [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo]: odd channel counts (4-/8-blocks and tails), strides, paddings.
+const convCases: number[][] = [
+  [2, 7, 9, 3, 5, 3, 3, 1, 1, 1, 1, 7, 9],
+  [2, 7, 9, 3, 5, 3, 3, 2, 2, 1, 1, 4, 5],
+  [3, 8, 8, 4, 6, 3, 3, 2, 2, 0, 0, 3, 3],
+  [2, 13, 11, 17, 9, 3, 3, 1, 1, 1, 1, 13, 11],
+  [2, 12, 9, 8, 16, 3, 3, 2, 2, 0, 1, 6, 5],
+  [1, 9, 9, 3, 4, 3, 3, 2, 2, 1, 1, 5, 5],
+  [2, 8, 7, 2, 3, 3, 3, 1, 1, 2, 1, 8, 8],
+  [3, 11, 5, 5, 2, 1, 1, 2, 2, 0, 0, 6, 3],
+  [2, 6, 6, 12, 24, 5, 3, 1, 2, 2, 1, 6, 3],
+];
+
+for (const shared of [false, true]) {
+  test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_filter_grad equals a float64 loop (strides, paddings, odd channels) and writes only dW`, () => {
+    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of convCases) {
+      const arena = new Arena(shared);
+      const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+      const xv = randn(N * H * W * Ci);
+      const dyv = randn(N * Ho * Wo * Co);
+      const x = arena.alloc(xv.length, xv, false);
+      const dy = arena.alloc(dyv.length, dyv, false);
+      const size = fh * fw * Ci * Co;
+      const dw = arena.alloc(size);
+      new Float32Array(arena.memory.buffer, dw, size).fill(7); // overwritten, not accumulated into
+      k.conv2d_filter_grad(x, dy, dw, 0, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+      const ref = jsFilterGrad(xv, dyv, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+      const got = arena.f32(dw, size);
+      for (let i = 0; i < size; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${N},${H},${W},${Ci},${Co} stride ${sh}: dW[${i}] ${got[i]} vs ${ref[i]}`);
+      assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [dy, dy + 4 * dyv.length]]), 0);
+      // Images [n0, n1) only: the two halves add up to the whole.
+      if (N > 1) {
+        const dw2 = arena.alloc(size);
+        k.conv2d_filter_grad(x, dy, dw, 0, 1, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+        k.conv2d_filter_grad(x, dy, dw2, 1, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+        const a = arena.f32(dw, size);
+        const b = arena.f32(dw2, size);
+        for (let i = 0; i < size; i++) assert.ok(Math.abs(a[i] + b[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])));
+      }
+    }
+  });
+}
+
+/** Float64 JS oracle of conv2d_forward. */
+function jsConvForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, N: number, H: number, W: number, Ci: number,
+  Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number, relu: boolean): Float64Array {
+  const out = new Float64Array(N * Ho * Wo * Co);
+  for (let n = 0; n < N; n++) for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) for (let co = 0; co < Co; co++) {
+    let s = bias ? bias[co] : 0;
+    for (let a = 0; a < fh; a++) for (let b = 0; b < fw; b++) {
+      const xi = i * sh + a - top;
+      const xj = j * sw + b - left;
+      if (xi < 0 || xi >= H || xj < 0 || xj >= W) continue;
+      for (let ci = 0; ci < Ci; ci++) s += x[((n * H + xi) * W + xj) * Ci + ci] * w[((a * fw + b) * Ci + ci) * Co + co];
+    }
+    out[((n * Ho + i) * Wo + j) * Co + co] = relu ? Math.max(0, s) : s;
+  }
+  return out;
+}
+
+for (const shared of [false, true]) {
+  test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_forward equals a float64 loop (borders, strides, channel tails, narrow rows, row ranges)`, () => {
+    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of [...convCases, [2, 5, 3, 4, 16, 3, 3, 1, 1, 1, 1, 5, 3], [1, 9, 13, 1, 8, 3, 3, 1, 1, 0, 0, 7, 11]]) {
+      for (const relu of [false, true]) {
+        const arena = new Arena(shared);
+        const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+        const xv = randn(N * H * W * Ci);
+        const wv = randn(fh * fw * Ci * Co);
+        const bv = randn(Co);
+        const x = arena.alloc(xv.length, xv, false);
+        const w = arena.alloc(wv.length, wv, false);
+        const bias = arena.alloc(Co, bv, false);
+        const zeros = arena.alloc(Ci, new Float32Array(Ci), false);
+        // Packed weights (as conv2dForward uses them for large channel blocks) on the second pass.
+        const wpack = arena.alloc(fh * fw * Ci * (Co & ~7) + 1);
+        k.pack_w8(w, fh * fw, Ci, Co, wpack);
+        const size = N * Ho * Wo * Co;
+        const y = arena.alloc(size);
+        const rows = N * Ho;
+        const half = Math.ceil(rows / 2);
+        // Two row ranges, as the main and the helper thread run them; no bias on the first pass.
+        k.conv2d_forward(x, w, 0, 0, zeros, y, 0, half, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0);
+        k.conv2d_forward(x, w, 0, 0, zeros, y, half, rows, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0);
+        const what = `${N},${H},${W},${Ci}->${Co} stride ${sh},${sw} relu ${relu}`;
+        const check = (got: Float32Array, ref: Float64Array) => {
+          for (let i = 0; i < size; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${what}: y[${i}] ${got[i]} vs ${ref[i]}`);
+        };
+        check(arena.f32(y, size), jsConvForward(xv, wv, null, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu));
+        k.conv2d_forward(x, w, wpack, bias, zeros, y, 0, rows, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0);
+        check(arena.f32(y, size), jsConvForward(xv, wv, bv, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu));
+        assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [w, w + 4 * wv.length], [bias, bias + 4 * Co], [zeros, zeros + 4 * Ci]]), 0);
+      }
+    }
+  });
+}
+
+for (const shared of [false, true]) {
+  test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_wino (Winograd F(2×2,3×3)) equals a float64 loop (odd sizes, borders, tile ranges, several tile blocks)`, () => {
+    // [N, H, W, Ci, Co]: 3×3, stride 1, padding 1; odd H/W (half tiles), 1-pixel images, tile
+    // counts beyond one WINO_T (32) block and not a multiple of 4.
+    for (const [N, H, W, Ci, Co] of [[2, 7, 9, 4, 8], [1, 1, 1, 8, 8], [3, 5, 2, 12, 16], [2, 18, 17, 8, 24], [1, 2, 3, 4, 8]]) {
+      for (const relu of [false, true]) {
+        const arena = new Arena(shared);
+        const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+        const xv = randn(N * H * W * Ci);
+        const wv = randn(9 * Ci * Co);
+        const bv = randn(Co);
+        const x = arena.alloc(xv.length, xv, false);
+        const w = arena.alloc(wv.length, wv, false);
+        const bias = arena.alloc(Co, bv, false);
+        const U = arena.alloc(16 * Ci * Co);
+        const s0 = arena.alloc(16 * 64 * (Ci + Co));
+        const s1 = arena.alloc(16 * 64 * (Ci + Co));
+        const size = N * H * W * Co;
+        const y = arena.alloc(size);
+        k.wino_weights(w, Ci, Co, U);
+        const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+        const what = `${N},${H},${W},${Ci}->${Co} relu ${relu}`;
+        const check = (got: Float32Array, ref: Float64Array) => {
+          for (let i = 0; i < size; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${what}: y[${i}] ${got[i]} vs ${ref[i]}`);
+        };
+        // Two tile ranges (main and helper thread), no bias; then all tiles with bias.
+        const half = Math.ceil(tiles / 2);
+        k.conv2d_wino(x, U, 0, y, s0, 0, half, H, W, Ci, Co, relu ? 1 : 0);
+        k.conv2d_wino(x, U, 0, y, s1, half, tiles, H, W, Ci, Co, relu ? 1 : 0);
+        check(arena.f32(y, size), jsConvForward(xv, wv, null, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1, relu));
+        k.conv2d_wino(x, U, bias, y, s0, 0, tiles, H, W, Ci, Co, relu ? 1 : 0);
+        check(arena.f32(y, size), jsConvForward(xv, wv, bv, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1, relu));
+        assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [w, w + 4 * wv.length], [bias, bias + 4 * Co]]), 0);
+      }
+    }
+  });
+}
+
+for (const shared of [false, true]) {
+  test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_wino_fgrad + wino_fgrad_out (Winograd filter gradient) equal a float64 loop (odd sizes, tile ranges, several tile blocks)`, () => {
+    // 3×3, stride 1, padding 1; odd H/W (half tiles of dy), 1-pixel images, tile counts beyond
+    // one WINO_TF (32) block and not a multiple of it.
+    for (const [N, H, W, Ci, Co] of [[2, 7, 9, 4, 8], [1, 1, 1, 8, 8], [3, 5, 2, 12, 16], [2, 18, 17, 8, 24], [1, 2, 3, 4, 8]]) {
+      const arena = new Arena(shared);
+      const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+      const xv = randn(N * H * W * Ci);
+      const dyv = randn(N * H * W * Co);
+      const x = arena.alloc(xv.length, xv, false);
+      const dy = arena.alloc(dyv.length, dyv, false);
+      const acc0 = arena.alloc(16 * Ci * Co);
+      const acc1 = arena.alloc(16 * Ci * Co);
+      const s = arena.alloc(16 * 32 * (Ci + Co));
+      const size = 9 * Ci * Co;
+      const dw = arena.alloc(size);
+      const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+      const half = Math.ceil(tiles / 2);
+      // Two tile ranges (main and helper thread), their sums added, as filterGradOp does.
+      new Float32Array(arena.memory.buffer, acc1, 16 * Ci * Co).fill(7); // zeroed by the kernel, not accumulated into
+      k.conv2d_wino_fgrad(x, dy, acc0, s, 0, half, H, W, Ci, Co);
+      k.conv2d_wino_fgrad(x, dy, acc1, s, half, tiles, H, W, Ci, Co);
+      k.f32_add(acc0, acc1, 16 * Ci * Co);
+      k.wino_fgrad_out(acc0, Ci, Co, dw);
+      const ref = jsFilterGrad(xv, dyv, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1);
+      const got = arena.f32(dw, size);
+      for (let i = 0; i < size; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${N},${H},${W},${Ci}->${Co}: dW[${i}] ${got[i]} vs ${ref[i]}`);
+      assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [dy, dy + 4 * dyv.length]]), 0);
+    }
+  });
+}
+
+for (const threads of [1, 2]) {
+  test(`tfjs wasm with FAT2019_THREADS=${threads}: the C kernels run in place on its heap; Sum, Mean, batch-norm values and gradients match cpu`, () => {
+    const script = path.join(root, 'tests', 'fixtures', 'trainKernelsOnTfjs.ts');
+    const res = spawnSync(process.execPath, ['--import', 'tsx', script], {
+      cwd: root, env: { ...process.env, FAT2019_THREADS: String(threads) }, encoding: 'utf8', timeout: 120_000,
+    });
+    assert.equal(res.status, 0, `${res.stdout}\n${res.stderr}`);
+    const shared = threads > 1 && typeof SharedArrayBuffer !== 'undefined';
+    assert.match(res.stdout, new RegExp(`kernels on ${shared ? 'shared' : 'plain'} memory: ok`));
+  });
+}
