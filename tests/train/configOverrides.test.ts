@@ -12,7 +12,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { encodeWavPcm16 } from '../../lib/audio/index';
 import { CONFIG_DEFAULTS, withDefaults } from '../../lib/config';
-import { runCommand } from '../../lib/cli/command';
 import { trainCommand } from '../../lib/cli/train';
 import { detectLayout } from '../../lib/data/layout';
 import { QUICK_OVERRIDES } from '../../lib/train/pipeline/presets';
@@ -22,6 +21,7 @@ import { formatResolvedConfig, resolveTrainConfig } from '../../lib/train/pipeli
 import { leafPaths, parseAssignments, suggestPaths } from '../../lib/util/configPath';
 import { UsageError } from '../../lib/util/options';
 import { writeTinyData } from '../support/pipelineFixture';
+import { runCli } from '../support/runCli';
 
 let root = '';
 let folders = '';
@@ -39,22 +39,7 @@ function writeFolders(dir: string, perClass: number): void {
   }
 }
 
-/** Runs `fat2019 train` with argv, capturing stdout and stderr. */
-async function train(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const w1 = process.stdout.write.bind(process.stdout);
-  const w2 = process.stderr.write.bind(process.stderr);
-  // Only strings: the test runner's own reports (Buffers on stdout) pass through.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: unknown[]) => (typeof s === 'string' ? ((out += s), true) : (w1 as (...a: unknown[]) => boolean)(s, ...rest))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: unknown[]) => (typeof s === 'string' ? ((err += s), true) : (w2 as (...a: unknown[]) => boolean)(s, ...rest))) as typeof process.stderr.write;
-  try {
-    return { code: await runCommand(trainCommand, argv), out, err };
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-  }
-}
+const train = (argv: string[]) => runCli(trainCommand, argv);
 
 before(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'fat2019-overrides-'));

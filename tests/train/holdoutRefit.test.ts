@@ -10,31 +10,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { encodeWavPcm16 } from '../../lib/audio/index';
-import { runCommand } from '../../lib/cli/command';
 import { trainCommand } from '../../lib/cli/train';
 import { readRunInfo } from '../../lib/run/runFolder';
 import { initBackend } from '../../lib/runtime/backend';
 import { chooseEpochs, readHistory, refitConfig } from '../../lib/train/pipeline/holdoutRefit';
 import { tinyConfig } from '../support/pipelineFixture';
+import { runCli } from '../support/runCli';
 
 let root = '';
 let data = '';
 
-async function train(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const w1 = process.stdout.write.bind(process.stdout);
-  const w2 = process.stderr.write.bind(process.stderr);
-  // Only strings: the test runner's own reports (Buffers on stdout) pass through.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: unknown[]) => (typeof s === 'string' ? ((out += s), true) : (w1 as (...a: unknown[]) => boolean)(s, ...rest))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: unknown[]) => (typeof s === 'string' ? ((err += s), true) : (w2 as (...a: unknown[]) => boolean)(s, ...rest))) as typeof process.stderr.write;
-  try {
-    return { code: await runCommand(trainCommand, argv), out, err };
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-  }
-}
+const train = (argv: string[]) => runCli(trainCommand, argv);
 
 before(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'fat2019-refit-'));

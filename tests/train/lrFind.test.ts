@@ -10,7 +10,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { encodeWavPcm16 } from '../../lib/audio/index';
-import { runCommand } from '../../lib/cli/command';
 import { lrFindCommand } from '../../lib/cli/lrFind';
 import { trainCommand } from '../../lib/cli/train';
 import { detectLayout } from '../../lib/data/layout';
@@ -19,25 +18,11 @@ import { initBackend } from '../../lib/runtime/backend';
 import { lrAt, smoothLosses, suggestLr } from '../../lib/train/lrFind';
 import { lrFindOnData } from '../../lib/train/pipeline/lrFindJob';
 import { resolveTrainConfig } from '../../lib/train/pipeline/trainConfig';
+import { runCli } from '../support/runCli';
 
 let root = '';
 let data = '';
 
-async function cli(command: typeof trainCommand, argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const w1 = process.stdout.write.bind(process.stdout);
-  const w2 = process.stderr.write.bind(process.stderr);
-  // Only strings: the test runner's own reports (Buffers on stdout) pass through.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: unknown[]) => (typeof s === 'string' ? ((out += s), true) : (w1 as (...a: unknown[]) => boolean)(s, ...rest))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: unknown[]) => (typeof s === 'string' ? ((err += s), true) : (w2 as (...a: unknown[]) => boolean)(s, ...rest))) as typeof process.stderr.write;
-  try {
-    return { code: await runCommand(command, argv), out, err };
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-  }
-}
 
 before(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'fat2019-lrfind-'));
@@ -98,7 +83,7 @@ test('lrFindOnData: a sweep to lr 1e3 diverges and stops early; suggestions lie 
 
 test('fat2019 lr-find writes CSV, HTML and JSON; bad flags exit 2 and write nothing', async () => {
   const out = path.join(root, 'lrf');
-  const r = await cli(lrFindCommand, ['--data', data, '--width', '0.125', '--epochs', '5', '--out', out, '--cache', path.join(root, 'cache'), '--num-it', '12', '--end-lr', '1', '--quiet']);
+  const r = await runCli(lrFindCommand, ['--data', data, '--width', '0.125', '--epochs', '5', '--out', out, '--cache', path.join(root, 'cache'), '--num-it', '12', '--end-lr', '1', '--quiet']);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /suggested max lr [\d.e-]+ \(valley; steepest [\d.e-]+, minimum [\d.e-]+\)/);
   const rows = fs.readFileSync(path.join(out, 'lr-find.csv'), 'utf8').trim().split('\n');
@@ -114,7 +99,7 @@ test('fat2019 lr-find writes CSV, HTML and JSON; bad flags exit 2 and write noth
     [['--set', 'train.batchsize=4'], /did you mean train\.batchSize/],
   ] as [string[], RegExp][]) {
     const dir = path.join(root, `lrf-bad-${argv[0].replace(/\W/g, '')}`);
-    const bad = await cli(lrFindCommand, ['--data', data, '--out', dir, '--quiet', ...argv]);
+    const bad = await runCli(lrFindCommand, ['--data', data, '--out', dir, '--quiet', ...argv]);
     assert.equal(bad.code, 2, argv.join(' '));
     assert.match(bad.err, re);
     assert.equal(fs.existsSync(dir), false);
@@ -124,16 +109,16 @@ test('fat2019 lr-find writes CSV, HTML and JSON; bad flags exit 2 and write noth
 test('train --lr auto trains with the suggestion; --show-config names it; an existing run refuses it', async () => {
   const run = path.join(root, 'run-auto');
   const cache = path.join(root, 'cache');
-  const shown = await cli(trainCommand, ['--run', run, '--data', data, '--lr', 'auto', '--show-config', '--quiet']);
+  const shown = await runCli(trainCommand, ['--run', run, '--data', data, '--lr', 'auto', '--show-config', '--quiet']);
   assert.equal(shown.code, 0);
   assert.match(shown.out, /pipeline\.stageMaxLr = .* flag: --lr auto \(lr-find before training\)/);
-  const r = await cli(trainCommand, ['--run', run, '--data', data, '--cache', cache, '--width', '0.125', '--epochs', '1', '--folds', '1', '--recipe', 'single',
+  const r = await runCli(trainCommand, ['--run', run, '--data', data, '--cache', cache, '--width', '0.125', '--epochs', '1', '--folds', '1', '--recipe', 'single',
     '--lr', 'auto', '--num-it', '12', '--end-lr', '1', '--threads', '1']);
   assert.equal(r.code, 0, r.err);
   const m = /--lr auto: max lr ([\d.e-]+) \(lr-find valley/.exec(r.err);
   assert.ok(m, r.err);
   assert.equal(readRunInfo(run).config.pipeline.stageMaxLr[0], Number(m[1]));
-  const again = await cli(trainCommand, ['--run', run, '--data', data, '--cache', cache, '--lr', 'auto', '--quiet']);
+  const again = await runCli(trainCommand, ['--run', run, '--data', data, '--cache', cache, '--lr', 'auto', '--quiet']);
   assert.equal(again.code, 2);
   assert.match(again.err, /--lr auto picks a new run's learning rate/);
 });
