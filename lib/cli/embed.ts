@@ -1,10 +1,10 @@
 import { UsageError, defineCommand } from './command';
 import { initCliBackend } from './infer';
 import { BACKEND_OPTIONS, QUIET_OPTION, RUN_OPTION, backendChoice, parseArchitecture } from './options';
-import { audioFilesOf, embedFiles, writeEmbeddings } from '../infer/embed';
+import { audioFilesOf, embedFiles, embeddingNamesPath, writeEmbeddings } from '../infer/embed';
 import { parseInteger } from '../util/options';
 import { checkOutputFile, type OutputKind } from '../util/outputPath';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 
 /** An embeddings file this command wrote: CSV with the header `file,e0,...`, or a .npy. */
 const EMBEDDINGS_FILE: OutputKind = {
@@ -51,6 +51,9 @@ float32 [clips, dims] with the file names in <out>.files.txt.`,
     if (positionals.length === 0) throw new UsageError('no audio file or folder given');
     // The one output rule (lib/util/outputPath): a new file or one of ours, never inside the run.
     checkOutputFile(o.out, { option: '--out', kind: EMBEDDINGS_FILE, inputs: positionals });
+    // A .npy's file list beside it obeys the same rule: new, or the list of an earlier .npy of ours.
+    const names = embeddingNamesPath(o.out);
+    if (names !== null) checkOutputFile(names, { option: '--out (its file list)', kind: { name: 'the file list of an embeddings .npy', isOwn: (p) => existsSync(p) && EMBEDDINGS_FILE.isOwn(o.out) }, inputs: positionals });
     const files = audioFilesOf(positionals);
     if (files.length === 0) throw new UsageError(`no audio files in ${positionals.join(', ')}`);
     await initCliBackend(backendChoice(o), o.quiet);

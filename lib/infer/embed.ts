@@ -125,11 +125,16 @@ export async function embedFiles(runDir: string, files: readonly string[], optio
   }
 }
 
+/** The file list written beside a `.npy` of embeddings (`emb.npy` → `emb.files.txt`); null for a CSV. */
+export function embeddingNamesPath(out: string): string | null {
+  return out.toLowerCase().endsWith('.npy') ? `${out.slice(0, -4)}.files.txt` : null;
+}
+
 /** Writes embeddings: `.npy` (float32 [files, dims], file names in `<out>.files.txt`) or CSV (file, e0..). */
 export function writeEmbeddings(out: string, files: readonly string[], dims: number, values: Float32Array): string[] {
-  if (out.toLowerCase().endsWith('.npy')) {
+  const names = embeddingNamesPath(out);
+  if (names !== null) {
     writeFileAtomicSync(out, npyFloat32(values, files.length, dims));
-    const names = `${out.slice(0, -4)}.files.txt`;
     writeFileAtomicSync(names, files.join('\n') + '\n');
     return [out, names];
   }

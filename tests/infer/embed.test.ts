@@ -94,6 +94,13 @@ test('fat2019 embed on an imported PANNs run: fc1 of PyTorch within 1e-4; CSV an
     fs.writeFileSync(path.join(root, 'mine.csv'), 'a,b\n1,2\n');
     assert.equal(await runCommand(embedCommand, [...quietArgs, '--out', path.join(root, 'mine.csv'), clips]), 2);
     assert.equal(fs.readFileSync(path.join(root, 'mine.csv'), 'utf8'), 'a,b\n1,2\n');
+    // a .npy's file list obeys the rule too: the user's notes.files.txt is never replaced
+    fs.writeFileSync(path.join(root, 'notes.files.txt'), 'my notes\n');
+    assert.equal(await runCommand(embedCommand, [...quietArgs, '--out', path.join(root, 'notes.npy'), clips]), 2);
+    assert.equal(fs.readFileSync(path.join(root, 'notes.files.txt'), 'utf8'), 'my notes\n');
+    assert.ok(!fs.existsSync(path.join(root, 'notes.npy')));
+    // rewriting the earlier emb.npy (and its list) is allowed
+    assert.equal(await runCommand(embedCommand, [...quietArgs, '--out', path.join(root, 'emb.npy'), path.join(clips, 'a.wav')]), 0);
   } finally {
     process.stderr.write = err;
   }
