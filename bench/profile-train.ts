@@ -1,5 +1,5 @@
 /**
- * Where the time of one training step goes (`npm run bench:profile-train -- [--widths 0.125,0.25,1]`).
+ * Where the time of one training step goes (`npm run bench:profile-train -- [--models cnnModel1,...] [--widths 0.125,0.25,1]`).
  *
  * Runs the project's `trainStep` (as bench/train.ts) under `tf.profile` and sums the time of
  * every kernel by name; the rest of the step's wall time is JavaScript around the kernels (layer
@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, describeBackend } from '../lib/runtime/backend';
-import { buildModel } from '../lib/models';
+import { buildModel, isArchitecture, architectureNames } from '../lib/models';
 import { MODEL_DEFAULTS, OPTIMIZER_DEFAULTS } from '../lib/config';
 import { AdamW, trainableVariables } from '../lib/train/adamw';
 import { trainStep } from '../lib/train/fit';
@@ -30,15 +30,19 @@ const ms = (t0: number) => performance.now() - t0;
 
 async function main(): Promise<void> {
   const widths = arg('widths', '0.125,0.25,1').split(',').map(Number);
+  const models = arg('models', 'cnnModel1').split(',').map((m) => m.trim()).filter(Boolean);
+  for (const m of models) {
+    if (!isArchitecture(m)) throw new Error(`--models: unknown network '${m}' (registered: ${architectureNames().join(', ')})`);
+  }
   const batch = Number(arg('batch', '32'));
   const size = 128;
   const info = await initBackend();
   console.log(describeBackend(info));
   console.log(`load: ${machineLoad()}`);
   const out: unknown[] = [];
-  for (const width of widths) {
+  for (const arch of models) for (const width of widths) {
     const micro = Number(arg('micro', width >= 0.5 ? '8' : String(batch)));
-    const model = buildModel({ ...MODEL_DEFAULTS, widthMultiplier: width });
+    const model = buildModel({ ...MODEL_DEFAULTS, arch, widthMultiplier: width });
     const optimizer = new AdamW(trainableVariables(model), OPTIMIZER_DEFAULTS);
     const clips: TrainingClip[] = Array.from({ length: batch }, (_, i) => ({
       fname: `c${i}`, image: { nMels: size, frames: size + 64, data: Uint8Array.from(benchData(size * (size + 64), 1 + i), (v) => v * 255) },
@@ -98,7 +102,7 @@ async function main(): Promise<void> {
       }
     }
     const rows = [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms);
-    console.log(`\nwidth ${width}, batch ${batch} as ${batch / micro}×${micro}: step ${wall.toFixed(0)} ms (under tf.profile ${profWall.toFixed(0)} ms; kernels ${kernelTotal.toFixed(0)} ms, ${prof.kernels.length} kernel calls; ${prof.newTensors} new tensors)`);
+    console.log(`\n${arch}, width ${width}, batch ${batch} as ${batch / micro}×${micro}: step ${wall.toFixed(0)} ms (under tf.profile ${profWall.toFixed(0)} ms; kernels ${kernelTotal.toFixed(0)} ms, ${prof.kernels.length} kernel calls; ${prof.newTensors} new tensors)`);
     console.log('| part | ms | % of profiled step | calls |\n|---|---|---|---|');
     for (const [name, e] of rows.slice(0, 14)) console.log(`| kernel ${name} | ${e.ms.toFixed(1)} | ${(100 * e.ms / profWall).toFixed(1)} | ${e.calls} |`);
     const rest = rows.slice(14).reduce((a, [, e]) => a + e.ms, 0);
@@ -110,7 +114,7 @@ async function main(): Promise<void> {
     console.log(`| of which, timed alone: AdamW update | ${adamMs.toFixed(1)} | | 1 |`);
     console.log(`| outside trainStep: batch assembly (crop + copy) | ${batchMs.toFixed(1)} | | 1 |`);
     out.push({
-      width, batch, micro, stepMs: Math.round(wall), profiledMs: Math.round(profWall), kernelMs: Math.round(kernelTotal),
+      arch, width, batch, micro, stepMs: Math.round(wall), profiledMs: Math.round(profWall), kernelMs: Math.round(kernelTotal),
       kernels: Object.fromEntries(rows.map(([n, e]) => [n, { ms: Number(e.ms.toFixed(1)), calls: e.calls }])),
       inputMs, bnFixMs, syncMs, adamMs, batchMs,
     });

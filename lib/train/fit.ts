@@ -130,17 +130,41 @@ function validateOptions(o: FitOptions): void {
   if (o.resume && !o.checkpointDir) throw new Error('fit: resume needs checkpointDir');
 }
 
+/** A layer as the graph walk below sees it (tfjs-layers internals). */
+interface GraphLayer {
+  getClassName(): string;
+  trainableWeights: unknown[];
+  inboundNodes: Array<{ inboundLayers: GraphLayer[] }>;
+}
+
 /**
- * Kernels (current values) of the Conv2D layers applied directly to the model input: nothing
- * reads their input gradient (the input is no variable), which tfjs' fused conv gradient would
- * still compute (see withUnusedInputGradients in lib/runtime/kernels/conv2dGrads.ts).
+ * True when every path from `layer`'s output back to the graph's inputs runs through layers
+ * with no trainable weights (the input layer, zero padding, a channel repeat): nothing upstream
+ * wants a gradient from it.
+ */
+function onlyFromModelInput(layer: GraphLayer, seen = new Map<GraphLayer, boolean>()): boolean {
+  const known = seen.get(layer);
+  if (known !== undefined) return known;
+  seen.set(layer, false);
+  const result = layer.getClassName() === 'InputLayer' || (layer.trainableWeights.length === 0 && layer.inboundNodes.length > 0
+    && layer.inboundNodes.every((n) => n.inboundLayers.length > 0 && n.inboundLayers.every((l) => onlyFromModelInput(l, seen))));
+  seen.set(layer, result);
+  return result;
+}
+
+/**
+ * Kernels (current values) of the Conv2D layers fed by the model input, directly or through
+ * weightless layers (ResNet's zero-padded 7×7 stem): nothing reads their input gradient, which
+ * tfjs' fused conv gradient would still compute (see withUnusedInputGradients in
+ * lib/runtime/kernels/conv2dGrads.ts; ResNet-18's stem at width 1/8: 83 of a step's 250 ms).
  */
 function modelInputConvKernels(model: tf.LayersModel): tf.Tensor[] {
   const out: tf.Tensor[] = [];
+  const seen = new Map<GraphLayer, boolean>();
   for (const layer of model.layers) {
     if (layer.getClassName() !== 'Conv2D') continue;
-    const nodes = (layer as unknown as { inboundNodes: Array<{ inboundLayers: Array<{ getClassName(): string }> }> }).inboundNodes;
-    if (nodes.length === 0 || !nodes.every((n) => n.inboundLayers.length > 0 && n.inboundLayers.every((l) => l.getClassName() === 'InputLayer'))) continue;
+    const nodes = (layer as unknown as GraphLayer).inboundNodes;
+    if (nodes.length === 0 || !nodes.every((n) => n.inboundLayers.length > 0 && n.inboundLayers.every((l) => onlyFromModelInput(l, seen)))) continue;
     const kernel = (layer as unknown as { kernel?: { read(): tf.Tensor } }).kernel;
     if (kernel) out.push(kernel.read());
   }
