@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendInfo } from '../../lib/runtime/backend';
 import { initWasmBackend } from '../fixtures/wasmBackend';
 import { batchNormTraining, registerCustomKernels, restoreStockKernels } from '../../lib/runtime/kernels';
+import { setTrainKernelsEnabled } from '../../lib/runtime/kernels/trainWasm';
 import { Rng } from '../../lib/util/rng';
 import { buildModel } from '../../lib/models';
 import { MODEL_DEFAULTS, type ModelConfig } from '../../lib/config';
@@ -362,29 +363,35 @@ for (const c of depthwiseCases) {
   });
 }
 
-test('AvgPoolGrad on wasm: 2×2/stride-2 fast path bit-identical to the stock kernel; other pools fall back', () => {
-  tf.setBackend('wasm');
+test('AvgPoolGrad on wasm: the C kernel equals cpu bit for bit; without it, the 2×2/stride-2 JavaScript pass equals the stock kernel', () => {
   const cases: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: 'valid' | 'same' }> = [
     { x: [3, 8, 6, 5], size: 2, stride: 2, pad: 'valid' },
-    { x: [2, 7, 6, 3], size: 2, stride: 2, pad: 'valid' }, // odd height: stock kernel
+    { x: [2, 7, 6, 3], size: 2, stride: 2, pad: 'valid' }, // odd height: stock kernel without C
     { x: [2, 6, 6, 4], size: 3, stride: 1, pad: 'same' },
   ];
   for (const c of cases) {
     const xv = randn(c.x.reduce((a, b) => a * b));
-    const grad = () => tf.tidy(() => {
+    const grad = (backend: string) => tf.tidy(() => {
+      tf.setBackend(backend);
       const x = tf.tensor4d(xv, c.x);
       const out = (n: number) => (c.pad === 'same' ? Math.ceil(n / c.stride) : Math.floor((n - c.size) / c.stride) + 1);
       const r = tf.tensor4d(randnFixed(c.x, c.size, c.stride, c.pad), [c.x[0], out(c.x[1]), out(c.x[2]), c.x[3]]);
       return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, c.size, c.stride, c.pad), r)))(x).dataSync() as Float32Array;
     });
-    registerCustomKernels();
-    const fast = grad();
-    restoreStockKernels({ conv2dBackpropInput: false, batchNormGrad: false, reductions: false, batchNormTraining: false });
-    const stock = grad();
-    registerCustomKernels();
-    assert.ok(info.customKernels.length > 0);
-    assert.deepEqual(fast, stock, `${JSON.stringify(c)}: AvgPoolGrad differs from the stock kernel`);
+    assert.ok(info.customKernels.includes('wasm:AvgPoolGrad'));
+    assert.deepEqual(grad('wasm'), grad('cpu'), `${JSON.stringify(c)}: AvgPoolGrad (C) differs from cpu`);
+    const wasWasm = setTrainKernelsEnabled(false);
+    try {
+      const js = grad('wasm');
+      restoreStockKernels({ conv2dBackpropInput: false, batchNormGrad: false, reductions: false, batchNormTraining: false });
+      const stock = grad('wasm');
+      assert.deepEqual(js, stock, `${JSON.stringify(c)}: AvgPoolGrad (JavaScript) differs from the stock kernel`);
+    } finally {
+      registerCustomKernels();
+      setTrainKernelsEnabled(wasWasm);
+    }
   }
+  tf.setBackend('wasm');
 });
 
 /** Deterministic upstream gradient of the pool's output shape. */

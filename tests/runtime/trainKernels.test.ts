@@ -377,3 +377,121 @@ for (const threads of [1, 2]) {
     assert.match(res.stdout, new RegExp(`kernels on ${shared ? 'shared' : 'plain'} memory: ok`));
   });
 }
+
+/** JS oracle of max_pool_grad: float32 adds of dy at each window's first maximum, in window order. */
+function jsMaxPoolGrad(x: Float32Array, dy: Float32Array, N: number, H: number, W: number, C: number, Ho: number, Wo: number,
+  fh: number, fw: number, sh: number, sw: number, top: number, left: number): Float32Array {
+  const dx = new Float32Array(N * H * W * C);
+  for (let n = 0; n < N; n++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) for (let c = 0; c < C; c++) {
+    let best = -Infinity;
+    let at = -1;
+    for (let y = Math.max(0, oy * sh - top); y < Math.min(H, oy * sh - top + fh); y++) {
+      for (let xx = Math.max(0, ox * sw - left); xx < Math.min(W, ox * sw - left + fw); xx++) {
+        const i = ((n * H + y) * W + xx) * C + c;
+        if (x[i] > best) { best = x[i]; at = i; }
+      }
+    }
+    if (at >= 0) dx[at] += dy[((n * Ho + oy) * Wo + ox) * C + c];
+  }
+  return dx;
+}
+
+/** JS oracle of avg_pool_grad: float64 sum of the covering windows' dy, times 1/(fh·fw). */
+function jsAvgPoolGrad(dy: Float32Array, N: number, H: number, W: number, C: number, Ho: number, Wo: number,
+  fh: number, fw: number, sh: number, sw: number, top: number, left: number): Float32Array {
+  const acc = new Float64Array(N * H * W * C);
+  for (let n = 0; n < N; n++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) for (let c = 0; c < C; c++) {
+    for (let y = Math.max(0, oy * sh - top); y < Math.min(H, oy * sh - top + fh); y++) {
+      for (let xx = Math.max(0, ox * sw - left); xx < Math.min(W, ox * sw - left + fw); xx++) {
+        acc[((n * H + y) * W + xx) * C + c] += dy[((n * Ho + oy) * Wo + ox) * C + c];
+      }
+    }
+  }
+  return Float32Array.from(acc, (v) => v * (1 / (fh * fw)));
+}
+
+// [N, H, W, C, fh, fw, sh, sw, top, left(, Ho, Wo)]: overlapping, padded, non-square, tiling and whole-axis windows, channel tails.
+const poolCases: number[][] = [
+  [2, 9, 9, 8, 3, 3, 2, 2, 0, 0],
+  [3, 8, 7, 5, 3, 3, 2, 2, 1, 1],
+  [2, 8, 6, 3, 4, 1, 4, 1, 0, 0],
+  [2, 4, 9, 9, 1, 3, 1, 3, 0, 0],
+  [1, 5, 5, 4, 1, 1, 1, 1, 0, 0],
+  [2, 7, 5, 6, 2, 2, 2, 2, 0, 0],
+  [2, 6, 6, 12, 3, 3, 1, 1, 1, 1],
+  [2, 8, 3, 4, 8, 1, 8, 1, 0, 0],
+  [2, 9, 7, 8, 2, 3, 2, 3, 0, 0], // tiling windows, a row and a column left uncovered
+  [2, 7, 9, 8, 2, 2, 2, 2, 0, 0, 4, 5], // 'same' on odd sizes: padding after only, the last windows cut
+];
+const poolOut = (H: number, f: number, s: number, pad: number) => Math.floor((H + 2 * pad - f) / s) + 1;
+
+for (const shared of [false, true]) {
+  test(`${shared ? 'shared' : 'plain'}-memory build: max_pool_grad and avg_pool_grad equal JavaScript loops bit for bit (split ranges) and write only dx`, () => {
+    for (const [N, H, W, C, fh, fw, sh, sw, top, left, outH, outW] of poolCases) {
+      const arena = new Arena(shared);
+      const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+      const Ho = outH ?? poolOut(H, fh, sh, top);
+      const Wo = outW ?? poolOut(W, fw, sw, left);
+      // Ties, all-negative windows and a NaN.
+      const xv = Float32Array.from(randn(N * H * W * C), (v, i) => (i % 11 === 0 ? Math.round(v) : i % 17 === 0 ? -Math.abs(v) - 5 : v));
+      xv[5] = NaN;
+      const dyv = Float32Array.from(randn(N * Ho * Wo * C), (v, i) => (i % 7 === 3 ? -0 : v)); // 0 + (−0) is +0
+      const x = arena.alloc(xv.length, xv, false);
+      const dy = arena.alloc(dyv.length, dyv, false);
+      const dx = arena.alloc(xv.length);
+      new Float32Array(arena.memory.buffer, dx, xv.length).fill(7); // overwritten, not accumulated into
+      const geometry = [H, W, C, Ho, Wo, fh, fw, sh, sw, top, left] as const;
+      const what = `${N},${H},${W},${C} window ${fh}×${fw} stride ${sh},${sw} pad ${top},${left}`;
+      const half = Math.ceil(N / 2);
+      k.max_pool_grad(dy, x, dx, 0, half, ...geometry);
+      k.max_pool_grad(dy, x, dx, half, N, ...geometry);
+      assert.deepEqual(arena.f32(dx, xv.length), jsMaxPoolGrad(xv, dyv, N, H, W, C, Ho, Wo, fh, fw, sh, sw, top, left), `${what}: max`);
+      const rows = N * H;
+      const mid = Math.ceil(rows / 2) + 1;
+      new Float32Array(arena.memory.buffer, dx, xv.length).fill(7);
+      k.avg_pool_grad(dy, dx, 0, mid, ...geometry, 1 / (fh * fw));
+      k.avg_pool_grad(dy, dx, mid, rows, ...geometry, 1 / (fh * fw));
+      assert.deepEqual(arena.f32(dx, xv.length), jsAvgPoolGrad(dyv, N, H, W, C, Ho, Wo, fh, fw, sh, sw, top, left), `${what}: avg`);
+      assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [dy, dy + 4 * dyv.length]]), 0, what);
+    }
+  });
+
+  test(`${shared ? 'shared' : 'plain'}-memory build: clip_grad, slice_rows and pad_rows equal JavaScript loops (odd sizes, split ranges) and write only their outputs`, () => {
+    const arena = new Arena(shared);
+    const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+    // clip_grad: x on and beyond both bounds, NaN; odd length, two ranges.
+    const n = 39;
+    const xv = Float32Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 0 : i % 7 === 1 ? 6 : i === 20 ? NaN : 4 * rng.normal() + 3));
+    const dyv = randn(n);
+    const x = arena.alloc(n, xv, false);
+    const dy = arena.alloc(n, dyv, false);
+    const dx = arena.alloc(n);
+    k.clip_grad(dy, x, 17, 0, 6, dx);
+    k.clip_grad(dy + 68, x + 68, n - 17, 0, 6, dx + 68);
+    assert.deepEqual(arena.f32(dx, n), Float32Array.from(xv, (v, i) => (v >= 0 && v <= 6 ? dyv[i] : 0)));
+    // slice_rows: [2, 3, 4, 5] → rows of 3 from begin [1, 1, 0, 2], size [1, 2, 4, 3], viewed as [1, 2, 4, 3].
+    const sv = randn(120);
+    const src = arena.alloc(120, sv, false);
+    const out = arena.alloc(24);
+    const off = 60 + 20 + 2;
+    k.slice_rows(src + 4 * off, out, 0, 3, 2, 4, 3, 0, 20, 5);
+    k.slice_rows(src + 4 * off, out, 3, 8, 2, 4, 3, 0, 20, 5);
+    const ref: number[] = [];
+    for (let b = 1; b < 3; b++) for (let c = 0; c < 4; c++) for (let d = 2; d < 5; d++) ref.push(sv[60 + b * 20 + c * 5 + d]);
+    assert.deepEqual(arena.f32(out, 24), Float32Array.from(ref));
+    // pad_rows: x [2, 3, 2, 5] padded by [1,0], [0,2], [1,1], [2,3] with 1.5 → [3, 5, 4, 10], in two row ranges.
+    const pv = randn(60);
+    const px = arena.alloc(60, pv, false);
+    const pout = arena.alloc(600);
+    const bits = new Uint32Array(Float32Array.of(1.5).buffer)[0];
+    const args = [5, 4, 10, 2, 3, 2, 5, 1, 0, 1, 2, bits] as const;
+    k.pad_rows(px, pout, 0, 29, ...args);
+    k.pad_rows(px, pout, 29, 60, ...args);
+    const pref = new Float32Array(600).fill(1.5);
+    for (let a = 0; a < 2; a++) for (let b = 0; b < 3; b++) for (let c = 0; c < 2; c++) for (let d = 0; d < 5; d++) {
+      pref[(((a + 1) * 5 + b) * 4 + c + 1) * 10 + d + 2] = pv[((a * 3 + b) * 2 + c) * 5 + d];
+    }
+    assert.deepEqual(arena.f32(pout, 600), pref);
+    assert.equal(arena.strayWrites([[x, x + 4 * n], [dy, dy + 4 * n], [src, src + 480], [px, px + 240]]), 0);
+  });
+}

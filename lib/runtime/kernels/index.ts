@@ -16,6 +16,8 @@ import { makeIdentityWasm, makeEqualWasm } from './identityEqual';
 import { registerAdamWKernel } from './adamwKernel';
 import { makeConv2DWasm, makeFusedConv2DWasm } from './conv2dForward';
 import { registerReluGradKernel, reluGradConfig } from './reluGrad';
+import { registerClipGradKernel, clipGradConfig } from './clipGrad';
+import { makePadWasm, makeSliceWasm } from './padSlice';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
@@ -49,6 +51,10 @@ export interface CustomKernelOptions {
   convForward?: boolean;
   /** `Relu` gradient in one wasm kernel instead of Step, Cast and Multiply (./reluGrad). */
   reluGrad?: boolean;
+  /** `ClipByValue` gradient (ReLU6) in one wasm kernel instead of four comparisons and a select (./clipGrad). */
+  clipGrad?: boolean;
+  /** wasm `PadV2` and `Slice` as C row copies (./padSlice). */
+  padSlice?: boolean;
 }
 
 /** A wasm kernel the project registers in place of (or beside) tfjs' own. */
@@ -93,6 +99,9 @@ const CUSTOM_KERNELS: CustomKernel[] = [
   { option: 'avgPoolGrad', kernel: 'AvgPoolGrad', make: (stock) => makeAvgPoolGradWasm(stock!), needsStock: true },
   { option: 'maxPoolGrad', kernel: 'MaxPoolGrad', make: always(maxPoolGradWasm), needsStock: true },
   { option: 'reluGrad', gradient: reluGradConfig, setup: registerReluGradKernel },
+  { option: 'clipGrad', gradient: clipGradConfig, setup: registerClipGradKernel },
+  { option: 'padSlice', kernel: 'PadV2', make: (stock) => makePadWasm(stock!), needsStock: true },
+  { option: 'padSlice', kernel: 'Slice', make: (stock) => makeSliceWasm(stock!), needsStock: true },
   { option: 'identity', kernel: 'Identity', make: (stock) => makeIdentityWasm(stock!), needsStock: true },
   { option: 'equal', kernel: 'Equal', make: (stock) => makeEqualWasm(stock!), needsStock: true },
   { option: 'convForward', kernel: 'Conv2D', make: (stock) => makeConv2DWasm(stock!), needsStock: true },

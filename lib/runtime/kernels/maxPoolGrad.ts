@@ -6,9 +6,16 @@
  * such windows' gradients (ReLU' = 0 below 0), but after Mish (≥ −0.31) they carry gradient:
  * XResNet-Mish's stem pool gradients were off by O(1) there. This kernel recomputes each
  * window's first maximum in row-major order, as cpu's `maxPoolPositions`, and adds dy there.
+ *
+ * In C (./wasm/poolGrads.c max_pool_grad, 4 channels at a time; halves of the batch with the
+ * helper thread) where the training kernels run: the JavaScript loop took 14.5 ms for resnet18's
+ * stem pool ([32,66,66,8], 3×3 stride 2) and 240 ms for cnn7th's five pools per step. The same
+ * loop in JavaScript otherwise (same float32 sums in the same order: same values bit for bit).
  */
 import * as tf from '@tensorflow/tfjs';
 import { heapF32, WasmBackendLike } from './wasmBackend';
+import { trainContext, offsetOf } from './trainWasm';
+import { runPair } from './trainPool';
 
 interface MaxPoolGradAttrs {
   filterSize: number | [number, number];
@@ -16,6 +23,12 @@ interface MaxPoolGradAttrs {
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
+
+/**
+ * Pool gradients with fewer dx elements stay on one thread. Measured on the 2-core EPYC
+ * (cnn7th's pools, width 1/8): see ./avgPoolGrad.ts POOL_SPLIT_MIN_ELEMENTS.
+ */
+export const POOL_SPLIT_MIN_ELEMENTS = 1 << 18;
 
 export function maxPoolGradWasm(args: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend }): tf.TensorInfo {
   const attrs = args.attrs as unknown as MaxPoolGradAttrs;
@@ -26,14 +39,23 @@ export function maxPoolGradWasm(args: { inputs: tf.NamedTensorInfoMap; attrs: tf
     attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
   const backend = args.backend as unknown as WasmBackendLike;
   const dx = backend.makeOutput(input.shape, 'float32');
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
+  const { strideHeight: sh, strideWidth: sw, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
+  const { top, left } = info.padInfo;
+  const ctx = trainContext(backend);
+  if (ctx) {
+    if (N * H * W * C === 0) return dx;
+    const [g, x, out] = [dy, input, dx].map((t) => offsetOf(backend, t));
+    const geometry = [H, W, C, Ho, Wo, fh, fw, sh, sw, top, left];
+    const h = ctx.helper && N >= 2 && N * H * W * C >= POOL_SPLIT_MIN_ELEMENTS ? Math.ceil(N / 2) : N;
+    runPair(ctx.k, ctx.helper, ['max_pool_grad', [g, x, out, 0, h, ...geometry]], h < N ? ['max_pool_grad', [g, x, out, h, N, ...geometry]] : null);
+    return dx;
+  }
   // Views after makeOutput: an allocation may grow (and move) the wasm heap.
   const x = heapF32(backend, input);
   const g = heapF32(backend, dy);
   const out = heapF32(backend, dx);
   out.fill(0);
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
-  const { strideHeight: sh, strideWidth: sw, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
-  const { top, left } = info.padInfo;
   for (let n = 0; n < N; n++) {
     for (let oy = 0; oy < Ho; oy++) {
       const y0 = oy * sh - top;

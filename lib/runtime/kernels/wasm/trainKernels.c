@@ -22,3 +22,6 @@
 #include "convForward.c"
 #include "winograd.c"
 #include "reluGrad.c"
+#include "poolGrads.c"
+#include "clipGrad.c"
+#include "padSlice.c"

@@ -1,0 +1,91 @@
+/**
+ * MaxPoolGrad and AvgPoolGrad on wasm (lib/runtime/kernels/maxPoolGrad.ts, avgPoolGrad.ts; C
+ * kernels in ./wasm/poolGrads.c) against the cpu backend for the pools of the model zoo —
+ * resnet's 3×3/stride-2 stem, cnn7th's (1,1), (4,1) and (1,3), xresnet's 2×2 'same' shortcut
+ * pool on odd sizes, PANNs' 2×2 and whole-frequency [mels, 1] pools — plus channel tails and
+ * sizes split with the helper thread; the max pool also through its JavaScript fallback.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import type { BackendInfo } from '../../lib/runtime/backend';
+import { initWasmBackend } from '../fixtures/wasmBackend';
+import { setTrainKernelsEnabled } from '../../lib/runtime/kernels/trainWasm';
+import { Rng } from '../../lib/util/rng';
+
+let info: BackendInfo;
+before(async () => {
+  info = await initWasmBackend();
+});
+
+const rng = new Rng(41);
+
+type Pool = { x: [number, number, number, number]; size: [number, number]; stride: [number, number]; pad: 'valid' | 'same' | number };
+const cases: Pool[] = [
+  { x: [4, 19, 17, 8], size: [3, 3], stride: [2, 2], pad: 'valid' }, // resnet's stem after ZeroPadding2D(1)
+  { x: [3, 8, 12, 5], size: [1, 1], stride: [1, 1], pad: 'valid' }, // cnn7th block 1
+  { x: [2, 16, 6, 9], size: [4, 1], stride: [4, 1], pad: 'valid' }, // cnn7th (4, 1)
+  { x: [2, 4, 14, 8], size: [1, 3], stride: [1, 3], pad: 'valid' }, // cnn7th (1, 3), width not a multiple
+  { x: [2, 7, 9, 12], size: [2, 2], stride: [2, 2], pad: 'same' }, // xresnet's shortcut pool, odd sizes
+  { x: [3, 8, 10, 3], size: [2, 2], stride: [2, 2], pad: 'valid' }, // PANNs' pools, 3 channels
+  { x: [2, 8, 5, 16], size: [8, 1], stride: [8, 1], pad: 'valid' }, // PANNs' mean over all mel rows
+  { x: [2, 9, 7, 6], size: [3, 3], stride: [1, 1], pad: 'same' }, // overlapping and padded
+  { x: [2, 6, 6, 4], size: [3, 3], stride: [2, 2], pad: 2 }, // windows of padding only
+  { x: [8, 66, 66, 8], size: [3, 3], stride: [2, 2], pad: 'valid' }, // split with the helper thread
+  { x: [8, 64, 32, 16], size: [4, 1], stride: [4, 1], pad: 'valid' }, // split with the helper thread
+];
+
+function poolGrad(backend: string, kind: 'max' | 'avg', c: Pool, xv: Float32Array): Float32Array {
+  tf.setBackend(backend);
+  try {
+    return tf.tidy(() => {
+      const pool = (a: tf.Tensor) => (kind === 'max' ? tf.maxPool(a as tf.Tensor4D, c.size, c.stride, c.pad) : tf.avgPool(a as tf.Tensor4D, c.size, c.stride, c.pad));
+      const probe = pool(tf.tensor4d(xv, c.x));
+      const r = tf.tensor(Float32Array.from({ length: probe.size }, (_, i) => Math.sin(1 + i * 0.7)), probe.shape);
+      return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(pool(a), r)))(tf.tensor4d(xv, c.x)).dataSync() as Float32Array;
+    });
+  } finally {
+    tf.setBackend('wasm');
+  }
+}
+
+/** max |a−b| / max |a|. */
+function relErr(ref: Float32Array, got: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    diff = Math.max(diff, Math.abs(ref[i] - got[i]));
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+test('AvgPoolGrad on wasm equals cpu bit for bit for the zoo\'s pools, odd sizes and padding', () => {
+  assert.ok(info.customKernels.includes('wasm:AvgPoolGrad'));
+  for (const c of cases) {
+    const xv = Float32Array.from({ length: c.x.reduce((a, b) => a * b) }, () => rng.normal());
+    assert.deepEqual(poolGrad('wasm', 'avg', c, xv), poolGrad('cpu', 'avg', c, xv), JSON.stringify(c));
+  }
+});
+
+test('MaxPoolGrad on wasm (C and JavaScript) equals cpu: first maximum of each window, ties, all-negative windows', () => {
+  assert.ok(info.customKernels.includes('wasm:MaxPoolGrad'));
+  for (const c of cases) {
+    const xv = Float32Array.from({ length: c.x.reduce((a, b) => a * b) }, (_, i) => {
+      const v = rng.normal();
+      return i % 3 === 0 ? Math.round(v) : i % 5 === 0 ? -Math.abs(v) - 1 : v;
+    });
+    const ref = poolGrad('cpu', 'max', c, xv);
+    const got = poolGrad('wasm', 'max', c, xv);
+    const was = setTrainKernelsEnabled(false);
+    let js: Float32Array;
+    try {
+      js = poolGrad('wasm', 'max', c, xv);
+    } finally {
+      setTrainKernelsEnabled(was);
+    }
+    // The same float32 adds in the same order in C and JavaScript; cpu adds in float64.
+    assert.deepEqual(got, js, `${JSON.stringify(c)}: C differs from JavaScript`);
+    assert.ok(relErr(ref, got) <= 1e-6, `${JSON.stringify(c)}: relative error ${relErr(ref, got)}`);
+  }
+});
