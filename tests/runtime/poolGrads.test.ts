@@ -89,3 +89,16 @@ test('MaxPoolGrad on wasm (C and JavaScript) equals cpu: first maximum of each w
     assert.ok(relErr(ref, got) <= 1e-6, `${JSON.stringify(c)}: relative error ${relErr(ref, got)}`);
   }
 });
+
+test('AvgPool and MaxPool on wasm with an empty output return cpu\'s empty tensor and leave the heap usable (the stock kernels write out of bounds)', () => {
+  assert.ok(info.customKernels.includes('wasm:AvgPool') && info.customKernels.includes('wasm:MaxPool'), `${info.customKernels}`);
+  const x = tf.randomNormal([1, 2, 1, 64]) as tf.Tensor4D;
+  for (let i = 0; i < 10; i++) {
+    const pools = [tf.avgPool(x, 2, 2, 'valid'), tf.maxPool(x, 2, 2, 'valid'), tf.avgPool(x, [4, 1], [4, 1], 'valid')];
+    assert.deepEqual(pools.map((p) => p.shape), [[1, 1, 0, 64], [1, 1, 0, 64], [1, 0, 1, 64]]);
+    tf.dispose(pools);
+    // Allocations and frees after them work (a corrupted allocator traps here).
+    assert.equal(tf.tidy(() => tf.ones([1000 + 77 * i]).sum().dataSync()[0]), 1000 + 77 * i);
+  }
+  x.dispose();
+});
