@@ -110,6 +110,8 @@ const cases: Case[] = [
   { N: 2, H: 6, W: 7, C: 3, m: 1, fh: 3, fw: 3, sh: 1, sw: 1, top: 3, left: 0, bottom: 1, right: 3 },
   { N: 2, H: 5, W: 6, C: 7, m: 1, fh: 1, fw: 1, sh: 2, sw: 2, top: 0, left: 0, bottom: 0, right: 0 },
   { N: 1, H: 3, W: 3, C: 1, m: 1, fh: 3, fw: 3, sh: 1, sw: 1, top: 1, left: 1, bottom: 1, right: 1 },
+  { N: 2, H: 10, W: 7, C: 8, m: 1, fh: 3, fw: 3, sh: 2, sw: 2, top: 1, left: 0, bottom: 1, right: 1 },
+  { N: 1, H: 11, W: 12, C: 6, m: 1, fh: 3, fw: 3, sh: 2, sw: 2, top: 2, left: 3, bottom: 0, right: 0 },
 ];
 
 for (const shared of [false, true]) {

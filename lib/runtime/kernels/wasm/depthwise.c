@@ -386,6 +386,50 @@ INLINE void dw_input_pixel(const float *dyimg, const float *w, float *o, u32 c0,
   }
 }
 
+/*
+ * The columns [zA, zB) of a dx row of a 3×3 stride-2 convolution (multiplier 1) whose taps all
+ * lie inside dy: row yt + top meets filter rows a = 0 and 2 (dy rows yt/2, yt/2 − 1) when even,
+ * a = 1 (dy row (yt − 1)/2) when odd; columns likewise. 4 channels at a time along the row, the
+ * filter rows it needs in registers; the same sums in the same (a, b) order as dw_input_pixel.
+ */
+INLINE void dw_input_row_s2(const float *dyimg, const float *w, float *dxrow, u32 C, u32 Wo, int yt, int left, u32 zA, u32 zB) {
+  int even = !(yt & 1);
+  u32 aF = even ? 0 : 1; /* first filter row, and its dy row */
+  const float *dF = dyimg + (unsigned long)((yt - (int)aF) >> 1) * Wo * C;
+  const float *dS = dF - (unsigned long)Wo * C; /* a = 2 (even rows only) */
+  u32 c = 0;
+  for (; c + 4 <= C; c += 4) {
+    const float *wF = w + aF * 3 * C + c, *wS = w + 6 * C + c;
+    v128_t f0 = wasm_v128_load(wF), f1 = wasm_v128_load(wF + C), f2 = wasm_v128_load(wF + 2 * C);
+    v128_t g0 = wasm_v128_load(wS), g1 = wasm_v128_load(wS + C), g2 = wasm_v128_load(wS + 2 * C);
+    for (u32 z = zA; z < zB; z++) {
+      int zt = (int)z + left;
+      v128_t s = wasm_f32x4_splat(0.0f);
+      if (zt & 1) {
+        unsigned long j = (unsigned long)(zt >> 1) * C + c;
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(dF + j), f1));
+        if (even) s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(dS + j), g1));
+      } else {
+        unsigned long j = (unsigned long)(zt >> 1) * C + c;
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(dF + j), f0));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(dF + j - C), f2));
+        if (even) {
+          s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(dS + j), g0));
+          s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(dS + j - C), g2));
+        }
+      }
+      wasm_v128_store(dxrow + (unsigned long)z * C + c, s);
+    }
+  }
+  if (c < C) {
+    int iHi = yt >> 1;
+    for (u32 z = zA; z < zB; z++) {
+      int zt = (int)z + left;
+      dw_input_pixel(dyimg, w, dxrow + (unsigned long)z * C, c, C, 1, Wo, 3, 3, 2, 2, yt, iHi, zt, zt >> 1);
+    }
+  }
+}
+
 /* Highest output index t with t·s <= v (v >= 0), at most hi; −1 for v < 0. */
 INLINE int dw_last_out(int v, u32 s, u32 hi) {
   if (v < 0) return -1;
@@ -408,6 +452,11 @@ EXPORT void dw_input_grad(const float *dy, const float *w, float *dx, u32 r0, u3
   u32 zA = zAi < 0 ? 0 : (u32)zAi, zB = zBi < 0 ? 0 : (u32)zBi;
   if (zB > W) zB = W;
   if (zB < zA) zB = zA;
+  /* 3×3 stride 2: columns z with all their taps (2 for even z + left, 1 for odd), 2 <= z + left <= 2·Wo − 1. */
+  int z2Ai = 2 - left, z2Bi = 2 * (int)Wo - left;
+  u32 z2A = z2Ai < 0 ? 0 : (u32)z2Ai, z2B = z2Bi < 0 ? 0 : (u32)z2Bi;
+  if (z2B > W) z2B = W;
+  if (z2B < z2A) z2B = z2A;
   for (u32 r = r0; r < r1; r++) {
     u32 n = r / H, yy = r % H;
     int yt = (int)yy + top; /* = i·sh + a */
@@ -442,6 +491,17 @@ EXPORT void dw_input_grad(const float *dy, const float *w, float *dx, u32 r0, u3
           dw_input_pixel(dyimg, w, dxrow + (unsigned long)z * C, c, C, 1, Wo, 3, 3, 1, 1, yt, iHi, zt, zt);
         }
       }
+      continue;
+    }
+    if (m == 1 && fh == 3 && fw == 3 && sh == 2 && sw == 2 && C >= 4 && z2A < z2B && yt >= 1 && yt <= 2 * (int)Ho - 1
+        && (yt & 1 || (yt >= 2 && yt <= 2 * (int)Ho - 2))) {
+      for (u32 z = 0; z < W; z++) {
+        if (z == z2A) z = z2B;
+        if (z >= W) break;
+        int zt = (int)z + left;
+        dw_input_pixel(dyimg, w, dxrow + (unsigned long)z * C, 0, C, 1, Wo, 3, 3, 2, 2, yt, iHi, zt, dw_last_out(zt, 2, Wo));
+      }
+      dw_input_row_s2(dyimg, w, dxrow, C, Wo, yt, left, z2A, z2B);
       continue;
     }
     for (u32 z = 0; z < W; z++) {
