@@ -30,7 +30,7 @@ import { trainStep } from '../lib/train/fit';
 import { randomCropBatch } from '../lib/train/batch';
 import { Rng } from '../lib/util/rng';
 import type { TrainingClip } from '../lib/data/types';
-import { benchData, machineLoad, median, RECORDED_PEER, startTorchPeer, torchUnavailable, type TorchPeer } from './_common';
+import { benchData, cpuModel, machineLoad, median, RECORDED_PEER, startTorchPeer, torchUnavailable, type TorchPeer } from './_common';
 
 interface TrainResult {
   model: string;
@@ -98,6 +98,7 @@ async function main(): Promise<void> {
   const info = await initBackend({ verbose: false });
   if (argv.includes('--stock')) restoreStockKernels();
   console.log(describeBackend({ ...info, customKernels: installedCustomKernels() }));
+  console.log(`cpu: ${os.cpus().length} × ${cpuModel()}`);
   console.log(`load before: ${machineLoad()}`);
   const noPeer = torchUnavailable(argv);
   if (noPeer !== null) console.log(`PyTorch peer not measured: ${noPeer}`);
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
   const measured = results.some((r) => r.peerMeasured);
   if (!measured) console.log(`recorded peer (not measured here; ${RECORDED_PEER.date}, ${RECORDED_PEER.machine}): ${JSON.stringify(RECORDED_PEER.trainSamplesPerSecond)} samples/s`);
   console.log(JSON.stringify({
-    bench: 'train', date: new Date().toISOString(), machine: `${os.hostname()}: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
+    bench: 'train', date: new Date().toISOString(), machine: `${os.hostname()}: ${os.cpus().length} × ${cpuModel()}`,
     backend: info.flavour, threads: info.threads, customKernels: installedCustomKernels(), rounds,
     peerMeasured: measured, ...(measured ? {} : { recordedPeer: RECORDED_PEER }), results,
   }));
