@@ -94,7 +94,12 @@ export function cpuModel(): string {
   const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim();
   const flags = new Set((field('flags') ?? '').split(/\s+/));
   const isa = ['avx2', 'fma', 'avx512f', 'avx512_vnni', 'amx_tile'].filter((f) => flags.has(f)).join(' ');
-  return `${field('model name') ?? os.cpus()[0]?.model ?? 'CPU'} (${field('vendor_id') ?? '?'} family ${field('cpu family') ?? '?'} model ${field('model') ?? '?'} stepping ${field('stepping') ?? '?'}; ${isa || 'no AVX2'})`;
+  // siblings > cpu cores: the logical CPUs are SMT threads sharing cores (two threads then
+  // share one core's vector units, which a 2-thread figure hides).
+  const siblings = Number(field('siblings'));
+  const cores = Number(field('cpu cores'));
+  const smt = siblings > 0 && cores > 0 ? `, ${cores} core${cores === 1 ? '' : 's'} × ${siblings / cores} thread${siblings === cores ? '' : 's'}` : '';
+  return `${field('model name') ?? os.cpus()[0]?.model ?? 'CPU'} (${field('vendor_id') ?? '?'} family ${field('cpu family') ?? '?'} model ${field('model') ?? '?'} stepping ${field('stepping') ?? '?'}${smt}, L2 ${field('cache size') ?? '?'}; ${isa || 'no AVX2'})`;
 }
 
 /** `uptime`'s load averages (or os.loadavg), for reading timings on a shared machine. */
