@@ -3,7 +3,7 @@
  * logits, BatchNorm running-variance fix, dropout seeding, micro-batch gradient accumulation),
  * side by side with the same step in PyTorch.
  *
- *   npm run bench:train -- [--models cnnModel1[,name...]] [--widths 0.125,1] [--batch 32] [--micro N]
+ *   npm run bench:train -- [--models cnnModel1[,name...] | all] [--widths 0.125,1] [--batch 32] [--micro N]
  *                          [--rounds 3] [--size 128] [--classes 80] [--no-peer] [--stock]
  *   FAT2019_BACKEND=wasm|cpu  FAT2019_THREADS=1|2  select the backend / wasm threads.
  *
@@ -83,7 +83,9 @@ function benchClips(n: number, size: number, frames: number, numClasses: number)
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const models = (argValue(argv, 'models') ?? 'cnnModel1').split(',').map((m) => m.trim()).filter(Boolean);
+  const modelsArg = argValue(argv, 'models') ?? 'cnnModel1';
+  // `--models all`: every registered network, in the registry's order.
+  const models = modelsArg === 'all' ? architectureNames() : modelsArg.split(',').map((m) => m.trim()).filter(Boolean);
   for (const m of models) {
     if (!isArchitecture(m)) throw new Error(`--models: unknown network '${m}' (registered: ${architectureNames().join(', ')})`);
   }
