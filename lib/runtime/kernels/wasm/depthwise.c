@@ -420,8 +420,8 @@ INLINE void dw_input_pixel(const float *dyimg, const float *w, float *o, u32 c0,
 
 /*
  * The columns [zA, zB) of a dx row of a 3×3 stride-2 convolution (multiplier 1) whose taps all
- * lie inside dy: row yt + top meets filter rows a = 0 and 2 (dy rows yt/2, yt/2 − 1) when even,
- * a = 1 (dy row (yt − 1)/2) when odd; columns likewise. 4 channels at a time along the row, the
+ * lie inside dy: the row (yt = y + top) meets filter rows a = 0 and 2 (dy rows yt/2, yt/2 − 1)
+ * when yt is even, a = 1 (dy row (yt − 1)/2) when odd; columns likewise. 4 channels at a time along the row, the
  * filter rows it needs in registers; the same sums in the same (a, b) order as dw_input_pixel.
  */
 INLINE void dw_input_row_s2(const float *dyimg, const float *w, float *dxrow, u32 C, u32 Wo, int yt, int left, u32 zA, u32 zB) {
@@ -473,8 +473,8 @@ INLINE int dw_last_out(int v, u32 s, u32 hi) {
  * Input gradient of the rows [r0, r1) of the N·H rows of dx (each element written once, no zero
  * fill). Pixel (y, z) meets the taps a ≡ y + top (mod sh) with i = (y + top − a)/sh < Ho, and
  * likewise b and j: with stride 2 a quarter of the 3×3 taps, found without tests per tap.
- * Stride 1, 3×3 (multiplier 1): away from the borders, 4 channels along the row with the
- * filter in registers, as dw_forward.
+ * 3×3 (multiplier 1) away from the borders: stride 1 as dw_forward (4 channels along the row,
+ * the filter in registers, two pixels at a time), stride 2 by dw_input_row_s2.
  */
 EXPORT void dw_input_grad(const float *dy, const float *w, float *dx, u32 r0, u32 r1, u32 H, u32 W, u32 C, u32 m,
                           u32 Ho, u32 Wo, u32 fh, u32 fw, u32 sh, u32 sw, int top, int left) {
