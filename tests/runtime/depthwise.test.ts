@@ -4,10 +4,12 @@
  * ranges the main and helper threads run, writing nothing but their outputs; then through tfjs
  * on wasm (DepthwiseConv2dNative, FusedDepthwiseConv2D and both gradients) against the cpu
  * backend, large enough for the helper thread's halves, and against the previous paths
- * (FAT2019_DEPTHWISE_C=0).
+ * (FAT2019_DEPTHWISE_C=0); and on tfjs' single-threaded binary (plain memory) in a child process.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { trainKernelsOnMemory, type TrainKernelExports } from '../../lib/runtime/kernels/trainWasm';
 import { initWasmBackend } from '../fixtures/wasmBackend';
@@ -244,4 +246,13 @@ test('the depthwise forward kernels are installed on wasm', () => {
   for (const k of ['DepthwiseConv2dNative', 'FusedDepthwiseConv2D', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput']) {
     assert.ok(names.includes(`wasm:${k}`), k);
   }
+});
+
+test('tfjs wasm with FAT2019_THREADS=1: the depthwise C kernels run on the single-threaded binary\'s heap and match cpu', () => {
+  const root = path.resolve(__dirname, '..', '..');
+  const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'tests', 'fixtures', 'depthwiseOnTfjs.ts')], {
+    cwd: root, env: { ...process.env, FAT2019_THREADS: '1' }, encoding: 'utf8', timeout: 120_000,
+  });
+  assert.equal(res.status, 0, `${res.stdout}\n${res.stderr}`);
+  assert.match(res.stdout, /threads 1, depthwise kernels on plain memory: ok/);
 });
