@@ -1,7 +1,8 @@
 /**
- * The depthwise-convolution C kernels (lib/runtime/kernels/wasm/depthwise.c): in both builds
- * (plain and shared memory) on a memory of our own against float64 JavaScript loops, in the
- * ranges the main and helper threads run, writing nothing but their outputs; then through tfjs
+ * The depthwise-convolution C kernels (lib/runtime/kernels/wasm/depthwise.c): in the four builds
+ * (plain and shared memory, with and without relaxed SIMD) on a memory of our own against
+ * float64 JavaScript loops, in the ranges the main and helper threads run, writing nothing but
+ * their outputs; then through tfjs
  * on wasm (DepthwiseConv2dNative, FusedDepthwiseConv2D and both gradients) against the cpu
  * backend, large enough for the helper thread's halves, and against the previous paths
  * (FAT2019_DEPTHWISE_C=0); and on tfjs' single-threaded binary (plain memory) in a child process.
@@ -13,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { trainKernelsOnMemory, type TrainKernelExports } from '../../lib/runtime/kernels/trainWasm';
 import { initWasmBackend } from '../fixtures/wasmBackend';
+import { wasmRelaxedSimdSupported } from '../../lib/wasm/load';
 import { installedCustomKernels } from '../../lib/runtime/kernels';
 import { Rng } from '../../lib/util/rng';
 
@@ -116,8 +118,18 @@ const cases: Case[] = [
   { N: 1, H: 11, W: 12, C: 6, m: 1, fh: 3, fw: 3, sh: 2, sw: 2, top: 2, left: 3, bottom: 0, right: 0 },
 ];
 
-for (const shared of [false, true]) {
-  test(`${shared ? 'shared' : 'plain'}-memory build: dw_forward, dw_input_grad and dw_filter_grad equal float64 loops in split ranges and write only their outputs`, () => {
+/**
+ * The four builds: plain or shared memory, with or without relaxed SIMD's fused multiply-add
+ * (kernels.h MAC). Node 20 compiles relaxed SIMD once lib/wasm/load.ts has set V8's flag.
+ */
+const BUILDS = [false, true].flatMap((relaxed) => [false, true].map((shared) => ({ shared, relaxed })));
+
+test('relaxed SIMD runs here (Node 20 with the flag lib/wasm/load.ts sets, or a newer engine)', () => {
+  assert.equal(wasmRelaxedSimdSupported(), true);
+});
+
+for (const { shared, relaxed } of BUILDS) {
+  test(`${shared ? 'shared' : 'plain'}-memory${relaxed ? ' relaxed-SIMD' : ''} build: dw_forward, dw_input_grad and dw_filter_grad equal float64 loops in split ranges and write only their outputs`, () => {
     for (const c of cases) {
       const [Ho, Wo] = outSize(c);
       const Co = c.C * c.m;
@@ -129,7 +141,7 @@ for (const shared of [false, true]) {
       const what = JSON.stringify(c);
       for (const act of [0, 1, 2]) {
         const arena = new Arena(shared);
-        const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+        const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
         const x = arena.alloc(xv.length, xv, false);
         const w = arena.alloc(wv.length, wv, false);
         const dy = arena.alloc(dyv.length, dyv, false);

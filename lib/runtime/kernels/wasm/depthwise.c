@@ -5,7 +5,8 @@
  * NHWC, dilation 1, filter [fh, fw, C, m] (channel multiplier m): output channel co = c·m + q
  * comes from input channel c and filter slice [:, :, c, q]; Co = C·m. Channels are contiguous,
  * so with m = 1 (MobileNetV2) the vectors run over them, 16 channels (4 vectors) at a time, then
- * 4, then one; other multipliers take scalar loops. With pad top/left:
+ * 4, then one; other multipliers take scalar loops. The vector multiply-adds are kernels.h's
+ * MAC (fused in the relaxed-SIMD builds, as in the other convolutions). With pad top/left:
  *   y[n, i, j, co]  = Σ_{a,b} x[n, i·sh + a − top, j·sw + b − left, c] · W[a, b, c, q]
  *   dW[a, b, c, q]  = Σ_{n,i,j} x[n, i·sh + a − top, j·sw + b − left, c] · dy[n, i, j, co]
  *   dx[n, y, z, c]  = Σ_{q,a,b,i,j: i·sh + a − top = y, j·sw + b − left = z} dy[n, i, j, co] · W[a, b, c, q]
@@ -36,7 +37,7 @@ INLINE void dw_flush4(double *t, v128_t s) {
 
 /* s += x[b] · d when tap column b lies in [b0, b1) (border columns of dw_fgrad_row3x3). */
 #define DW_TAP_IF(s, xp, d, b) \
-  if ((b) >= b0 && (b) < b1) s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load((xp) + (b) * (int)C), d))
+  if ((b) >= b0 && (b) < b1) s = MAC(s, wasm_v128_load((xp) + (b) * (int)C), d)
 
 /*
  * One row of dy (3×3 filter, multiplier 1, all three input rows inside the image) into acc:
@@ -58,15 +59,15 @@ INLINE void dw_fgrad_row3x3(const float *x0, const float *dyrow, double *acc, u3
         u32 step = sw * C;
         for (; j < jB; j++, p0 += step, p1 += step, p2 += step, d += C) {
           v128_t dv = wasm_v128_load(d);
-          s00 = wasm_f32x4_add(s00, wasm_f32x4_mul(wasm_v128_load(p0), dv));
-          s01 = wasm_f32x4_add(s01, wasm_f32x4_mul(wasm_v128_load(p0 + C), dv));
-          s02 = wasm_f32x4_add(s02, wasm_f32x4_mul(wasm_v128_load(p0 + 2 * C), dv));
-          s10 = wasm_f32x4_add(s10, wasm_f32x4_mul(wasm_v128_load(p1), dv));
-          s11 = wasm_f32x4_add(s11, wasm_f32x4_mul(wasm_v128_load(p1 + C), dv));
-          s12 = wasm_f32x4_add(s12, wasm_f32x4_mul(wasm_v128_load(p1 + 2 * C), dv));
-          s20 = wasm_f32x4_add(s20, wasm_f32x4_mul(wasm_v128_load(p2), dv));
-          s21 = wasm_f32x4_add(s21, wasm_f32x4_mul(wasm_v128_load(p2 + C), dv));
-          s22 = wasm_f32x4_add(s22, wasm_f32x4_mul(wasm_v128_load(p2 + 2 * C), dv));
+          s00 = MAC(s00, wasm_v128_load(p0), dv);
+          s01 = MAC(s01, wasm_v128_load(p0 + C), dv);
+          s02 = MAC(s02, wasm_v128_load(p0 + 2 * C), dv);
+          s10 = MAC(s10, wasm_v128_load(p1), dv);
+          s11 = MAC(s11, wasm_v128_load(p1 + C), dv);
+          s12 = MAC(s12, wasm_v128_load(p1 + 2 * C), dv);
+          s20 = MAC(s20, wasm_v128_load(p2), dv);
+          s21 = MAC(s21, wasm_v128_load(p2 + C), dv);
+          s22 = MAC(s22, wasm_v128_load(p2 + 2 * C), dv);
         }
         if (j >= Wo) break;
       }
@@ -144,10 +145,10 @@ EXPORT void dw_filter_grad(const float *x, const float *dy, double *acc, u32 n0,
             v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
             const float *xp = xs + c, *dp = ds + c;
             for (u32 j = 0; j < len; j++, xp += xstep, dp += C) {
-              s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(xp), wasm_v128_load(dp)));
-              s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(xp + 4), wasm_v128_load(dp + 4)));
-              s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(xp + 8), wasm_v128_load(dp + 8)));
-              s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(xp + 12), wasm_v128_load(dp + 12)));
+              s0 = MAC(s0, wasm_v128_load(xp), wasm_v128_load(dp));
+              s1 = MAC(s1, wasm_v128_load(xp + 4), wasm_v128_load(dp + 4));
+              s2 = MAC(s2, wasm_v128_load(xp + 8), wasm_v128_load(dp + 8));
+              s3 = MAC(s3, wasm_v128_load(xp + 12), wasm_v128_load(dp + 12));
             }
             dw_flush4(t + c, s0);
             dw_flush4(t + c + 4, s1);
@@ -157,7 +158,7 @@ EXPORT void dw_filter_grad(const float *x, const float *dy, double *acc, u32 n0,
           for (; c + 4 <= C; c += 4) {
             v128_t s0 = wasm_f32x4_splat(0.0f);
             const float *xp = xs + c, *dp = ds + c;
-            for (u32 j = 0; j < len; j++, xp += xstep, dp += C) s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(xp), wasm_v128_load(dp)));
+            for (u32 j = 0; j < len; j++, xp += xstep, dp += C) s0 = MAC(s0, wasm_v128_load(xp), wasm_v128_load(dp));
             dw_flush4(t + c, s0);
           }
           for (; c < C; c++) {
@@ -193,7 +194,7 @@ INLINE float dw_act1(float v, u32 act) {
   return act == 2 && v > 6.0f ? 6.0f : v;
 }
 
-#define DW_MAC(s, p, q) s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(p), wasm_v128_load(q)))
+#define DW_MAC(s, p, q) s = MAC(s, wasm_v128_load(p), wasm_v128_load(q))
 
 /*
  * One output pixel of the forward pass, channels [c0, Co): act(bias + Σ of the valid taps,
@@ -260,15 +261,15 @@ INLINE void dw_forward_pixel(const float *ximg, const float *w, const float *bia
  */
 #define DW_3X3(s, p, rs, cs)                                                                          \
   do {                                                                                                \
-    s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(p), w00));                                    \
-    s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load((p) + (cs)), w01));                           \
-    s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load((p) + 2 * (cs)), w02));                       \
-    s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load((p) + (rs)), w10));                           \
-    s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load((p) + (rs) + (cs)), w11));                    \
-    s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load((p) + (rs) + 2 * (cs)), w12));                \
-    s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load((p) + 2 * (rs)), w20));                       \
-    s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load((p) + 2 * (rs) + (cs)), w21));                \
-    s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load((p) + 2 * (rs) + 2 * (cs)), w22));            \
+    s = MAC(s, wasm_v128_load(p), w00);                                    \
+    s = MAC(s, wasm_v128_load((p) + (cs)), w01);                           \
+    s = MAC(s, wasm_v128_load((p) + 2 * (cs)), w02);                       \
+    s = MAC(s, wasm_v128_load((p) + (rs)), w10);                           \
+    s = MAC(s, wasm_v128_load((p) + (rs) + (cs)), w11);                    \
+    s = MAC(s, wasm_v128_load((p) + (rs) + 2 * (cs)), w12);                \
+    s = MAC(s, wasm_v128_load((p) + 2 * (rs)), w20);                       \
+    s = MAC(s, wasm_v128_load((p) + 2 * (rs) + (cs)), w21);                \
+    s = MAC(s, wasm_v128_load((p) + 2 * (rs) + 2 * (cs)), w22);            \
   } while (0)
 
 #define DW_LOAD_W3X3(wc, C)                                                                           \
@@ -286,12 +287,12 @@ INLINE void dw_forward_pixel(const float *ximg, const float *w, const float *bia
   do {                                                                                                \
     v128_t u0 = wasm_v128_load(q), u1 = wasm_v128_load((q) + (cs)), u2 = wasm_v128_load((q) + 2 * (cs)); \
     v128_t u3 = wasm_v128_load((q) + 3 * (cs));                                                       \
-    s = wasm_f32x4_add(s, wasm_f32x4_mul(u0, wa0));                                                   \
-    t = wasm_f32x4_add(t, wasm_f32x4_mul(u1, wa0));                                                   \
-    s = wasm_f32x4_add(s, wasm_f32x4_mul(u1, wa1));                                                   \
-    t = wasm_f32x4_add(t, wasm_f32x4_mul(u2, wa1));                                                   \
-    s = wasm_f32x4_add(s, wasm_f32x4_mul(u2, wa2));                                                   \
-    t = wasm_f32x4_add(t, wasm_f32x4_mul(u3, wa2));                                                   \
+    s = MAC(s, u0, wa0);                                                   \
+    t = MAC(t, u1, wa0);                                                   \
+    s = MAC(s, u1, wa1);                                                   \
+    t = MAC(t, u2, wa1);                                                   \
+    s = MAC(s, u2, wa2);                                                   \
+    t = MAC(t, u3, wa2);                                                   \
   } while (0)
 
 /*
@@ -439,15 +440,15 @@ INLINE void dw_input_row_s2(const float *dyimg, const float *w, float *dxrow, u3
       v128_t s = wasm_f32x4_splat(0.0f);
       if (zt & 1) {
         unsigned long j = (unsigned long)(zt >> 1) * C + c;
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(dF + j), f1));
-        if (even) s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(dS + j), g1));
+        s = MAC(s, wasm_v128_load(dF + j), f1);
+        if (even) s = MAC(s, wasm_v128_load(dS + j), g1);
       } else {
         unsigned long j = (unsigned long)(zt >> 1) * C + c;
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(dF + j), f0));
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(dF + j - C), f2));
+        s = MAC(s, wasm_v128_load(dF + j), f0);
+        s = MAC(s, wasm_v128_load(dF + j - C), f2);
         if (even) {
-          s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(dS + j), g0));
-          s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(dS + j - C), g2));
+          s = MAC(s, wasm_v128_load(dS + j), g0);
+          s = MAC(s, wasm_v128_load(dS + j - C), g2);
         }
       }
       wasm_v128_store(dxrow + (unsigned long)z * C + c, s);
