@@ -72,7 +72,24 @@ export function trimSilence(samples: Float32Array, options: TrimOptions = {}): T
     const per = frameLength / hop;
     const nBlocks = nFrames - 1 + per;
     const blocks = new Float64Array(nBlocks);
+    // Blocks inside the signal [bIn, bOut), four at a time: each block's sum is still one
+    // sequential chain (the same bits), but four independent chains keep the adder busy where
+    // one waited on its own latency (trim of a 10 s clip 1.5 → 0.5 ms, see the commit message).
+    const bIn = Math.ceil(pad / hop);
+    const bOut = Math.max(bIn, Math.min(nBlocks, Math.floor((pad + n) / hop)));
+    let b4 = bIn;
+    for (; b4 + 3 < bOut; b4 += 4) {
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      const a0 = b4 * hop - pad, a1 = a0 + hop, a2 = a1 + hop, a3 = a2 + hop;
+      for (let i = 0; i < hop; i++) {
+        const v0 = samples[a0 + i], v1 = samples[a1 + i], v2 = samples[a2 + i], v3 = samples[a3 + i];
+        s0 += v0 * v0; s1 += v1 * v1; s2 += v2 * v2; s3 += v3 * v3;
+      }
+      blocks[b4] = s0; blocks[b4 + 1] = s1; blocks[b4 + 2] = s2; blocks[b4 + 3] = s3;
+    }
     for (let b = 0; b < nBlocks; b++) {
+      if (b === bIn) b = b4;
+      if (b >= nBlocks) break;
       const a = b * hop;
       const e = Math.min(a + hop, padded);
       let s = 0;

@@ -93,6 +93,28 @@ test('pad: centred zeros to 2 s, long clips untouched; y2 and T exact for all in
   assert.throws(() => padCentered(x, -1), /minSamples must be a non-negative integer, got -1/);
 });
 
+test('trim: the four-chain block sums give the bits of one sequential sum per block (frame dB exact)', () => {
+  const rng = new Rng(5);
+  for (const n of [1, 700, 2047, 2048, 5000, 9999, 12288, 30001]) {
+    const x = Float32Array.from({ length: n }, (_, i) => (i % 3000 < 1000 ? 0.3 : 0.002) * rng.normal());
+    for (const [frameLength, hop] of [[2048, 512], [16, 4], [64, 64]]) {
+      const r = trimSilence(x, { frameLength, hopLength: hop, topDb: 20 });
+      const pad = Math.floor(frameLength / 2);
+      const frames = 1 + Math.floor(n / hop);
+      const per = frameLength / hop;
+      // One sequential float64 chain per hop-sized block of the reflect-padded signal.
+      const blocks = Array.from({ length: frames - 1 + per }, (_, b) => {
+        let s = 0;
+        for (let i = b * hop; i < Math.min(b * hop + hop, n + 2 * pad); i++) { const v = x[reflectIndex(i - pad, n)]; s += v * v; }
+        return s;
+      });
+      const mse = Array.from({ length: frames }, (_, t) => { let s = 0; for (let j = 0; j < per; j++) s += blocks[t + j]; return s / frameLength; });
+      const ref = 10 * Math.log10(Math.max(1e-10, Math.max(...mse)));
+      assert.deepEqual(Array.from(r.frameDb), mse.map((m) => 10 * Math.log10(Math.max(1e-10, m)) - ref), `n=${n} frame ${frameLength} hop ${hop}`);
+    }
+  }
+});
+
 test('trim: block-sum fast path and the direct path agree with a naive frame loop (short clips too)', () => {
   const rng = new Rng(3);
   // numpy-style reflect padding built by mirroring step by step (independent of reflectIndex).
