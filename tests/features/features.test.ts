@@ -24,6 +24,7 @@ import {
   sparseMelFilterbank,
   stft,
   trimSilence,
+  type Matrix,
 } from '../../lib/features';
 
 const G = join(__dirname, '..', 'fixtures', 'golden');
@@ -310,6 +311,34 @@ test('image statistics: numpy float32 pairwise mean/std of the 3-channel stack a
   }
 });
 
+test('image: the WebAssembly kernel gives the JavaScript loop\'s exact bytes (goldens, odd sizes, flat and NaN matrices, memory replaced)', async () => {
+  const { useWasmImage } = await import('../../lib/features/image');
+  const rng = new Rng(11);
+  const cases: Array<[string, Matrix]> = INPUTS.map((name) => { const d = f32(`${name}/D.f32`); return [name, { rows: 128, cols: d.length / 128, data: d }]; });
+  // Sizes around the 8-wide leaves, 128-value blocks and numpy's 8192-value chunks (of the 3n stack).
+  for (const n of [1, 2, 7, 8, 9, 129, 2730, 2731, 2732, 8193, 70001, 200003]) {
+    cases.push([`n=${n}`, { rows: 1, cols: n, data: Float32Array.from({ length: n }, () => -40 + 25 * rng.normal()) }]);
+  }
+  cases.push(['flat', { rows: 4, cols: 5, data: new Float32Array(20).fill(-3.5) }]);
+  cases.push(['tiny range', { rows: 2, cols: 9, data: Float32Array.from({ length: 18 }, (_, i) => 1 + i * 1e-8) }]);
+  cases.push(['NaN inside', { rows: 3, cols: 11, data: Float32Array.from({ length: 33 }, (_, i) => (i === 13 ? NaN : Math.sin(i))) }]);
+  cases.push(['small after large', { rows: 2, cols: 3, data: Float32Array.from([5, -1, 0, 2, 7, -80]) }]);
+  try {
+    for (const [name, m] of cases) {
+      useWasmImage(false);
+      const js = dbToImage(m, CFG).data;
+      useWasmImage(true);
+      const wasm = dbToImage(m, CFG).data;
+      assert.equal(wasm.length, js.length, name);
+      let diff = 0;
+      for (let i = 0; i < js.length; i++) if (js[i] !== wasm[i]) diff++;
+      assert.equal(diff, 0, `${name}: ${diff} of ${js.length} pixels differ`);
+    }
+  } finally {
+    useWasmImage(true);
+  }
+});
+
 test('clipImageFromSamples: the whole pipeline from the decoded WAV reproduces img.u8', async () => {
   for (const name of INPUTS) {
     const img = clipImageFromSamples(await load(name), CFG);
@@ -379,11 +408,11 @@ test('mel power: the WebAssembly SIMD kernel gives the JavaScript loop\'s exact 
 // The kernel's memory is sized once per plan and never grown: growing a WebAssembly memory
 // detaches its ArrayBuffer, and V8 then adds a check to every later typed-array access in the
 // thread (the rest of the feature code would slow down). Long clips go through in chunks.
-test('mel power on WebAssembly leaves V8\'s ArrayBuffer-detaching protector intact, even for a 10-minute clip', () => {
+test('mel power and image on WebAssembly leave V8\'s ArrayBuffer-detaching protector intact, even for a 10-minute clip', () => {
   const script = `require('tsx/cjs'); const { PREPROCESS_DEFAULTS, withDefaults } = require(${JSON.stringify(join(__dirname, '..', '..', 'lib', 'config.ts'))});` +
     `const f = require(${JSON.stringify(join(__dirname, '..', '..', 'lib', 'features', 'index.ts'))}); const cfg = withDefaults(PREPROCESS_DEFAULTS);` +
-    `for (const s of [1, 10, 600]) { const x = new Float32Array(s * 44100).map((_, i) => Math.sin(i / 7)); console.log('frames', f.melSpectrogram(x, cfg).cols); }`;
+    `for (const s of [1, 10, 600]) { const x = new Float32Array(s * 44100).map((_, i) => Math.sin(i / 7)); console.log('frames', f.melSpectrogram(x, cfg).cols, f.clipImageFromSamples(x, cfg).frames); }`;
   const out = execFileSync(process.execPath, ['--trace-protector-invalidation', '-e', script], { cwd: join(__dirname, '..', '..'), encoding: 'utf8' });
-  assert.match(out, /frames 38127/);
+  assert.match(out, /frames 38127 38127/);
   assert.doesNotMatch(out, /Invalidating protector cell ArrayBufferDetaching/);
 });

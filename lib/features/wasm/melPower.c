@@ -6,6 +6,9 @@
  * -ffp-contract=off). Everything the loops read comes from JavaScript through `Plan`, the
  * constants included, so both sides use the very same doubles.
  *
+ * The same module also makes the uint8 clip image from the dB matrix (`clip_image`, at the end),
+ * on an instance and memory of its own (lib/features/image.ts).
+ *
  * Freestanding: no libc, no static data, no allocation. The memory is imported: JavaScript sizes
  * it once per plan (growing a memory would detach its ArrayBuffer, which costs V8 a fast path for
  * every typed array in the thread) and lays out the plan, the work arrays and a chunk of input
@@ -292,4 +295,92 @@ EXPORT void mel_power(const Plan *P, const float *padded, int32_t frames, double
       if (pair) dst[1] = wasm_f64x2_extract_lane(sum, 1);
     }
   }
+}
+
+/*
+ * The uint8 clip image of a float32 dB matrix (lib/features/image.ts dbToImage): numpy 1.24's
+ * float32 mean and std of the three stacked channels, z-score, min-max, truncation. Every step
+ * is the float32 operation numpy does (a float32 add, sub, mul or div is the double one rounded
+ * once, so it equals JavaScript's Math.fround(a op b)); the pairwise sums keep numpy's order,
+ * their eight accumulators two f32x4 vectors. The same bytes as the JavaScript loop.
+ */
+
+/* numpy's pairwise_sum_FLOAT of a[0..n): blocks of <= 128 with eight accumulators, halves split on multiples of 8. */
+static float pairwise_sum(const float *a, int32_t n) {
+  if (n < 8) {
+    float res = 0.0f;
+    for (int32_t i = 0; i < n; i++) res = res + a[i];
+    return res;
+  }
+  if (n <= 128) {
+    v128_t r03 = wasm_v128_load(a), r47 = wasm_v128_load(a + 4);
+    const int32_t end = n - (n % 8);
+    int32_t i = 8;
+    for (; i < end; i += 8) {
+      r03 = wasm_f32x4_add(r03, wasm_v128_load(a + i));
+      r47 = wasm_f32x4_add(r47, wasm_v128_load(a + i + 4));
+    }
+    const float r0 = wasm_f32x4_extract_lane(r03, 0), r1 = wasm_f32x4_extract_lane(r03, 1);
+    const float r2 = wasm_f32x4_extract_lane(r03, 2), r3 = wasm_f32x4_extract_lane(r03, 3);
+    const float r4 = wasm_f32x4_extract_lane(r47, 0), r5 = wasm_f32x4_extract_lane(r47, 1);
+    const float r6 = wasm_f32x4_extract_lane(r47, 2), r7 = wasm_f32x4_extract_lane(r47, 3);
+    float res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7));
+    for (; i < n; i++) res = res + a[i];
+    return res;
+  }
+  int32_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
+}
+
+/* np.add.reduce of a contiguous float32 array: chunks of 8192 (numpy's buffer), each pairwise. */
+static float numpy_sum(const float *a, int32_t n) {
+  float total = 0.0f;
+  for (int32_t s = 0; s < n; s += 8192) total = total + pairwise_sum(a + s, n - s < 8192 ? n - s : 8192);
+  return total;
+}
+
+/*
+ * db[0..n) → out[0..n) (uint8), with work arrays stack[3n] and z[n]. eps: the std's epsilon
+ * (the reference's 1e-6, a double as in numpy < 2).
+ */
+EXPORT void clip_image(const float *db, int32_t n, double eps, float *stack, float *z, uint8_t *out) {
+  const int32_t count = 3 * n;
+  for (int32_t i = 0; i < n; i++) { const float v = db[i]; stack[3 * i] = v; stack[3 * i + 1] = v; stack[3 * i + 2] = v; }
+  const float mean = (float)((double)numpy_sum(stack, count) / (double)count);
+  for (int32_t i = 0; i < n; i++) {
+    const float d = db[i] - mean, q = d * d;
+    stack[3 * i] = q; stack[3 * i + 1] = q; stack[3 * i + 2] = q;
+  }
+  const float std = (float)__builtin_sqrt((double)(float)((double)numpy_sum(stack, count) / (double)count));
+  const float divisor = (float)((double)std + eps);
+  /* Running min and max as JavaScript's `v < mn`, `v > mx` (NaN skipped): pmin/pmax per lane. */
+  const v128_t vmean = wasm_f32x4_splat(mean), vdiv = wasm_f32x4_splat(divisor);
+  v128_t vmn = wasm_f32x4_splat(__builtin_inff()), vmx = wasm_f32x4_splat(-__builtin_inff());
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t v = wasm_f32x4_div(wasm_f32x4_sub(wasm_v128_load(db + i), vmean), vdiv);
+    wasm_v128_store(z + i, v);
+    vmn = wasm_f32x4_pmin(vmn, v);
+    vmx = wasm_f32x4_pmax(vmx, v);
+  }
+  float mn = __builtin_inff(), mx = -__builtin_inff();
+#define FOLD_LANE(q) do { \
+    const float a_ = wasm_f32x4_extract_lane(vmn, q), b_ = wasm_f32x4_extract_lane(vmx, q); \
+    if (a_ < mn) mn = a_; \
+    if (b_ > mx) mx = b_; } while (0)
+  FOLD_LANE(0); FOLD_LANE(1); FOLD_LANE(2); FOLD_LANE(3);
+#undef FOLD_LANE
+  for (; i < n; i++) {
+    const float v = (db[i] - mean) / divisor;
+    z[i] = v;
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+  }
+  const float range = mx - mn;
+  if (!((double)range > 1e-6)) {
+    for (int32_t j = 0; j < n; j++) out[j] = 0;
+    return;
+  }
+  for (int32_t j = 0; j < n; j++) out[j] = (uint8_t)(int32_t)((255.0f * (z[j] - mn)) / range);
 }
