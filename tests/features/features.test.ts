@@ -339,6 +339,45 @@ test('image: the WebAssembly kernel gives the JavaScript loop\'s exact bytes (go
   }
 });
 
+test('power_to_db: the WebAssembly kernel (fdlibm log on f64x2) gives the JavaScript loop\'s exact bits', async () => {
+  const { useWasmImage, imageFromPower } = await import('../../lib/features/image');
+  const rng = new Rng(13);
+  const powers: Array<[string, Float64Array]> = [];
+  for (const name of INPUTS) powers.push([name, melSpectrogram(f32(`${name}/y2.f32`), CFG).data]);
+  // Decades from 1e-300 to 1e300, values within 2^-20 of powers of two (fdlibm's short path),
+  // exactly 1 and powers of two, both sides of its 0x6147a / 0x6b851 split, and the specials.
+  const wide = Float64Array.from({ length: 20001 }, () => 10 ** (600 * rng.uniform() - 300) * (1 + rng.uniform()));
+  const near2 = Float64Array.from({ length: 4001 }, (_, i) => 2 ** ((i % 200) - 100) * (1 + (rng.uniform() - 0.5) * 2 ** -19));
+  const exact = Float64Array.from({ length: 257 }, (_, i) => 2 ** (i - 128));
+  const split = Float64Array.from({ length: 1000 }, (_, i) => 1 + (0x60000 + i * 16) / 2 ** 20);
+  const special = Float64Array.from([1, 0, -0, -5, NaN, Infinity, 1e-10, 1e-11, 2.2250738585072014e-308, 5e-324, 3]);
+  powers.push(['wide', wide], ['near powers of 2', near2], ['powers of 2', exact], ['split', split], ['special', special]);
+  const options = [{}, { topDb: null }, { topDb: 0 }, { ref: 3.7, amin: 1e-5, topDb: 40 }, { amin: 1e-300 }];
+  try {
+    for (const [name, p] of powers) {
+      for (const o of options) {
+        useWasmImage(false);
+        const js = powerToDb(p, o);
+        useWasmImage(true);
+        const wasm = powerToDb(p, o);
+        let diff = 0;
+        for (let i = 0; i < js.length; i++) if (!Object.is(js[i], wasm[i])) diff++;
+        assert.equal(diff, 0, `${name} ${JSON.stringify(o)}: ${diff} of ${js.length} values differ`);
+      }
+    }
+    // The fused power → image path equals powerToDb then dbToImage (JavaScript).
+    for (const [name, p] of powers.slice(0, INPUTS.length)) {
+      useWasmImage(false);
+      const js = dbToImage({ rows: 128, cols: p.length / 128, data: powerToDb(p) }, CFG).data;
+      useWasmImage(true);
+      const fused = imageFromPower(p, 128, p.length / 128, {}, CFG).data;
+      assert.deepEqual(fused, js, name);
+    }
+  } finally {
+    useWasmImage(true);
+  }
+});
+
 test('clipImageFromSamples: the whole pipeline from the decoded WAV reproduces img.u8', async () => {
   for (const name of INPUTS) {
     const img = clipImageFromSamples(await load(name), CFG);
