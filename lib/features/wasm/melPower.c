@@ -65,26 +65,29 @@ static inline f64x2 load_pair(const float *x, int32_t a, int32_t b) {
 }
 
 /* Loading, windowing and the first radix-5 stage (no twiddles), frames at base0 and base1. */
-static void first_radix5(const Plan *P, const float *x, int32_t base0, int32_t base1) {
-  const int32_t half = P->half;
+static void first_radix5(const Plan *P, const float *x, int32_t base0, int32_t base1, int32_t lo, int32_t hi) {
   const int32_t *off = P->off;
   const double *w = P->win;
   double *zr = P->z_re, *zi = P->z_im;
   const f64x2 c1 = SPLAT(P->k[0]), c2 = SPLAT(P->k[1]), s1 = SPLAT(P->k[2]), s2 = SPLAT(P->k[3]);
-  for (int32_t p = 0; p < half; p += 5) {
-    f64x2 ar[5], ai[5];
-    for (int q = 0; q < 5; q++) {
-      const int32_t j = off[p + q];
-      ar[q] = MUL(load_pair(x, base0 + j, base1 + j), SPLAT(w[2 * (p + q)]));
-      ai[q] = MUL(load_pair(x, base0 + j + 1, base1 + j + 1), SPLAT(w[2 * (p + q) + 1]));
-    }
-    const f64x2 b1r = ADD(ar[1], ar[4]), b1i = ADD(ai[1], ai[4]), d1r = SUB(ar[1], ar[4]), d1i = SUB(ai[1], ai[4]);
-    const f64x2 b2r = ADD(ar[2], ar[3]), b2i = ADD(ai[2], ai[3]), d2r = SUB(ar[2], ar[3]), d2i = SUB(ai[2], ai[3]);
-    const f64x2 tr1 = ADD(ADD(ar[0], MUL(c1, b1r)), MUL(c2, b2r)), ti1 = ADD(ADD(ai[0], MUL(c1, b1i)), MUL(c2, b2i));
-    const f64x2 tr2 = ADD(ADD(ar[0], MUL(c2, b1r)), MUL(c1, b2r)), ti2 = ADD(ADD(ai[0], MUL(c2, b1i)), MUL(c1, b2i));
+  for (int32_t p = lo; p < hi; p += 5) {
+    f64x2 ar0, ai0, ar1, ai1, ar2, ai2, ar3, ai3, ar4, ai4;
+    /* (x[j], x[j+1]) of each frame as one 64-bit load, widened, windowed by (w_re, w_im), then
+     * regrouped into the frames' real parts and imaginary parts. */
+#define LOADQ(q) do { const int32_t j = off[p + q]; \
+      const f64x2 wv = wasm_v128_load(w + 2 * (p + q)); \
+      const f64x2 a0 = MUL(wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(x + base0 + j)), wv); \
+      const f64x2 a1 = MUL(wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(x + base1 + j)), wv); \
+      ar##q = wasm_i64x2_shuffle(a0, a1, 0, 2); ai##q = wasm_i64x2_shuffle(a0, a1, 1, 3); } while (0)
+    LOADQ(0); LOADQ(1); LOADQ(2); LOADQ(3); LOADQ(4);
+#undef LOADQ
+    const f64x2 b1r = ADD(ar1, ar4), b1i = ADD(ai1, ai4), d1r = SUB(ar1, ar4), d1i = SUB(ai1, ai4);
+    const f64x2 b2r = ADD(ar2, ar3), b2i = ADD(ai2, ai3), d2r = SUB(ar2, ar3), d2i = SUB(ai2, ai3);
+    const f64x2 tr1 = ADD(ADD(ar0, MUL(c1, b1r)), MUL(c2, b2r)), ti1 = ADD(ADD(ai0, MUL(c1, b1i)), MUL(c2, b2i));
+    const f64x2 tr2 = ADD(ADD(ar0, MUL(c2, b1r)), MUL(c1, b2r)), ti2 = ADD(ADD(ai0, MUL(c2, b1i)), MUL(c1, b2i));
     const f64x2 u1r = ADD(MUL(s1, d1r), MUL(s2, d2r)), u1i = ADD(MUL(s1, d1i), MUL(s2, d2i));
     const f64x2 u2r = SUB(MUL(s2, d1r), MUL(s1, d2r)), u2i = SUB(MUL(s2, d1i), MUL(s1, d2i));
-    ST(zr, p, ADD(ADD(ar[0], b1r), b2r)); ST(zi, p, ADD(ADD(ai[0], b1i), b2i));
+    ST(zr, p, ADD(ADD(ar0, b1r), b2r)); ST(zi, p, ADD(ADD(ai0, b1i), b2i));
     ST(zr, p + 1, ADD(tr1, u1i)); ST(zi, p + 1, SUB(ti1, u1r));
     ST(zr, p + 4, SUB(tr1, u1i)); ST(zi, p + 4, ADD(ti1, u1r));
     ST(zr, p + 2, ADD(tr2, u2i)); ST(zi, p + 2, SUB(ti2, u2r));
@@ -93,20 +96,20 @@ static void first_radix5(const Plan *P, const float *x, int32_t base0, int32_t b
 }
 
 /* Loading and windowing only, for plans that do not start with a radix 5. */
-static void load_window(const Plan *P, const float *x, int32_t base0, int32_t base1) {
+static void load_window(const Plan *P, const float *x, int32_t base0, int32_t base1, int32_t lo, int32_t hi) {
   const int32_t *off = P->off;
   const double *w = P->win;
-  for (int32_t p = 0; p < P->half; p++) {
+  for (int32_t p = lo; p < hi; p++) {
     const int32_t j = off[p];
     ST(P->z_re, p, MUL(load_pair(x, base0 + j, base1 + j), SPLAT(w[2 * p])));
     ST(P->z_im, p, MUL(load_pair(x, base0 + j + 1, base1 + j + 1), SPLAT(w[2 * p + 1])));
   }
 }
 
-static void radix2(const Plan *P, int32_t m, const double *twr, const double *twi) {
+static void radix2(const Plan *P, int32_t m, const double *twr, const double *twi, int32_t lo, int32_t hi) {
   double *re = P->z_re, *im = P->z_im;
-  const int32_t n = P->half, L = 2 * m;
-  for (int32_t base = 0; base < n; base += L) {
+  const int32_t L = 2 * m;
+  for (int32_t base = lo; base < hi; base += L) {
     for (int32_t j = 0; j < m; j++) {
       const int32_t i0 = base + j, i1 = i0 + m;
       const f64x2 wr = SPLAT(twr[j]), wi = SPLAT(twi[j]);
@@ -119,11 +122,11 @@ static void radix2(const Plan *P, int32_t m, const double *twr, const double *tw
   }
 }
 
-static void radix3(const Plan *P, int32_t m, const double *twr, const double *twi) {
+static void radix3(const Plan *P, int32_t m, const double *twr, const double *twi, int32_t lo, int32_t hi) {
   double *re = P->z_re, *im = P->z_im;
-  const int32_t n = P->half, L = 3 * m;
+  const int32_t L = 3 * m;
   const f64x2 s3 = SPLAT(P->k[4]), h = SPLAT(0.5);
-  for (int32_t base = 0; base < n; base += L) {
+  for (int32_t base = lo; base < hi; base += L) {
     for (int32_t j = 0; j < m; j++) {
       const int32_t i0 = base + j, i1 = i0 + m, i2 = i1 + m;
       f64x2 a1r = LD(re, i1), a1i = LD(im, i1), a2r = LD(re, i2), a2i = LD(im, i2);
@@ -141,13 +144,13 @@ static void radix3(const Plan *P, int32_t m, const double *twr, const double *tw
   }
 }
 
-static void radix4(const Plan *P, int32_t m, const double *twr, const double *twi) {
+static void radix4(const Plan *P, int32_t m, const double *twr, const double *twi, int32_t lo, int32_t hi) {
   double *re = P->z_re, *im = P->z_im;
-  const int32_t n = P->half, L = 4 * m;
+  const int32_t L = 4 * m;
   for (int32_t j = 0; j < m; j++) {
     const f64x2 w1r = SPLAT(twr[j]), w1i = SPLAT(twi[j]), w2r = SPLAT(twr[m + j]), w2i = SPLAT(twi[m + j]);
     const f64x2 w3r = SPLAT(twr[2 * m + j]), w3i = SPLAT(twi[2 * m + j]);
-    for (int32_t base = 0; base < n; base += L) {
+    for (int32_t base = lo; base < hi; base += L) {
       const int32_t i0 = base + j, i1 = i0 + m, i2 = i1 + m, i3 = i2 + m;
       const f64x2 a0r = LD(re, i0), a0i = LD(im, i0);
       const f64x2 x1r = LD(re, i1), x1i = LD(im, i1), x2r = LD(re, i2), x2i = LD(im, i2), x3r = LD(re, i3), x3i = LD(im, i3);
@@ -164,11 +167,11 @@ static void radix4(const Plan *P, int32_t m, const double *twr, const double *tw
   }
 }
 
-static void radix5(const Plan *P, int32_t m, const double *twr, const double *twi) {
+static void radix5(const Plan *P, int32_t m, const double *twr, const double *twi, int32_t lo, int32_t hi) {
   double *re = P->z_re, *im = P->z_im;
-  const int32_t n = P->half, L = 5 * m;
+  const int32_t L = 5 * m;
   const f64x2 c1 = SPLAT(P->k[0]), c2 = SPLAT(P->k[1]), s1 = SPLAT(P->k[2]), s2 = SPLAT(P->k[3]);
-  for (int32_t base = 0; base < n; base += L) {
+  for (int32_t base = lo; base < hi; base += L) {
     for (int32_t j = 0; j < m; j++) {
       const int32_t i0 = base + j, i1 = i0 + m, i2 = i1 + m, i3 = i2 + m, i4 = i3 + m;
       f64x2 a1r = LD(re, i1), a1i = LD(im, i1), a2r = LD(re, i2), a2i = LD(im, i2);
@@ -195,14 +198,14 @@ static void radix5(const Plan *P, int32_t m, const double *twr, const double *tw
   }
 }
 
-static void radix8(const Plan *P, int32_t m, const double *twr, const double *twi) {
+static void radix8(const Plan *P, int32_t m, const double *twr, const double *twi, int32_t lo, int32_t hi) {
   double *re = P->z_re, *im = P->z_im;
-  const int32_t n = P->half, L = 8 * m;
+  const int32_t L = 8 * m;
   const f64x2 r = SPLAT(P->k[5]);
   for (int32_t j = 0; j < m; j++) {
     f64x2 wr[8], wi[8];
     for (int q = 1; q < 8; q++) { wr[q] = SPLAT(twr[(q - 1) * m + j]); wi[q] = SPLAT(twi[(q - 1) * m + j]); }
-    for (int32_t base = 0; base < n; base += L) {
+    for (int32_t base = lo; base < hi; base += L) {
       const int32_t i0 = base + j;
       f64x2 ar[8], ai[8];
       for (int q = 0; q < 8; q++) { ar[q] = LD(re, i0 + q * m); ai[q] = LD(im, i0 + q * m); }
@@ -230,6 +233,24 @@ static void radix8(const Plan *P, int32_t m, const double *twr, const double *tw
     }
   }
 }
+
+/* Stages [from, to) of the plan on the groups in [lo, hi). */
+static void run_stages(const Plan *P, int32_t from, int32_t to, int32_t lo, int32_t hi) {
+  for (int32_t s = from; s < to; s++) {
+    const int32_t m = P->m[s];
+    const double *twr = P->tw_re + P->tw_at[s], *twi = P->tw_im + P->tw_at[s];
+    switch (P->radix[s]) {
+      case 2: radix2(P, m, twr, twi, lo, hi); break;
+      case 3: radix3(P, m, twr, twi, lo, hi); break;
+      case 4: radix4(P, m, twr, twi, lo, hi); break;
+      case 5: radix5(P, m, twr, twi, lo, hi); break;
+      default: radix8(P, m, twr, twi, lo, hi); break;
+    }
+  }
+}
+
+/* Most complex values per depth-first block: 512 · 2 frames · 16 bytes = 16 KiB of z_re and z_im. */
+#define BLOCK 512
 
 /* |X[k]|² of both frames from the packed complex FFT (the real-FFT untangle). */
 static void untangle_power(const Plan *P) {
@@ -263,19 +284,17 @@ EXPORT void mel_power(const Plan *P, const float *padded, int32_t frames, double
     const int32_t pair = t + 1 < frames;
     const int32_t base0 = t * P->hop, base1 = pair ? base0 + P->hop : base0;
     const int32_t fused = P->radix[0] == 5;
-    if (fused) first_radix5(P, padded, base0, base1);
-    else load_window(P, padded, base0, base1);
-    for (int32_t s = fused; s < P->n_stages; s++) {
-      const int32_t m = P->m[s];
-      const double *twr = P->tw_re + P->tw_at[s], *twi = P->tw_im + P->tw_at[s];
-      switch (P->radix[s]) {
-        case 2: radix2(P, m, twr, twi); break;
-        case 3: radix3(P, m, twr, twi); break;
-        case 4: radix4(P, m, twr, twi); break;
-        case 5: radix5(P, m, twr, twi); break;
-        default: radix8(P, m, twr, twi); break;
-      }
+    /* Depth first: the stages whose groups span at most BLOCK complex values run block by block
+     * (each block's work arrays stay in the level-1 cache), the rest over the whole array. Every
+     * butterfly reads and writes the same values as stage by stage: the same bits. */
+    int32_t deep = 0, span = 1;
+    while (deep < P->n_stages && span * P->radix[deep] <= BLOCK) span *= P->radix[deep++];
+    for (int32_t lo = 0; lo < P->half; lo += span) {
+      if (fused) first_radix5(P, padded, base0, base1, lo, lo + span);
+      else load_window(P, padded, base0, base1, lo, lo + span);
+      run_stages(P, fused, deep, lo, lo + span);
     }
+    run_stages(P, deep, P->n_stages, 0, P->half);
     untangle_power(P);
     const double *pw = P->power;
     for (int32_t mm = 0; mm < n_mels; mm++) {
@@ -400,14 +419,16 @@ static v128_t log_f64x2(v128_t x) {
   const v128_t lg5 = SPLAT(1.818357216161805012e-01), lg6 = SPLAT(1.531383769920937332e-01);
   const v128_t lg7 = SPLAT(1.479819860511658591e-01);
   const v128_t one = SPLAT(1.0), two = SPLAT(2.0), half = SPLAT(0.5), third = SPLAT(0.33333333333333333);
-  const v128_t hx = wasm_i64x2_shr(x, 32);                       /* high word, sign-extended */
+  /* The high word (x is positive, or a NaN: logical shifts, native on x86 where the arithmetic
+   * i64x2 shift is emulated). */
+  const v128_t hx = wasm_u64x2_shr(x, 32);
   const v128_t special = wasm_i64x2_ge(hx, wasm_i64x2_splat(0x7ff00000));
-  v128_t k = wasm_i64x2_sub(wasm_i64x2_shr(hx, 20), wasm_i64x2_splat(1023));
+  v128_t k = wasm_i64x2_sub(wasm_u64x2_shr(hx, 20), wasm_i64x2_splat(1023));
   const v128_t hxm = wasm_v128_and(hx, wasm_i64x2_splat(0x000fffff));
   const v128_t i = wasm_v128_and(wasm_i64x2_add(hxm, wasm_i64x2_splat(0x95f64)), wasm_i64x2_splat(0x100000));
   const v128_t hi = wasm_v128_or(hxm, wasm_v128_xor(i, wasm_i64x2_splat(0x3ff00000)));
   const v128_t xn = wasm_v128_or(wasm_i64x2_shl(hi, 32), wasm_v128_and(x, wasm_i64x2_splat(0xffffffff)));
-  k = wasm_i64x2_add(k, wasm_i64x2_shr(i, 20));
+  k = wasm_i64x2_add(k, wasm_u64x2_shr(i, 20));
   const v128_t k0 = wasm_i64x2_eq(k, wasm_i64x2_splat(0));
   const v128_t dk = wasm_f64x2_convert_low_i32x4(wasm_i32x4_shuffle(k, k, 0, 2, 0, 2));
   const v128_t f = SUB(xn, one);
