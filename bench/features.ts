@@ -21,7 +21,7 @@
  * Prints human lines, then one JSON object on the last line.
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, hostname, tmpdir } from 'node:os';
+import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PREPROCESS_DEFAULTS, withDefaults, type PreprocessConfig } from '../lib/config';
@@ -29,7 +29,7 @@ import { encodeWavPcm16 } from '../lib/audio/wav';
 import { melFilterbankFloat32 } from '../lib/features';
 import { preprocessDatasets } from '../lib/data/preprocess';
 import { Rng } from '../lib/util/rng';
-import { machineLoad, median, RECORDED_PEER, startTorchPeer, torchUnavailable, TorchPeer } from './_common';
+import { cpuModel, machineLoad, median, RECORDED_PEER, startTorchPeer, torchUnavailable, TorchPeer } from './_common';
 
 const CLIP_SECONDS = 10;
 const SR = 44100;
@@ -92,6 +92,7 @@ async function main(): Promise<void> {
   const cfg = withDefaults(PREPROCESS_DEFAULTS);
   const rng = new Rng(2019);
   const clips = Array.from({ length: 4 }, () => syntheticClip(rng));
+  console.log(`cpu: ${availableParallelism()} × ${cpuModel()}`);
   console.log(`load before: ${machineLoad()}`);
 
   const noPeer = torchUnavailable(argv);
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
       JSON.stringify({
         bench: 'features',
         date: new Date().toISOString(),
-        machine: `${hostname()}: ${cores} × ${cpus()[0]?.model ?? 'cpu'}`,
+        machine: `${hostname()}: ${cores} × ${cpuModel()}`,
         clipSeconds: CLIP_SECONDS,
         rounds,
         clipsPerRound: perRound,

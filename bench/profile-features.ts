@@ -16,6 +16,7 @@ import { clipImageFromSamples, dbToImage, melSpectrogram, padCentered, powerToDb
 import { melPowerEngine, useWasmMelPower } from '../lib/features/logmel';
 import { imageFromPower, useWasmImage } from '../lib/features/image';
 import { Rng } from '../lib/util/rng';
+import { cpuModel } from './_common';
 
 const SR = 44100;
 
@@ -99,6 +100,7 @@ function main(): void {
     ['  of which STFT + power', jsStftMs],
     ['  of which mel product + padding', jsMelMs - jsStftMs],
   ];
+  console.log(`cpu: ${cpus().length} × ${cpuModel()}`);
   console.log(`load: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
   for (const [name, ms] of rows) console.log(`${name.padEnd(60)} ${ms.toFixed(2).padStart(7)} ms  ${((100 * ms) / totalMs).toFixed(0).padStart(3)} %`);
   console.log(`mel power: ${((1000 * melMs) / frames).toFixed(1)} µs per frame (${engine})`);
@@ -110,7 +112,7 @@ function main(): void {
   console.log(JSON.stringify({
     bench: 'profile-features',
     date: new Date().toISOString(),
-    machine: `${hostname()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
+    machine: `${hostname()}: ${cpus().length} × ${cpuModel()}`,
     clipSeconds: 10,
     reps,
     frames,
