@@ -428,8 +428,11 @@ test('mel power: the WebAssembly SIMD kernel gives the JavaScript loop\'s exact 
   const cases: Array<[string, Float32Array, Cfg]> = INPUTS.map((name) => [name, f32(`${name}/y2.f32`), CFG]);
   // 1 frame, 2 frames, odd counts, and 128/129/257 frames around the kernel's 128-frame chunks.
   for (const frames of [1, 2, 3, 127, 128, 129, 257]) cases.push([`${frames} frames`, noise(Math.max(1, (frames - 1) * CFG.hopLength)), CFG]);
-  // Plans that start with a radix 4 / 8 (n_fft 2048) and contain a radix 3 (n_fft 1536, 16 kHz).
+  // Plans that start with a radix 4 (n_fft 2048: 4⁵), start with an 8 (n_fft 256: 8·4·4), hold an 8
+  // after the 5 (n_fft 1280: 5·8·4·4) and contain a radix 3 (n_fft 1536, 16 kHz).
   cases.push(['n_fft 2048', noise(30000), { ...CFG, nFft: 2048, hopLength: 512 }]);
+  cases.push(['n_fft 256', noise(5000), { ...CFG, nFft: 256, hopLength: 100, nMels: 40 }]);
+  cases.push(['n_fft 1280', noise(20000), { ...CFG, nFft: 1280, hopLength: 320 }]);
   cases.push(['n_fft 1536 at 16 kHz', noise(16000), { ...CFG, sampleRate: 16000, nFft: 1536, hopLength: 160, nMels: 64, fMax: 8000 }]);
   for (const [name, x, cfg] of cases) {
     const { engine, a, b } = both(x, cfg);
