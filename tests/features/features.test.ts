@@ -94,7 +94,7 @@ test('pad: centred zeros to 2 s, long clips untouched; y2 and T exact for all in
   assert.throws(() => padCentered(x, -1), /minSamples must be a non-negative integer, got -1/);
 });
 
-test('trim: the four-chain block sums give the bits of one sequential sum per block (frame dB exact)', () => {
+test('trim: the eight-chain block sums give the bits of one sequential sum per block (frame dB exact)', () => {
   const rng = new Rng(5);
   for (const n of [1, 700, 2047, 2048, 5000, 9999, 12288, 30001]) {
     const x = Float32Array.from({ length: n }, (_, i) => (i % 3000 < 1000 ? 0.3 : 0.002) * rng.normal());
