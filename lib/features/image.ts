@@ -168,6 +168,16 @@ export function imageFromPower(power: Float64Array, rows: number, cols: number, 
   return { nMels: rows, frames: cols, data: kernel.image(n, o.imageEps) };
 }
 
+/**
+ * An array `[n]` in the kernel's memory for a mel power that {@link imageFromPower} then reads in
+ * place (one 8n-byte copy fewer), or null where the JavaScript loops run. Valid until the next
+ * call of a function of this module.
+ */
+export function powerBufferFor(n: number): Float64Array | null {
+  const k = n > 0 ? kernelFor(n) : null;
+  return k === null ? null : k.powerView(n);
+}
+
 /** Smallest normal double: the kernel's log assumes max(amin, p) is one. */
 const MIN_NORMAL = 2.2250738585072014e-308;
 
@@ -209,11 +219,16 @@ class DbImageKernel {
     return new DbImageKernel(exports, memory, capacity);
   }
 
+  /** The kernel's power array `[n]`: a mel power written there needs no copy. */
+  powerView(n: number): Float64Array {
+    return new Float64Array(this.memory.buffer, this.powerPtr, n);
+  }
+
   /** dB of `power` into the kernel's dB array; returns a view of it (valid until the next call). */
   powerToDb(power: Float64Array, amin: number, refDb: number, topDb: number | null): Float32Array {
     const n = power.length;
     const buf = this.memory.buffer;
-    new Float64Array(buf, this.powerPtr, n).set(power);
+    if (power.buffer !== buf || power.byteOffset !== this.powerPtr) new Float64Array(buf, this.powerPtr, n).set(power);
     let floor = -Infinity;
     if (topDb !== null && n > 0) {
       const maxPower = this.kernel.max_f64(this.powerPtr, n);

@@ -8,7 +8,7 @@ import { sparseMelFilterbank, type SparseMel } from './mel';
 import { StftPlan } from './stft';
 import { WasmMelPower } from './melPowerWasm';
 import { padCentered, trimSilence } from './trim';
-import { imageFromPower, powerToDb } from './image';
+import { imageFromPower, powerBufferFor, powerToDb } from './image';
 import type { ClipImage, Matrix, Matrix64 } from './types';
 
 /** The parts of {@link PreprocessConfig} the log-mel transform depends on. */
@@ -145,8 +145,17 @@ export function imageFromTrimmed(trimmed: Float32Array, cfg: PreprocessConfig): 
     const db = logMelSpectrogram(padded, cfg);
     return { nMels: db.rows, frames: db.cols, data: db.data };
   }
-  const s = reusedMelPower(padded, cfg);
-  return imageFromPower(s.data, s.rows, s.cols, { ref: cfg.dbRef, amin: cfg.dbAmin, topDb: cfg.dbTopDb }, cfg);
+  // The mel power goes straight into the dB/image kernel's memory where that kernel runs.
+  const plan = planFor(cfg);
+  const frames = plan.stft.frames(padded.length);
+  const size = plan.mel.nMels * frames;
+  let s = powerBufferFor(size);
+  if (s === null) {
+    if (plan.melPower.length < size) plan.melPower = new Float64Array(size);
+    s = plan.melPower.subarray(0, size);
+  }
+  melPowerInto(plan, padded, s);
+  return imageFromPower(s, plan.mel.nMels, frames, { ref: cfg.dbRef, amin: cfg.dbAmin, topDb: cfg.dbTopDb }, cfg);
 }
 
 /**
