@@ -69,9 +69,8 @@ def features_setup(a):
     try:
         import ctypes
         libc = ctypes.CDLL('libc.so.6')
-        libc.mallopt(-3, 32 << 20)   # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD
-        malloc_tuned = True
+        # mallopt returns 1 on success.
+        malloc_tuned = libc.mallopt(-3, 32 << 20) == 1 and libc.mallopt(-1, 512 << 20) == 1  # M_MMAP_, M_TRIM_THRESHOLD
     except OSError:
         malloc_tuned = False
     clips_np = np.fromfile(a.clips, dtype=np.float32).reshape(-1, a.clip_samples)
