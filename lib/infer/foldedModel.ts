@@ -45,6 +45,11 @@ export interface FoldedModel {
   readonly steps: readonly string[];
   /** How many BatchNormalization layers were folded into a conv or Dense layer. */
   readonly foldedBatchNorms: number;
+  /**
+   * Channels `predict` takes: the model's, or 1 when {@link FoldOptions.repeatedInput} let the
+   * first conv sum its filter over the (identical) input channels.
+   */
+  readonly inputChannels: number;
   /** Frees the folded weights (not the model's). */
   dispose(): void;
 }
@@ -146,11 +151,23 @@ function zeroPadding(layer: Layer): [[number, number], [number, number]] | null 
   return null;
 }
 
+/** Options of {@link foldModel}. */
+export interface FoldOptions {
+  /**
+   * Every input channel will hold the same values (the single-channel window repeated, no
+   * per-channel normalisation). Then, where the input feeds one conv alone, its filter is summed
+   * over the input channels once and `predict` takes one channel: conv(repeat(x), W) =
+   * conv(x, Σ_c W[:, :, c, :]), zero padding included. The first layer of the 3-channel
+   * networks does a third of the work, and the input is a third of the size.
+   */
+  repeatedInput?: boolean;
+}
+
 /**
  * Compiles `model` for inference (see the file comment), or null where it is not a plain graph
  * (the caller then keeps `model.predict`).
  */
-export function foldModel(model: tf.LayersModel): FoldedModel | null {
+export function foldModel(model: tf.LayersModel, options: FoldOptions = {}): FoldedModel | null {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) return null;
   const layers = model.layers;
   for (const layer of layers) {
@@ -173,6 +190,9 @@ export function foldModel(model: tf.LayersModel): FoldedModel | null {
   const alias = new Map<number, number>();
   const resolve = (id: number): number => alias.get(id) ?? id;
   let foldedBatchNorms = 0;
+  const modelChannels = model.inputs[0].shape[3] ?? 1;
+  let inputChannels = modelChannels;
+  const inputReaders = g.consumers.get(model.inputs[0].id) ?? [];
 
   /** BN → (Dropout)* starting at value `id`, folded as a Dense input: [bnLayer, dropouts…, dense] or null. */
   const bnThenDense = (bn: Layer): Layer[] | null => {
@@ -240,13 +260,20 @@ export function foldModel(model: tf.LayersModel): FoldedModel | null {
         chain.push(act);
         last = act;
       }
+      // The model input, read by this conv (or its pad layer) alone, with identical channels.
+      if (options.repeatedInput && !depthwise && modelChannels > 1 && inputs.length === 1 && inputs[0] === model.inputs[0].id
+        && inputReaders.length === 1 && inputReaders[0] === layer && filter.shape[2] === modelChannels) {
+        const f = filter;
+        filter = keep(tf.tidy(() => tf.sum(f, 2, true) as tf.Tensor4D));
+        inputChannels = 1;
+      }
       const pad: ConvGeometry['pad'] = convLayer === layer ? geometry.pad
         : [[0, 0], [padding![0][0], padding![0][1]], [padding![1][0], padding![1][1]], [0, 0]];
       const strides = geometry.strides;
       const f = filter;
       const b = bias ?? undefined;
       steps.push({
-        inputs, output: outId(last), describe: `${chain.map((l) => l.getClassName()).join('+')} ${convLayer.name}`,
+        inputs, output: outId(last), describe: `${chain.map((l) => l.getClassName()).join('+')} ${convLayer.name}${filter.shape[2] === 1 && inputChannels === 1 && inputs[0] === model.inputs[0].id ? ' (channels summed)' : ''}`,
         run: depthwise
           ? ([x]) => tf.fused.depthwiseConv2d({ x: x as tf.Tensor4D, filter: f, strides, pad: pad as 'valid' | 'same', bias: b, activation })
           : ([x]) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: f, strides, pad, bias: b, activation }),
@@ -317,6 +344,7 @@ export function foldModel(model: tf.LayersModel): FoldedModel | null {
   return {
     steps: steps.map((s) => s.describe),
     foldedBatchNorms,
+    inputChannels,
     predict(x: tf.Tensor): tf.Tensor {
       return tf.tidy(() => {
         const values = new Map<number, tf.Tensor>([[inputId, x]]);

@@ -52,10 +52,15 @@ export function tfjsNetwork(model: tf.LayersModel, name: string, normalization: 
   const out = model.outputs[0].shape;
   if (out.length !== 2 || out[1] == null) throw new Error(`${name}: model outputs [${out.join(', ')}], expected [batch, classes]`);
   const channels = shape[3];
-  const folded = options.fold ?? foldByDefault ? foldModel(model) : null;
-  const forward = (x: tf.Tensor): tf.Tensor => (folded ? folded.predict(x) : model.predict(x) as tf.Tensor);
-  const logitsSync = (x: Float32Array, n: number, height: number, width: number): Float32Array =>
-    tf.tidy(() => forward(toModelInput(x, n, height, width, channels, normalization)).dataSync() as Float32Array);
+  // Without normalisation the input's channels are copies of the window: the folded network
+  // may take it on one channel (./foldedModel FoldOptions.repeatedInput).
+  const folded = options.fold ?? foldByDefault ? foldModel(model, { repeatedInput: normalization === null }) : null;
+  const logitsSync = (x: Float32Array, n: number, height: number, width: number): Float32Array => tf.tidy(() => {
+    const y = folded
+      ? folded.predict(toModelInput(x, n, height, width, folded.inputChannels, normalization))
+      : model.predict(toModelInput(x, n, height, width, channels, normalization)) as tf.Tensor;
+    return y.dataSync() as Float32Array;
+  });
   return {
     engine: 'tfjs',
     channels,

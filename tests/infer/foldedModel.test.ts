@@ -196,11 +196,52 @@ test('tfjsNetwork: folded by default, same logits as fold: false; ownsModel: fal
   const plain = tfjsNetwork(model, 'm', null, { ownsModel: false, fold: false });
   const r = compare(folded.logitsSync!(x, 5, 32, 32), plain.logitsSync!(x, 5, 32, 32));
   assert.ok(r.scale > 1e-3 && r.diff <= 1e-4 * r.scale, `max diff ${r.diff} (max |y| ${r.scale})`);
-  folded.dispose();
-  plain.dispose();
+  // With a per-channel input normalisation the channels differ: the first conv keeps them.
+  const norm = { mean: [0.1, 0.2, 0.3], std: [0.5, 1, 2] };
+  const foldedNorm = tfjsNetwork(model, 'm', norm, { ownsModel: false });
+  const plainNorm = tfjsNetwork(model, 'm', norm, { ownsModel: false, fold: false });
+  const rn = compare(foldedNorm.logitsSync!(x, 5, 32, 32), plainNorm.logitsSync!(x, 5, 32, 32));
+  assert.ok(rn.scale > 1e-3 && rn.diff <= 1e-4 * rn.scale, `normalised: max diff ${rn.diff} (max |y| ${rn.scale})`);
+  for (const net of [folded, plain, foldedNorm, plainNorm]) net.dispose();
   assert.equal(tf.memory().numTensors, before);
   assert.ok(!model.layers[1].weights[0].read().isDisposed, 'the model is still usable');
   const owning = tfjsNetwork(model, 'm');
   owning.dispose();
   assert.throws(() => model.layers[1].weights[0].read(), /disposed/, 'an owning network frees the model');
+});
+
+test('repeatedInput: the first conv sums its filter over the identical input channels and takes one channel; same logits', () => {
+  tf.setBackend('wasm');
+  for (const arch of ['cnnModel1', 'resnet18', 'xresnet18', 'cnn7th']) {
+    const model = buildModel({ ...MODEL_DEFAULTS, arch, numClasses: 5, widthMultiplier: 0.25, inputMels: 32, inputFrames: 32 }, { seed: 4 });
+    perturbVectors(model);
+    const folded = foldModel(model, { repeatedInput: true })!;
+    assert.equal(folded.inputChannels, 1, arch);
+    assert.equal(folded.steps.filter((s) => s.endsWith('(channels summed)')).length, 1, folded.steps.join('\n'));
+    const one = input([3, 32, 32, 1], 5);
+    const got = tf.tidy(() => folded.predict(one).dataSync() as Float32Array);
+    const three = tf.tile(one, [1, 1, 1, 3]);
+    for (const backend of ['wasm', 'cpu']) {
+      const r = compare(got, plainLogits(model, three, backend));
+      assert.ok(r.scale > 1e-3 && r.diff <= 1e-4 * r.scale + 1e-6, `${arch} ${backend}: max diff ${r.diff} (max |y| ${r.scale})`);
+    }
+    tf.dispose([one, three]);
+    folded.dispose();
+    model.dispose();
+  }
+  // A 1-channel model, or an input read by two layers, is left as it is.
+  const pann = buildModel({ ...MODEL_DEFAULTS, arch: 'pannsCnn6', numClasses: 5, widthMultiplier: 0.25, inputMels: 32, inputFrames: 32 }, { seed: 1 });
+  const f = foldModel(pann, { repeatedInput: true })!;
+  assert.equal(f.inputChannels, 1);
+  assert.ok(!f.steps.some((s) => s.endsWith('(channels summed)')));
+  f.dispose();
+  pann.dispose();
+  const inp = tf.input({ shape: [8, 8, 3] });
+  const a = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same' }).apply(inp) as tf.SymbolicTensor;
+  const b = tf.layers.conv2d({ filters: 8, kernelSize: 1 }).apply(inp) as tf.SymbolicTensor;
+  const two = tf.model({ inputs: inp, outputs: tf.layers.add().apply([a, b]) as tf.SymbolicTensor });
+  const f2 = foldModel(two, { repeatedInput: true })!;
+  assert.equal(f2.inputChannels, 3);
+  f2.dispose();
+  two.dispose();
 });
