@@ -20,6 +20,7 @@ import { registerReluGradKernel, reluGradConfig } from './reluGrad';
 import { registerClipGradKernel, clipGradConfig } from './clipGrad';
 import { makePadWasm, makeSliceWasm } from './padSlice';
 import { makeEmptySafePoolWasm } from './poolForward';
+import { makeCastWasm } from './castSame';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
@@ -61,6 +62,8 @@ export interface CustomKernelOptions {
   padSlice?: boolean;
   /** wasm `AvgPool`/`MaxPool` returning an empty output instead of calling XNNPACK, which writes out of bounds there (./poolForward). */
   emptyPools?: boolean;
+  /** wasm `Cast` to the same dtype sharing the data instead of copying it (./castSame). */
+  castSame?: boolean;
 }
 
 /** A wasm kernel the project registers in place of (or beside) tfjs' own. */
@@ -112,6 +115,7 @@ const CUSTOM_KERNELS: CustomKernel[] = [
   { option: 'padSlice', kernel: 'Slice', make: (stock) => makeSliceWasm(stock!), needsStock: true },
   { option: 'emptyPools', kernel: 'AvgPool', make: (stock) => makeEmptySafePoolWasm(stock!), needsStock: true },
   { option: 'emptyPools', kernel: 'MaxPool', make: (stock) => makeEmptySafePoolWasm(stock!), needsStock: true },
+  { option: 'castSame', kernel: 'Cast', make: (stock) => makeCastWasm(stock!), needsStock: true },
   { option: 'identity', kernel: 'Identity', make: (stock) => makeIdentityWasm(stock!), needsStock: true },
   { option: 'equal', kernel: 'Equal', make: (stock) => makeEqualWasm(stock!), needsStock: true },
   { option: 'convForward', kernel: 'Conv2D', make: (stock) => makeConv2DWasm(stock!), needsStock: true },
