@@ -19,6 +19,7 @@ import { AdamW, trainableVariables } from './adamw';
 import { MakeBatch, randomCropBatch } from './batch';
 import { toModelInput } from '../runtime/modelInput';
 import { withUnusedInputGradients } from '../runtime/kernels/conv2dGrads';
+import { fuseBatchNormRelu } from '../runtime/kernels/batchNormTraining';
 import { loadWeightsInto, saveModel } from '../runtime/modelFile';
 import { Callback, EpochLog, FitContext, bestEpoch, earlyStopping, runHook, validationScore } from './callbacks';
 import { loadCheckpoint, saveCheckpoint, TrainingState } from './checkpoint';
@@ -177,7 +178,9 @@ function modelInputConvKernels(model: tf.LayersModel): tf.Tensor[] {
  * the batch-mean loss), then one AdamW step. Returns the batch-mean loss. Leaves no tensors.
  * BatchNorm sees each micro-batch separately (batch statistics and running-stat updates per
  * micro-batch, as gradient accumulation in PyTorch would); running variances follow PyTorch's
- * unbiased update (./bnStats). Dropout masks are seeded from `rng`.
+ * unbiased update (./bnStats). Dropout masks are seeded from `rng`. conv → BatchNorm → ReLU
+ * trains with the relu inside the batch-norm op (lib/runtime/kernels/batchNormTraining
+ * fuseBatchNormRelu; the same bits).
  */
 export function trainStep(
   model: tf.LayersModel, optimizer: AdamW, batch: { x: Float32Array; y: Float32Array }, size: number,
@@ -193,6 +196,7 @@ export function trainStep(
   const inputConvKernels = modelInputConvKernels(model);
   let acc: tf.Tensor[] | null = null;
   let lossSum = 0;
+  const unfuse = fuseBatchNormRelu(model);
   try {
     for (let start = 0; start < size; start += microBatch) {
       const n = Math.min(microBatch, size - start);
@@ -229,6 +233,7 @@ export function trainStep(
     }
     optimizer.step(acc!, hyper);
   } finally {
+    unfuse();
     clearDropoutSeeds(model);
     if (acc) tf.dispose(acc);
   }
