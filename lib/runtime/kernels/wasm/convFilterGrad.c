@@ -72,8 +72,8 @@ EXPORT void conv2d_filter_grad(const float *x, const float *dy, float *dw, u32 n
               const float *xp = xs + ci, *dp = ds + co;
               for (u32 j = 0; j < len; j++, xp += xstep, dp += Co) {
                 v128_t s = wasm_v128_load32_splat(xp);
-                a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(s, wasm_v128_load(dp)));
-                a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(s, wasm_v128_load(dp + 4)));
+                a00 = MAC(a00, s, wasm_v128_load(dp));
+                a01 = MAC(a01, s, wasm_v128_load(dp + 4));
               }
               wasm_v128_store(t0 + co, a00); wasm_v128_store(t0 + co + 4, a01);
             }

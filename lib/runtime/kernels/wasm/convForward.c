@@ -99,7 +99,7 @@ EXPORT void conv2d_forward(const float *x, const float *w, const float *wpack, c
       u32 co = co8;
       for (; co + 4 <= Co; co += 4) {
         v128_t acc = bias ? wasm_v128_load(bias + co) : wasm_f32x4_splat(0.0f);
-        PIXEL_TAPS(for (u32 ci = 0; ci < Ci; ci++, wp += Co) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(xp + ci), wasm_v128_load(wp))));
+        PIXEL_TAPS(for (u32 ci = 0; ci < Ci; ci++, wp += Co) acc = MAC(acc, wasm_v128_load32_splat(xp + ci), wasm_v128_load(wp)));
         if (relu) acc = wasm_f32x4_max(acc, wasm_f32x4_splat(0.0f));
         wasm_v128_store(out + co, acc);
       }
