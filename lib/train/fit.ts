@@ -20,6 +20,7 @@ import { MakeBatch, randomCropBatch } from './batch';
 import { toModelInput } from '../runtime/modelInput';
 import { withUnusedInputGradients } from '../runtime/kernels/conv2dGrads';
 import { fuseBatchNormRelu } from '../runtime/kernels/batchNormTraining';
+import { accumulateScaled } from '../runtime/kernels/gradAccumulate';
 import { loadWeightsInto, saveModel } from '../runtime/modelFile';
 import { Callback, EpochLog, FitContext, bestEpoch, earlyStopping, runHook, validationScore } from './callbacks';
 import { loadCheckpoint, saveCheckpoint, TrainingState } from './checkpoint';
@@ -226,9 +227,11 @@ export function trainStep(
         acc = ordered;
         continue;
       }
-      const next: tf.Tensor[] = tf.tidy(() => ordered.map((g, i) => (prev !== null ? tf.add(prev[i], tf.mul(g, weight)) : tf.mul(g, weight))));
+      // wasm: one C call for all parameters, in place after the first (lib/runtime/kernels/gradAccumulate).
+      const next: tf.Tensor[] = accumulateScaled(prev, ordered, weight)
+        ?? tf.tidy(() => ordered.map((g, i) => (prev !== null ? tf.add(prev[i], tf.mul(g, weight)) : tf.mul(g, weight))));
       acc = next;
-      if (prev !== null) tf.dispose(prev);
+      if (prev !== null && next !== prev) tf.dispose(prev);
       tf.dispose(Object.values(grads));
     }
     optimizer.step(acc!, hyper);

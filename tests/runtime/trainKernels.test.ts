@@ -416,6 +416,29 @@ for (const { shared, relaxed } of BUILDS) {
     }
   });
 
+  test(`${label}: grad_accumulate (first: acc = g·w, then acc += g·w in place) equals float32 JavaScript and writes only acc`, () => {
+    const arena = new Arena(shared);
+    const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+    const sizes = [1, 6, 33];
+    const w = 0.3;
+    const gs = sizes.map((n) => [randn(n), randn(n, 100)]);
+    const g = gs.map(([a, b]) => [arena.alloc(a.length, a, false), arena.alloc(b.length, b, false)]);
+    const acc = sizes.map((n) => arena.alloc(n));
+    const table = arena.alloc(3 * sizes.length, undefined, false);
+    const words = new Uint32Array(arena.memory.buffer, table, 3 * sizes.length);
+    for (const step of [0, 1]) {
+      sizes.forEach((n, i) => words.set([acc[i], g[i][step], n], 3 * i));
+      k.grad_accumulate(table, sizes.length, w, step === 0 ? 1 : 0);
+    }
+    const fw = f(w);
+    sizes.forEach((n, i) => {
+      const ref = Float32Array.from(gs[i][0], (v, j) => f(f(v * fw) + f(gs[i][1][j] * fw)));
+      assert.deepEqual(arena.f32(acc[i], n), ref, `size ${n}`);
+    });
+    const inputs = g.flatMap(([a, b], i) => [[a, a + 4 * sizes[i]], [b, b + 4 * sizes[i]]] as Array<[number, number]>);
+    assert.equal(arena.strayWrites([...inputs, [table, table + 12 * sizes.length]]), 0);
+  });
+
   test(`${label}: adamw_all updates a table of parameters (moments in place) as float32 JavaScript, and writes only p', m, v`, () => {
     const arena = new Arena(shared);
     const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;

@@ -22,3 +22,4 @@
 #include "convForward.c"
 #include "winograd.c"
 #include "reluGrad.c"
+#include "gradAccumulate.c"
