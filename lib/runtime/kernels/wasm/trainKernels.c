@@ -23,3 +23,4 @@
 #include "winograd.c"
 #include "reluGrad.c"
 #include "gradAccumulate.c"
+#include "depthwise.c"
