@@ -13,14 +13,13 @@ import { makeLeadingReduceWasm } from './reduce';
 import { installBatchNormTraining, uninstallBatchNormTraining, registerBatchNormTrainKernels } from './batchNormTraining';
 import { makeAvgPoolGradWasm } from './avgPoolGrad';
 import { maxPoolGradWasm } from './maxPoolGrad';
-import { makeIdentityWasm, makeEqualWasm } from './identityEqual';
+import { makeIdentityWasm, makeEqualWasm, makeCastWasm } from './identityEqual';
 import { registerAdamWKernel } from './adamwKernel';
 import { makeConv2DWasm, makeFusedConv2DWasm } from './conv2dForward';
 import { registerReluGradKernel, reluGradConfig } from './reluGrad';
 import { registerClipGradKernel, clipGradConfig } from './clipGrad';
 import { makePadWasm, makeSliceWasm } from './padSlice';
 import { makeEmptySafePoolWasm } from './poolForward';
-import { makeCastWasm } from './castSame';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
@@ -28,7 +27,7 @@ export { fusedBatchNormGradConfig } from './batchNormGrad';
 export { makeLeadingReduceWasm, leadingAxesCount, columnSums } from './reduce';
 export { makeAvgPoolGradWasm } from './avgPoolGrad';
 export { maxPoolGradWasm } from './maxPoolGrad';
-export { makeIdentityWasm, makeEqualWasm } from './identityEqual';
+export { makeIdentityWasm, makeEqualWasm, makeCastWasm } from './identityEqual';
 export { batchNormTraining, installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
 
 /** Which custom kernels/gradients to install; all on by default. */
@@ -50,6 +49,8 @@ export interface CustomKernelOptions {
   batchNormTraining?: boolean;
   /** wasm `Identity` sharing its input's data instead of copying it (./identityEqual). */
   identity?: boolean;
+  /** wasm `Cast` to the same dtype (Identity's gradient) sharing its input's data (./identityEqual). */
+  cast?: boolean;
   /** wasm `Equal` for broadcasting float32 operands without the stock per-element index loop (./identityEqual). */
   equal?: boolean;
   /** wasm `Conv2D`/`FusedConv2D` through the project's C kernel where it applies (./conv2dForward). */
@@ -62,8 +63,6 @@ export interface CustomKernelOptions {
   padSlice?: boolean;
   /** wasm `AvgPool`/`MaxPool` returning an empty output instead of calling XNNPACK, which writes out of bounds there (./poolForward). */
   emptyPools?: boolean;
-  /** wasm `Cast` to the same dtype sharing the data instead of copying it (./castSame). */
-  castSame?: boolean;
 }
 
 /** A wasm kernel the project registers in place of (or beside) tfjs' own. */
@@ -115,8 +114,8 @@ const CUSTOM_KERNELS: CustomKernel[] = [
   { option: 'padSlice', kernel: 'Slice', make: (stock) => makeSliceWasm(stock!), needsStock: true },
   { option: 'emptyPools', kernel: 'AvgPool', make: (stock) => makeEmptySafePoolWasm(stock!), needsStock: true },
   { option: 'emptyPools', kernel: 'MaxPool', make: (stock) => makeEmptySafePoolWasm(stock!), needsStock: true },
-  { option: 'castSame', kernel: 'Cast', make: (stock) => makeCastWasm(stock!), needsStock: true },
   { option: 'identity', kernel: 'Identity', make: (stock) => makeIdentityWasm(stock!), needsStock: true },
+  { option: 'cast', kernel: 'Cast', make: (stock) => makeCastWasm(stock!), needsStock: true },
   { option: 'equal', kernel: 'Equal', make: (stock) => makeEqualWasm(stock!), needsStock: true },
   { option: 'convForward', kernel: 'Conv2D', make: (stock) => makeConv2DWasm(stock!), needsStock: true },
   { option: 'convForward', kernel: 'FusedConv2D', make: (stock) => makeFusedConv2DWasm(stock!), needsStock: true },

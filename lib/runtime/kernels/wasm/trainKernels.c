@@ -22,6 +22,7 @@
 #include "convForward.c"
 #include "winograd.c"
 #include "reluGrad.c"
+#include "gradAccumulate.c"
 #include "depthwise.c"
 #include "poolGrads.c"
 #include "clipGrad.c"
