@@ -1,0 +1,137 @@
+/*
+ * Input gradient of a direct 2-D convolution, any filter size and stride, without the dilated,
+ * padded dy tensor or the flipped, transposed filter that the composed path builds.
+ * Part of trainKernels.c (#included there, not compiled on its own; see kernels.h for the rules).
+ */
+#include "kernels.h"
+
+/*
+ * Runs the statement for every tap (a, b) that reaches the 4 dx pixels x0 + k·sw (k < 4) of dx
+ * row y, with d0..d3 = their dy pixels (Co floats each; `zeros` where the tap falls outside dy or
+ * k >= cnt). Only taps of the pixels' phase: a ≡ y + top and b ≡ x0 + left (mod the stride);
+ * the dy column of pixel 0 is j0 = (x0 + left − b) / sw, one less at each next b (no division
+ * in the loop).
+ */
+#define GROUP_TAPS(...)                                                                               \
+  for (u32 a = aStart; a < fh; a += sh) {                                                             \
+    int t_ = ty - (int)a;                                                                             \
+    if (t_ < 0) break;                                                                                \
+    u32 i_ = (u32)t_ / sh;                                                                            \
+    if (i_ >= Ho) continue;                                                                           \
+    const float *dyrow = dyimg + (unsigned long)i_ * Wo * Co;                                         \
+    int j_ = jStart;                                                                                  \
+    for (u32 b = bStart; b < fw; b += sw, j_--) {                                                     \
+      const float *d0 = (u32)j_ < Wo ? dyrow + (unsigned long)j_ * Co : zeros;                        \
+      const float *d1 = cnt > 1 && (u32)(j_ + 1) < Wo ? dyrow + (unsigned long)(j_ + 1) * Co : zeros; \
+      const float *d2 = cnt > 2 && (u32)(j_ + 2) < Wo ? dyrow + (unsigned long)(j_ + 2) * Co : zeros; \
+      const float *d3 = cnt > 3 && (u32)(j_ + 3) < Wo ? dyrow + (unsigned long)(j_ + 3) * Co : zeros; \
+      __VA_ARGS__;                                                                                    \
+    }                                                                                                 \
+  }
+
+INLINE float hsum(v128_t v) {
+  return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
+         (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+}
+
+/*
+ * Input gradient of a 2-D convolution (NHWC, dilation 1) for the flattened dx rows [r0, r1) of
+ * [N·H):  dx[n, y, x, ci] = Σ_{a, b, co} dy[n, (y+top−a)/sh, (x+left−b)/sw, co] · w[a, b, ci, co]
+ * over the taps where both quotients are whole and inside dy. dy [N, Ho, Wo, Co], w [fh, fw,
+ * Ci, Co], dx [N, H, W, Ci] (overwritten; pixels no tap reaches get 0). wpack: the first
+ * Ci & ~7 input channels of w from pack_wT8. zeros: Co zero floats.
+ *
+ * The pixels of a row are taken by column phase x ≡ p (mod sw), 4 at a time (x0 + k·sw), so
+ * the 4 share their taps and read 4 consecutive dy pixels: a 4×8 register tile (4 pixels × 8
+ * input channels) accumulates over the taps and Co (the last group of a phase overlaps the one
+ * before; phases with fewer than 4 pixels compute zero-padded lanes and store only theirs).
+ * Channels beyond a multiple of 8 go one by one as dot products over Co.
+ */
+EXPORT void conv2d_input_grad(const float *dy, const float *w, const float *wpack, const float *zeros, float *dx,
+                              u32 r0, u32 r1, u32 H, u32 W, u32 Ci, u32 Ho, u32 Wo, u32 Co, u32 fh, u32 fw, u32 sh,
+                              u32 sw, int top, int left) {
+  u32 ci8 = Ci & ~7u;
+  unsigned long blockSize = (unsigned long)fh * fw * Co * 8;
+  for (u32 r = r0; r < r1; r++) {
+    u32 n = r / H, y = r % H;
+    float *dxrow = dx + (unsigned long)r * W * Ci;
+    const float *dyimg = dy + (unsigned long)n * Ho * Wo * Co;
+    int ty = (int)y + top;
+    u32 aStart = (u32)ty % sh;
+    /* Every 8-channel block of dx along the whole row (its weights stay in L1), then the tail. */
+    for (u32 cb = 0; cb <= ci8; cb += 8) {
+      int tail = cb == ci8;
+      if (tail && ci8 == Ci) break;
+      const float *wb = tail ? w : wpack + (unsigned long)(cb / 8) * blockSize;
+      for (u32 p = 0; p < sw && p < W; p++) {
+        u32 m = (W - p + sw - 1) / sw; /* pixels p, p + sw, … of the row */
+        u32 bStart = (u32)((int)p + left) % sw;
+        for (u32 g = 0; g < m; g += 4) {
+          u32 k0 = g + 4 <= m ? g : (m >= 4 ? m - 4 : g);
+          u32 cnt = m - k0 < 4 ? m - k0 : 4;
+          u32 x0 = p + k0 * sw;
+          int u0 = (int)x0 + left - (int)bStart; /* a multiple of sw */
+          int jStart = u0 >= 0 ? (int)((u32)u0 / sw) : -(int)((u32)(-u0) / sw);
+          float *o = dxrow + (unsigned long)x0 * Ci;
+          unsigned long ostep = (unsigned long)sw * Ci;
+          if (!tail) {
+            v128_t z = wasm_f32x4_splat(0.0f);
+            v128_t c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+            GROUP_TAPS({
+              const float *wp = wb + (unsigned long)(a * fw + b) * Co * 8;
+              for (u32 co = 0; co < Co; co++, wp += 8) {
+                v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
+                TILE4X8_MAC(c, d0 + co, d1 + co, d2 + co, d3 + co, w0, w1);
+              }
+            });
+            float *oc = o + cb;
+            wasm_v128_store(oc, c00); wasm_v128_store(oc + 4, c01);
+            if (cnt > 1) { wasm_v128_store(oc + ostep, c10); wasm_v128_store(oc + ostep + 4, c11); }
+            if (cnt > 2) { wasm_v128_store(oc + 2 * ostep, c20); wasm_v128_store(oc + 2 * ostep + 4, c21); }
+            if (cnt > 3) { wasm_v128_store(oc + 3 * ostep, c30); wasm_v128_store(oc + 3 * ostep + 4, c31); }
+            continue;
+          }
+          for (u32 ci = ci8; ci < Ci; ci++) {
+            v128_t z = wasm_f32x4_splat(0.0f);
+            v128_t s0 = z, s1 = z, s2 = z, s3 = z;
+            float e0 = 0.0f, e1 = 0.0f, e2 = 0.0f, e3 = 0.0f;
+            GROUP_TAPS({
+              const float *wp = w + ((unsigned long)(a * fw + b) * Ci + ci) * Co;
+              u32 co = 0;
+              for (; co + 4 <= Co; co += 4) {
+                v128_t wv = wasm_v128_load(wp + co);
+                s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(d0 + co), wv));
+                s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(d1 + co), wv));
+                s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(d2 + co), wv));
+                s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(d3 + co), wv));
+              }
+              for (; co < Co; co++) {
+                float wv = wp[co];
+                e0 += d0[co] * wv; e1 += d1[co] * wv; e2 += d2[co] * wv; e3 += d3[co] * wv;
+              }
+            });
+            o[ci] = hsum(s0) + e0;
+            if (cnt > 1) o[ostep + ci] = hsum(s1) + e1;
+            if (cnt > 2) o[2 * ostep + ci] = hsum(s2) + e2;
+            if (cnt > 3) o[3 * ostep + ci] = hsum(s3) + e3;
+          }
+        }
+      }
+    }
+  }
+}
+
+/* w [taps, Ci, Co] → [Ci/8][taps][Co][8] (the first Ci & ~7 input channels), for conv2d_input_grad's wpack. */
+EXPORT void pack_wT8(const float *w, u32 taps, u32 Ci, u32 Co, float *out) {
+  for (u32 cb = 0; cb + 8 <= Ci; cb += 8) {
+    float *o = out + (unsigned long)(cb / 8) * taps * Co * 8;
+    for (u32 t = 0; t < taps; t++) {
+      const float *src = w + ((unsigned long)t * Ci + cb) * Co;
+      for (u32 co = 0; co < Co; co++, o += 8) {
+        for (u32 k = 0; k < 8; k++) o[k] = src[(unsigned long)k * Co + co];
+      }
+    }
+  }
+}
+
+#undef GROUP_TAPS
