@@ -70,20 +70,11 @@ const convCases: Array<{ x: number[]; w: number[]; stride: number; pad: Pad }> =
   { x: [2, 12, 9, 8], w: [3, 3, 8, 16], stride: 2, pad: 'same' },
   { x: [1, 9, 9, 3], w: [3, 3, 3, 4], stride: 2, pad: 1 },
   { x: [2, 8, 7, 2], w: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
-  // conv2d_input_grad (trainKernels.c): 1×1 stride 2 with 8-channel blocks and a tail, the 7×7
-  // stride-2 stem (3 channels, padding 3), 5×5 'same' from 1 and 9 channels, batch 1, and a
-  // layer large enough for the helper thread's split (rows·W·Ci ≥ 65536); 3×3 stride-1 'same'
-  // with 16 channels stays on the composed Winograd path.
-  { x: [2, 9, 8, 21], w: [1, 1, 21, 8], stride: 2, pad: 'same' },
-  { x: [2, 15, 14, 3], w: [7, 7, 3, 8], stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
-  { x: [1, 12, 11, 1], w: [5, 5, 1, 8], stride: 1, pad: 'same' },
-  { x: [1, 10, 9, 9], w: [5, 5, 9, 16], stride: 1, pad: 'same' },
-  { x: [2, 64, 64, 16], w: [1, 1, 16, 16], stride: 2, pad: 'valid' },
-  { x: [2, 34, 34, 8], w: [3, 3, 8, 16], stride: 2, pad: 'valid' },
-  { x: [2, 6, 6, 16], w: [3, 3, 16, 16], stride: 1, pad: 'same' },
 ];
 
-for (const c of convCases) {
+for (const c of convCases) convGradTest(c);
+
+function convGradTest(c: (typeof convCases)[number]): void {
   test(`conv2d gradients on wasm match cpu: x ${c.x} W ${c.w} stride ${c.stride} pad ${JSON.stringify(c.pad)}`, () => {
     const xv = randn(c.x.reduce((a, b) => a * b));
     const wv = randn(c.w.reduce((a, b) => a * b));
@@ -480,5 +471,20 @@ test('MaxPoolGrad on wasm routes dy to each window\'s first maximum as cpu does:
 
 // XResNet with Mish: its stem's Mish → max pool has windows of only negative values, whose
 // gradients the stock wasm MaxPoolGrad misrouted (≈0.3 relative error on stem_3_bn/β before
-// ./maxPoolGrad; measured 4e-5 after). Last in the file: it draws from the shared rng.
+// ./maxPoolGrad; measured 4e-5 after). After the other step tests: it draws from the shared rng.
 stepTest({ arch: 'xresnet50', over: { xresnetActivation: 'mish' }, tolerance: 5e-4 });
+
+// conv2d_input_grad (trainKernels.c; after the other tests, which draw from `rng` in file order):
+// 1×1 stride 2 with 8-channel blocks and a tail, the 7×7 stride-2 stem (3 channels, padding 3),
+// 5×5 'same' from 1 and 9 channels, batch 1, a layer large enough for the helper thread's split
+// (rows·W·Ci ≥ 65536); 3×3 stride-1 'same' with 16 channels stays on the composed Winograd path.
+const inputGradCases: Array<(typeof convCases)[number]> = [
+  { x: [2, 9, 8, 21], w: [1, 1, 21, 8], stride: 2, pad: 'same' },
+  { x: [2, 15, 14, 3], w: [7, 7, 3, 8], stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
+  { x: [1, 12, 11, 1], w: [5, 5, 1, 8], stride: 1, pad: 'same' },
+  { x: [1, 10, 9, 9], w: [5, 5, 9, 16], stride: 1, pad: 'same' },
+  { x: [2, 64, 64, 16], w: [1, 1, 16, 16], stride: 2, pad: 'valid' },
+  { x: [2, 34, 34, 8], w: [3, 3, 8, 16], stride: 2, pad: 'valid' },
+  { x: [2, 6, 6, 16], w: [3, 3, 16, 16], stride: 1, pad: 'same' },
+];
+for (const c of inputGradCases) convGradTest(c);

@@ -213,9 +213,19 @@ const convCases: number[][] = [
   [2, 6, 6, 12, 24, 5, 3, 1, 2, 2, 1, 6, 3],
 ];
 
+// Few input channels with wide filters (the 7×7 stride-2 stem with 3, PANNs' 5×5 with 1): rows
+// whose taps all fall inside the image run as one fw·Ci block in conv2d_forward and
+// conv2d_filter_grad; padding wider than the filter's reach, rows of 4+ pixels with interiors.
+const fewChannelCases: number[][] = [
+  [2, 14, 21, 3, 8, 7, 7, 2, 2, 3, 3, 7, 11],
+  [2, 9, 13, 1, 8, 5, 5, 1, 1, 2, 2, 9, 13],
+  [1, 11, 17, 2, 12, 5, 3, 1, 2, 0, 1, 7, 9],
+  [1, 6, 19, 5, 16, 3, 7, 2, 3, 1, 0, 3, 5],
+];
+
 for (const shared of [false, true]) {
   test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_filter_grad equals a float64 loop (strides, paddings, odd channels) and writes only dW`, () => {
-    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of convCases) {
+    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of [...convCases, ...fewChannelCases]) {
       const arena = new Arena(shared);
       const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
       const xv = randn(N * H * W * Ci);
@@ -265,6 +275,7 @@ function jsInputGrad(dy: Float32Array, w: Float32Array, N: number, H: number, W:
 // pixels per phase, a stride larger than the filter, 16+5 input channels.
 const inputGradCases: number[][] = [
   ...convCases,
+  ...fewChannelCases,
   [2, 8, 8, 16, 8, 1, 1, 2, 2, 0, 0, 4, 4],
   [1, 9, 7, 5, 11, 1, 1, 1, 1, 0, 0, 9, 7],
   [2, 14, 13, 3, 8, 7, 7, 2, 2, 3, 3, 7, 7],
@@ -322,7 +333,7 @@ function jsConvForward(x: Float32Array, w: Float32Array, bias: Float32Array | nu
 
 for (const shared of [false, true]) {
   test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_forward equals a float64 loop (borders, strides, channel tails, narrow rows, row ranges)`, () => {
-    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of [...convCases, [2, 5, 3, 4, 16, 3, 3, 1, 1, 1, 1, 5, 3], [1, 9, 13, 1, 8, 3, 3, 1, 1, 0, 0, 7, 11]]) {
+    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of [...convCases, ...fewChannelCases, [2, 5, 3, 4, 16, 3, 3, 1, 1, 1, 1, 5, 3], [1, 9, 13, 1, 8, 3, 3, 1, 1, 0, 0, 7, 11]]) {
       for (const relu of [false, true]) {
         const arena = new Arena(shared);
         const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;

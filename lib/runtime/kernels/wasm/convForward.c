@@ -12,8 +12,23 @@ INLINE void conv_block4x8(const float *ximg, const float *w, u32 wstride, const 
                           u32 fw, u32 sw, int rowTop, u32 a0, u32 a1, u32 j, int left, v128_t b0, v128_t b1, int relu,
                           float *out) {
   v128_t c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
+  int xFirst = (int)(j * sw) - left, xLast = (int)((j + 3) * sw + fw) - 1 - left;
   for (u32 a = a0; a < a1; a++) {
     const float *xr = ximg + (unsigned long)(rowTop + (int)a) * W * Ci;
+    if (xFirst >= 0 && xLast < (int)W) {
+      /* Every tap of the 4 pixels inside the image: the taps b and channels ci of a filter row
+       * are one contiguous run of fw·Ci floats in x and in w (one loop instead of fw loops of Ci:
+       * the 7×7 stem with 3 channels and 5×5 layers with 1 run 21 and 5 steps instead of 3 and 1). */
+      const float *x0 = xr + (unsigned long)xFirst * Ci, *x1 = x0 + (unsigned long)sw * Ci;
+      const float *x2 = x1 + (unsigned long)sw * Ci, *x3 = x2 + (unsigned long)sw * Ci;
+      const float *wp = w + (unsigned long)a * fw * Ci * wstride;
+      u32 q1 = fw * Ci;
+      for (u32 q = 0; q < q1; q++, wp += wstride) {
+        v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
+        TILE4X8_MAC(c, x0 + q, x1 + q, x2 + q, x3 + q, w0, w1);
+      }
+      continue;
+    }
     for (u32 b = 0; b < fw; b++) {
       int xc = (int)(j * sw + b) - left;
       const float *x0 = xc >= 0 && xc < (int)W ? xr + (unsigned long)xc * Ci : zeros;
