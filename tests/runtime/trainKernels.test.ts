@@ -297,7 +297,7 @@ for (const shared of [false, true]) {
       const w = arena.alloc(wv.length, wv, false);
       const zeros = arena.alloc(Co, new Float32Array(Co), false);
       const wpack = arena.alloc(fh * fw * Co * (Ci & ~7) + 1);
-      k.pack_wT8(w, fh * fw, Ci, Co, wpack);
+      k.pack_wT8(w, fh, fw, Ci, Co, wpack);
       const size = N * H * W * Ci;
       const dx = arena.alloc(size);
       new Float32Array(arena.memory.buffer, dx, size).fill(7); // overwritten everywhere

@@ -204,7 +204,7 @@ export function inputGradOp(ctx: TrainContext, dy: number, w: number, dx: number
   const zeros = scratch(ctx, Co);
   new Float32Array(backendMemory(ctx.backend)!.buffer, zeros.off, Math.max(1, Co)).fill(0);
   const packed = Ci >= 8 ? scratch(ctx, fh * fw * Co * (Ci & ~7)) : null;
-  if (packed) k.pack_wT8(w, fh * fw, Ci, Co, packed.off);
+  if (packed) k.pack_wT8(w, fh, fw, Ci, Co, packed.off);
   const rows = N * H;
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
   const h = helper && rows >= 2 && rows * W * Ci >= 65536 ? Math.ceil(rows / 2) : rows;

@@ -9,15 +9,13 @@
  * Runs the statement for every tap (a, b) that reaches the 4 dx pixels x0 + k·sw (k < 4) of dx
  * row y, with d0..d3 = their dy pixels (Co floats each; `zeros` where the tap falls outside dy or
  * k >= cnt). Only taps of the pixels' phase: a ≡ y + top and b ≡ x0 + left (mod the stride);
- * the dy column of pixel 0 is j0 = (x0 + left − b) / sw, one less at each next b (no division
- * in the loop).
+ * the dy row i = (y + top − a) / sh and column of pixel 0 j = (x0 + left − b) / sw are one less
+ * at each next a and b (no division in the loop).
  */
 #define GROUP_TAPS(...)                                                                               \
-  for (u32 a = aStart; a < fh; a += sh) {                                                             \
-    int t_ = ty - (int)a;                                                                             \
-    if (t_ < 0) break;                                                                                \
-    u32 i_ = (u32)t_ / sh;                                                                            \
-    if (i_ >= Ho) continue;                                                                           \
+  int i_ = iStart;                                                                                    \
+  for (u32 a = aStart; a < fh && i_ >= 0; a += sh, i_--) {                                            \
+    if ((u32)i_ >= Ho) continue;                                                                      \
     const float *dyrow = dyimg + (unsigned long)i_ * Wo * Co;                                         \
     int j_ = jStart;                                                                                  \
     for (u32 b = bStart; b < fw; b += sw, j_--) {                                                     \
@@ -39,7 +37,7 @@ INLINE float hsum(v128_t v) {
  * [N·H):  dx[n, y, x, ci] = Σ_{a, b, co} dy[n, (y+top−a)/sh, (x+left−b)/sw, co] · w[a, b, ci, co]
  * over the taps where both quotients are whole and inside dy. dy [N, Ho, Wo, Co], w [fh, fw,
  * Ci, Co], dx [N, H, W, Ci] (overwritten; pixels no tap reaches get 0). wpack: the first
- * Ci & ~7 input channels of w from pack_wT8. zeros: Co zero floats.
+ * Ci & ~7 input channels of w from pack_wT8 (taps of a row reversed). zeros: Co zero floats.
  *
  * The pixels of a row are taken by column phase x ≡ p (mod sw), 4 at a time (x0 + k·sw), so
  * the 4 share their taps and read 4 consecutive dy pixels: a 4×8 register tile (4 pixels × 8
@@ -58,6 +56,7 @@ EXPORT void conv2d_input_grad(const float *dy, const float *w, const float *wpac
     const float *dyimg = dy + (unsigned long)n * Ho * Wo * Co;
     int ty = (int)y + top;
     u32 aStart = (u32)ty % sh;
+    int iStart = (int)(((u32)ty - aStart) / sh);
     /* Every 8-channel block of dx along the whole row (its weights stay in L1), then the tail. */
     for (u32 cb = 0; cb <= ci8; cb += 8) {
       int tail = cb == ci8;
@@ -66,24 +65,43 @@ EXPORT void conv2d_input_grad(const float *dy, const float *w, const float *wpac
       for (u32 p = 0; p < sw && p < W; p++) {
         u32 m = (W - p + sw - 1) / sw; /* pixels p, p + sw, … of the row */
         u32 bStart = (u32)((int)p + left) % sw;
+        int u0 = (int)p + left - (int)bStart; /* a multiple of sw, >= 0 */
+        int jPhase = (int)((u32)u0 / sw);     /* dy column of pixel p at tap bStart */
         for (u32 g = 0; g < m; g += 4) {
           u32 k0 = g + 4 <= m ? g : (m >= 4 ? m - 4 : g);
           u32 cnt = m - k0 < 4 ? m - k0 : 4;
           u32 x0 = p + k0 * sw;
-          int u0 = (int)x0 + left - (int)bStart; /* a multiple of sw */
-          int jStart = u0 >= 0 ? (int)((u32)u0 / sw) : -(int)((u32)(-u0) / sw);
+          int jStart = jPhase + (int)k0;
           float *o = dxrow + (unsigned long)x0 * Ci;
           unsigned long ostep = (unsigned long)sw * Ci;
           if (!tail) {
             v128_t z = wasm_f32x4_splat(0.0f);
             v128_t c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
-            GROUP_TAPS({
-              const float *wp = wb + (unsigned long)(a * fw + b) * Co * 8;
-              for (u32 co = 0; co < Co; co++, wp += 8) {
-                v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
-                TILE4X8_MAC(c, d0 + co, d1 + co, d2 + co, d3 + co, w0, w1);
+            if (sw == 1 && cnt == 4 && jStart + 1 >= (int)fw && jStart + 3 < (int)Wo) {
+              /* Stride 1, every tap inside dy: the fw taps of a filter row read fw·Co contiguous
+               * floats of dy (columns jStart − fw + 1 + k …), and wpack holds them in that order
+               * (b reversed): one loop instead of fw loops of Co. */
+              int i_ = iStart;
+              for (u32 a = aStart; a < fh && i_ >= 0; a += sh, i_--) {
+                if ((u32)i_ >= Ho) continue;
+                const float *d0 = dyimg + ((unsigned long)i_ * Wo + (u32)(jStart + 1 - (int)fw)) * Co;
+                const float *d1 = d0 + Co, *d2 = d1 + Co, *d3 = d2 + Co;
+                const float *wp = wb + (unsigned long)a * fw * Co * 8;
+                u32 q1 = fw * Co;
+                for (u32 q = 0; q < q1; q++, wp += 8) {
+                  v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
+                  TILE4X8_MAC(c, d0 + q, d1 + q, d2 + q, d3 + q, w0, w1);
+                }
               }
-            });
+            } else {
+              GROUP_TAPS({
+                const float *wp = wb + (unsigned long)(a * fw + fw - 1 - b) * Co * 8;
+                for (u32 co = 0; co < Co; co++, wp += 8) {
+                  v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
+                  TILE4X8_MAC(c, d0 + co, d1 + co, d2 + co, d3 + co, w0, w1);
+                }
+              });
+            }
             float *oc = o + cb;
             wasm_v128_store(oc, c00); wasm_v128_store(oc + 4, c01);
             if (cnt > 1) { wasm_v128_store(oc + ostep, c10); wasm_v128_store(oc + ostep + 4, c11); }
@@ -121,11 +139,16 @@ EXPORT void conv2d_input_grad(const float *dy, const float *w, const float *wpac
   }
 }
 
-/* w [taps, Ci, Co] → [Ci/8][taps][Co][8] (the first Ci & ~7 input channels), for conv2d_input_grad's wpack. */
-EXPORT void pack_wT8(const float *w, u32 taps, u32 Ci, u32 Co, float *out) {
+/*
+ * w [fh, fw, Ci, Co] → [Ci/8][fh][fw (reversed)][Co][8] (the first Ci & ~7 input channels), for
+ * conv2d_input_grad's wpack: tap b of row a at position a·fw + fw − 1 − b.
+ */
+EXPORT void pack_wT8(const float *w, u32 fh, u32 fw, u32 Ci, u32 Co, float *out) {
+  u32 taps = fh * fw;
   for (u32 cb = 0; cb + 8 <= Ci; cb += 8) {
-    float *o = out + (unsigned long)(cb / 8) * taps * Co * 8;
     for (u32 t = 0; t < taps; t++) {
+      u32 a = t / fw, b = t % fw;
+      float *o = out + ((unsigned long)(cb / 8) * taps + a * fw + fw - 1 - b) * Co * 8;
       const float *src = w + ((unsigned long)t * Ci + cb) * Co;
       for (u32 co = 0; co < Co; co++, o += 8) {
         for (u32 k = 0; k < 8; k++) o[k] = src[(unsigned long)k * Co + co];
