@@ -296,15 +296,15 @@ for (const shared of [false, true]) {
       const dy = arena.alloc(dyv.length, dyv, false);
       const w = arena.alloc(wv.length, wv, false);
       const zeros = arena.alloc(Co, new Float32Array(Co), false);
-      const wpack = arena.alloc(fh * fw * Co * (Ci & ~7) + 1);
+      const wpack = arena.alloc(fh * fw * Co * Ci);
       k.pack_wT8(w, fh, fw, Ci, Co, wpack);
       const size = N * H * W * Ci;
       const dx = arena.alloc(size);
       new Float32Array(arena.memory.buffer, dx, size).fill(7); // overwritten everywhere
       const rows = N * H;
       const half = Math.ceil(rows / 3);
-      k.conv2d_input_grad(dy, w, wpack, zeros, dx, 0, half, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
-      k.conv2d_input_grad(dy, w, wpack, zeros, dx, half, rows, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+      k.conv2d_input_grad(dy, wpack, zeros, dx, 0, half, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+      k.conv2d_input_grad(dy, wpack, zeros, dx, half, rows, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
       const ref = jsInputGrad(dyv, wv, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
       const got = arena.f32(dx, size);
       const what = `${N},${H},${W},${Ci}<-${Co} ${fh}x${fw} stride ${sh},${sw} pad ${top},${left}`;

@@ -196,23 +196,23 @@ export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: numbe
 /**
  * Conv input gradient (trainKernels.c conv2d_input_grad) of all N·H dx rows, any filter and
  * stride, read straight from dy and the filter (packed by pack_wT8: input channels in blocks of
- * 8); halves of the rows with the helper.
+ * 8, then the rest); halves of the rows with the helper.
  */
 export function inputGradOp(ctx: TrainContext, dy: number, w: number, dx: number, N: number, H: number, W: number,
   Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void {
   const { k, helper } = ctx;
   const zeros = scratch(ctx, Co);
   new Float32Array(backendMemory(ctx.backend)!.buffer, zeros.off, Math.max(1, Co)).fill(0);
-  const packed = Ci >= 8 ? scratch(ctx, fh * fw * Co * (Ci & ~7)) : null;
-  if (packed) k.pack_wT8(w, fh, fw, Ci, Co, packed.off);
+  const packed = scratch(ctx, fh * fw * Co * Ci);
+  k.pack_wT8(w, fh, fw, Ci, Co, packed.off);
   const rows = N * H;
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
   const h = helper && rows >= 2 && rows * W * Ci >= 65536 ? Math.ceil(rows / 2) : rows;
-  const wp = packed ? packed.off : 0;
-  runPair(k, helper, ['conv2d_input_grad', [dy, w, wp, zeros.off, dx, 0, h, ...geometry]],
-    h < rows ? ['conv2d_input_grad', [dy, w, wp, zeros.off, dx, h, rows, ...geometry]] : null);
+  const wp = packed.off;
+  runPair(k, helper, ['conv2d_input_grad', [dy, wp, zeros.off, dx, 0, h, ...geometry]],
+    h < rows ? ['conv2d_input_grad', [dy, wp, zeros.off, dx, h, rows, ...geometry]] : null);
   free(ctx, zeros);
-  if (packed) free(ctx, packed);
+  free(ctx, packed);
 }
 
 /**

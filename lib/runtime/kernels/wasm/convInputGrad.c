@@ -36,8 +36,8 @@ INLINE float hsum(v128_t v) {
  * Input gradient of a 2-D convolution (NHWC, dilation 1) for the flattened dx rows [r0, r1) of
  * [N·H):  dx[n, y, x, ci] = Σ_{a, b, co} dy[n, (y+top−a)/sh, (x+left−b)/sw, co] · w[a, b, ci, co]
  * over the taps where both quotients are whole and inside dy. dy [N, Ho, Wo, Co], w [fh, fw,
- * Ci, Co], dx [N, H, W, Ci] (overwritten; pixels no tap reaches get 0). wpack: the first
- * Ci & ~7 input channels of w from pack_wT8 (taps of a row reversed). zeros: Co zero floats.
+ * Ci, Co] as packed by pack_wT8 into wpack (taps of a row reversed), dx [N, H, W, Ci]
+ * (overwritten; pixels no tap reaches get 0). zeros: Co zero floats.
  *
  * The pixels of a row are taken by column phase x ≡ p (mod sw), 4 at a time (x0 + k·sw), so
  * the 4 share their taps and read 4 consecutive dy pixels: a 4×8 register tile (4 pixels × 8
@@ -45,7 +45,7 @@ INLINE float hsum(v128_t v) {
  * before; phases with fewer than 4 pixels compute zero-padded lanes and store only theirs).
  * Channels beyond a multiple of 8 go one by one as dot products over Co.
  */
-EXPORT void conv2d_input_grad(const float *dy, const float *w, const float *wpack, const float *zeros, float *dx,
+EXPORT void conv2d_input_grad(const float *dy, const float *wpack, const float *zeros, float *dx,
                               u32 r0, u32 r1, u32 H, u32 W, u32 Ci, u32 Ho, u32 Wo, u32 Co, u32 fh, u32 fw, u32 sh,
                               u32 sw, int top, int left) {
   u32 ci8 = Ci & ~7u;
@@ -61,7 +61,7 @@ EXPORT void conv2d_input_grad(const float *dy, const float *w, const float *wpac
     for (u32 cb = 0; cb <= ci8; cb += 8) {
       int tail = cb == ci8;
       if (tail && ci8 == Ci) break;
-      const float *wb = tail ? w : wpack + (unsigned long)(cb / 8) * blockSize;
+      const float *wb = wpack + (unsigned long)(cb / 8) * blockSize;
       for (u32 p = 0; p < sw && p < W; p++) {
         u32 m = (W - p + sw - 1) / sw; /* pixels p, p + sw, … of the row */
         u32 bStart = (u32)((int)p + left) % sw;
@@ -113,21 +113,45 @@ EXPORT void conv2d_input_grad(const float *dy, const float *w, const float *wpac
             v128_t z = wasm_f32x4_splat(0.0f);
             v128_t s0 = z, s1 = z, s2 = z, s3 = z;
             float e0 = 0.0f, e1 = 0.0f, e2 = 0.0f, e3 = 0.0f;
-            GROUP_TAPS({
-              const float *wp = w + ((unsigned long)(a * fw + b) * Ci + ci) * Co;
-              u32 co = 0;
-              for (; co + 4 <= Co; co += 4) {
-                v128_t wv = wasm_v128_load(wp + co);
-                s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(d0 + co), wv));
-                s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(d1 + co), wv));
-                s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(d2 + co), wv));
-                s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(d3 + co), wv));
+            const float *wt = wpack + (unsigned long)ci * fh * fw * Co; /* [fh][fw reversed][Co] */
+            if (sw == 1 && cnt == 4 && jStart + 1 >= (int)fw && jStart + 3 < (int)Wo) {
+              /* As the 8-channel blocks: a filter row's taps as one run of fw·Co floats. */
+              int i_ = iStart;
+              for (u32 a = aStart; a < fh && i_ >= 0; a += sh, i_--) {
+                if ((u32)i_ >= Ho) continue;
+                const float *d0 = dyimg + ((unsigned long)i_ * Wo + (u32)(jStart + 1 - (int)fw)) * Co;
+                const float *d1 = d0 + Co, *d2 = d1 + Co, *d3 = d2 + Co;
+                const float *wp = wt + (unsigned long)a * fw * Co;
+                u32 q1 = fw * Co, q = 0;
+                for (; q + 4 <= q1; q += 4) {
+                  v128_t wv = wasm_v128_load(wp + q);
+                  s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(d0 + q), wv));
+                  s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(d1 + q), wv));
+                  s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(d2 + q), wv));
+                  s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(d3 + q), wv));
+                }
+                for (; q < q1; q++) {
+                  float wv = wp[q];
+                  e0 += d0[q] * wv; e1 += d1[q] * wv; e2 += d2[q] * wv; e3 += d3[q] * wv;
+                }
               }
-              for (; co < Co; co++) {
-                float wv = wp[co];
-                e0 += d0[co] * wv; e1 += d1[co] * wv; e2 += d2[co] * wv; e3 += d3[co] * wv;
-              }
-            });
+            } else {
+              GROUP_TAPS({
+                const float *wp = wt + (unsigned long)(a * fw + fw - 1 - b) * Co;
+                u32 co = 0;
+                for (; co + 4 <= Co; co += 4) {
+                  v128_t wv = wasm_v128_load(wp + co);
+                  s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(d0 + co), wv));
+                  s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(d1 + co), wv));
+                  s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(d2 + co), wv));
+                  s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(d3 + co), wv));
+                }
+                for (; co < Co; co++) {
+                  float wv = wp[co];
+                  e0 += d0[co] * wv; e1 += d1[co] * wv; e2 += d2[co] * wv; e3 += d3[co] * wv;
+                }
+              });
+            }
             o[ci] = hsum(s0) + e0;
             if (cnt > 1) o[ostep + ci] = hsum(s1) + e1;
             if (cnt > 2) o[2 * ostep + ci] = hsum(s2) + e2;
@@ -140,8 +164,9 @@ EXPORT void conv2d_input_grad(const float *dy, const float *w, const float *wpac
 }
 
 /*
- * w [fh, fw, Ci, Co] → [Ci/8][fh][fw (reversed)][Co][8] (the first Ci & ~7 input channels), for
- * conv2d_input_grad's wpack: tap b of row a at position a·fw + fw − 1 − b.
+ * w [fh, fw, Ci, Co] → [Ci/8][fh][fw (reversed)][Co][8] for the first Ci & ~7 input channels,
+ * then [Ci % 8][fh][fw (reversed)][Co] (fh·fw·Ci·Co floats), for conv2d_input_grad's wpack: tap b
+ * of row a at position a·fw + fw − 1 − b.
  */
 EXPORT void pack_wT8(const float *w, u32 fh, u32 fw, u32 Ci, u32 Co, float *out) {
   u32 taps = fh * fw;
@@ -153,6 +178,14 @@ EXPORT void pack_wT8(const float *w, u32 fh, u32 fw, u32 Ci, u32 Co, float *out)
       for (u32 co = 0; co < Co; co++, o += 8) {
         for (u32 k = 0; k < 8; k++) o[k] = src[(unsigned long)k * Co + co];
       }
+    }
+  }
+  for (u32 ci = Ci & ~7u; ci < Ci; ci++) {
+    for (u32 t = 0; t < taps; t++) {
+      u32 a = t / fw, b = t % fw;
+      float *o = out + ((unsigned long)ci * taps + a * fw + fw - 1 - b) * Co;
+      const float *src = w + ((unsigned long)t * Ci + ci) * Co;
+      for (u32 co = 0; co < Co; co++) o[co] = src[co];
     }
   }
 }
