@@ -2,6 +2,7 @@
  * Shared parts of the benches: the PyTorch peer process (or the recorded PyTorch figures where
  * torch is missing), machine load, deterministic input data and the median.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -75,6 +76,30 @@ export async function startTorchPeer(args: string[]): Promise<TorchPeer> {
       await new Promise<void>((resolve) => { if (child.exitCode !== null) resolve(); else child.on('exit', () => resolve()); });
     },
   };
+}
+
+/**
+ * The CPU as precisely as the OS names it: a VM's "model name" is often just "AMD EPYC" or
+ * "Intel Xeon Processor", while the wasm path's speed depends on the microarchitecture (issue
+ * 24: the same bench gave 1.21× PyTorch on an AMD EPYC VM and 0.72× on an Intel Xeon VM), so
+ * the vendor, family/model/stepping and the vector extensions PyTorch can use come with it.
+ */
+export function cpuModel(): string {
+  let info = '';
+  try {
+    info = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n\n')[0];
+  } catch {
+    return os.cpus()[0]?.model ?? 'unknown CPU';
+  }
+  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim();
+  const flags = new Set((field('flags') ?? '').split(/\s+/));
+  const isa = ['avx2', 'fma', 'avx512f', 'avx512_vnni', 'amx_tile'].filter((f) => flags.has(f)).join(' ');
+  // siblings > cpu cores: the logical CPUs are SMT threads sharing cores (two threads then
+  // share one core's vector units, which a 2-thread figure hides).
+  const siblings = Number(field('siblings'));
+  const cores = Number(field('cpu cores'));
+  const smt = siblings > 0 && cores > 0 ? `, ${cores} core${cores === 1 ? '' : 's'} × ${siblings / cores} thread${siblings === cores ? '' : 's'}` : '';
+  return `${field('model name') ?? os.cpus()[0]?.model ?? 'CPU'} (${field('vendor_id') ?? '?'} family ${field('cpu family') ?? '?'} model ${field('model') ?? '?'} stepping ${field('stepping') ?? '?'}${smt}, L2 ${field('cache size') ?? '?'}; ${isa || 'no AVX2'})`;
 }
 
 /** `uptime`'s load averages (or os.loadavg), for reading timings on a shared machine. */

@@ -19,7 +19,7 @@ import { snapshotRunningVariances } from '../lib/train/bnStats';
 import { toModelInput } from '../lib/runtime/modelInput';
 import { Rng } from '../lib/util/rng';
 import type { TrainingClip } from '../lib/data/types';
-import { benchData, machineLoad } from './_common';
+import { benchData, cpuModel, machineLoad } from './_common';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   const size = 128;
   const info = await initBackend();
   console.log(describeBackend(info));
+  console.log(`cpu: ${cpuModel()}`);
   console.log(`load: ${machineLoad()}`);
   const out: unknown[] = [];
   for (const arch of models) for (const width of widths) {
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
     model.dispose();
   }
   console.log(`load: ${machineLoad()}`);
-  console.log(JSON.stringify({ bench: 'profile-train', threads: info.threads, results: out }));
+  console.log(JSON.stringify({ bench: 'profile-train', cpu: cpuModel(), threads: info.threads, results: out }));
 }
 
 main().catch((err) => {

@@ -16,7 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-NAMES = ['cnnModel1', 'vgg16bn', 'resnet18', 'resnet34', 'mobilenetv2', 'cnn7th', 'xresnet18', 'xresnet50']
+NAMES = ['cnnModel1', 'vgg16bn', 'resnet18', 'resnet34', 'mobilenetv2', 'cnn7th', 'xresnet18', 'xresnet50',
+         'pannsCnn6', 'pannsCnn10', 'pannsCnn14']
 
 
 def scaled(c, width):
@@ -190,9 +191,55 @@ def xresnet(name, num_classes, width, mish=False):
     return model
 
 
+class PannsBlock(nn.Module):
+    """PANNs' ConvBlock (two 3x3 convs) or ConvBlock5x5 (one 5x5 conv), each conv -> BN -> ReLU, then a 2x2 average pool
+    (none for Cnn14's last block) and dropout 0.2, as in qiuqiangkong/audioset_tagging_cnn pytorch/models.py."""
+
+    def __init__(self, ci, co, kernel, pool):
+        super().__init__()
+        layers = []
+        for a in ([ci] if kernel == 5 else [ci, co]):
+            layers += [nn.Conv2d(a, co, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(co), nn.ReLU(inplace=True)]
+        if pool > 1:
+            layers.append(nn.AvgPool2d(pool))
+        layers.append(nn.Dropout(0.2))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class Panns(nn.Module):
+    """PANNs Cnn6/Cnn10/Cnn14 (Kong et al. 2020) in lib/models/panns.ts' layout: input (batch, 1, mel, time), bn0 over
+    the mel bands, the conv blocks, mean over frequency, max + mean over time, fc1 (ReLU), fc_audioset; dropout 0.5
+    before fc1 and before fc_audioset."""
+
+    def __init__(self, name, num_classes, width, mels):
+        super().__init__()
+        base = [64, 128, 256, 512, 1024, 2048] if name == 'pannsCnn14' else [64, 128, 256, 512]
+        ch = [scaled(c, width) for c in base]
+        kernel = 5 if name == 'pannsCnn6' else 3
+        pools = [2] * (len(ch) - 1) + [1 if name == 'pannsCnn14' else 2]
+        self.bn0 = nn.BatchNorm2d(mels)
+        self.blocks = nn.Sequential(*[PannsBlock(a, b, kernel, p) for a, b, p in zip([1] + ch[:-1], ch, pools)])
+        self.head = nn.Sequential(nn.Dropout(0.5), nn.Linear(ch[-1], ch[-1]), nn.ReLU(inplace=True), nn.Dropout(0.5),
+                                  nn.Linear(ch[-1], num_classes))
+
+    def forward(self, x):
+        x = self.bn0(x.transpose(1, 2)).transpose(1, 2)
+        x = self.blocks(x).mean(dim=2)
+        x = x.amax(dim=2) + x.mean(dim=2)
+        return self.head(x)
+
+
+def input_channels(name):
+    """Channels of the network's input: the PANNs take the dB matrix itself, the others the image on 3 channels."""
+    return 1 if name.startswith('panns') else 3
+
+
 def build(name, num_classes=80, width=1.0, **options):
     """The PyTorch network registered as `name` in lib/models (NCHW input, logits out).
-    options: channel_stem=True (mobilenetv2), mish=True (xresnet18/50)."""
+    options: channel_stem=True (mobilenetv2), mish=True (xresnet18/50), mels=N (the PANNs' bn0; default 64)."""
     if name == 'cnnModel1':
         return cnn_model1(num_classes, width)
     if name == 'vgg16bn':
@@ -205,6 +252,8 @@ def build(name, num_classes=80, width=1.0, **options):
         return cnn7th(num_classes, width)
     if name in ('xresnet18', 'xresnet50'):
         return xresnet(name, num_classes, width, options.get('mish', False))
+    if name.startswith('panns') and name in NAMES:
+        return Panns(name, num_classes, width, options.get('mels', 64))
     raise ValueError(f"unknown network '{name}' (known: {', '.join(NAMES)})")
 
 

@@ -33,7 +33,7 @@ sys.path.insert(0, __import__('os').path.dirname(__file__))
 
 def train_setup(a):
     import torch_models
-    model = torch_models.build(a.model, num_classes=a.classes, width=a.width)
+    model = torch_models.build(a.model, num_classes=a.classes, width=a.width, mels=a.size)
     model.train()
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
@@ -41,7 +41,7 @@ def train_setup(a):
     loss_fn = torch.nn.BCEWithLogitsLoss()
     g = torch.Generator().manual_seed(1)
     n_micro = a.batch // a.micro
-    xs = [torch.rand(a.micro, 3, a.size, a.size, generator=g).contiguous(memory_format=fmt) for _ in range(n_micro)]
+    xs = [torch.rand(a.micro, torch_models.input_channels(a.model), a.size, a.size, generator=g).contiguous(memory_format=fmt) for _ in range(n_micro)]
     ys = [(torch.rand(a.micro, a.classes, generator=g) > 0.95).float() for _ in range(n_micro)]
     weight = a.micro / a.batch
 

@@ -3,7 +3,7 @@
  * logits, BatchNorm running-variance fix, dropout seeding, micro-batch gradient accumulation),
  * side by side with the same step in PyTorch.
  *
- *   npm run bench:train -- [--models cnnModel1[,name...]] [--widths 0.125,1] [--batch 32] [--micro N]
+ *   npm run bench:train -- [--models cnnModel1[,name...] | all] [--widths 0.125,1] [--batch 32] [--micro N]
  *                          [--rounds 3] [--size 128] [--classes 80] [--no-peer] [--stock]
  *   FAT2019_BACKEND=wasm|cpu  FAT2019_THREADS=1|2  select the backend / wasm threads.
  *
@@ -30,7 +30,7 @@ import { trainStep } from '../lib/train/fit';
 import { randomCropBatch } from '../lib/train/batch';
 import { Rng } from '../lib/util/rng';
 import type { TrainingClip } from '../lib/data/types';
-import { benchData, machineLoad, median, RECORDED_PEER, startTorchPeer, torchUnavailable, type TorchPeer } from './_common';
+import { benchData, cpuModel, machineLoad, median, RECORDED_PEER, startTorchPeer, torchUnavailable, type TorchPeer } from './_common';
 
 interface TrainResult {
   model: string;
@@ -83,7 +83,9 @@ function benchClips(n: number, size: number, frames: number, numClasses: number)
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const models = (argValue(argv, 'models') ?? 'cnnModel1').split(',').map((m) => m.trim()).filter(Boolean);
+  const modelsArg = argValue(argv, 'models') ?? 'cnnModel1';
+  // `--models all`: every registered network, in the registry's order.
+  const models = modelsArg === 'all' ? architectureNames() : modelsArg.split(',').map((m) => m.trim()).filter(Boolean);
   for (const m of models) {
     if (!isArchitecture(m)) throw new Error(`--models: unknown network '${m}' (registered: ${architectureNames().join(', ')})`);
   }
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
   const info = await initBackend({ verbose: false });
   if (argv.includes('--stock')) restoreStockKernels();
   console.log(describeBackend({ ...info, customKernels: installedCustomKernels() }));
+  console.log(`cpu: ${os.cpus().length} × ${cpuModel()}`);
   console.log(`load before: ${machineLoad()}`);
   const noPeer = torchUnavailable(argv);
   if (noPeer !== null) console.log(`PyTorch peer not measured: ${noPeer}`);
@@ -175,7 +178,7 @@ async function main(): Promise<void> {
   const measured = results.some((r) => r.peerMeasured);
   if (!measured) console.log(`recorded peer (not measured here; ${RECORDED_PEER.date}, ${RECORDED_PEER.machine}): ${JSON.stringify(RECORDED_PEER.trainSamplesPerSecond)} samples/s`);
   console.log(JSON.stringify({
-    bench: 'train', date: new Date().toISOString(), machine: `${os.hostname()}: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
+    bench: 'train', date: new Date().toISOString(), machine: `${os.hostname()}: ${os.cpus().length} × ${cpuModel()}`,
     backend: info.flavour, threads: info.threads, customKernels: installedCustomKernels(), rounds,
     peerMeasured: measured, ...(measured ? {} : { recordedPeer: RECORDED_PEER }), results,
   }));
