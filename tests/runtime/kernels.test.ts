@@ -488,3 +488,27 @@ const inputGradCases: Array<(typeof convCases)[number]> = [
   { x: [2, 6, 6, 16], w: [3, 3, 16, 16], stride: 1, pad: 'same' },
 ];
 for (const c of inputGradCases) convGradTest(c);
+
+// conv2d_forward with Co % 8 == 4 (a last 4-channel block in a 4×4 tile; XResNet's 4-channel stem
+// at width 1/8), plain and fused with bias + relu, against cpu.
+test('Conv2D and FusedConv2D on wasm with 4 and 12 output channels match cpu (C kernel, 4-channel tile)', () => {
+  const cases: Array<[number[], number[], number]> = [[[2, 9, 11, 4], [3, 3, 4, 4], 1], [[1, 13, 13, 3], [3, 3, 3, 12], 2], [[3, 6, 7, 8], [1, 1, 8, 4], 1]];
+  for (const [xs, ws, stride] of cases) {
+    const xv = randn(xs.reduce((a, b) => a * b));
+    const wv = randn(ws.reduce((a, b) => a * b));
+    const bv = randn(ws[3]);
+    const run = (backend: string) => {
+      tf.setBackend(backend);
+      return tf.tidy(() => {
+        const x = tf.tensor4d(xv, xs as unknown as [number, number, number, number]);
+        const w = tf.tensor4d(wv, ws as unknown as [number, number, number, number]);
+        const plain = tf.conv2d(x, w, stride, 'same');
+        const fused = tf.fused.conv2d({ x, filter: w, strides: stride, pad: 'same', bias: tf.tensor1d(bv), activation: 'relu' });
+        return [plain.dataSync() as Float32Array, fused.dataSync() as Float32Array];
+      });
+    };
+    const ref = run('cpu');
+    const got = run('wasm');
+    ref.forEach((r, i) => assert.ok(relErr(r, got[i]) <= 1e-5, `x ${xs} W ${ws} ${i ? 'fused' : 'plain'}: relative error ${relErr(r, got[i])}`));
+  }
+});
