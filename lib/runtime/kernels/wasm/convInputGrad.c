@@ -43,7 +43,8 @@ INLINE float hsum(v128_t v) {
  * the 4 share their taps and read 4 consecutive dy pixels: a 4×8 register tile (4 pixels × 8
  * input channels) accumulates over the taps and Co (the last group of a phase overlaps the one
  * before; phases with fewer than 4 pixels compute zero-padded lanes and store only theirs).
- * Channels beyond a multiple of 8 go one by one as dot products over Co.
+ * A last 4-channel block runs as a 4×4 tile (XResNet's 4-channel stem at width 1/8); channels
+ * beyond go one by one as dot products over Co.
  */
 EXPORT void conv2d_input_grad(const float *dy, const float *wpack, const float *zeros, float *dx,
                               u32 r0, u32 r1, u32 H, u32 W, u32 Ci, u32 Ho, u32 Wo, u32 Co, u32 fh, u32 fw, u32 sh,
@@ -109,7 +110,47 @@ EXPORT void conv2d_input_grad(const float *dy, const float *wpack, const float *
             if (cnt > 3) { wasm_v128_store(oc + 3 * ostep, c30); wasm_v128_store(oc + 3 * ostep + 4, c31); }
             continue;
           }
-          for (u32 ci = ci8; ci < Ci; ci++) {
+          u32 ci4 = ci8;
+          if (Ci - ci8 >= 4) {
+            /* A last 4-channel block ([taps, reversed][Co][4]): 4 pixels × 4 channels in registers. */
+            const float *w4 = wpack + (unsigned long)ci8 * fh * fw * Co;
+            v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+            if (sw == 1 && cnt == 4 && jStart + 1 >= (int)fw && jStart + 3 < (int)Wo) {
+              int i_ = iStart;
+              for (u32 a = aStart; a < fh && i_ >= 0; a += sh, i_--) {
+                if ((u32)i_ >= Ho) continue;
+                const float *d0 = dyimg + ((unsigned long)i_ * Wo + (u32)(jStart + 1 - (int)fw)) * Co;
+                const float *d1 = d0 + Co, *d2 = d1 + Co, *d3 = d2 + Co;
+                const float *wp = w4 + (unsigned long)a * fw * Co * 4;
+                u32 q1 = fw * Co;
+                for (u32 q = 0; q < q1; q++, wp += 4) {
+                  v128_t w0 = wasm_v128_load(wp);
+                  c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(d0 + q), w0));
+                  c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(d1 + q), w0));
+                  c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(d2 + q), w0));
+                  c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(d3 + q), w0));
+                }
+              }
+            } else {
+              GROUP_TAPS({
+                const float *wp = w4 + (unsigned long)(a * fw + fw - 1 - b) * Co * 4;
+                for (u32 co = 0; co < Co; co++, wp += 4) {
+                  v128_t w0 = wasm_v128_load(wp);
+                  c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(d0 + co), w0));
+                  c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(d1 + co), w0));
+                  c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(d2 + co), w0));
+                  c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(d3 + co), w0));
+                }
+              });
+            }
+            float *oc = o + ci8;
+            wasm_v128_store(oc, c0);
+            if (cnt > 1) wasm_v128_store(oc + ostep, c1);
+            if (cnt > 2) wasm_v128_store(oc + 2 * ostep, c2);
+            if (cnt > 3) wasm_v128_store(oc + 3 * ostep, c3);
+            ci4 = ci8 + 4;
+          }
+          for (u32 ci = ci4; ci < Ci; ci++) {
             v128_t z = wasm_f32x4_splat(0.0f);
             v128_t s0 = z, s1 = z, s2 = z, s3 = z;
             float e0 = 0.0f, e1 = 0.0f, e2 = 0.0f, e3 = 0.0f;
@@ -165,8 +206,9 @@ EXPORT void conv2d_input_grad(const float *dy, const float *wpack, const float *
 
 /*
  * w [fh, fw, Ci, Co] → [Ci/8][fh][fw (reversed)][Co][8] for the first Ci & ~7 input channels,
- * then [Ci % 8][fh][fw (reversed)][Co] (fh·fw·Ci·Co floats), for conv2d_input_grad's wpack: tap b
- * of row a at position a·fw + fw − 1 − b.
+ * then one [fh][fw (reversed)][Co][4] block where 4 or more remain, then [rest][fh][fw
+ * (reversed)][Co] (fh·fw·Ci·Co floats in all; channel ci's data starts at ci·fh·fw·Co), for
+ * conv2d_input_grad's wpack: tap b of row a at position a·fw + fw − 1 − b.
  */
 EXPORT void pack_wT8(const float *w, u32 fh, u32 fw, u32 Ci, u32 Co, float *out) {
   u32 taps = fh * fw;
@@ -180,7 +222,20 @@ EXPORT void pack_wT8(const float *w, u32 fh, u32 fw, u32 Ci, u32 Co, float *out)
       }
     }
   }
-  for (u32 ci = Ci & ~7u; ci < Ci; ci++) {
+  u32 ci4 = Ci & ~7u;
+  if (Ci - ci4 >= 4) {
+    float *o4 = out + (unsigned long)ci4 * taps * Co;
+    for (u32 t = 0; t < taps; t++) {
+      u32 a = t / fw, b = t % fw;
+      float *o = o4 + (unsigned long)(a * fw + fw - 1 - b) * Co * 4;
+      const float *src = w + ((unsigned long)t * Ci + ci4) * Co;
+      for (u32 co = 0; co < Co; co++, o += 4) {
+        for (u32 k = 0; k < 4; k++) o[k] = src[(unsigned long)k * Co + co];
+      }
+    }
+    ci4 += 4;
+  }
+  for (u32 ci = ci4; ci < Ci; ci++) {
     for (u32 t = 0; t < taps; t++) {
       u32 a = t / fw, b = t % fw;
       float *o = out + ((unsigned long)ci * taps + a * fw + fw - 1 - b) * Co;
