@@ -28,6 +28,22 @@ INLINE void fgrad_rows(float *tap, const float *xs, const float *ds, u32 len, u3
       wasm_v128_store(t2 + co, a20); wasm_v128_store(t2 + co + 4, a21);
       wasm_v128_store(t3 + co, a30); wasm_v128_store(t3 + co + 4, a31);
     }
+    if (co + 4 <= Co) {
+      /* A last 4-channel block (XResNet's 4-channel stem at width 1/8): 4 rows × 4 channels. */
+      v128_t a0 = wasm_v128_load(t0 + co), a1 = wasm_v128_load(t1 + co);
+      v128_t a2 = wasm_v128_load(t2 + co), a3 = wasm_v128_load(t3 + co);
+      const float *xp = xs + ci, *dp = ds + co;
+      for (u32 j = 0; j < len; j++, xp += xstep, dp += Co) {
+        v128_t d = wasm_v128_load(dp);
+        a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(xp), d));
+        a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load32_splat(xp + 1), d));
+        a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load32_splat(xp + 2), d));
+        a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load32_splat(xp + 3), d));
+      }
+      wasm_v128_store(t0 + co, a0); wasm_v128_store(t1 + co, a1);
+      wasm_v128_store(t2 + co, a2); wasm_v128_store(t3 + co, a3);
+      co += 4;
+    }
     for (; co < Co; co++) {
       float s0 = t0[co], s1 = t1[co], s2 = t2[co], s3 = t3[co];
       const float *xp = xs + ci, *dp = ds + co;
@@ -51,6 +67,14 @@ INLINE void fgrad_rows(float *tap, const float *xs, const float *ds, u32 len, u3
       }
       wasm_v128_store(t0 + co, a00); wasm_v128_store(t0 + co + 4, a01);
     }
+    for (; co + 4 <= Co; co += 4) {
+      v128_t a0 = wasm_v128_load(t0 + co);
+      const float *xp = xs + ci, *dp = ds + co;
+      for (u32 j = 0; j < len; j++, xp += xstep, dp += Co) {
+        a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(xp), wasm_v128_load(dp)));
+      }
+      wasm_v128_store(t0 + co, a0);
+    }
     for (; co < Co; co++) {
       float s0 = t0[co];
       const float *xp = xs + ci, *dp = ds + co;
@@ -68,7 +92,8 @@ INLINE void fgrad_rows(float *tap, const float *xs, const float *ds, u32 len, u3
  * 4 input × 8 output channels accumulate in registers over a row's valid columns. The columns
  * j where every tap b of the filter row falls inside x go as one block of fw·Ci rows (b and ci
  * are contiguous in x and in dW): 4-row tiles instead of a scalar-channel loop per tap for the
- * 3-channel stem and 1-channel 5×5 layers; the edge columns tap by tap.
+ * 3-channel stem and 1-channel 5×5 layers; the edge columns tap by tap. A last 4-channel block of
+ * dW (Co % 8 >= 4) runs 4 rows × 4 channels.
  */
 EXPORT void conv2d_filter_grad(const float *x, const float *dy, float *dw, u32 n0, u32 n1, u32 H, u32 W, u32 Ci,
                                u32 Ho, u32 Wo, u32 Co, u32 fh, u32 fw, u32 sh, u32 sw, int top, int left) {
