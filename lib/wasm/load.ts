@@ -15,6 +15,32 @@ export function wasmSimdSupported(): boolean {
   try { return WebAssembly.validate(probe); } catch { return false; }
 }
 
+/**
+ * Whether this engine runs WebAssembly relaxed SIMD (`f32x4.relaxed_madd`, the fused
+ * multiply-add of the relaxed kernel builds). Browsers have it since Chrome 114 and Node since
+ * 22; Node 20's V8 has it behind `--experimental-wasm-relaxed-simd`, which this sets once
+ * (V8 flags can be set while running; modules compiled afterwards see it). FAT2019_RELAXED_SIMD=0
+ * says no (the plain SIMD builds, for A/B timing and for results that do not depend on whether
+ * the CPU has FMA).
+ */
+export function wasmRelaxedSimdSupported(): boolean {
+  if (relaxedSupported !== undefined) return relaxedSupported;
+  const env = typeof process !== 'undefined' ? process.env?.FAT2019_RELAXED_SIMD ?? '' : '';
+  if (/^(0|false|off)$/i.test(env) || !wasmSimdSupported()) return (relaxedSupported = false);
+  // (module (func (result v128) (f32x4.relaxed_madd (v128.const 0) (v128.const 0) (v128.const 0))))
+  const zeros = (): number[] => [253, 12, ...new Array<number>(16).fill(0)];
+  const probe = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0,
+    ...zeros(), ...zeros(), ...zeros(), 253, 133, 2, 11]);
+  const valid = () => { try { return WebAssembly.validate(probe); } catch { return false; } };
+  if (!valid()) {
+    const getBuiltin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
+    const v8 = getBuiltin?.('node:v8') as { setFlagsFromString?(flags: string): void } | undefined;
+    try { v8?.setFlagsFromString?.('--experimental-wasm-relaxed-simd'); } catch { /* not Node, or flags refused */ }
+  }
+  return (relaxedSupported = valid());
+}
+let relaxedSupported: boolean | undefined;
+
 function decodeBase64(b64: string) {
   // A fresh ArrayBuffer (not Buffer's pooled one), typed so that TypeScript 5.0 and 5.9 agree.
   if (typeof Buffer !== 'undefined') {

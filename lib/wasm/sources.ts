@@ -46,6 +46,20 @@ export const WASM_SOURCES: WasmSource[] = [
     sameFunctionsAs: 'lib/runtime/kernels/wasm/trainKernels.c',
     flags: ['-Wl,--import-memory', '-Wl,--shared-memory', '-Wl,--max-memory=4294967296', '-matomics', '-mbulk-memory'],
   },
+  // The same two with relaxed SIMD's fused multiply-add in the convolutions (kernels.h MAC),
+  // loaded where the engine validates relaxed SIMD (lib/wasm/load.ts).
+  {
+    source: 'lib/runtime/kernels/wasm/trainKernelsRelaxed.c',
+    extraExports: [],
+    sameFunctionsAs: 'lib/runtime/kernels/wasm/trainKernels.c',
+    flags: ['-Wl,--import-memory', '-mrelaxed-simd'],
+  },
+  {
+    source: 'lib/runtime/kernels/wasm/trainKernelsSharedRelaxed.c',
+    extraExports: [],
+    sameFunctionsAs: 'lib/runtime/kernels/wasm/trainKernels.c',
+    flags: ['-Wl,--import-memory', '-Wl,--shared-memory', '-Wl,--max-memory=4294967296', '-matomics', '-mbulk-memory', '-mrelaxed-simd'],
+  },
 ];
 
 /** Path of the generated TypeScript module for a C source. */

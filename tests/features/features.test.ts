@@ -24,6 +24,7 @@ import {
   sparseMelFilterbank,
   stft,
   trimSilence,
+  type Matrix,
 } from '../../lib/features';
 
 const G = join(__dirname, '..', 'fixtures', 'golden');
@@ -91,6 +92,28 @@ test('pad: centred zeros to 2 s, long clips untouched; y2 and T exact for all in
   assert.deepEqual(Array.from(padCentered(x, 8)), [0, 0, 1, 2, 3, 0, 0, 0]);
   assert.equal(padCentered(x, 3), x);
   assert.throws(() => padCentered(x, -1), /minSamples must be a non-negative integer, got -1/);
+});
+
+test('trim: the eight-chain block sums give the bits of one sequential sum per block (frame dB exact)', () => {
+  const rng = new Rng(5);
+  for (const n of [1, 700, 2047, 2048, 5000, 9999, 12288, 30001]) {
+    const x = Float32Array.from({ length: n }, (_, i) => (i % 3000 < 1000 ? 0.3 : 0.002) * rng.normal());
+    for (const [frameLength, hop] of [[2048, 512], [16, 4], [64, 64]]) {
+      const r = trimSilence(x, { frameLength, hopLength: hop, topDb: 20 });
+      const pad = Math.floor(frameLength / 2);
+      const frames = 1 + Math.floor(n / hop);
+      const per = frameLength / hop;
+      // One sequential float64 chain per hop-sized block of the reflect-padded signal.
+      const blocks = Array.from({ length: frames - 1 + per }, (_, b) => {
+        let s = 0;
+        for (let i = b * hop; i < Math.min(b * hop + hop, n + 2 * pad); i++) { const v = x[reflectIndex(i - pad, n)]; s += v * v; }
+        return s;
+      });
+      const mse = Array.from({ length: frames }, (_, t) => { let s = 0; for (let j = 0; j < per; j++) s += blocks[t + j]; return s / frameLength; });
+      const ref = 10 * Math.log10(Math.max(1e-10, Math.max(...mse)));
+      assert.deepEqual(Array.from(r.frameDb), mse.map((m) => 10 * Math.log10(Math.max(1e-10, m)) - ref), `n=${n} frame ${frameLength} hop ${hop}`);
+    }
+  }
 });
 
 test('trim: block-sum fast path and the direct path agree with a naive frame loop (short clips too)', () => {
@@ -288,6 +311,73 @@ test('image statistics: numpy float32 pairwise mean/std of the 3-channel stack a
   }
 });
 
+test('image: the WebAssembly kernel gives the JavaScript loop\'s exact bytes (goldens, odd sizes, flat and NaN matrices, memory replaced)', async () => {
+  const { useWasmImage } = await import('../../lib/features/image');
+  const rng = new Rng(11);
+  const cases: Array<[string, Matrix]> = INPUTS.map((name) => { const d = f32(`${name}/D.f32`); return [name, { rows: 128, cols: d.length / 128, data: d }]; });
+  // Sizes around the 8-wide leaves, 128-value blocks and numpy's 8192-value chunks (of the 3n stack).
+  for (const n of [1, 2, 7, 8, 9, 129, 2730, 2731, 2732, 8193, 70001, 200003]) {
+    cases.push([`n=${n}`, { rows: 1, cols: n, data: Float32Array.from({ length: n }, () => -40 + 25 * rng.normal()) }]);
+  }
+  cases.push(['flat', { rows: 4, cols: 5, data: new Float32Array(20).fill(-3.5) }]);
+  cases.push(['tiny range', { rows: 2, cols: 9, data: Float32Array.from({ length: 18 }, (_, i) => 1 + i * 1e-8) }]);
+  cases.push(['NaN inside', { rows: 3, cols: 11, data: Float32Array.from({ length: 33 }, (_, i) => (i === 13 ? NaN : Math.sin(i))) }]);
+  cases.push(['small after large', { rows: 2, cols: 3, data: Float32Array.from([5, -1, 0, 2, 7, -80]) }]);
+  try {
+    for (const [name, m] of cases) {
+      useWasmImage(false);
+      const js = dbToImage(m, CFG).data;
+      useWasmImage(true);
+      const wasm = dbToImage(m, CFG).data;
+      assert.equal(wasm.length, js.length, name);
+      let diff = 0;
+      for (let i = 0; i < js.length; i++) if (js[i] !== wasm[i]) diff++;
+      assert.equal(diff, 0, `${name}: ${diff} of ${js.length} pixels differ`);
+    }
+  } finally {
+    useWasmImage(true);
+  }
+});
+
+test('power_to_db: the WebAssembly kernel (fdlibm log on f64x2) gives the JavaScript loop\'s exact bits', async () => {
+  const { useWasmImage, imageFromPower } = await import('../../lib/features/image');
+  const rng = new Rng(13);
+  const powers: Array<[string, Float64Array]> = [];
+  for (const name of INPUTS) powers.push([name, melSpectrogram(f32(`${name}/y2.f32`), CFG).data]);
+  // Decades from 1e-300 to 1e300, values within 2^-20 of powers of two (fdlibm's short path),
+  // exactly 1 and powers of two, both sides of its 0x6147a / 0x6b851 split, and the specials.
+  const wide = Float64Array.from({ length: 20001 }, () => 10 ** (600 * rng.uniform() - 300) * (1 + rng.uniform()));
+  const near2 = Float64Array.from({ length: 4001 }, (_, i) => 2 ** ((i % 200) - 100) * (1 + (rng.uniform() - 0.5) * 2 ** -19));
+  const exact = Float64Array.from({ length: 257 }, (_, i) => 2 ** (i - 128));
+  const split = Float64Array.from({ length: 1000 }, (_, i) => 1 + (0x60000 + i * 16) / 2 ** 20);
+  const special = Float64Array.from([1, 0, -0, -5, NaN, Infinity, 1e-10, 1e-11, 2.2250738585072014e-308, 5e-324, 3]);
+  powers.push(['wide', wide], ['near powers of 2', near2], ['powers of 2', exact], ['split', split], ['special', special]);
+  const options = [{}, { topDb: null }, { topDb: 0 }, { ref: 3.7, amin: 1e-5, topDb: 40 }, { amin: 1e-300 }];
+  try {
+    for (const [name, p] of powers) {
+      for (const o of options) {
+        useWasmImage(false);
+        const js = powerToDb(p, o);
+        useWasmImage(true);
+        const wasm = powerToDb(p, o);
+        let diff = 0;
+        for (let i = 0; i < js.length; i++) if (!Object.is(js[i], wasm[i])) diff++;
+        assert.equal(diff, 0, `${name} ${JSON.stringify(o)}: ${diff} of ${js.length} values differ`);
+      }
+    }
+    // The fused power → image path equals powerToDb then dbToImage (JavaScript).
+    for (const [name, p] of powers.slice(0, INPUTS.length)) {
+      useWasmImage(false);
+      const js = dbToImage({ rows: 128, cols: p.length / 128, data: powerToDb(p) }, CFG).data;
+      useWasmImage(true);
+      const fused = imageFromPower(p, 128, p.length / 128, {}, CFG).data;
+      assert.deepEqual(fused, js, name);
+    }
+  } finally {
+    useWasmImage(true);
+  }
+});
+
 test('clipImageFromSamples: the whole pipeline from the decoded WAV reproduces img.u8', async () => {
   for (const name of INPUTS) {
     const img = clipImageFromSamples(await load(name), CFG);
@@ -338,8 +428,11 @@ test('mel power: the WebAssembly SIMD kernel gives the JavaScript loop\'s exact 
   const cases: Array<[string, Float32Array, Cfg]> = INPUTS.map((name) => [name, f32(`${name}/y2.f32`), CFG]);
   // 1 frame, 2 frames, odd counts, and 128/129/257 frames around the kernel's 128-frame chunks.
   for (const frames of [1, 2, 3, 127, 128, 129, 257]) cases.push([`${frames} frames`, noise(Math.max(1, (frames - 1) * CFG.hopLength)), CFG]);
-  // Plans that start with a radix 4 / 8 (n_fft 2048) and contain a radix 3 (n_fft 1536, 16 kHz).
+  // Plans that start with a radix 4 (n_fft 2048: 4⁵), start with an 8 (n_fft 256: 8·4·4), hold an 8
+  // after the 5 (n_fft 1280: 5·8·4·4) and contain a radix 3 (n_fft 1536, 16 kHz).
   cases.push(['n_fft 2048', noise(30000), { ...CFG, nFft: 2048, hopLength: 512 }]);
+  cases.push(['n_fft 256', noise(5000), { ...CFG, nFft: 256, hopLength: 100, nMels: 40 }]);
+  cases.push(['n_fft 1280', noise(20000), { ...CFG, nFft: 1280, hopLength: 320 }]);
   cases.push(['n_fft 1536 at 16 kHz', noise(16000), { ...CFG, sampleRate: 16000, nFft: 1536, hopLength: 160, nMels: 64, fMax: 8000 }]);
   for (const [name, x, cfg] of cases) {
     const { engine, a, b } = both(x, cfg);
@@ -357,11 +450,11 @@ test('mel power: the WebAssembly SIMD kernel gives the JavaScript loop\'s exact 
 // The kernel's memory is sized once per plan and never grown: growing a WebAssembly memory
 // detaches its ArrayBuffer, and V8 then adds a check to every later typed-array access in the
 // thread (the rest of the feature code would slow down). Long clips go through in chunks.
-test('mel power on WebAssembly leaves V8\'s ArrayBuffer-detaching protector intact, even for a 10-minute clip', () => {
+test('mel power and image on WebAssembly leave V8\'s ArrayBuffer-detaching protector intact, even for a 10-minute clip', () => {
   const script = `require('tsx/cjs'); const { PREPROCESS_DEFAULTS, withDefaults } = require(${JSON.stringify(join(__dirname, '..', '..', 'lib', 'config.ts'))});` +
     `const f = require(${JSON.stringify(join(__dirname, '..', '..', 'lib', 'features', 'index.ts'))}); const cfg = withDefaults(PREPROCESS_DEFAULTS);` +
-    `for (const s of [1, 10, 600]) { const x = new Float32Array(s * 44100).map((_, i) => Math.sin(i / 7)); console.log('frames', f.melSpectrogram(x, cfg).cols); }`;
+    `for (const s of [1, 10, 600]) { const x = new Float32Array(s * 44100).map((_, i) => Math.sin(i / 7)); console.log('frames', f.melSpectrogram(x, cfg).cols, f.clipImageFromSamples(x, cfg).frames); }`;
   const out = execFileSync(process.execPath, ['--trace-protector-invalidation', '-e', script], { cwd: join(__dirname, '..', '..'), encoding: 'utf8' });
-  assert.match(out, /frames 38127/);
+  assert.match(out, /frames 38127 38127/);
   assert.doesNotMatch(out, /Invalidating protector cell ArrayBufferDetaching/);
 });

@@ -15,6 +15,9 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { WASM_BASE64 as PLAIN } from '../../lib/runtime/kernels/wasm/trainKernels.wasm';
 import { WASM_BASE64 as SHARED } from '../../lib/runtime/kernels/wasm/trainKernelsShared.wasm';
+import { WASM_BASE64 as PLAIN_RELAXED } from '../../lib/runtime/kernels/wasm/trainKernelsRelaxed.wasm';
+import { WASM_BASE64 as SHARED_RELAXED } from '../../lib/runtime/kernels/wasm/trainKernelsSharedRelaxed.wasm';
+import { wasmRelaxedSimdSupported } from '../../lib/wasm/load';
 import { trainKernelsOnMemory, TrainKernelExports } from '../../lib/runtime/kernels/trainWasm';
 import { columnSums } from '../../lib/runtime/kernels/reduce';
 import { expandedSource } from '../../lib/wasm/sources';
@@ -53,11 +56,26 @@ test('trainKernelsShared.c builds the very code of trainKernels.c and its family
   }
 });
 
-for (const [name, b64] of [['plain', PLAIN], ['shared', SHARED]] as const) {
+/**
+ * The four builds: plain or shared memory, each with and without relaxed SIMD's fused
+ * multiply-add (Node 20 runs relaxed SIMD once lib/wasm/load.ts has set V8's flag; the test
+ * fails rather than skips where it cannot).
+ */
+const BUILDS = [
+  { shared: false, relaxed: false }, { shared: true, relaxed: false }, { shared: false, relaxed: true }, { shared: true, relaxed: true },
+] as const;
+const buildLabel = (b: { shared: boolean; relaxed: boolean }) => `${b.shared ? 'shared' : 'plain'}-memory${b.relaxed ? ' relaxed-SIMD' : ''} build`;
+
+test('relaxed SIMD runs here (Node 20 with the flag lib/wasm/load.ts sets, or a newer engine)', () => {
+  assert.equal(wasmRelaxedSimdSupported(), true);
+});
+
+for (const [name, b64] of [['plain', PLAIN], ['shared', SHARED], ['plain relaxed', PLAIN_RELAXED], ['shared relaxed', SHARED_RELAXED]] as const) {
   test(`${name} build: imports its memory, has no data, start or data-count section`, () => {
     const bytes = Buffer.from(b64, 'base64');
     const ids = sectionIds(bytes);
     for (const bad of [8, 11, 12]) assert.ok(!ids.includes(bad), `section ${bad} present: ${ids}`);
+    wasmRelaxedSimdSupported();
     const mod = new WebAssembly.Module(bytes);
     assert.deepEqual(WebAssembly.Module.imports(mod), [{ module: 'env', name: 'memory', kind: 'memory' }]);
   });
@@ -109,12 +127,12 @@ function jsMoments(x: Float32Array, rows: number, cols: number): [Float32Array, 
 
 const shapes: Array<[number, number]> = [[1, 1], [5, 3], [33, 7], [64, 8], [17, 9], [3, 17], [40, 64], [2, 4100]];
 
-for (const shared of [false, true]) {
-  const label = shared ? 'shared-memory build' : 'plain-memory build';
+for (const { shared, relaxed } of BUILDS) {
+  const label = buildLabel({ shared, relaxed });
   test(`${label}: col_sums and moments equal the JavaScript loops bit for bit and write only their outputs`, () => {
     for (const [rows, cols] of shapes) {
       const arena = new Arena(shared);
-      const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+      const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
       assert.ok(k);
       const xv = randn(rows * cols, 3, 2);
       const x = arena.alloc(rows * cols, xv, false);
@@ -137,7 +155,7 @@ for (const shared of [false, true]) {
   test(`${label}: batch-norm forward and backward match float64 JavaScript references`, () => {
     for (const [rows, cols] of shapes) {
       const arena = new Arena(shared);
-      const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+      const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
       const xv = randn(rows * cols, 2, 1);
       const dyv = randn(rows * cols);
       const gv = randn(cols);
@@ -225,11 +243,11 @@ const fewChannelCases: number[][] = [
   [1, 8, 13, 12, 8, 3, 3, 1, 1, 1, 1, 8, 13],
 ];
 
-for (const shared of [false, true]) {
-  test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_filter_grad equals a float64 loop (strides, paddings, odd channels) and writes only dW`, () => {
+for (const { shared, relaxed } of BUILDS) {
+  test(`${buildLabel({ shared, relaxed })}: conv2d_filter_grad equals a float64 loop (strides, paddings, odd channels) and writes only dW`, () => {
     for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of [...convCases, ...fewChannelCases]) {
       const arena = new Arena(shared);
-      const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+      const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
       const xv = randn(N * H * W * Ci);
       const dyv = randn(N * Ho * Wo * Co);
       const x = arena.alloc(xv.length, xv, false);
@@ -288,11 +306,11 @@ const inputGradCases: number[][] = [
   [1, 4, 4, 24, 16, 3, 3, 2, 2, 0, 0, 1, 1],
 ];
 
-for (const shared of [false, true]) {
-  test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_input_grad equals a float64 loop (strides, 1×1 to 7×7, odd channels, row ranges) and writes only dx`, () => {
+for (const { shared, relaxed } of BUILDS) {
+  test(`${buildLabel({ shared, relaxed })}: conv2d_input_grad equals a float64 loop (strides, 1×1 to 7×7, odd channels, row ranges) and writes only dx`, () => {
     for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of inputGradCases) {
       const arena = new Arena(shared);
-      const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+      const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
       const dyv = randn(N * Ho * Wo * Co);
       const wv = randn(fh * fw * Ci * Co);
       const dy = arena.alloc(dyv.length, dyv, false);
@@ -333,12 +351,12 @@ function jsConvForward(x: Float32Array, w: Float32Array, bias: Float32Array | nu
   return out;
 }
 
-for (const shared of [false, true]) {
-  test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_forward equals a float64 loop (borders, strides, channel tails, narrow rows, row ranges)`, () => {
+for (const { shared, relaxed } of BUILDS) {
+  test(`${buildLabel({ shared, relaxed })}: conv2d_forward equals a float64 loop (borders, strides, channel tails, narrow rows, row ranges)`, () => {
     for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of [...convCases, ...fewChannelCases, [2, 5, 3, 4, 16, 3, 3, 1, 1, 1, 1, 5, 3], [1, 9, 13, 1, 8, 3, 3, 1, 1, 0, 0, 7, 11]]) {
       for (const relu of [false, true]) {
         const arena = new Arena(shared);
-        const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+        const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
         const xv = randn(N * H * W * Ci);
         const wv = randn(fh * fw * Ci * Co);
         const bv = randn(Co);
@@ -369,14 +387,14 @@ for (const shared of [false, true]) {
   });
 }
 
-for (const shared of [false, true]) {
-  test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_wino (Winograd F(2×2,3×3)) equals a float64 loop (odd sizes, borders, tile ranges, several tile blocks)`, () => {
+for (const { shared, relaxed } of BUILDS) {
+  test(`${buildLabel({ shared, relaxed })}: conv2d_wino (Winograd F(2×2,3×3)) equals a float64 loop (odd sizes, borders, tile ranges, several tile blocks)`, () => {
     // [N, H, W, Ci, Co]: 3×3, stride 1, padding 1; odd H/W (half tiles), 1-pixel images, tile
     // counts beyond one WINO_T (32) block and not a multiple of 4.
     for (const [N, H, W, Ci, Co] of [[2, 7, 9, 4, 8], [1, 1, 1, 8, 8], [3, 5, 2, 12, 16], [2, 18, 17, 8, 24], [1, 2, 3, 4, 8]]) {
       for (const relu of [false, true]) {
         const arena = new Arena(shared);
-        const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+        const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
         const xv = randn(N * H * W * Ci);
         const wv = randn(9 * Ci * Co);
         const bv = randn(Co);
@@ -407,13 +425,13 @@ for (const shared of [false, true]) {
   });
 }
 
-for (const shared of [false, true]) {
-  test(`${shared ? 'shared' : 'plain'}-memory build: conv2d_wino_fgrad + wino_fgrad_out (Winograd filter gradient) equal a float64 loop (odd sizes, tile ranges, several tile blocks)`, () => {
+for (const { shared, relaxed } of BUILDS) {
+  test(`${buildLabel({ shared, relaxed })}: conv2d_wino_fgrad + wino_fgrad_out (Winograd filter gradient) equal a float64 loop (odd sizes, tile ranges, several tile blocks)`, () => {
     // 3×3, stride 1, padding 1; odd H/W (half tiles of dy), 1-pixel images, tile counts beyond
     // one WINO_TF (32) block and not a multiple of it.
     for (const [N, H, W, Ci, Co] of [[2, 7, 9, 4, 8], [1, 1, 1, 8, 8], [3, 5, 2, 12, 16], [2, 18, 17, 8, 24], [1, 2, 3, 4, 8]]) {
       const arena = new Arena(shared);
-      const k = trainKernelsOnMemory(arena.memory) as TrainKernelExports;
+      const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
       const xv = randn(N * H * W * Ci);
       const dyv = randn(N * H * W * Co);
       const x = arena.alloc(xv.length, xv, false);

@@ -11,11 +11,13 @@
  * found (callers keep their JavaScript path), or when FAT2019_TRAIN_WASM=0 (for A/B timing).
  */
 import * as tf from '@tensorflow/tfjs';
-import { compileKernel } from '../../wasm/load';
+import { compileKernel, wasmRelaxedSimdSupported } from '../../wasm/load';
 // '.wasm.js' (TypeScript and esbuild resolve it to the generated '.wasm.ts'): tslab's notebook
 // loader appends '.js' only to extension-less specifiers, so './x.wasm' would not load there.
 import { WASM_BASE64 as PLAIN_BASE64, EXPORTS, type Exports } from './wasm/trainKernels.wasm.js';
 import { WASM_BASE64 as SHARED_BASE64 } from './wasm/trainKernelsShared.wasm.js';
+import { WASM_BASE64 as PLAIN_RELAXED_BASE64 } from './wasm/trainKernelsRelaxed.wasm.js';
+import { WASM_BASE64 as SHARED_RELAXED_BASE64 } from './wasm/trainKernelsSharedRelaxed.wasm.js';
 import type { WasmBackendLike } from './wasmBackend';
 import { helperFor, runPair } from './trainPool';
 
@@ -39,13 +41,30 @@ export function backendMemory(backend: WasmBackendLike): WebAssembly.Memory | nu
   return mem instanceof WebAssembly.Memory ? mem : null;
 }
 
-/** Instantiates (once per memory) the kernels on a memory; null without SIMD. */
-export function trainKernelsOnMemory(memory: WebAssembly.Memory): TrainKernelExports | null {
-  if (instances.has(memory)) return instances.get(memory) ?? null;
+/**
+ * The compiled kernels for a memory: the shared-memory build for the threaded binary, the plain
+ * one otherwise; each with relaxed SIMD's fused multiply-add where the engine has it (see
+ * kernels.h MAC) unless `relaxed` is false. Null without SIMD.
+ */
+function kernelModule(memory: WebAssembly.Memory, relaxed = wasmRelaxedSimdSupported()): WebAssembly.Module | null {
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const mod = shared
+  if (relaxed) {
+    return shared
+      ? compileKernel('lib/runtime/kernels/wasm/trainKernelsSharedRelaxed.c', SHARED_RELAXED_BASE64)
+      : compileKernel('lib/runtime/kernels/wasm/trainKernelsRelaxed.c', PLAIN_RELAXED_BASE64);
+  }
+  return shared
     ? compileKernel('lib/runtime/kernels/wasm/trainKernelsShared.c', SHARED_BASE64)
     : compileKernel('lib/runtime/kernels/wasm/trainKernels.c', PLAIN_BASE64);
+}
+
+/**
+ * Instantiates (once per memory) the kernels on a memory; null without SIMD. `relaxed` picks
+ * the build (tests run both; default: relaxed where supported).
+ */
+export function trainKernelsOnMemory(memory: WebAssembly.Memory, relaxed?: boolean): TrainKernelExports | null {
+  if (instances.has(memory)) return instances.get(memory) ?? null;
+  const mod = kernelModule(memory, relaxed);
   let exportsOrNull: TrainKernelExports | null = null;
   if (mod) {
     try {
@@ -85,7 +104,8 @@ export function trainContext(backend: WasmBackendLike): TrainContext | null {
   if (!k) return null;
   const memory = backendMemory(backend)!;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const module = shared ? compileKernel('lib/runtime/kernels/wasm/trainKernelsShared.c', SHARED_BASE64) : null;
+  // The helper thread instantiates the very build the main thread runs.
+  const module = shared ? kernelModule(memory) : null;
   return { k, helper: helperFor(memory, module, EXPORTS), backend };
 }
 

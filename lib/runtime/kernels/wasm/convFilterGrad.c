@@ -35,10 +35,10 @@ INLINE void fgrad_rows(float *tap, const float *xs, const float *ds, u32 len, u3
       const float *xp = xs + ci, *dp = ds + co;
       for (u32 j = 0; j < len; j++, xp += xstep, dp += Co) {
         v128_t d = wasm_v128_load(dp);
-        a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(xp), d));
-        a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load32_splat(xp + 1), d));
-        a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load32_splat(xp + 2), d));
-        a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load32_splat(xp + 3), d));
+        a0 = MAC(a0, wasm_v128_load32_splat(xp), d);
+        a1 = MAC(a1, wasm_v128_load32_splat(xp + 1), d);
+        a2 = MAC(a2, wasm_v128_load32_splat(xp + 2), d);
+        a3 = MAC(a3, wasm_v128_load32_splat(xp + 3), d);
       }
       wasm_v128_store(t0 + co, a0); wasm_v128_store(t1 + co, a1);
       wasm_v128_store(t2 + co, a2); wasm_v128_store(t3 + co, a3);
@@ -62,8 +62,8 @@ INLINE void fgrad_rows(float *tap, const float *xs, const float *ds, u32 len, u3
       const float *xp = xs + ci, *dp = ds + co;
       for (u32 j = 0; j < len; j++, xp += xstep, dp += Co) {
         v128_t s = wasm_v128_load32_splat(xp);
-        a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(s, wasm_v128_load(dp)));
-        a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(s, wasm_v128_load(dp + 4)));
+        a00 = MAC(a00, s, wasm_v128_load(dp));
+        a01 = MAC(a01, s, wasm_v128_load(dp + 4));
       }
       wasm_v128_store(t0 + co, a00); wasm_v128_store(t0 + co + 4, a01);
     }
@@ -71,7 +71,7 @@ INLINE void fgrad_rows(float *tap, const float *xs, const float *ds, u32 len, u3
       v128_t a0 = wasm_v128_load(t0 + co);
       const float *xp = xs + ci, *dp = ds + co;
       for (u32 j = 0; j < len; j++, xp += xstep, dp += Co) {
-        a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(xp), wasm_v128_load(dp)));
+        a0 = MAC(a0, wasm_v128_load32_splat(xp), wasm_v128_load(dp));
       }
       wasm_v128_store(t0 + co, a0);
     }

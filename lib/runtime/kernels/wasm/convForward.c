@@ -70,10 +70,10 @@ INLINE void conv_block4x4(const float *ximg, const float *w, u32 wstride, const 
       u32 q1 = fw * Ci;
       for (u32 q = 0; q < q1; q++, wp += wstride) {
         v128_t w0 = wasm_v128_load(wp);
-        c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(x0 + q), w0));
-        c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(x1 + q), w0));
-        c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(x2 + q), w0));
-        c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(x3 + q), w0));
+        c0 = MAC(c0, wasm_v128_load32_splat(x0 + q), w0);
+        c1 = MAC(c1, wasm_v128_load32_splat(x1 + q), w0);
+        c2 = MAC(c2, wasm_v128_load32_splat(x2 + q), w0);
+        c3 = MAC(c3, wasm_v128_load32_splat(x3 + q), w0);
       }
       continue;
     }
@@ -89,10 +89,10 @@ INLINE void conv_block4x4(const float *ximg, const float *w, u32 wstride, const 
       const float *wp = w + (unsigned long)(a * fw + b) * Ci * wstride;
       for (u32 ci = 0; ci < Ci; ci++, wp += wstride) {
         v128_t w0 = wasm_v128_load(wp);
-        c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(x0 + ci), w0));
-        c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(x1 + ci), w0));
-        c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(x2 + ci), w0));
-        c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(x3 + ci), w0));
+        c0 = MAC(c0, wasm_v128_load32_splat(x0 + ci), w0);
+        c1 = MAC(c1, wasm_v128_load32_splat(x1 + ci), w0);
+        c2 = MAC(c2, wasm_v128_load32_splat(x2 + ci), w0);
+        c3 = MAC(c3, wasm_v128_load32_splat(x3 + ci), w0);
       }
     }
   }
@@ -176,7 +176,7 @@ EXPORT void conv2d_forward(const float *x, const float *w, const float *wpack, c
       u32 co = co4;
       for (; co + 4 <= Co; co += 4) {
         v128_t acc = bias ? wasm_v128_load(bias + co) : wasm_f32x4_splat(0.0f);
-        PIXEL_TAPS(for (u32 ci = 0; ci < Ci; ci++, wp += Co) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(xp + ci), wasm_v128_load(wp))));
+        PIXEL_TAPS(for (u32 ci = 0; ci < Ci; ci++, wp += Co) acc = MAC(acc, wasm_v128_load32_splat(xp + ci), wasm_v128_load(wp)));
         if (relu) acc = wasm_f32x4_max(acc, wasm_f32x4_splat(0.0f));
         wasm_v128_store(out + co, acc);
       }

@@ -125,10 +125,10 @@ EXPORT void conv2d_input_grad(const float *dy, const float *wpack, const float *
                 u32 q1 = fw * Co;
                 for (u32 q = 0; q < q1; q++, wp += 4) {
                   v128_t w0 = wasm_v128_load(wp);
-                  c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(d0 + q), w0));
-                  c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(d1 + q), w0));
-                  c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(d2 + q), w0));
-                  c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(d3 + q), w0));
+                  c0 = MAC(c0, wasm_v128_load32_splat(d0 + q), w0);
+                  c1 = MAC(c1, wasm_v128_load32_splat(d1 + q), w0);
+                  c2 = MAC(c2, wasm_v128_load32_splat(d2 + q), w0);
+                  c3 = MAC(c3, wasm_v128_load32_splat(d3 + q), w0);
                 }
               }
             } else {
@@ -136,10 +136,10 @@ EXPORT void conv2d_input_grad(const float *dy, const float *wpack, const float *
                 const float *wp = w4 + (unsigned long)(a * fw + fw - 1 - b) * Co * 4;
                 for (u32 co = 0; co < Co; co++, wp += 4) {
                   v128_t w0 = wasm_v128_load(wp);
-                  c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(d0 + co), w0));
-                  c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(d1 + co), w0));
-                  c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(d2 + co), w0));
-                  c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(d3 + co), w0));
+                  c0 = MAC(c0, wasm_v128_load32_splat(d0 + co), w0);
+                  c1 = MAC(c1, wasm_v128_load32_splat(d1 + co), w0);
+                  c2 = MAC(c2, wasm_v128_load32_splat(d2 + co), w0);
+                  c3 = MAC(c3, wasm_v128_load32_splat(d3 + co), w0);
                 }
               });
             }
@@ -166,10 +166,10 @@ EXPORT void conv2d_input_grad(const float *dy, const float *wpack, const float *
                 u32 q1 = fw * Co, q = 0;
                 for (; q + 4 <= q1; q += 4) {
                   v128_t wv = wasm_v128_load(wp + q);
-                  s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(d0 + q), wv));
-                  s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(d1 + q), wv));
-                  s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(d2 + q), wv));
-                  s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(d3 + q), wv));
+                  s0 = MAC(s0, wasm_v128_load(d0 + q), wv);
+                  s1 = MAC(s1, wasm_v128_load(d1 + q), wv);
+                  s2 = MAC(s2, wasm_v128_load(d2 + q), wv);
+                  s3 = MAC(s3, wasm_v128_load(d3 + q), wv);
                 }
                 for (; q < q1; q++) {
                   float wv = wp[q];
@@ -182,10 +182,10 @@ EXPORT void conv2d_input_grad(const float *dy, const float *wpack, const float *
                 u32 co = 0;
                 for (; co + 4 <= Co; co += 4) {
                   v128_t wv = wasm_v128_load(wp + co);
-                  s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(d0 + co), wv));
-                  s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(d1 + co), wv));
-                  s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(d2 + co), wv));
-                  s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(d3 + co), wv));
+                  s0 = MAC(s0, wasm_v128_load(d0 + co), wv);
+                  s1 = MAC(s1, wasm_v128_load(d1 + co), wv);
+                  s2 = MAC(s2, wasm_v128_load(d2 + co), wv);
+                  s3 = MAC(s3, wasm_v128_load(d3 + co), wv);
                 }
                 for (; co < Co; co++) {
                   float wv = wp[co];
