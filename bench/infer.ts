@@ -4,8 +4,10 @@
  * - network: windows/s of one forward pass of `--batch` windows (default 64, one pass, no
  *   split) through the WindowNetwork infer uses (lib/infer/network: the single-channel window
  *   batch in, logits read back to JS): `tfjs-<backend>` (tfjsNetwork on the backend infer picks,
- *   wasm here) and `onnxruntime` (ortNetwork on the model exported by lib/export, the same
- *   weights); `pytorch`: the same architecture (bench/torch_models.py) at the same batch and
+ *   wasm here, BatchNorm folded into the convs: lib/infer/foldedModel), `tfjs-<backend>-unfolded`
+ *   (the same weights through model.predict, as FAT2019_INFER_FOLD=0; passes interleaved with
+ *   the folded ones) and `onnxruntime` (ortNetwork on the model exported by lib/export, the
+ *   same weights); `pytorch`: the same architecture (bench/torch_models.py) at the same batch and
  *   threads, from bench/infer_torch.py, when /usr/bin/python3 imports torch
  *   (`peerMeasured: true`), else marked not measured;
  * - infer: the whole `fat2019 infer` command (a child process: decode, features on worker
@@ -114,6 +116,21 @@ async function timeNetwork(net: WindowNetwork, o: Options): Promise<{ stepSecond
   return { stepSeconds: times.map((t) => Number(t.toFixed(3))), windowsPerSecond: Number((o.batch / median(times)).toFixed(3)) };
 }
 
+/** {@link timeNetwork} for several networks, their passes interleaved (A, B, A, B, …). */
+async function timeNetworks(nets: WindowNetwork[], o: Options): Promise<Array<{ stepSeconds: number[]; windowsPerSecond: number }>> {
+  const x = benchData(o.batch * o.size * o.size, 7);
+  for (let i = 0; i < o.warmup; i++) for (const net of nets) await net.logits(x, o.batch, o.size, o.size);
+  const times = nets.map(() => [] as number[]);
+  for (let i = 0; i < o.steps; i++) {
+    for (const [k, net] of nets.entries()) {
+      const t0 = performance.now();
+      await net.logits(x, o.batch, o.size, o.size);
+      times[k].push((performance.now() - t0) / 1000);
+    }
+  }
+  return times.map((t) => ({ stepSeconds: t.map((v) => Number(v.toFixed(3))), windowsPerSecond: Number((o.batch / median(t)).toFixed(3)) }));
+}
+
 function torchAvailable(): { ok: boolean; reason: string } {
   const r = spawnSync(PYTHON, ['-c', 'import torch, torchvision; print(torch.__version__)'], { encoding: 'utf8' });
   return r.status === 0 ? { ok: true, reason: `torch ${r.stdout.trim()}` } : { ok: false, reason: `${PYTHON} cannot import torch and torchvision (Debian python3-torch, python3-torchvision)` };
@@ -217,9 +234,16 @@ async function main(): Promise<void> {
     } else {
       rows.push({ ...base, engine: 'onnxruntime', measured: false, stepSeconds: [], windowsPerSecond: null, ratioVsPyTorch: null, note: ortReason });
     }
-    const tfNet = tfjsNetwork(tfModel, model);
-    rows.push({ ...base, engine: `tfjs-${backend.flavour}`, measured: true, ...(await timeNetwork(tfNet, o)), ratioVsPyTorch: null });
+    // The folded network infer runs (lib/infer/foldedModel), and the same weights through
+    // model.predict (FAT2019_INFER_FOLD=0), alternating pass by pass so both see the same load.
+    const tfNet = tfjsNetwork(tfModel, model, null, { ownsModel: false });
+    const unfolded = tfjsNetwork(tfModel, model, null, { ownsModel: false, fold: false });
+    const [foldedTime, unfoldedTime] = await timeNetworks([tfNet, unfolded], o);
+    rows.push({ ...base, engine: `tfjs-${backend.flavour}`, measured: true, ...foldedTime, ratioVsPyTorch: null, note: 'BatchNorm folded into the convs (lib/infer/foldedModel)' });
+    rows.push({ ...base, engine: `tfjs-${backend.flavour}-unfolded`, measured: true, ...unfoldedTime, ratioVsPyTorch: null, note: 'model.predict, FAT2019_INFER_FOLD=0' });
     tfNet.dispose();
+    unfolded.dispose();
+    tfModel.dispose();
     const torchRate = rows[0].windowsPerSecond;
     for (const r of rows) {
       if (torchRate && r.windowsPerSecond) r.ratioVsPyTorch = Number((r.windowsPerSecond / torchRate).toFixed(3));

@@ -125,7 +125,10 @@ export function ensembleFromModels(models: readonly tf.LayersModel[], vocabulary
   if (vocabulary.length === 0) throw new Error('ensembleFromModels: vocabulary must not be empty');
   const members: EnsembleMember[] = models.map((model, i) => {
     checkOutputs(model, vocabulary.length, `model ${i}`);
-    return { arch: config.model.arch, stage: 0, fold: i, modelDir: '', net: tfjsNetwork(model, `model ${i}`, config.model.inputNormalization ?? null) };
+    // Unfolded (./foldedModel): the caller may go on training these models, and a folded copy
+    // would keep their old weights, and hold tensors until dispose(), which frees the models too.
+    const net = tfjsNetwork(model, `model ${i}`, config.model.inputNormalization ?? null, { fold: false });
+    return { arch: config.model.arch, stage: 0, fold: i, modelDir: '', net };
   });
   const engine: EngineChoice = { engine: 'tfjs', reason: 'models given in memory' };
   return { members, vocabulary: [...vocabulary], config, lazy: false, engine, dispose: () => disposeMembers(members) };

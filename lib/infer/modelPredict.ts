@@ -75,8 +75,13 @@ export function predictClipImages(model: tf.LayersModel, images: readonly ClipIm
   const windows = clipWindowOptions('predictClipImages', width, numClasses, options);
   const sums = new WindowScoreSums(images.length, numClasses, options.mean ?? 'arithmetic', checkActivation(options.activation ?? 'sigmoid'));
   if (images.length === 0) return new Float32Array(0);
-  const net = tfjsNetwork(model, 'the model', options.inputNormalization ?? null);
-  predictWindowsSync(net, images, windows, (w, _index, logits, offset) => sums.addLogits(w.clip, logits, offset));
+  // The model stays the caller's (training goes on with it); its folded copy is freed here.
+  const net = tfjsNetwork(model, 'the model', options.inputNormalization ?? null, { ownsModel: false });
+  try {
+    predictWindowsSync(net, images, windows, (w, _index, logits, offset) => sums.addLogits(w.clip, logits, offset));
+  } finally {
+    net.dispose();
+  }
   return sums.result();
 }
 

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { InputNormalization } from '../config';
 import { toModelInput } from '../runtime/modelInput';
+import { foldModel } from './foldedModel';
 
 export type EngineName = 'ort' | 'tfjs';
 
@@ -26,18 +27,40 @@ export interface WindowNetwork {
   dispose(): void;
 }
 
+/** Options of {@link tfjsNetwork}. */
+export interface TfjsNetworkOptions {
+  /**
+   * Run the model compiled by ./foldedModel (BatchNorm folded into the convs, conv + bias +
+   * ReLU as one kernel, the batch in one pass); default on, FAT2019_INFER_FOLD=0 turns it off
+   * (A/B timing). Off, or for a model it cannot compile: `model.predict`.
+   */
+  fold?: boolean;
+  /** dispose() frees the model too (default true); false for a model its caller keeps (training's validation). */
+  ownsModel?: boolean;
+}
+
+const foldByDefault = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env?.FAT2019_INFER_FOLD ?? '' : '');
+
 /**
  * A tfjs LayersModel with NHWC input `[B, H, W, C]` and logits `[B, classes]`; `normalization`
- * (ModelConfig.inputNormalization) is applied to its input as in training.
+ * (ModelConfig.inputNormalization) is applied to its input as in training. The weights are
+ * read (and folded) here, once: a model whose weights change later needs a new network.
  */
-export function tfjsNetwork(model: tf.LayersModel, name: string, normalization: InputNormalization | null = null): WindowNetwork {
+export function tfjsNetwork(model: tf.LayersModel, name: string, normalization: InputNormalization | null = null, options: TfjsNetworkOptions = {}): WindowNetwork {
   const shape = model.inputs[0].shape;
   if (shape.length !== 4 || shape[3] == null) throw new Error(`${name}: model input must be [batch, mels, frames, channels], got [${shape.join(', ')}]`);
   const out = model.outputs[0].shape;
   if (out.length !== 2 || out[1] == null) throw new Error(`${name}: model outputs [${out.join(', ')}], expected [batch, classes]`);
   const channels = shape[3];
-  const logitsSync = (x: Float32Array, n: number, height: number, width: number): Float32Array =>
-    tf.tidy(() => (model.predict(toModelInput(x, n, height, width, channels, normalization)) as tf.Tensor).dataSync() as Float32Array);
+  // Without normalisation the input's channels are copies of the window: the folded network
+  // may take it on one channel (./foldedModel FoldOptions.repeatedInput).
+  const folded = options.fold ?? foldByDefault ? foldModel(model, { repeatedInput: normalization === null }) : null;
+  const logitsSync = (x: Float32Array, n: number, height: number, width: number): Float32Array => tf.tidy(() => {
+    const y = folded
+      ? folded.predict(toModelInput(x, n, height, width, folded.inputChannels, normalization))
+      : model.predict(toModelInput(x, n, height, width, channels, normalization)) as tf.Tensor;
+    return y.dataSync() as Float32Array;
+  });
   return {
     engine: 'tfjs',
     channels,
@@ -49,7 +72,8 @@ export function tfjsNetwork(model: tf.LayersModel, name: string, normalization: 
       return logitsSync(x, n, height, width);
     },
     dispose() {
-      model.dispose();
+      folded?.dispose();
+      if (options.ownsModel ?? true) model.dispose();
     },
   };
 }

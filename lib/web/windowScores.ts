@@ -74,21 +74,26 @@ export async function scoreClipWindows(
   for (const [m, model] of models.entries()) {
     // The one window predictor (lib/infer/windowPredictor), with a per-window reducer.
     const name = models.length === 1 ? 'the model' : `model ${m}`;
-    const net = tfjsNetwork(model, name, normalizations[m]);
-    await predictWindows(net, [image], {
-      windowFrames: infer.windowFrames,
-      windowShift: infer.windowShift,
-      batchSize: Math.max(1, infer.batchSize),
-      name,
-      clipName: () => 'the clip',
-      numClasses: C,
-      onPass: (_clips, windowsDone) => options.onProgress?.({ done: m * n + windowsDone, total }),
-      yieldBetweenPasses: options.yieldBetweenPasses,
-    }, (_w, index, logits, offset) => {
-      activateRow(logits, offset, C, activation, geometric, row);
-      const base = index * C;
-      for (let c = 0; c < C; c++) sums[base + c] += row[c];
-    });
+    // The page keeps its models; the network's folded weights (../infer/foldedModel) are freed after the clip.
+    const net = tfjsNetwork(model, name, normalizations[m], { ownsModel: false });
+    try {
+      await predictWindows(net, [image], {
+        windowFrames: infer.windowFrames,
+        windowShift: infer.windowShift,
+        batchSize: Math.max(1, infer.batchSize),
+        name,
+        clipName: () => 'the clip',
+        numClasses: C,
+        onPass: (_clips, windowsDone) => options.onProgress?.({ done: m * n + windowsDone, total }),
+        yieldBetweenPasses: options.yieldBetweenPasses,
+      }, (_w, index, logits, offset) => {
+        activateRow(logits, offset, C, activation, geometric, row);
+        const base = index * C;
+        for (let c = 0; c < C; c++) sums[base + c] += row[c];
+      });
+    } finally {
+      net.dispose();
+    }
   }
   const M = models.length;
   const windowScores = new Float32Array(n * C);

@@ -3,6 +3,10 @@
  * `DepthwiseConv2dNative` but neither `DepthwiseConv2dNativeBackpropFilter` nor
  * `DepthwiseConv2dNativeBackpropInput`: MobileNetV2 cannot train on wasm without them.
  *
+ * With WebAssembly SIMD both run as C kernels on tfjs' heap (./wasm/depthwise.c through
+ * ./depthwiseWasm.ts: vectors over the contiguous channels, halves on the helper thread). The
+ * paths below are what runs without them (no SIMD, FAT2019_TRAIN_WASM=0 or FAT2019_DEPTHWISE_C=0).
+ *
  * dx with channel multiplier 1 (MobileNetV2) is a forward depthwise convolution, so XNNPACK
  * does the work (as conv2dGrads.ts does for Conv2D): the depthwise conv of dy (dilated by the
  * stride, padded by fh−1−top on top) with the filter rotated 180° in space; 5× faster than
@@ -21,6 +25,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { WasmOps } from './wasmOps';
 import { heapF32, type WasmBackendLike } from './wasmBackend';
+import { offsetOf } from './trainWasm';
+import { depthwiseContext, depthwiseGeometry, depthwiseFilterGradOp, depthwiseInputGradOp } from './depthwiseWasm';
 
 interface DepthwiseGradAttrs {
   strides: number | [number, number];
@@ -50,6 +56,12 @@ export function depthwiseBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
   const attrs = args.attrs as unknown as DepthwiseGradAttrs & { filterShape: Shape4 };
   const backend = args.backend as unknown as WasmBackendLike;
   const info = convInfo('DepthwiseConv2dNativeBackpropFilter', x.shape as Shape4, attrs.filterShape, attrs);
+  const ctx = depthwiseContext(backend, x, dy);
+  if (ctx) {
+    const out = backend.makeOutput(attrs.filterShape, 'float32');
+    depthwiseFilterGradOp(ctx, offsetOf(backend, x), offsetOf(backend, dy), offsetOf(backend, out), depthwiseGeometry(info));
+    return out;
+  }
   return filterGradLoops(x, dy, attrs.filterShape, info, backend);
 }
 
@@ -112,6 +124,12 @@ export function depthwiseBackpropInputWasm(args: KernelArgs): tf.TensorInfo {
   const attrs = args.attrs as unknown as DepthwiseGradAttrs & { inputShape: Shape4 };
   const backend = args.backend as unknown as WasmBackendLike;
   const info = convInfo('DepthwiseConv2dNativeBackpropInput', attrs.inputShape, filter.shape as Shape4, attrs);
+  const ctx = depthwiseContext(backend, dy, filter);
+  if (ctx) {
+    const out = backend.makeOutput(attrs.inputShape, 'float32');
+    depthwiseInputGradOp(ctx, offsetOf(backend, dy), offsetOf(backend, filter), offsetOf(backend, out), depthwiseGeometry(info));
+    return out;
+  }
   const asConv = filter.shape[3] === 1 ? inputGradAsConv(dy, filter, attrs.inputShape, info, backend) : null;
   return asConv ?? inputGradLoops(dy, filter, attrs.inputShape, info, backend);
 }

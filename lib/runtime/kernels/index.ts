@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
+import { makeDepthwiseConv2dWasm, makeFusedDepthwiseConv2DWasm } from './depthwiseForward';
 import { fusedBatchNormGradConfig } from './batchNormGrad';
 import { makeLeadingReduceWasm } from './reduce';
 import { installBatchNormTraining, uninstallBatchNormTraining, registerBatchNormTrainKernels } from './batchNormTraining';
@@ -32,6 +33,8 @@ export interface CustomKernelOptions {
   conv2dBackpropInput?: boolean;
   /** wasm `DepthwiseConv2dNativeBackpropFilter`/`Input` (absent from tfjs-backend-wasm 4.22). */
   depthwiseGrads?: boolean;
+  /** wasm `DepthwiseConv2dNative`/`FusedDepthwiseConv2D` through the project's C kernel where it applies (./depthwiseForward). */
+  depthwiseForward?: boolean;
   batchNormGrad?: boolean;
   /** wasm `Sum`/`Mean` over leading axes without a transpose (batch-norm statistics). */
   reductions?: boolean;
@@ -87,6 +90,8 @@ const CUSTOM_KERNELS: CustomKernel[] = [
   { option: 'conv2dBackpropInput', kernel: 'Conv2DBackpropInput', make: makeConv2dBackpropInputWasm, needsStock: false },
   { option: 'depthwiseGrads', kernel: 'DepthwiseConv2dNativeBackpropFilter', make: always(depthwiseBackpropFilterWasm), needsStock: false, keep: true },
   { option: 'depthwiseGrads', kernel: 'DepthwiseConv2dNativeBackpropInput', make: always(depthwiseBackpropInputWasm), needsStock: false, keep: true },
+  { option: 'depthwiseForward', kernel: 'DepthwiseConv2dNative', make: (stock) => makeDepthwiseConv2dWasm(stock!), needsStock: true },
+  { option: 'depthwiseForward', kernel: 'FusedDepthwiseConv2D', make: (stock) => makeFusedDepthwiseConv2DWasm(stock!), needsStock: true },
   { option: 'reductions', kernel: 'Sum', make: (stock) => makeLeadingReduceWasm('Sum', stock!), needsStock: true },
   { option: 'reductions', kernel: 'Mean', make: (stock) => makeLeadingReduceWasm('Mean', stock!), needsStock: true },
   { option: 'batchNormGrad', gradient: fusedBatchNormGradConfig },

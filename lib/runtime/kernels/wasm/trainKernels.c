@@ -23,3 +23,4 @@
 #include "convForward.c"
 #include "winograd.c"
 #include "reluGrad.c"
+#include "depthwise.c"
