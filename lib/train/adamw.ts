@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerConfig } from '../config';
-import { adamwFused } from '../runtime/kernels/adamwKernel';
+import { adamwFused, adamwInPlace, type AdamWUpdate } from '../runtime/kernels/adamwKernel';
 
 /** A trainable variable with a stable name (the layer weight's `originalName`, e.g. `head_fc1/kernel`). */
 export interface NamedVariable {
@@ -36,7 +36,8 @@ export interface AdamWState {
  * (free them with {@link dispose}).
  *
  * Three implementations of the same float32 arithmetic, operation for operation (the same
- * bits, test-checked): on wasm one C kernel per parameter (lib/runtime/kernels/adamwKernel);
+ * bits, test-checked): on wasm C kernels (lib/runtime/kernels/adamwKernel: all parameters in
+ * place in one call, or one kernel per parameter whose data is shared);
  * where that is off, on wasm and cpu, parameters of up to {@link JS_PASS_MAX_SIZE} values take
  * one JavaScript pass that rounds to float32 after every operation (a dozen tfjs kernels cost
  * more in dispatch than in arithmetic for them); everything else, native TensorFlow included,
@@ -125,13 +126,26 @@ export class AdamW {
     }
     const consts = { beta1, beta2, eps, sqrtBc2, decay, stepSize };
     const jsPass = this.fused ?? FUSED_BACKENDS.has(tf.getBackend());
+    const constsOf = (i: number) => {
+      const scale = this.lrScale ? this.lrScale[i] : 1;
+      return scale === 1 ? consts : { ...consts, stepSize: consts.stepSize * scale, decay: 1 - lr * scale * this.weightDecay };
+    };
+    // wasm: every parameter in one C call, in place (lib/runtime/kernels/adamwKernel); what it
+    // leaves (shared data) goes through the per-parameter kernel below.
+    let todo = this.params.map((_, i) => i).filter((i) => grads[i] !== null);
+    if (this.fused === undefined && todo.length > 0) {
+      const updates = todo.map((i): AdamWUpdate & { i: number } => {
+        const c = constsOf(i);
+        return { i, p: this.params[i].variable, g: grads[i]!, m: this.m[i], v: this.v[i], decay: c.decay, stepSize: c.stepSize };
+      });
+      const left = adamwInPlace(updates, consts);
+      if (left) todo = left.map((u) => u.i);
+    }
     tf.tidy(() => {
-      for (let i = 0; i < this.params.length; i++) {
-        const g = grads[i];
-        if (g === null) continue;
+      for (const i of todo) {
+        const g = grads[i]!;
         const p = this.params[i].variable;
-        const scale = this.lrScale ? this.lrScale[i] : 1;
-        const c = scale === 1 ? consts : { ...consts, stepSize: consts.stepSize * scale, decay: 1 - lr * scale * this.weightDecay };
+        const c = constsOf(i);
         // wasm: one C kernel with the same float32 arithmetic (lib/runtime/kernels/adamwKernel).
         const fused = this.fused === undefined ? adamwFused(p, g, this.m[i], this.v[i], c) : null;
         if (fused) {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { releaseUnbiasedRunningVariance, requestUnbiasedRunningVariance } from '../runtime/kernels/batchNormTraining';
 
 /**
  * PyTorch updates BatchNorm's running variance with the *unbiased* batch variance
@@ -9,6 +10,11 @@ import * as tf from '@tensorflow/tfjs';
  *     pytorch = m·old + (new − m·old) · n / (n − 1).
  * Usage: `const fix = snapshotRunningVariances(model)` before the forward pass, then
  * `fix.apply(batchSize)` after it (and `fix.dispose()` if not applied).
+ *
+ * Where the project's batch-norm training path is installed (lib/runtime/kernels/
+ * batchNormTraining), the layers are asked to make PyTorch's update themselves during the forward
+ * pass (one C call per layer on wasm, the same float32 operations; n = the values per channel
+ * of that call's input) and nothing is snapshot or corrected here.
  */
 export interface RunningVarianceFix {
   apply(batchSize: number): void;
@@ -26,17 +32,27 @@ interface BnEntry {
 /** Snapshot of every BatchNormalization layer's moving variance (see {@link RunningVarianceFix}). */
 export function snapshotRunningVariances(model: tf.LayersModel): RunningVarianceFix {
   const entries: BnEntry[] = [];
+  const asked: tf.layers.Layer[] = [];
   for (const layer of model.layers) {
     if (layer.getClassName() !== 'BatchNormalization') continue;
     const weights = layer.weights;
     const variable = weights.find((w) => w.originalName.endsWith('/moving_variance'));
     if (!variable) continue;
+    if (requestUnbiasedRunningVariance(layer)) {
+      asked.push(layer);
+      continue;
+    }
     const shape = (layer.input as tf.SymbolicTensor).shape;
     const perSample = shape.slice(1, -1).reduce((a: number, b) => a * (b ?? 1), 1);
     const { momentum } = layer.getConfig() as { momentum: number };
     entries.push({ variable, old: tf.clone(variable.read()), momentum, perSample });
   }
-  const dispose = () => { for (const e of entries) e.old.dispose(); entries.length = 0; };
+  const dispose = () => {
+    for (const e of entries) e.old.dispose();
+    entries.length = 0;
+    for (const layer of asked) releaseUnbiasedRunningVariance(layer);
+    asked.length = 0;
+  };
   return {
     apply(batchSize: number) {
       for (const e of entries) {

@@ -19,6 +19,8 @@ import { AdamW, trainableVariables } from './adamw';
 import { MakeBatch, randomCropBatch } from './batch';
 import { toModelInput } from '../runtime/modelInput';
 import { withUnusedInputGradients } from '../runtime/kernels/conv2dGrads';
+import { fuseBatchNormRelu } from '../runtime/kernels/batchNormTraining';
+import { accumulateScaled } from '../runtime/kernels/gradAccumulate';
 import { loadWeightsInto, saveModel } from '../runtime/modelFile';
 import { Callback, EpochLog, FitContext, bestEpoch, earlyStopping, runHook, validationScore } from './callbacks';
 import { loadCheckpoint, saveCheckpoint, TrainingState } from './checkpoint';
@@ -177,7 +179,9 @@ function modelInputConvKernels(model: tf.LayersModel): tf.Tensor[] {
  * the batch-mean loss), then one AdamW step. Returns the batch-mean loss. Leaves no tensors.
  * BatchNorm sees each micro-batch separately (batch statistics and running-stat updates per
  * micro-batch, as gradient accumulation in PyTorch would); running variances follow PyTorch's
- * unbiased update (./bnStats). Dropout masks are seeded from `rng`.
+ * unbiased update (./bnStats). Dropout masks are seeded from `rng`. conv → BatchNorm → ReLU
+ * trains with the relu inside the batch-norm op (lib/runtime/kernels/batchNormTraining
+ * fuseBatchNormRelu; the same bits).
  */
 export function trainStep(
   model: tf.LayersModel, optimizer: AdamW, batch: { x: Float32Array; y: Float32Array }, size: number,
@@ -193,6 +197,7 @@ export function trainStep(
   const inputConvKernels = modelInputConvKernels(model);
   let acc: tf.Tensor[] | null = null;
   let lossSum = 0;
+  const unfuse = fuseBatchNormRelu(model);
   try {
     for (let start = 0; start < size; start += microBatch) {
       const n = Math.min(microBatch, size - start);
@@ -217,13 +222,21 @@ export function trainStep(
       value.dispose();
       const ordered = vars.map((v) => grads[v.name]);
       const prev = acc as tf.Tensor[] | null;
-      const next: tf.Tensor[] = tf.tidy(() => ordered.map((g, i) => (prev !== null ? tf.add(prev[i], tf.mul(g, weight)) : tf.mul(g, weight))));
+      if (prev === null && weight === 1) {
+        // One micro-batch: the gradients as they are (× 1 is exact; ResNet-18: 62 calls fewer).
+        acc = ordered;
+        continue;
+      }
+      // wasm: one C call for all parameters, in place after the first (lib/runtime/kernels/gradAccumulate).
+      const next: tf.Tensor[] = accumulateScaled(prev, ordered, weight)
+        ?? tf.tidy(() => ordered.map((g, i) => (prev !== null ? tf.add(prev[i], tf.mul(g, weight)) : tf.mul(g, weight))));
       acc = next;
-      if (prev !== null) tf.dispose(prev);
+      if (prev !== null && next !== prev) tf.dispose(prev);
       tf.dispose(Object.values(grads));
     }
     optimizer.step(acc!, hyper);
   } finally {
+    unfuse();
     clearDropoutSeeds(model);
     if (acc) tf.dispose(acc);
   }

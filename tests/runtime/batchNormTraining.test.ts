@@ -7,7 +7,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { installBatchNormTraining, uninstallBatchNormTraining, restoreStockKernels } from '../../lib/runtime/kernels';
+import { installBatchNormTraining, uninstallBatchNormTraining, restoreStockKernels, batchNormTraining } from '../../lib/runtime/kernels';
 import { Rng } from '../../lib/util/rng';
 
 before(async () => {
@@ -90,4 +90,28 @@ test('fused batch-norm training: inference and install/uninstall keep the stock 
   (y.dataSync() as Float32Array).forEach((v, i) => assert.ok(Math.abs(v - expect[i]) < 1e-6));
   assert.equal(uninstallBatchNormTraining(), true);
   assert.equal(uninstallBatchNormTraining(), false);
+});
+
+test('batchNormTraining with relu equals tf.relu after it: values and gradients bit for bit', () => {
+  const shape = [3, 4, 5, 6];
+  const n = shape.reduce((a, b) => a * b);
+  const [x, r] = [tf.tensor(randn(n), shape), tf.tensor(randn(n), shape)];
+  const [g, b] = [tf.tensor1d(randn(6)), tf.tensor1d(randn(6))];
+  const before = tf.memory().numTensors;
+  const run = (fused: boolean) => tf.tidy(() => {
+    const f = (a: tf.Tensor, gm: tf.Tensor, bt: tf.Tensor) => {
+      const out = fused ? batchNormTraining(a, gm, bt, 1e-3, true) : batchNormTraining(a, gm, bt, 1e-3);
+      tf.dispose([out.mean, out.variance]);
+      return fused ? out.y : tf.relu(out.y);
+    };
+    const y = f(x, g, b);
+    const grads = tf.grads((a: tf.Tensor, gm: tf.Tensor, bt: tf.Tensor) => tf.sum(tf.mul(f(a, gm, bt), r)))([x, g, b]);
+    return [y, ...grads].map((t) => Array.from(t.dataSync()));
+  });
+  const ref = run(false);
+  const got = run(true);
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+  assert.ok(ref[0].some((v) => v === 0) && ref[0].some((v) => v > 0), 'relu clips some values and keeps others');
+  ['y', 'dx', 'dγ', 'dβ'].forEach((name, i) => assert.deepEqual(got[i], ref[i], name));
+  tf.dispose([x, r, g, b]);
 });

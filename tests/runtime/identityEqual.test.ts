@@ -1,6 +1,6 @@
 /**
- * The wasm Identity (shares data, reference-counted) and Equal (broadcasting float32 loop)
- * replacements of lib/runtime/kernels/identityEqual.ts, against the cpu backend.
+ * The wasm Identity and same-dtype Cast (share data, reference-counted) and Equal (broadcasting
+ * float32 loop) replacements of lib/runtime/kernels/identityEqual.ts, against the cpu backend.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,5 +65,34 @@ test('Identity on wasm shares the data: clones keep their values after the origi
   const gc = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.matMul(a as tf.Tensor2D, wc), a)))([tf.tensor2d([[1, 0], [2, 1]])]);
   assert.deepEqual(Array.from(g[0].dataSync()), Array.from(gc[0].dataSync()));
   tf.dispose([g, gc, w, wc]);
+  tf.setBackend('wasm');
+});
+
+test('Cast on wasm: to the same dtype it shares the data (values kept after the original is disposed); float32 <-> int32 as cpu', () => {
+  tf.setBackend('wasm');
+  assert.ok(info.customKernels.includes('wasm:Cast'));
+  const before = tf.memory();
+  const x = tf.tensor([1.5, -2.25, 3, NaN], [2, 2]);
+  const same = tf.cast(x, 'float32');
+  assert.equal(tf.memory().numDataBuffers, before.numDataBuffers + 1, 'no copy');
+  x.dispose();
+  assert.deepEqual(Array.from(same.dataSync()), [1.5, -2.25, 3, NaN]);
+  same.dispose();
+  assert.equal(tf.memory().numTensors, before.numTensors);
+  assert.equal(tf.memory().numBytes, before.numBytes);
+  // (Conversions to bool are left out: the stock wasm Cast copies the values, where cpu gives 0/1.)
+  for (const [values, from, to] of [[[1.7, -2.2, 0, 3], 'float32', 'int32'], [[1, 0, 5, -3], 'int32', 'float32']] as const) {
+    const run = (backend: string) => {
+      tf.setBackend(backend);
+      return tf.tidy(() => Array.from(tf.cast(tf.tensor(values as unknown as number[], [4], from), to).dataSync()));
+    };
+    assert.deepEqual(run('wasm'), run('cpu'), `${from} -> ${to}`);
+  }
+  // Gradient of a clone (Identity → Cast) on wasm equals cpu.
+  const grad = (backend: string) => {
+    tf.setBackend(backend);
+    return tf.tidy(() => Array.from(tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.clone(a), a)))(tf.tensor([1, -2, 3])).dataSync()));
+  };
+  assert.deepEqual(grad('wasm'), grad('cpu'));
   tf.setBackend('wasm');
 });

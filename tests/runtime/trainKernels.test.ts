@@ -168,8 +168,12 @@ for (const { shared, relaxed } of BUILDS) {
       const b = arena.alloc(cols, bv, false);
       const acc = arena.alloc(7 * cols);
       const [mean, variance, y, dx, dg, db] = [cols, cols, n, n, cols, cols].map((s) => arena.alloc(s));
-      k.bn_train_forward(x, rows, cols, g, b, eps, acc, mean, variance, y);
+      k.bn_train_forward(x, rows, cols, g, b, eps, acc, mean, variance, y, 0);
       k.bn_train_backward(dy, x, rows, cols, mean, variance, g, eps, acc, dx, dg, db);
+      // With relu: the same values, negatives (and −0) as +0.
+      const yRelu = arena.alloc(n);
+      k.bn_train_forward(x, rows, cols, g, b, eps, acc, mean, variance, yRelu, 1);
+      assert.deepEqual(arena.f32(yRelu, n), arena.f32(y, n).map((v) => (v > 0 ? v : 0)), `${rows}×${cols}: relu(y)`);
       assert.equal(arena.strayWrites([[x, x + 4 * n], [dy, dy + 4 * n], [g, g + 4 * cols], [b, b + 4 * cols]]), 0);
       // float64 references.
       const mu = new Float64Array(cols);
@@ -454,6 +458,96 @@ for (const { shared, relaxed } of BUILDS) {
       for (let i = 0; i < size; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${N},${H},${W},${Ci}->${Co}: dW[${i}] ${got[i]} vs ${ref[i]}`);
       assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [dy, dy + 4 * dyv.length]]), 0);
     }
+  });
+}
+
+for (const { shared, relaxed } of BUILDS) {
+  const label = buildLabel({ shared, relaxed });
+  test(`${label}: bn_running_update equals float32 JavaScript (tfjs' update, PyTorch's unbiased one) and writes only its outputs`, () => {
+    for (const cols of [1, 3, 8, 17]) {
+      for (const unbiased of [0, 1]) {
+        const arena = new Arena(shared);
+        const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+        const [muv, s2v, mv, vv] = [randn(cols), randn(cols).map(Math.abs), randn(cols), randn(cols).map((v) => 1 + Math.abs(v))];
+        const [mu, s2, m, v] = [muv, s2v, mv, vv].map((a) => arena.alloc(cols, a, false));
+        const [mOut, vOut] = [arena.alloc(cols), arena.alloc(cols)];
+        const momentum = 0.9;
+        const count = 7 * cols;
+        const factor = count / (count - 1);
+        k.bn_running_update(mu, s2, m, v, cols, 1 - momentum, momentum, factor, unbiased, mOut, vOut);
+        const [dc, mo, fa] = [f(1 - momentum), f(momentum), f(factor)];
+        const refMean = Float32Array.from(mv, (x, c) => f(x - f(f(x - muv[c]) * dc)));
+        const refVar = Float32Array.from(vv, (x, c) => {
+          const v1 = f(x - f(f(x - s2v[c]) * dc));
+          const base = f(x * mo);
+          return unbiased ? f(base + f(f(v1 - base) * fa)) : v1;
+        });
+        assert.deepEqual(arena.f32(mOut, cols), refMean, `${cols} cols: mean`);
+        assert.deepEqual(arena.f32(vOut, cols), refVar, `${cols} cols, unbiased ${unbiased}: variance`);
+        assert.equal(arena.strayWrites([mu, s2, m, v].map((o) => [o, o + 4 * cols] as [number, number])), 0);
+      }
+    }
+  });
+
+  test(`${label}: grad_accumulate (first: acc = g·w, then acc += g·w in place) equals float32 JavaScript and writes only acc`, () => {
+    const arena = new Arena(shared);
+    const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+    const sizes = [1, 6, 33];
+    const w = 0.3;
+    const gs = sizes.map((n) => [randn(n), randn(n, 100)]);
+    const g = gs.map(([a, b]) => [arena.alloc(a.length, a, false), arena.alloc(b.length, b, false)]);
+    const acc = sizes.map((n) => arena.alloc(n));
+    const table = arena.alloc(3 * sizes.length, undefined, false);
+    const words = new Uint32Array(arena.memory.buffer, table, 3 * sizes.length);
+    for (const step of [0, 1]) {
+      sizes.forEach((n, i) => words.set([acc[i], g[i][step], n], 3 * i));
+      k.grad_accumulate(table, sizes.length, w, step === 0 ? 1 : 0);
+    }
+    const fw = f(w);
+    sizes.forEach((n, i) => {
+      const ref = Float32Array.from(gs[i][0], (v, j) => f(f(v * fw) + f(gs[i][1][j] * fw)));
+      assert.deepEqual(arena.f32(acc[i], n), ref, `size ${n}`);
+    });
+    const inputs = g.flatMap(([a, b], i) => [[a, a + 4 * sizes[i]], [b, b + 4 * sizes[i]]] as Array<[number, number]>);
+    assert.equal(arena.strayWrites([...inputs, [table, table + 12 * sizes.length]]), 0);
+  });
+
+  test(`${label}: adamw_all updates a table of parameters (moments in place) as float32 JavaScript, and writes only p', m, v`, () => {
+    const arena = new Arena(shared);
+    const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+    const sizes = [1, 7, 33, 4];
+    const consts = { b1: 0.85, b2: 0.99, sq: Math.sqrt(1 - 0.99 ** 3), eps: 1e-8 };
+    const params = sizes.map((n, i) => {
+      const [pv, gv, mv] = [randn(n), randn(n).map((v, j) => (j % 5 === 0 ? 0 : v)), randn(n, 0.1)];
+      const vv = randn(n, 0.01).map(Math.abs);
+      return {
+        n, pv, gv, mv, vv, decay: 1 - 1e-3 * (i + 1) * 0.01, stepSize: 1e-3 * (i + 1),
+        p: arena.alloc(n, pv, false), g: arena.alloc(n, gv, false), m: arena.alloc(n, mv), v: arena.alloc(n, vv), pOut: arena.alloc(n),
+      };
+    });
+    const ENTRY = 8;
+    const table = arena.alloc(ENTRY * sizes.length, undefined, false);
+    const words = new Uint32Array(arena.memory.buffer, table, ENTRY * sizes.length);
+    const floats = new Float32Array(arena.memory.buffer, table, ENTRY * sizes.length);
+    params.forEach((q, i) => {
+      words.set([q.p, q.g, q.m, q.v, q.pOut, q.n], ENTRY * i);
+      floats[ENTRY * i + 6] = q.decay;
+      floats[ENTRY * i + 7] = q.stepSize;
+    });
+    k.adamw_all(table, sizes.length, consts.b1, 1 - consts.b1, consts.b2, 1 - consts.b2, consts.sq, consts.eps);
+    const [b1, ob1, b2, ob2, sq, eps] = [consts.b1, 1 - consts.b1, consts.b2, 1 - consts.b2, consts.sq, consts.eps].map(f);
+    for (const q of params) {
+      const [dc, ss] = [f(q.decay), f(q.stepSize)];
+      const m = Float32Array.from(q.gv, (g, j) => f(f(q.mv[j] * b1) + f(g * ob1)));
+      const v = Float32Array.from(q.gv, (g, j) => f(f(q.vv[j] * b2) + f(f(g * g) * ob2)));
+      const p = Float32Array.from(q.pv, (x, j) => f(f(x * dc) - f(f(m[j] / f(f(f(Math.sqrt(v[j])) / sq) + eps)) * ss)));
+      assert.deepEqual(arena.f32(q.m, q.n), m, `size ${q.n}: m`);
+      assert.deepEqual(arena.f32(q.v, q.n), v, `size ${q.n}: v`);
+      assert.deepEqual(arena.f32(q.pOut, q.n), p, `size ${q.n}: p`);
+      assert.deepEqual(arena.f32(q.p, q.n), q.pv, `size ${q.n}: p itself unchanged`);
+    }
+    const inputs = params.flatMap((q) => [[q.p, q.p + 4 * q.n], [q.g, q.g + 4 * q.n]] as Array<[number, number]>);
+    assert.equal(arena.strayWrites([...inputs, [table, table + 4 * ENTRY * sizes.length]]), 0);
   });
 }
 

@@ -21,11 +21,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { heapF32, WasmBackendLike } from './wasmBackend';
-import { trainKernels, trainContext, bnForwardOp, bnBackwardOp, offsetOf } from './trainWasm';
+import { trainKernels, trainContext, bnForwardOp, bnBackwardOp, offsetOf, reluGradOp } from './trainWasm';
 
-/** Kernel names of the C forward/backward (wasm backend only; ./wasm/trainKernels.c). */
+/** Kernel names of the C forward/backward and running averages (wasm backend only; ./wasm/reductions.c). */
 const BN_TRAIN_FORWARD = 'Fat2019BatchNormTrainForward';
 const BN_TRAIN_BACKWARD = 'Fat2019BatchNormTrainBackward';
+const BN_RUNNING_UPDATE = 'Fat2019BatchNormRunningUpdate';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
 
@@ -45,27 +46,67 @@ function prepare(kernel: string, { inputs, attrs, backend: b }: KernelArgs) {
   return { ctx, rows, cols, outputs, off, eps: (attrs as unknown as { epsilon: number }).epsilon };
 }
 
-/** Inputs x [..., C], gamma [C], beta [C]; attrs {epsilon}. Outputs y, mean [C], variance [C]. */
+/**
+ * Inputs x [..., C], gamma [C], beta [C]; attrs {epsilon, relu}. Outputs y (relu(y) with relu),
+ * mean [C], variance [C].
+ */
 function bnTrainForwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const { ctx, rows, cols, outputs, off, eps } = prepare(BN_TRAIN_FORWARD, args);
   const [y, mean, variance] = outputs;
   const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
-  bnForwardOp(ctx, off(x), rows, cols, off(gamma), off(beta), eps, off(mean), off(variance), off(y));
+  const relu = (args.attrs as unknown as { relu?: boolean }).relu === true;
+  bnForwardOp(ctx, off(x), rows, cols, off(gamma), off(beta), eps, off(mean), off(variance), off(y), relu);
   return outputs;
 }
 
-/** Inputs dy, x [..., C], mean, variance, gamma [C]; attrs {epsilon}. Outputs dx, dgamma, dbeta. */
+/**
+ * Inputs dy, x [..., C], mean, variance, gamma [C], and y (the forward's output) where the
+ * forward applied relu; attrs {epsilon}. Outputs dx, dgamma, dbeta. With y, dy first goes through
+ * relu's gradient (dy·step(y), the relu_grad kernel).
+ */
 function bnTrainBackwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const { ctx, rows, cols, outputs, off, eps } = prepare(BN_TRAIN_BACKWARD, args);
   const [dx, dgamma, dbeta] = outputs;
-  const { dy, x, mean, variance, gamma } = args.inputs as Record<string, tf.TensorInfo>;
-  bnBackwardOp(ctx, off(dy), off(x), rows, cols, off(mean), off(variance), off(gamma), eps, off(dx), off(dgamma), off(dbeta));
+  const { dy, x, mean, variance, gamma, y } = args.inputs as Record<string, tf.TensorInfo | undefined> as Record<string, tf.TensorInfo> & { y?: tf.TensorInfo };
+  let masked: tf.TensorInfo | null = null;
+  if (y) {
+    masked = ctx.backend.makeOutput(dy.shape, 'float32');
+    reluGradOp(ctx, off(dy), off(y), rows * cols, off(masked));
+  }
+  bnBackwardOp(ctx, off(masked ?? dy), off(x), rows, cols, off(mean), off(variance), off(gamma), eps, off(dx), off(dgamma), off(dbeta));
+  if (masked) ctx.backend.disposeData(masked.dataId);
   return outputs;
 }
 
-/** Registers the two C batch-norm kernels for 'wasm' (idempotent). */
+/** Attributes of {@link bnRunningUpdateKernel}; factor 0: tfjs-layers' update (biased variance). */
+interface RunningUpdateAttrs {
+  decay: number;
+  momentum: number;
+  factor: number;
+}
+
+/**
+ * Inputs batchMean, batchVariance, mean, variance (all [C]); attrs {@link RunningUpdateAttrs}.
+ * Outputs the new running mean and variance (./wasm/reductions.c bn_running_update).
+ */
+function bnRunningUpdateKernel({ inputs, attrs, backend: b }: KernelArgs): tf.TensorInfo[] {
+  const backend = b as unknown as WasmBackendLike;
+  const k = trainKernels(backend);
+  if (!k) throw new Error(`${BN_RUNNING_UPDATE}: the C kernels are not available`);
+  const { batchMean, batchVariance, mean, variance } = inputs as Record<string, tf.TensorInfo>;
+  const { decay, momentum, factor } = attrs as unknown as RunningUpdateAttrs;
+  const cols = mean.shape.reduce((a, v) => a * v, 1);
+  const outputs = [backend.makeOutput(mean.shape, 'float32'), backend.makeOutput(variance.shape, 'float32')];
+  const off = (t: tf.TensorInfo) => offsetOf(backend, t);
+  k.bn_running_update(off(batchMean), off(batchVariance), off(mean), off(variance), cols, decay, momentum, factor, factor > 0 ? 1 : 0,
+    off(outputs[0]), off(outputs[1]));
+  return outputs;
+}
+
+/** Registers the C batch-norm kernels for 'wasm' (idempotent). */
 export function registerBatchNormTrainKernels(): void {
-  const kernels = [[BN_TRAIN_FORWARD, bnTrainForwardKernel], [BN_TRAIN_BACKWARD, bnTrainBackwardKernel]] as const;
+  const kernels = [[BN_TRAIN_FORWARD, bnTrainForwardKernel], [BN_TRAIN_BACKWARD, bnTrainBackwardKernel],
+    [BN_RUNNING_UPDATE, bnRunningUpdateKernel]] as const;
   for (const [kernelName, kernelFunc] of kernels) {
     if (!tf.getKernel(kernelName, 'wasm')) {
       tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
@@ -104,11 +145,12 @@ function batchNormPrototype(): { call: Call } {
 
 /**
  * y = γ·(x − μ)/√(σ² + ε) + β with μ, σ² the batch statistics over every axis but the last,
- * differentiable in x, γ and β (closed-form gradient). Returns y and the (biased) statistics;
- * the caller owns `mean` and `variance` (they are kept out of the enclosing tidy).
+ * differentiable in x, γ and β (closed-form gradient); with `relu`, relu(y) (the same values and
+ * gradients as tf.relu after it). Returns y and the (biased) statistics; the caller owns `mean`
+ * and `variance` (they are kept out of the enclosing tidy).
  */
 export function batchNormTraining(
-  x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number,
+  x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number, relu = false,
 ): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   let stats: { mean: tf.Tensor; variance: tf.Tensor } | null = null;
@@ -121,23 +163,27 @@ export function batchNormTraining(
     let mean: tf.Tensor;
     let variance: tf.Tensor;
     if (fused) {
-      // One C kernel: the statistics (as below) and the normalisation (as FusedBatchNorm).
-      [y, mean, variance] = tf.engine().runKernel(BN_TRAIN_FORWARD, { x: xt, gamma: g, beta: b }, { epsilon }) as tf.Tensor[];
+      // One C kernel: the statistics (as below) and the normalisation (as FusedBatchNorm), relu.
+      [y, mean, variance] = tf.engine().runKernel(BN_TRAIN_FORWARD, { x: xt, gamma: g, beta: b }, { epsilon, relu }) as tf.Tensor[];
     } else {
       ({ mean, variance } = wasmMoments(xt) ?? tf.moments(xt, axes));
       y = tf.batchNorm(xt, mean, variance, b, g, epsilon);
+      if (relu) y = tf.relu(y);
     }
-    (save as tf.GradSaveFunc)([xt, mean, variance, g]);
-    stats = { mean: tf.keep(mean.clone()), variance: tf.keep(variance.clone()) };
+    (save as tf.GradSaveFunc)(relu ? [xt, mean, variance, g, y] : [xt, mean, variance, g]);
+    // Kept, not cloned: the tape saved its own clones (one Identity call fewer each).
+    stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
     return {
       value: y,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const d = dy as tf.Tensor;
-        const [xs, mu, v, gm] = saved;
+        const [xs, mu, v, gm, yRelu] = saved;
         if (fused && tf.getBackend() === 'wasm') {
-          // The same closed form in two passes (./wasm/trainKernels.c bn_train_backward).
-          return tf.engine().runKernel(BN_TRAIN_BACKWARD, { dy: d, x: xs, mean: mu, variance: v, gamma: gm }, { epsilon }) as tf.Tensor[];
+          // The same closed form in two passes (./wasm/trainKernels.c bn_train_backward), after relu's gradient.
+          const inputs = { dy: dy as tf.Tensor, x: xs, mean: mu, variance: v, gamma: gm, ...(relu ? { y: yRelu } : {}) };
+          return tf.engine().runKernel(BN_TRAIN_BACKWARD, inputs, { epsilon }) as tf.Tensor[];
         }
+        // relu's gradient as tfjs forms it: dy·step(x), where step(relu(z)) = step(z).
+        const d = relu ? tf.mul(dy as tf.Tensor, tf.step(yRelu)) : dy as tf.Tensor;
         const n = xs.size / mu.size;
         const r = tf.rsqrt(tf.add(v, epsilon));
         const gr = tf.mul(gm, r);
@@ -203,7 +249,63 @@ function wasmMoments(x: tf.Tensor): { mean: tf.Tensor1D; variance: tf.Tensor1D }
   return { mean: tf.tensor1d(mean), variance: tf.tensor1d(variance) };
 }
 
+/**
+ * Running averages after a training batch with `count` values per channel: tfjs-layers' update
+ * (running ← running − (running − batch)·(1 − momentum), with the biased batch variance), or
+ * with `unbiased` PyTorch's (the variance from the unbiased batch variance: as tfjs' update, then
+ * base + (new − base)·n/(n−1) with base = running·momentum, the correction lib/train/bnStats
+ * applies after a step, operation for operation). Returns the new [mean, variance].
+ * On wasm one C call (./wasm/reductions.c bn_running_update, the same float32 operations, so the
+ * same bits) instead of six taped ops (each with its saved clones) and four for the correction:
+ * 28 kernel calls per layer fewer, 560 per ResNet-18 step.
+ */
+function runningAverages(mean: tf.Tensor, variance: tf.Tensor, batchMean: tf.Tensor, batchVariance: tf.Tensor,
+  momentum: number, count: number, unbiased: boolean): [tf.Tensor, tf.Tensor] {
+  const decay = 1 - momentum;
+  const factor = unbiased && count > 1 ? count / (count - 1) : 0;
+  const all = [mean, variance, batchMean, batchVariance];
+  if (tf.getBackend() === 'wasm' && tf.getKernel(BN_RUNNING_UPDATE, 'wasm') && all.every((t) => t.dtype === 'float32' && t.size === mean.size)
+    && trainKernels(tf.backend() as unknown as WasmBackendLike)) {
+    const attrs: RunningUpdateAttrs = { decay, momentum, factor };
+    return tf.engine().runKernel(BN_RUNNING_UPDATE, { batchMean, batchVariance, mean, variance }, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor];
+  }
+  return tf.tidy(() => {
+    const newMean = tf.sub(mean, tf.mul(tf.sub(mean, batchMean), decay));
+    const tfjsVariance = tf.sub(variance, tf.mul(tf.sub(variance, batchVariance), decay));
+    if (factor === 0) return [newMean, tfjsVariance];
+    const base = tf.mul(variance, momentum);
+    return [newMean, tf.add(base, tf.mul(tf.sub(tfjsVariance, base), factor))];
+  });
+}
+
 const STOCK_KEY = Symbol.for('fat2019.batchNormTraining.stockCall');
+/** Set on a BatchNormalization layer by {@link fuseBatchNormRelu}. */
+const FUSE_RELU_KEY = Symbol.for('fat2019.batchNormTraining.fuseRelu');
+/** Outputs of batch-norm training calls that applied relu already (the ReLU layer passes them on). */
+const reluApplied = new WeakSet<tf.Tensor>();
+/** Set on a layer by {@link requestUnbiasedRunningVariance}. */
+const UNBIASED_KEY = Symbol.for('fat2019.batchNormTraining.unbiasedRunningVariance');
+
+/**
+ * Asks a BatchNormalization layer to update its running variance as PyTorch does (from the
+ * unbiased batch variance) in its training calls until {@link releaseUnbiasedRunningVariance}.
+ * Returns false (and asks nothing) where {@link installBatchNormTraining} is not in place or the
+ * layer keeps tfjs' code (no γ or β, not the last axis): the caller then corrects tfjs' update
+ * itself (lib/train/bnStats).
+ */
+export function requestUnbiasedRunningVariance(layer: tf.layers.Layer): boolean {
+  if (layer.getClassName() !== 'BatchNormalization' || !(batchNormPrototype() as unknown as Record<symbol, unknown>)[STOCK_KEY]) return false;
+  const bn = layer as unknown as BnLayer;
+  const rank = (layer.input as tf.SymbolicTensor).shape.length;
+  if (!bn.gamma || !bn.beta || !(bn.axis === -1 || bn.axis === rank - 1)) return false;
+  (layer as unknown as Record<symbol, boolean>)[UNBIASED_KEY] = true;
+  return true;
+}
+
+/** Ends a {@link requestUnbiasedRunningVariance}. */
+export function releaseUnbiasedRunningVariance(layer: tf.layers.Layer): void {
+  delete (layer as unknown as Record<symbol, boolean>)[UNBIASED_KEY];
+}
 
 /**
  * Makes every BatchNormalization layer (channels-last, with γ and β) train through
@@ -215,29 +317,120 @@ export function installBatchNormTraining(): boolean {
   if (proto[STOCK_KEY]) return false;
   const stock = proto.call;
   proto[STOCK_KEY] = stock;
+  installReluPassThrough();
   proto.call = function call(this: BnLayer, inputs, kwargs) {
     const training = kwargs?.training === true;
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     const lastAxis = this.axis === -1 || this.axis === input.rank - 1;
+    const unbiased = (this as unknown as Record<symbol, boolean>)[UNBIASED_KEY] === true;
     if (!training || !lastAxis || !this.gamma || !this.beta || (Array.isArray(inputs) && inputs.length !== 1)) {
+      // requestUnbiasedRunningVariance only asks layers that take the path below.
+      if (training && unbiased) throw new Error(`BatchNormalization ${(this as unknown as tf.layers.Layer).name}: PyTorch's running variance was asked for an input the project's training path does not take`);
       return stock.call(this, inputs, kwargs);
     }
+    // Fused where the C kernels run (elsewhere relu inside the op is still a Relu kernel).
+    const relu = (this as unknown as Record<symbol, boolean>)[FUSE_RELU_KEY] === true && useCKernels(input, this.gamma.read(), this.beta.read());
     return tf.tidy(() => {
-      const { y, mean, variance } = batchNormTraining(input, this.gamma!.read(), this.beta!.read(), this.epsilon);
-      // The running averages exactly as tfjs-layers updates them.
-      const decay = 1 - this.momentum;
-      for (const [variable, value] of [[this.movingMean, mean], [this.movingVariance, variance]] as const) {
-        tf.tidy(() => {
-          const orig = variable.read();
-          variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
-        });
-      }
-      mean.dispose();
-      variance.dispose();
+      const { y, mean, variance } = batchNormTraining(input, this.gamma!.read(), this.beta!.read(), this.epsilon, relu);
+      if (relu) reluApplied.add(y);
+      const count = input.size / input.shape[input.rank - 1];
+      const [newMean, newVariance] = runningAverages(this.movingMean.read(), this.movingVariance.read(), mean, variance,
+        this.momentum, count, unbiased);
+      this.movingMean.write(newMean);
+      this.movingVariance.write(newVariance);
+      tf.dispose([mean, variance, newMean, newVariance]);
       return y;
     });
   };
   return true;
+}
+
+/** A layer's place in the graph (tfjs-layers internals). */
+interface GraphLayer {
+  inboundNodes: Array<{ inboundLayers: tf.layers.Layer[] }>;
+  outboundNodes: Array<{ outboundLayer: tf.layers.Layer }>;
+}
+
+/** Per model, its BatchNormalization layers followed by a plain ReLU layer and nothing else. */
+const reluPairs = new WeakMap<tf.LayersModel, tf.layers.Layer[]>();
+
+function batchNormsBeforeRelu(model: tf.LayersModel): tf.layers.Layer[] {
+  const known = reluPairs.get(model);
+  if (known) return known;
+  const outputs = new Set(model.outputs.map((o) => o.sourceLayer));
+  const found = model.layers.filter((layer) => {
+    if (layer.getClassName() !== 'BatchNormalization' || outputs.has(layer)) return false;
+    const bn = layer as unknown as GraphLayer & BnLayer;
+    const rank = (layer.input as tf.SymbolicTensor).shape.length;
+    if (!bn.gamma || !bn.beta || !(bn.axis === -1 || bn.axis === rank - 1)) return false;
+    if (bn.inboundNodes.length !== 1 || bn.outboundNodes.length !== 1) return false;
+    const next = bn.outboundNodes[0].outboundLayer;
+    return next.getClassName() === 'ReLU' && (next as unknown as { maxValue?: number | null }).maxValue == null
+      && (next as unknown as GraphLayer).inboundNodes.length === 1;
+  });
+  reluPairs.set(model, found);
+  return found;
+}
+
+let fusionEnabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_FUSE_BN_RELU ?? '' : '');
+
+/** Turns {@link fuseBatchNormRelu} off (for A/B runs and tests) or back on; returns the previous setting. */
+export function setBatchNormReluFusion(on: boolean): boolean {
+  const was = fusionEnabled;
+  fusionEnabled = on;
+  return was;
+}
+
+/**
+ * Until the returned function is called, every BatchNormalization layer of `model` whose only
+ * consumer is a plain ReLU layer (conv → BN → ReLU) applies the relu itself in its training
+ * calls, and that ReLU layer passes the result on: one C pass writes relu(BN(x)) (./wasm/
+ * reductions.c bn_train_forward) and the backward applies relu's gradient before BN's in the same
+ * kernel, instead of a Relu kernel (a full pass), its saved copy and a ReluGrad kernel. Values and
+ * gradients are the same bits. A training-time graph pass only: the layers, their names and
+ * weights, and inference are unchanged. Does nothing where {@link installBatchNormTraining} is
+ * not in place or FAT2019_FUSE_BN_RELU=0 (for A/B timing).
+ */
+export function fuseBatchNormRelu(model: tf.LayersModel): () => void {
+  if (!fusionEnabled || !(batchNormPrototype() as unknown as Record<symbol, unknown>)[STOCK_KEY]) return () => {};
+  const layers = batchNormsBeforeRelu(model);
+  for (const layer of layers) (layer as unknown as Record<symbol, boolean>)[FUSE_RELU_KEY] = true;
+  return () => {
+    for (const layer of layers) delete (layer as unknown as Record<symbol, boolean>)[FUSE_RELU_KEY];
+  };
+}
+
+type ReluCall = (this: { maxValue?: number | null }, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+
+/** The prototype of tfjs-layers' ReLU layer. */
+function reluPrototype(): { call: ReluCall } & Record<symbol, ReluCall | undefined> {
+  return Object.getPrototypeOf(tf.layers.reLU({})) as { call: ReluCall } & Record<symbol, ReluCall | undefined>;
+}
+
+/**
+ * ReLU layers pass on what a fused batch-norm call made (relu is idempotent, so this is right
+ * whoever calls them). As a reshape, not the input itself: tfjs-layers' apply copies an output
+ * that is one of the inputs (an Identity kernel, whose gradient is a Cast that copies on wasm);
+ * a reshape shares the data forwards and backwards.
+ */
+function installReluPassThrough(): void {
+  const proto = reluPrototype();
+  if (proto[STOCK_KEY]) return;
+  const stock = proto.call;
+  proto[STOCK_KEY] = stock;
+  proto.call = function call(inputs, kwargs) {
+    const input = Array.isArray(inputs) && inputs.length === 1 ? inputs[0] : inputs;
+    if (!Array.isArray(input) && this.maxValue == null && reluApplied.has(input)) return tf.reshape(input, input.shape);
+    return stock.call(this, inputs, kwargs);
+  };
+}
+
+function uninstallReluPassThrough(): void {
+  const proto = reluPrototype();
+  const stock = proto[STOCK_KEY];
+  if (!stock) return;
+  proto.call = stock;
+  delete proto[STOCK_KEY];
 }
 
 /** Puts tfjs-layers' own BatchNormalization.call back. Returns false if it was not replaced. */
@@ -247,5 +440,6 @@ export function uninstallBatchNormTraining(): boolean {
   if (!stock) return false;
   proto.call = stock;
   delete proto[STOCK_KEY];
+  uninstallReluPassThrough();
   return true;
 }

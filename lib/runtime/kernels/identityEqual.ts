@@ -1,5 +1,5 @@
 /**
- * Two stock wasm kernels that cost a training step far more than their work:
+ * Three stock wasm kernels that cost a training step far more than their work:
  *
  * - `Identity` copies its input (tfjs-backend-wasm 4.22). The engine clones every tensor a
  *   kernel or `tf.customGrad` saves for the backward pass (FusedConv2D saves x and its output,
@@ -10,6 +10,10 @@
  *   gradient of the head's global max pooling compares x [N, H, W, C] with its max
  *   [N, 1, 1, C] (≈13 ms for [32, 8, 8, 64]). float32 operands that broadcast go through a
  *   loop here with the innermost axis contiguous; same shapes and other dtypes keep the stock kernel.
+ * - `Cast` to the dtype a tensor already has copies it too: it is the gradient of Identity, so
+ *   every clone on the tape (tfjs-layers' Add layer clones its first input, Layer.apply clones an
+ *   output that is an input) costs a full-size copy in the backward pass (resnet18 at width 1/8:
+ *   10 per step, up to [32, 64, 64, 8]). This one shares the data, as Identity does.
  */
 import * as tf from '@tensorflow/tfjs';
 import { WasmBackendLike, heapF32 } from './wasmBackend';
@@ -21,6 +25,16 @@ export function makeIdentityWasm(stock: tf.KernelFunc) {
   return function identityWasm(args: KernelArgs): tf.TensorInfo {
     const x = args.inputs.x as tf.TensorInfo;
     if (x.dtype === 'string') return stock(args) as tf.TensorInfo;
+    (args.backend as unknown as WasmBackendLike).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
+
+/** Cast to the same dtype sharing the input's data; the stock kernel for a real conversion. */
+export function makeCastWasm(stock: tf.KernelFunc) {
+  return function castWasm(args: KernelArgs): tf.TensorInfo {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string' || (args.attrs as unknown as { dtype: tf.DataType }).dtype !== x.dtype) return stock(args) as tf.TensorInfo;
     (args.backend as unknown as WasmBackendLike).incRef(x.dataId);
     return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
   };

@@ -13,7 +13,7 @@ import { makeLeadingReduceWasm } from './reduce';
 import { installBatchNormTraining, uninstallBatchNormTraining, registerBatchNormTrainKernels } from './batchNormTraining';
 import { makeAvgPoolGradWasm } from './avgPoolGrad';
 import { maxPoolGradWasm } from './maxPoolGrad';
-import { makeIdentityWasm, makeEqualWasm } from './identityEqual';
+import { makeIdentityWasm, makeEqualWasm, makeCastWasm } from './identityEqual';
 import { registerAdamWKernel } from './adamwKernel';
 import { makeConv2DWasm, makeFusedConv2DWasm } from './conv2dForward';
 import { registerReluGradKernel, reluGradConfig } from './reluGrad';
@@ -24,7 +24,7 @@ export { fusedBatchNormGradConfig } from './batchNormGrad';
 export { makeLeadingReduceWasm, leadingAxesCount, columnSums } from './reduce';
 export { makeAvgPoolGradWasm } from './avgPoolGrad';
 export { maxPoolGradWasm } from './maxPoolGrad';
-export { makeIdentityWasm, makeEqualWasm } from './identityEqual';
+export { makeIdentityWasm, makeEqualWasm, makeCastWasm } from './identityEqual';
 export { batchNormTraining, installBatchNormTraining, uninstallBatchNormTraining } from './batchNormTraining';
 
 /** Which custom kernels/gradients to install; all on by default. */
@@ -46,6 +46,8 @@ export interface CustomKernelOptions {
   batchNormTraining?: boolean;
   /** wasm `Identity` sharing its input's data instead of copying it (./identityEqual). */
   identity?: boolean;
+  /** wasm `Cast` to the same dtype (Identity's gradient) sharing its input's data (./identityEqual). */
+  cast?: boolean;
   /** wasm `Equal` for broadcasting float32 operands without the stock per-element index loop (./identityEqual). */
   equal?: boolean;
   /** wasm `Conv2D`/`FusedConv2D` through the project's C kernel where it applies (./conv2dForward). */
@@ -99,6 +101,7 @@ const CUSTOM_KERNELS: CustomKernel[] = [
   { option: 'maxPoolGrad', kernel: 'MaxPoolGrad', make: always(maxPoolGradWasm), needsStock: true },
   { option: 'reluGrad', gradient: reluGradConfig, setup: registerReluGradKernel },
   { option: 'identity', kernel: 'Identity', make: (stock) => makeIdentityWasm(stock!), needsStock: true },
+  { option: 'cast', kernel: 'Cast', make: (stock) => makeCastWasm(stock!), needsStock: true },
   { option: 'equal', kernel: 'Equal', make: (stock) => makeEqualWasm(stock!), needsStock: true },
   { option: 'convForward', kernel: 'Conv2D', make: (stock) => makeConv2DWasm(stock!), needsStock: true },
   { option: 'convForward', kernel: 'FusedConv2D', make: (stock) => makeFusedConv2DWasm(stock!), needsStock: true },

@@ -158,11 +158,15 @@ export function colSumsOp(ctx: TrainContext, x: number, rows: number, cols: numb
   });
 }
 
-/** Batch-norm training forward (see trainKernels.c bn_train_forward), split by rows with the helper. */
+/**
+ * Batch-norm training forward (see trainKernels.c bn_train_forward; relu: then relu(y)), split by
+ * rows with the helper.
+ */
 export function bnForwardOp(ctx: TrainContext, x: number, rows: number, cols: number, gamma: number, beta: number,
-  eps: number, mean: number, variance: number, y: number): void {
+  eps: number, mean: number, variance: number, y: number, relu = false): void {
   const { k, helper } = ctx;
-  byRows(ctx, rows, cols, 6 * cols, (acc0) => k.bn_train_forward(x, rows, cols, gamma, beta, eps, acc0, mean, variance, y), (h, acc0) => {
+  const r = relu ? 1 : 0;
+  byRows(ctx, rows, cols, 6 * cols, (acc0) => k.bn_train_forward(x, rows, cols, gamma, beta, eps, acc0, mean, variance, y, r), (h, acc0) => {
     const acc1 = acc0 + 8 * cols;
     const sd = acc0 + 16 * cols;
     const x1 = x + 4 * h * cols;
@@ -172,8 +176,8 @@ export function bnForwardOp(ctx: TrainContext, x: number, rows: number, cols: nu
       k.col_finish(acc0, cols, out, 1 / rows);
     }
     k.bn_sd(variance, cols, eps, sd);
-    runPair(k, helper, ['bn_normalize', [x, h, cols, mean, gamma, sd, beta, y]],
-      ['bn_normalize', [x1, rows - h, cols, mean, gamma, sd, beta, y + 4 * h * cols]]);
+    runPair(k, helper, ['bn_normalize', [x, h, cols, mean, gamma, sd, beta, y, r]],
+      ['bn_normalize', [x1, rows - h, cols, mean, gamma, sd, beta, y + 4 * h * cols, r]]);
   });
 }
 

@@ -100,9 +100,11 @@ EXPORT void moments(const float *x, u32 rows, u32 cols, double *acc, float *mean
  * y = f32(β + f32(f32(x − μ)·γ) / sd) per column with sd = √(σ²+ε) (f32 square root) and the
  * last division and addition in double: the stock FusedBatchNorm kernel's arithmetic exactly
  * (tfjs-backend-wasm 4.22's binary keeps its normalisation factors as doubles), so the same bits.
+ * relu: then y = relu(y) as tfjs-backend-wasm's Relu gives it (y > 0 or NaN: y; else +0).
  */
 INLINE void normalize(const float *x, u32 rows, u32 cols, const float *mean, const float *gamma, const double *sd,
-                      const float *beta, float *y) {
+                      const float *beta, float *y, int relu) {
+  v128_t zero = wasm_f32x4_splat(0.0f);
   for (u32 r = 0; r < rows; r++) {
     const float *p = x + (unsigned long)r * cols;
     float *o = y + (unsigned long)r * cols;
@@ -115,21 +117,27 @@ INLINE void normalize(const float *x, u32 rows, u32 cols, const float *mean, con
         wasm_f64x2_div(wasm_f64x2_promote_low_f32x4(q), wasm_v128_load(sd + c)));
       v128_t hi = wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(b, b, 2, 3, 2, 3)),
         wasm_f64x2_div(wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(q, q, 2, 3, 2, 3)), wasm_v128_load(sd + c + 2)));
-      wasm_v128_store(o + c, wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0, 1, 4, 5));
+      v128_t v = wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0, 1, 4, 5);
+      if (relu) v = wasm_v128_bitselect(v, zero, wasm_v128_or(wasm_f32x4_gt(v, zero), wasm_f32x4_ne(v, v)));
+      wasm_v128_store(o + c, v);
     }
-    for (; c < cols; c++) o[c] = (float)((double)beta[c] + (double)((p[c] - mean[c]) * gamma[c]) / sd[c]);
+    for (; c < cols; c++) {
+      float v = (float)((double)beta[c] + (double)((p[c] - mean[c]) * gamma[c]) / sd[c]);
+      o[c] = relu && !(v > 0.0f || v != v) ? 0.0f : v;
+    }
   }
 }
 
 /*
  * Batch norm in training mode, forward: mean and biased variance over the rows (as `moments`),
- * then y = β + (x − μ)·γ/√(σ²+ε) (as FusedBatchNorm). acc: `cols` doubles of scratch.
+ * then y = β + (x − μ)·γ/√(σ²+ε) (as FusedBatchNorm), and relu(y) when relu != 0 (as Relu).
+ * acc: `cols` doubles of scratch.
  */
 EXPORT void bn_train_forward(const float *x, u32 rows, u32 cols, const float *gamma, const float *beta, float eps,
-                             double *acc, float *mean, float *var, float *y) {
+                             double *acc, float *mean, float *var, float *y, int relu) {
   moments(x, rows, cols, acc, mean, var);
   for (u32 c = 0; c < cols; c++) acc[c] = (double)__builtin_sqrtf(var[c] + eps);
-  normalize(x, rows, cols, mean, gamma, acc, beta, y);
+  normalize(x, rows, cols, mean, gamma, acc, beta, y, relu);
 }
 
 /*
@@ -188,8 +196,8 @@ EXPORT void bn_sd(const float *var, u32 cols, float eps, double *sd) {
 
 /* y for rows of x (as bn_train_forward's second half). */
 EXPORT void bn_normalize(const float *x, u32 rows, u32 cols, const float *mean, const float *gamma, const double *sd,
-                         const float *beta, float *y) {
-  normalize(x, rows, cols, mean, gamma, sd, beta, y);
+                         const float *beta, float *y, int relu) {
+  normalize(x, rows, cols, mean, gamma, sd, beta, y, relu);
 }
 
 /*
@@ -226,5 +234,25 @@ EXPORT void bn_dx(const float *dy, const float *x, u32 rows, u32 cols, const flo
       wasm_v128_store(o + c, wasm_f32x4_add(wasm_f32x4_add(t1, t2), wasm_v128_load(sh + c)));
     }
     for (; c < cols; c++) o[c] = ((q[c] * a[c]) + ((p[c] - mean[c]) * b[c])) + sh[c];
+  }
+}
+
+/*
+ * Batch norm's running averages after a training batch, each operation rounded to float32 as the
+ * tfjs ops they replace (../batchNormTraining.ts, ../../../train/bnStats.ts):
+ *   mean' = mean − (mean − μ)·decay;  var1 = var − (var − σ²)·decay   (decay = 1 − momentum)
+ * and with `unbiased` (PyTorch's update from the unbiased batch variance, factor = n/(n−1)):
+ *   var' = var·momentum + (var1 − var·momentum)·factor;  else var' = var1.
+ */
+EXPORT void bn_running_update(const float *mu, const float *sigma2, const float *mean, const float *var, u32 cols,
+                              float decay, float momentum, float factor, int unbiased, float *meanOut, float *varOut) {
+  for (u32 c = 0; c < cols; c++) {
+    meanOut[c] = mean[c] - (mean[c] - mu[c]) * decay;
+    float v1 = var[c] - (var[c] - sigma2[c]) * decay;
+    if (unbiased) {
+      float base = var[c] * momentum;
+      v1 = base + (v1 - base) * factor;
+    }
+    varOut[c] = v1;
   }
 }

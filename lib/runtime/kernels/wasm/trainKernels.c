@@ -23,4 +23,5 @@
 #include "convForward.c"
 #include "winograd.c"
 #include "reluGrad.c"
+#include "gradAccumulate.c"
 #include "depthwise.c"
