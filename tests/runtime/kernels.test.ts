@@ -81,7 +81,9 @@ const convCases: Array<{ x: number[]; w: number[]; stride: number; pad: Pad }> =
   { x: [2, 8, 7, 2], w: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
 ];
 
-for (const c of convCases) {
+for (const c of convCases) convGradTest(c);
+
+function convGradTest(c: (typeof convCases)[number]): void {
   test(`conv2d gradients on wasm match cpu: x ${c.x} W ${c.w} stride ${c.stride} pad ${JSON.stringify(c.pad)}`, () => {
     const xv = randn(c.x.reduce((a, b) => a * b));
     const wv = randn(c.w.reduce((a, b) => a * b));
@@ -484,5 +486,44 @@ test('MaxPoolGrad on wasm routes dy to each window\'s first maximum as cpu does:
 
 // XResNet with Mish: its stem's Mish → max pool has windows of only negative values, whose
 // gradients the stock wasm MaxPoolGrad misrouted (≈0.3 relative error on stem_3_bn/β before
-// ./maxPoolGrad; measured 4e-5 after). Last in the file: it draws from the shared rng.
+// ./maxPoolGrad; measured 4e-5 after). After the other step tests: it draws from the shared rng.
 stepTest({ arch: 'xresnet50', over: { xresnetActivation: 'mish' }, tolerance: 5e-4 });
+
+// conv2d_input_grad (trainKernels.c; after the other tests, which draw from `rng` in file order):
+// 1×1 stride 2 with 8-channel blocks and a tail, the 7×7 stride-2 stem (3 channels, padding 3),
+// 5×5 'same' from 1 and 9 channels, batch 1, a layer large enough for the helper thread's split
+// (rows·W·Ci ≥ 65536); 3×3 stride-1 'same' with 16 channels stays on the composed Winograd path.
+const inputGradCases: Array<(typeof convCases)[number]> = [
+  { x: [2, 9, 8, 21], w: [1, 1, 21, 8], stride: 2, pad: 'same' },
+  { x: [2, 15, 14, 3], w: [7, 7, 3, 8], stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
+  { x: [1, 12, 11, 1], w: [5, 5, 1, 8], stride: 1, pad: 'same' },
+  { x: [1, 10, 9, 9], w: [5, 5, 9, 16], stride: 1, pad: 'same' },
+  { x: [2, 64, 64, 16], w: [1, 1, 16, 16], stride: 2, pad: 'valid' },
+  { x: [2, 34, 34, 8], w: [3, 3, 8, 16], stride: 2, pad: 'valid' },
+  { x: [2, 6, 6, 16], w: [3, 3, 16, 16], stride: 1, pad: 'same' },
+];
+for (const c of inputGradCases) convGradTest(c);
+
+// conv2d_forward with Co % 8 == 4 (a last 4-channel block in a 4×4 tile; XResNet's 4-channel stem
+// at width 1/8), plain and fused with bias + relu, against cpu.
+test('Conv2D and FusedConv2D on wasm with 4 and 12 output channels match cpu (C kernel, 4-channel tile)', () => {
+  const cases: Array<[number[], number[], number]> = [[[2, 9, 11, 4], [3, 3, 4, 4], 1], [[1, 13, 13, 3], [3, 3, 3, 12], 2], [[3, 6, 7, 8], [1, 1, 8, 4], 1]];
+  for (const [xs, ws, stride] of cases) {
+    const xv = randn(xs.reduce((a, b) => a * b));
+    const wv = randn(ws.reduce((a, b) => a * b));
+    const bv = randn(ws[3]);
+    const run = (backend: string) => {
+      tf.setBackend(backend);
+      return tf.tidy(() => {
+        const x = tf.tensor4d(xv, xs as unknown as [number, number, number, number]);
+        const w = tf.tensor4d(wv, ws as unknown as [number, number, number, number]);
+        const plain = tf.conv2d(x, w, stride, 'same');
+        const fused = tf.fused.conv2d({ x, filter: w, strides: stride, pad: 'same', bias: tf.tensor1d(bv), activation: 'relu' });
+        return [plain.dataSync() as Float32Array, fused.dataSync() as Float32Array];
+      });
+    };
+    const ref = run('cpu');
+    const got = run('wasm');
+    ref.forEach((r, i) => assert.ok(relErr(r, got[i]) <= 1e-5, `x ${xs} W ${ws} ${i ? 'fused' : 'plain'}: relative error ${relErr(r, got[i])}`));
+  }
+});

@@ -235,9 +235,21 @@ const convCases: number[][] = [
   [2, 6, 6, 12, 24, 5, 3, 1, 2, 2, 1, 6, 3],
 ];
 
+// Few input channels with wide filters (the 7×7 stride-2 stem with 3, PANNs' 5×5 with 1): rows
+// whose taps all fall inside the image run as one fw·Ci block in conv2d_forward and
+// conv2d_filter_grad; padding wider than the filter's reach, rows of 4+ pixels with interiors.
+const fewChannelCases: number[][] = [
+  [2, 14, 21, 3, 8, 7, 7, 2, 2, 3, 3, 7, 11],
+  [2, 9, 13, 1, 8, 5, 5, 1, 1, 2, 2, 9, 13],
+  [1, 11, 17, 2, 12, 5, 3, 1, 2, 0, 1, 7, 9],
+  [1, 6, 19, 5, 16, 3, 7, 2, 3, 1, 0, 3, 5],
+  [2, 9, 12, 4, 4, 3, 3, 1, 1, 1, 1, 9, 12],
+  [1, 8, 13, 12, 8, 3, 3, 1, 1, 1, 1, 8, 13],
+];
+
 for (const { shared, relaxed } of BUILDS) {
   test(`${buildLabel({ shared, relaxed })}: conv2d_filter_grad equals a float64 loop (strides, paddings, odd channels) and writes only dW`, () => {
-    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of convCases) {
+    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of [...convCases, ...fewChannelCases]) {
       const arena = new Arena(shared);
       const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
       const xv = randn(N * H * W * Ci);
@@ -265,6 +277,67 @@ for (const { shared, relaxed } of BUILDS) {
   });
 }
 
+/** Float64 JS oracle of conv2d_input_grad: the transposed convolution, scattered from dy. */
+function jsInputGrad(dy: Float32Array, w: Float32Array, N: number, H: number, W: number, Ci: number, Ho: number, Wo: number,
+  Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): Float64Array {
+  const dx = new Float64Array(N * H * W * Ci);
+  for (let n = 0; n < N; n++) for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) for (let a = 0; a < fh; a++) for (let b = 0; b < fw; b++) {
+    const y = i * sh + a - top;
+    const x = j * sw + b - left;
+    if (y < 0 || y >= H || x < 0 || x >= W) continue;
+    for (let ci = 0; ci < Ci; ci++) {
+      let s = 0;
+      for (let co = 0; co < Co; co++) s += dy[((n * Ho + i) * Wo + j) * Co + co] * w[((a * fw + b) * Ci + ci) * Co + co];
+      dx[((n * H + y) * W + x) * Ci + ci] += s;
+    }
+  }
+  return dx;
+}
+
+// Input-gradient cases beyond convCases: 1×1 stride 2 (pixels no tap reaches), 7×7 stride-2 stem
+// (3 channels, padding 3), 5×5 'same' with 1 and 8 channels, stride-2 rows narrower than 4
+// pixels per phase, a stride larger than the filter, 16+5 input channels.
+const inputGradCases: number[][] = [
+  ...convCases,
+  ...fewChannelCases,
+  [2, 8, 8, 16, 8, 1, 1, 2, 2, 0, 0, 4, 4],
+  [1, 9, 7, 5, 11, 1, 1, 1, 1, 0, 0, 9, 7],
+  [2, 14, 13, 3, 8, 7, 7, 2, 2, 3, 3, 7, 7],
+  [2, 9, 10, 1, 8, 5, 5, 1, 1, 2, 2, 9, 10],
+  [1, 6, 11, 8, 16, 5, 5, 1, 1, 2, 2, 6, 11],
+  [2, 5, 3, 21, 8, 3, 3, 2, 2, 1, 1, 3, 2],
+  [1, 7, 7, 8, 4, 2, 2, 3, 3, 0, 0, 2, 2],
+  [1, 4, 4, 24, 16, 3, 3, 2, 2, 0, 0, 1, 1],
+];
+
+for (const { shared, relaxed } of BUILDS) {
+  test(`${buildLabel({ shared, relaxed })}: conv2d_input_grad equals a float64 loop (strides, 1×1 to 7×7, odd channels, row ranges) and writes only dx`, () => {
+    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of inputGradCases) {
+      const arena = new Arena(shared);
+      const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+      const dyv = randn(N * Ho * Wo * Co);
+      const wv = randn(fh * fw * Ci * Co);
+      const dy = arena.alloc(dyv.length, dyv, false);
+      const w = arena.alloc(wv.length, wv, false);
+      const zeros = arena.alloc(Co, new Float32Array(Co), false);
+      const wpack = arena.alloc(fh * fw * Co * Ci);
+      k.pack_wT8(w, fh, fw, Ci, Co, wpack);
+      const size = N * H * W * Ci;
+      const dx = arena.alloc(size);
+      new Float32Array(arena.memory.buffer, dx, size).fill(7); // overwritten everywhere
+      const rows = N * H;
+      const half = Math.ceil(rows / 3);
+      k.conv2d_input_grad(dy, wpack, zeros, dx, 0, half, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+      k.conv2d_input_grad(dy, wpack, zeros, dx, half, rows, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+      const ref = jsInputGrad(dyv, wv, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+      const got = arena.f32(dx, size);
+      const what = `${N},${H},${W},${Ci}<-${Co} ${fh}x${fw} stride ${sh},${sw} pad ${top},${left}`;
+      for (let i = 0; i < size; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${what}: dx[${i}] ${got[i]} vs ${ref[i]}`);
+      assert.equal(arena.strayWrites([[dy, dy + 4 * dyv.length], [w, w + 4 * wv.length], [zeros, zeros + 4 * Co]]), 0);
+    }
+  });
+}
+
 /** Float64 JS oracle of conv2d_forward. */
 function jsConvForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, N: number, H: number, W: number, Ci: number,
   Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number, relu: boolean): Float64Array {
@@ -284,7 +357,7 @@ function jsConvForward(x: Float32Array, w: Float32Array, bias: Float32Array | nu
 
 for (const { shared, relaxed } of BUILDS) {
   test(`${buildLabel({ shared, relaxed })}: conv2d_forward equals a float64 loop (borders, strides, channel tails, narrow rows, row ranges)`, () => {
-    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of [...convCases, [2, 5, 3, 4, 16, 3, 3, 1, 1, 1, 1, 5, 3], [1, 9, 13, 1, 8, 3, 3, 1, 1, 0, 0, 7, 11]]) {
+    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of [...convCases, ...fewChannelCases, [2, 5, 3, 4, 16, 3, 3, 1, 1, 1, 1, 5, 3], [1, 9, 13, 1, 8, 3, 3, 1, 1, 0, 0, 7, 11]]) {
       for (const relu of [false, true]) {
         const arena = new Arena(shared);
         const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;

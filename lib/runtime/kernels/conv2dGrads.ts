@@ -14,16 +14,18 @@
  *   [fh, fw, Ci, Co] layout at 30–60 GFLOP/s on one thread, without the transposes; 3×3
  *   stride-1 'same' layers (Ci % 4 == 0, Ci >= 16, Co % 8 == 0) by Winograd F(3×3, 2×2)
  *   (conv2d_wino_fgrad: 77–117 GFLOP/s-equivalent on one thread at full width).
- * - The stock `Conv2DBackpropInput` is a scalar loop (≈2.4 GFLOP/s). dx is the forward conv of
- *   dy (dilated by the stride, zero-padded by fh−1−pt on top) with the filter flipped in both
- *   spatial axes and its in/out channels swapped (20–29 GFLOP/s on one thread).
+ * - The stock `Conv2DBackpropInput` is a scalar loop (≈2.4 GFLOP/s). With the C kernels, dx comes
+ *   from conv2d_input_grad (./wasm/convInputGrad.c: any filter and stride, read in place);
+ *   3×3 stride-1 'same' layers that Winograd takes, and the no-kernel fallback, run dx as the
+ *   forward conv of dy (dilated by the stride, zero-padded by fh−1−pt on top) with the filter
+ *   flipped in both spatial axes and its in/out channels swapped (20–29 GFLOP/s on one thread).
  *
  * Layout: NHWC only; filters [fh, fw, Ci, Co]; dilation 1 (as tfjs' conv2d gradient requires).
  */
 import * as tf from '@tensorflow/tfjs';
 import { WasmOps, pair } from './wasmOps';
 import { WasmBackendLike } from './wasmBackend';
-import { trainContext, filterGradOp, offsetOf, backendMemory } from './trainWasm';
+import { trainContext, filterGradOp, inputGradOp, winogradApplies, offsetOf, backendMemory } from './trainWasm';
 
 interface ConvGradAttrs {
   strides: number | [number, number];
@@ -108,6 +110,34 @@ export function withUnusedInputGradients<T>(filters: tf.Tensor[], fn: () => T): 
 }
 
 /**
+ * dx by the C kernel conv2d_input_grad (trainWasm.ts inputGradOp), or null where the composed
+ * path below stays: 3×3 stride-1 'same' layers that it runs as Winograd (faster), no C kernels,
+ * or FAT2019_CONV_INPUT_GRAD=0 (read on every call, for A/B timing in one process).
+ *
+ * Why: the composed path dilates dy by the stride (a PadV2 of 4× the size for stride 2, then a
+ * convolution that multiplies mostly zeros) and flips and transposes the filter through tfjs
+ * ops; its output channels Ci not a multiple of 8 went to XNNPACK. The kernel reads dy and
+ * the filter in place and visits only the taps of each pixel's stride phase.
+ */
+function directInputGrad(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo, sh: number, sw: number): tf.TensorInfo | null {
+  if (typeof process !== 'undefined' && /^(0|false|off)$/i.test(process.env.FAT2019_CONV_INPUT_GRAD ?? '')) return null;
+  if (dy.dtype !== 'float32' || filter.dtype !== 'float32' || dy.shape.length !== 4) return null;
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, filterHeight: fh, filterWidth: fw } = info;
+  const [, Ho, Wo, Co] = dy.shape;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  if (top < 0 || left < 0 || N === 0 || Ci === 0 || Co === 0) return null;
+  if (sh === 1 && sw === 1 && winogradApplies(Ho, Wo, Co, H, W, Ci, fh, fw, 1, 1, fh - 1 - top, fw - 1 - left)) return null;
+  const ctx = trainContext(backend);
+  if (!ctx) return null;
+  const out = backend.makeOutput([N, H, W, Ci], 'float32');
+  inputGradOp(ctx, offsetOf(backend, dy), offsetOf(backend, filter), offsetOf(backend, out), N, H, W, Ci, Ho, Wo, Co,
+    fh, fw, sh, sw, top, left);
+  return out;
+}
+
+/**
  * Input gradient. Inputs dy [N, Ho, Wo, Co], filter [fh, fw, Ci, Co]; attrs as tfjs'
  * `Conv2DBackpropInput` (`inputShape` [N, H, W, Ci]). Returns dx [N, H, W, Ci].
  * `fallback` (the stock kernel) handles what this formulation cannot (NCHW).
@@ -141,6 +171,8 @@ export function makeConv2dBackpropInputWasm(fallback: tf.KernelFunc | undefined)
     const [, Ho, Wo, Co] = dy.shape;
     const { filterHeight: fh, filterWidth: fw } = info;
     const [sh, sw] = pair(attrs.strides as number | [number, number]);
+    const direct = directInputGrad(backend, dy, filter, info, sh, sw);
+    if (direct) return direct;
     const ops = new WasmOps(backend);
 
     // dy dilated by the stride: (Ho−1)·sh+1 rows with sh−1 zero rows between the originals.

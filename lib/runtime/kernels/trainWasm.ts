@@ -218,6 +218,28 @@ export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: numbe
 }
 
 /**
+ * Conv input gradient (trainKernels.c conv2d_input_grad) of all N·H dx rows, any filter and
+ * stride, read straight from dy and the filter (packed by pack_wT8: input channels in blocks of
+ * 8, then the rest); halves of the rows with the helper.
+ */
+export function inputGradOp(ctx: TrainContext, dy: number, w: number, dx: number, N: number, H: number, W: number,
+  Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void {
+  const { k, helper } = ctx;
+  const zeros = scratch(ctx, Co);
+  new Float32Array(backendMemory(ctx.backend)!.buffer, zeros.off, Math.max(1, Co)).fill(0);
+  const packed = scratch(ctx, fh * fw * Co * Ci);
+  k.pack_wT8(w, fh, fw, Ci, Co, packed.off);
+  const rows = N * H;
+  const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
+  const h = helper && rows >= 2 && rows * W * Ci >= 65536 ? Math.ceil(rows / 2) : rows;
+  const wp = packed.off;
+  runPair(k, helper, ['conv2d_input_grad', [dy, wp, zeros.off, dx, 0, h, ...geometry]],
+    h < rows ? ['conv2d_input_grad', [dy, wp, zeros.off, dx, h, rows, ...geometry]] : null);
+  free(ctx, zeros);
+  free(ctx, packed);
+}
+
+/**
  * Forward convolution (trainKernels.c conv2d_forward) of all N·Ho output rows; with the helper
  * the rows are cut in two halves. bias: 0 for none.
  */
@@ -264,7 +286,7 @@ const winogradEnabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' 
  */
 const WINOGRAD_MIN_CI = Number(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD_MIN_CI ?? '' : '') || 16;
 /** 3×3, stride 1, padding 1 ('same'), Ci % 4 == 0, Ci >= WINOGRAD_MIN_CI, Co % 8 == 0, Winograd on. */
-function winogradApplies(H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number,
+export function winogradApplies(H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number,
   sh: number, sw: number, top: number, left: number): boolean {
   return winogradEnabled && fh === 3 && fw === 3 && sh === 1 && sw === 1 && top === 1 && left === 1 && Ho === H
     && Wo === W && Ci % 4 === 0 && Co % 8 === 0 && Ci >= WINOGRAD_MIN_CI;

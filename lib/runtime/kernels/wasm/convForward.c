@@ -12,8 +12,23 @@ INLINE void conv_block4x8(const float *ximg, const float *w, u32 wstride, const 
                           u32 fw, u32 sw, int rowTop, u32 a0, u32 a1, u32 j, int left, v128_t b0, v128_t b1, int relu,
                           float *out) {
   v128_t c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
+  int xFirst = (int)(j * sw) - left, xLast = (int)((j + 3) * sw + fw) - 1 - left;
   for (u32 a = a0; a < a1; a++) {
     const float *xr = ximg + (unsigned long)(rowTop + (int)a) * W * Ci;
+    if (xFirst >= 0 && xLast < (int)W) {
+      /* Every tap of the 4 pixels inside the image: the taps b and channels ci of a filter row
+       * are one contiguous run of fw·Ci floats in x and in w (one loop instead of fw loops of Ci:
+       * the 7×7 stem with 3 channels and 5×5 layers with 1 run 21 and 5 steps instead of 3 and 1). */
+      const float *x0 = xr + (unsigned long)xFirst * Ci, *x1 = x0 + (unsigned long)sw * Ci;
+      const float *x2 = x1 + (unsigned long)sw * Ci, *x3 = x2 + (unsigned long)sw * Ci;
+      const float *wp = w + (unsigned long)a * fw * Ci * wstride;
+      u32 q1 = fw * Ci;
+      for (u32 q = 0; q < q1; q++, wp += wstride) {
+        v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
+        TILE4X8_MAC(c, x0 + q, x1 + q, x2 + q, x3 + q, w0, w1);
+      }
+      continue;
+    }
     for (u32 b = 0; b < fw; b++) {
       int xc = (int)(j * sw + b) - left;
       const float *x0 = xc >= 0 && xc < (int)W ? xr + (unsigned long)xc * Ci : zeros;
@@ -36,6 +51,56 @@ INLINE void conv_block4x8(const float *ximg, const float *w, u32 wstride, const 
     c20 = wasm_f32x4_max(c20, z); c21 = wasm_f32x4_max(c21, z); c30 = wasm_f32x4_max(c30, z); c31 = wasm_f32x4_max(c31, z);
   }
   TILE4X8_STORE(out, Co);
+}
+
+/*
+ * conv_block4x8 for 4 output channels (a layer's Co % 8 >= 4 rest, e.g. XResNet's 4-channel stem
+ * at width 1/8): 4 pixels × 4 channels in registers, same taps and order.
+ */
+INLINE void conv_block4x4(const float *ximg, const float *w, u32 wstride, const float *zeros, u32 W, u32 Ci, u32 Co,
+                          u32 fw, u32 sw, int rowTop, u32 a0, u32 a1, u32 j, int left, v128_t b0, int relu, float *out) {
+  v128_t c0 = b0, c1 = b0, c2 = b0, c3 = b0;
+  int xFirst = (int)(j * sw) - left, xLast = (int)((j + 3) * sw + fw) - 1 - left;
+  for (u32 a = a0; a < a1; a++) {
+    const float *xr = ximg + (unsigned long)(rowTop + (int)a) * W * Ci;
+    if (xFirst >= 0 && xLast < (int)W) {
+      const float *x0 = xr + (unsigned long)xFirst * Ci, *x1 = x0 + (unsigned long)sw * Ci;
+      const float *x2 = x1 + (unsigned long)sw * Ci, *x3 = x2 + (unsigned long)sw * Ci;
+      const float *wp = w + (unsigned long)a * fw * Ci * wstride;
+      u32 q1 = fw * Ci;
+      for (u32 q = 0; q < q1; q++, wp += wstride) {
+        v128_t w0 = wasm_v128_load(wp);
+        c0 = MAC(c0, wasm_v128_load32_splat(x0 + q), w0);
+        c1 = MAC(c1, wasm_v128_load32_splat(x1 + q), w0);
+        c2 = MAC(c2, wasm_v128_load32_splat(x2 + q), w0);
+        c3 = MAC(c3, wasm_v128_load32_splat(x3 + q), w0);
+      }
+      continue;
+    }
+    for (u32 b = 0; b < fw; b++) {
+      int xc = (int)(j * sw + b) - left;
+      const float *x0 = xc >= 0 && xc < (int)W ? xr + (unsigned long)xc * Ci : zeros;
+      xc += (int)sw;
+      const float *x1 = xc >= 0 && xc < (int)W ? xr + (unsigned long)xc * Ci : zeros;
+      xc += (int)sw;
+      const float *x2 = xc >= 0 && xc < (int)W ? xr + (unsigned long)xc * Ci : zeros;
+      xc += (int)sw;
+      const float *x3 = xc >= 0 && xc < (int)W ? xr + (unsigned long)xc * Ci : zeros;
+      const float *wp = w + (unsigned long)(a * fw + b) * Ci * wstride;
+      for (u32 ci = 0; ci < Ci; ci++, wp += wstride) {
+        v128_t w0 = wasm_v128_load(wp);
+        c0 = MAC(c0, wasm_v128_load32_splat(x0 + ci), w0);
+        c1 = MAC(c1, wasm_v128_load32_splat(x1 + ci), w0);
+        c2 = MAC(c2, wasm_v128_load32_splat(x2 + ci), w0);
+        c3 = MAC(c3, wasm_v128_load32_splat(x3 + ci), w0);
+      }
+    }
+  }
+  if (relu) {
+    v128_t z = wasm_f32x4_splat(0.0f);
+    c0 = wasm_f32x4_max(c0, z); c1 = wasm_f32x4_max(c1, z); c2 = wasm_f32x4_max(c2, z); c3 = wasm_f32x4_max(c3, z);
+  }
+  wasm_v128_store(out, c0); wasm_v128_store(out + Co, c1); wasm_v128_store(out + 2 * Co, c2); wasm_v128_store(out + 3 * Co, c3);
 }
 
 /*
@@ -93,10 +158,22 @@ EXPORT void conv2d_forward(const float *x, const float *w, const float *wpack, c
       }
     }
     if (co8 == Co) continue;
+    u32 co4 = co8;
+    if (Wo >= 4 && Co - co8 >= 4) {
+      /* 4 more channels, 4 pixels at a time (was one pixel at a time: 4 taps·Ci-long chains). */
+      v128_t b0 = bias ? wasm_v128_load(bias + co8) : wasm_f32x4_splat(0.0f);
+      for (u32 j = 0; j < Wo; j += 4) {
+        u32 jj = j + 4 <= Wo ? j : Wo - 4;
+        conv_block4x4(ximg, w + co8, Co, zeros, W, Ci, Co, fw, sw, rowTop, a0, a1, jj, left, b0, relu,
+                      yrow + (unsigned long)jj * Co + co8);
+      }
+      co4 = co8 + 4;
+      if (co4 == Co) continue;
+    }
     for (u32 j = 0; j < Wo; j++) {
       /* One pixel, any position. */
       float *out = yrow + (unsigned long)j * Co;
-      u32 co = co8;
+      u32 co = co4;
       for (; co + 4 <= Co; co += 4) {
         v128_t acc = bias ? wasm_v128_load(bias + co) : wasm_f32x4_splat(0.0f);
         PIXEL_TAPS(for (u32 ci = 0; ci < Ci; ci++, wp += Co) acc = MAC(acc, wasm_v128_load32_splat(xp + ci), wasm_v128_load(wp)));

@@ -18,6 +18,7 @@
 
 #include "reductions.c"
 #include "convFilterGrad.c"
+#include "convInputGrad.c"
 #include "adamw.c"
 #include "convForward.c"
 #include "winograd.c"
