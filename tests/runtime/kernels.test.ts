@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendInfo } from '../../lib/runtime/backend';
 import { initWasmBackend } from '../fixtures/wasmBackend';
 import { batchNormTraining, registerCustomKernels, restoreStockKernels } from '../../lib/runtime/kernels';
-import { setTrainKernelsEnabled } from '../../lib/runtime/kernels/trainWasm';
+import { setTrainKernelsEnabled, winograd5Applies } from '../../lib/runtime/kernels/trainWasm';
 import { Rng } from '../../lib/util/rng';
 import { buildModel } from '../../lib/models';
 import { MODEL_DEFAULTS, type ModelConfig } from '../../lib/config';
@@ -526,4 +526,27 @@ test('Conv2D and FusedConv2D on wasm with 4 and 12 output channels match cpu (C 
     const got = run('wasm');
     ref.forEach((r, i) => assert.ok(relErr(r, got[i]) <= 1e-5, `x ${xs} W ${ws} ${i ? 'fused' : 'plain'}: relative error ${relErr(r, got[i])}`));
   }
+});
+
+// 5×5 stride-1 'same' convolutions with Ci % 4 == 0, Ci >= 16, Co % 8 == 0 (PANNs CNN6's blocks):
+// forward, filter gradient and input gradient (the forward conv of dy with the flipped filter)
+// by Winograd F(2×2, 5×5) (trainWasm.ts winograd5Applies); odd sizes (half tiles), and one
+// large enough for the helper thread's half of the tiles (≥ 64 tiles). (After the other tests:
+// draws from the shared rng.)
+const winograd5Cases: Array<(typeof convCases)[number]> = [
+  { x: [2, 7, 9, 16], w: [5, 5, 16, 24], stride: 1, pad: 'same' },
+  { x: [2, 18, 17, 16], w: [5, 5, 16, 16], stride: 1, pad: 'same' },
+  { x: [1, 3, 2, 24], w: [5, 5, 24, 32], stride: 1, pad: 'same' },
+];
+for (const c of winograd5Cases) convGradTest(c);
+test('the 5×5 cases above take Winograd F(2×2, 5×5) for the forward conv, the filter gradient and the input gradient', () => {
+  for (const { x: [, H, W, Ci], w: [, , , Co] } of winograd5Cases) {
+    assert.ok(winograd5Applies(H, W, Ci, H, W, Co, 5, 5, 1, 1, 2, 2), `forward and filter gradient ${H}×${W} ${Ci}→${Co}`);
+    assert.ok(winograd5Applies(H, W, Co, H, W, Ci, 5, 5, 1, 1, 2, 2), `input gradient ${H}×${W} ${Co}→${Ci}`);
+  }
+  // Not: fewer than 16 input channels (PANNs' first block), stride 2, 'valid', 3×3.
+  assert.ok(!winograd5Applies(12, 11, 1, 12, 11, 64, 5, 5, 1, 1, 2, 2));
+  assert.ok(!winograd5Applies(12, 12, 16, 6, 6, 16, 5, 5, 2, 2, 2, 2));
+  assert.ok(!winograd5Applies(12, 12, 16, 8, 8, 16, 5, 5, 1, 1, 0, 0));
+  assert.ok(!winograd5Applies(12, 12, 16, 12, 12, 16, 3, 3, 1, 1, 1, 1));
 });

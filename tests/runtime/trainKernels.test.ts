@@ -461,6 +461,87 @@ for (const { shared, relaxed } of BUILDS) {
   });
 }
 
+/** [N, H, W, Ci, Co] of the 5×5 Winograd cases: odd H/W (half tiles), 1-pixel and 2-pixel images (patches mostly outside), tile counts beyond one 32-tile block and not a multiple of 4. */
+const WINO5_CASES = [[2, 7, 9, 4, 8], [1, 1, 1, 8, 8], [3, 5, 2, 12, 16], [2, 18, 17, 8, 24], [1, 2, 3, 4, 8], [1, 6, 11, 16, 8]];
+
+for (const { shared, relaxed } of BUILDS) {
+  test(`${buildLabel({ shared, relaxed })}: conv2d_wino5 (Winograd F(2×2,5×5)) equals a float64 loop (odd sizes, borders, tile ranges, several tile blocks)`, () => {
+    for (const [N, H, W, Ci, Co] of WINO5_CASES) {
+      for (const relu of [false, true]) {
+        const arena = new Arena(shared);
+        const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+        const xv = randn(N * H * W * Ci);
+        const wv = randn(25 * Ci * Co);
+        const bv = randn(Co);
+        const x = arena.alloc(xv.length, xv, false);
+        const w = arena.alloc(wv.length, wv, false);
+        const bias = arena.alloc(Co, bv, false);
+        const U = arena.alloc(36 * Ci * Co);
+        const s0 = arena.alloc(36 * 32 * (Ci + Co));
+        const s1 = arena.alloc(36 * 32 * (Ci + Co));
+        const size = N * H * W * Co;
+        const y = arena.alloc(size);
+        k.wino5_weights(w, Ci, Co, U);
+        const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+        const what = `${N},${H},${W},${Ci}->${Co} relu ${relu}`;
+        // Winograd's error scales with the largest |y| (the transforms add and cancel terms of
+        // that size; 1.2e-6 of it in a float32 simulation over 256 channels), so small outputs
+        // get 2e-5 of the largest on top of the usual bound.
+        const check = (got: Float32Array, ref: Float64Array) => {
+          const top = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+          for (let i = 0; i < size; i++) {
+            assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])) + 2e-5 * top, `${what}: y[${i}] ${got[i]} vs ${ref[i]}`);
+          }
+        };
+        // Two tile ranges (main and helper thread), no bias; then all tiles with bias.
+        const half = Math.ceil(tiles / 2);
+        k.conv2d_wino5(x, U, 0, y, s0, 0, half, H, W, Ci, Co, relu ? 1 : 0);
+        k.conv2d_wino5(x, U, 0, y, s1, half, tiles, H, W, Ci, Co, relu ? 1 : 0);
+        check(arena.f32(y, size), jsConvForward(xv, wv, null, N, H, W, Ci, H, W, Co, 5, 5, 1, 1, 2, 2, relu));
+        k.conv2d_wino5(x, U, bias, y, s0, 0, tiles, H, W, Ci, Co, relu ? 1 : 0);
+        check(arena.f32(y, size), jsConvForward(xv, wv, bv, N, H, W, Ci, H, W, Co, 5, 5, 1, 1, 2, 2, relu));
+        assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [w, w + 4 * wv.length], [bias, bias + 4 * Co]]), 0);
+      }
+    }
+  });
+}
+
+for (const { shared, relaxed } of BUILDS) {
+  test(`${buildLabel({ shared, relaxed })}: conv2d_wino5_fgrad + wino5_fgrad_out (Winograd F(5×5,2×2) filter gradient) equal a float64 loop (odd sizes, tile ranges, several tile blocks)`, () => {
+    for (const [N, H, W, Ci, Co] of WINO5_CASES) {
+      const arena = new Arena(shared);
+      const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+      const xv = randn(N * H * W * Ci);
+      const dyv = randn(N * H * W * Co);
+      const x = arena.alloc(xv.length, xv, false);
+      const dy = arena.alloc(dyv.length, dyv, false);
+      const acc0 = arena.alloc(36 * Ci * Co);
+      const acc1 = arena.alloc(36 * Ci * Co);
+      const s = arena.alloc(36 * 32 * (Ci + Co));
+      const size = 25 * Ci * Co;
+      const dw = arena.alloc(size);
+      const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+      const half = Math.ceil(tiles / 2);
+      // Two tile ranges (main and helper thread), their sums added, as trainWasm.ts' winograd5FilterGrad does.
+      new Float32Array(arena.memory.buffer, acc1, 36 * Ci * Co).fill(7); // zeroed by the kernel, not accumulated into
+      k.conv2d_wino5_fgrad(x, dy, acc0, s, 0, half, H, W, Ci, Co);
+      k.conv2d_wino5_fgrad(x, dy, acc1, s, half, tiles, H, W, Ci, Co);
+      k.f32_add(acc0, acc1, 36 * Ci * Co);
+      k.wino5_fgrad_out(acc0, Ci, Co, dw);
+      const ref = jsFilterGrad(xv, dyv, N, H, W, Ci, H, W, Co, 5, 5, 1, 1, 2, 2);
+      const got = arena.f32(dw, size);
+      // Winograd's error scales with the largest |dW| (the transforms add and cancel terms of
+      // that size): measured up to 5.4e-6 of it here (the 2×2-tile 3×3 version: within 1e-4 of
+      // each value), so small entries get 2e-5 of the largest on top of the usual bound.
+      const top = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      for (let i = 0; i < size; i++) {
+        assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])) + 2e-5 * top, `${N},${H},${W},${Ci}->${Co}: dW[${i}] ${got[i]} vs ${ref[i]}`);
+      }
+      assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [dy, dy + 4 * dyv.length]]), 0);
+    }
+  });
+}
+
 for (const { shared, relaxed } of BUILDS) {
   const label = buildLabel({ shared, relaxed });
   test(`${label}: bn_running_update equals float32 JavaScript (tfjs' update, PyTorch's unbiased one) and writes only its outputs`, () => {

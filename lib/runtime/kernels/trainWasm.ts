@@ -204,6 +204,10 @@ export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: numbe
     winogradFilterGrad(ctx, x, dy, dw, N, H, W, Ci, Co);
     return;
   }
+  if (winograd5Applies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
+    winograd5FilterGrad(ctx, x, dy, dw, N, H, W, Ci, Co);
+    return;
+  }
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
   if (!helper || N < 2) {
     k.conv2d_filter_grad(x, dy, dw, 0, N, ...(geometry as [number, number, number, number, number, number, number, number, number, number, number, number]));
@@ -249,6 +253,10 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
   const { k, helper } = ctx;
   if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
     winogradForward(ctx, x, w, bias, y, N, H, W, Ci, Co, relu);
+    return;
+  }
+  if (winograd5Applies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
+    winograd5Forward(ctx, x, w, bias, y, N, H, W, Ci, Co, relu);
     return;
   }
   const rows = N * Ho;
@@ -332,6 +340,57 @@ function winogradForward(ctx: TrainContext, x: number, w: number, bias: number, 
   free(ctx, s0);
   if (s1) free(ctx, s1);
   free(ctx, U);
+}
+
+/**
+ * 5×5, stride 1, padding 2 ('same') convolutions with Ci % 4 == 0, Ci >= WINOGRAD_MIN_CI and
+ * Co % 8 == 0 (PANNs CNN6/10/14's blocks but the first, and their input gradients, which
+ * conv2dGrads.ts runs as the forward conv of dy with the flipped filter): Winograd F(2×2, 5×5)
+ * (wasm/winograd5.c), 36 products per 2×2 output tile instead of 100. FAT2019_WINOGRAD5=0
+ * turns it off (read on every call: A/B in one process).
+ */
+export function winograd5Applies(H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number,
+  fw: number, sh: number, sw: number, top: number, left: number): boolean {
+  return fh === 5 && !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD5 ?? '' : '') && fw === 5 && fw === 5 && sh === 1 && sw === 1 && top === 2 && left === 2 && Ho === H
+    && Wo === W && Ci % 4 === 0 && Co % 8 === 0 && Ci >= WINOGRAD_MIN_CI;
+}
+/** Tiles per block in conv2d_wino5 and conv2d_wino5_fgrad (WINO5_T, WINO5_TF in wasm/winograd5.c). */
+const WINO5_T = 32;
+const WINO5_TF = 32;
+
+/** Winograd F(2×2, 5×5) forward (conv2d_wino5): tiles split in halves with the helper. */
+function winograd5Forward(ctx: TrainContext, x: number, w: number, bias: number, y: number, N: number, H: number,
+  W: number, Ci: number, Co: number, relu: boolean): void {
+  const { k, helper } = ctx;
+  const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+  const U = scratch(ctx, 36 * Ci * Co);
+  k.wino5_weights(w, Ci, Co, U.off);
+  const h = helper && tiles >= 2 * WINO5_T ? Math.ceil(tiles / 2) : tiles;
+  const s0 = scratch(ctx, 36 * WINO5_T * (Ci + Co));
+  const s1 = h < tiles ? scratch(ctx, 36 * WINO5_T * (Ci + Co)) : null;
+  runPair(k, helper, ['conv2d_wino5', [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, relu ? 1 : 0]],
+    s1 ? ['conv2d_wino5', [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, relu ? 1 : 0]] : null);
+  for (const t of [s0, s1, U]) if (t) free(ctx, t);
+}
+
+/**
+ * Winograd F(5×5, 2×2) filter gradient (conv2d_wino5_fgrad, wino5_fgrad_out): halves of the
+ * tiles with the helper, each into its own [36, Ci, Co] sum, added before the output transform.
+ */
+function winograd5FilterGrad(ctx: TrainContext, x: number, dy: number, dw: number, N: number, H: number, W: number,
+  Ci: number, Co: number): void {
+  const { k, helper } = ctx;
+  const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+  const h = helper && tiles >= 2 * WINO5_TF ? Math.ceil(tiles / 2) : tiles;
+  const acc0 = scratch(ctx, 36 * Ci * Co);
+  const s0 = scratch(ctx, 36 * WINO5_TF * (Ci + Co));
+  const acc1 = h < tiles ? scratch(ctx, 36 * Ci * Co) : null;
+  const s1 = h < tiles ? scratch(ctx, 36 * WINO5_TF * (Ci + Co)) : null;
+  runPair(k, helper, ['conv2d_wino5_fgrad', [x, dy, acc0.off, s0.off, 0, h, H, W, Ci, Co]],
+    acc1 && s1 ? ['conv2d_wino5_fgrad', [x, dy, acc1.off, s1.off, h, tiles, H, W, Ci, Co]] : null);
+  if (acc1) k.f32_add(acc0.off, acc1.off, 36 * Ci * Co);
+  k.wino5_fgrad_out(acc0.off, Ci, Co, dw);
+  for (const t of [acc0, s0, acc1, s1]) if (t) free(ctx, t);
 }
 
 /** Channel-block weights above this size are packed contiguously before the convolution. */
