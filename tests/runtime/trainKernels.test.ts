@@ -476,9 +476,9 @@ for (const { shared, relaxed } of BUILDS) {
         const x = arena.alloc(xv.length, xv, false);
         const w = arena.alloc(wv.length, wv, false);
         const bias = arena.alloc(Co, bv, false);
-        const U = arena.alloc(36 * Ci * Co);
-        const s0 = arena.alloc(36 * 32 * (Ci + Co));
-        const s1 = arena.alloc(36 * 32 * (Ci + Co));
+        const U = arena.alloc(36 * (Ci * Co + 16)); // 36 blocks padded by 16 floats (W5_PAD)
+        const s0 = arena.alloc(36 * (32 * (Ci + Co) + 32));
+        const s1 = arena.alloc(36 * (32 * (Ci + Co) + 32));
         const size = N * H * W * Co;
         const y = arena.alloc(size);
         k.wino5_weights(w, Ci, Co, U);
@@ -495,10 +495,10 @@ for (const { shared, relaxed } of BUILDS) {
         };
         // Two tile ranges (main and helper thread), no bias; then all tiles with bias.
         const half = Math.ceil(tiles / 2);
-        k.conv2d_wino5(x, U, 0, y, s0, 0, half, H, W, Ci, Co, relu ? 1 : 0);
-        k.conv2d_wino5(x, U, 0, y, s1, half, tiles, H, W, Ci, Co, relu ? 1 : 0);
+        k.conv2d_wino5(x, U, 0, y, s0, 0, half, H, W, Ci, Co, relu ? 1 : 0, 32);
+        k.conv2d_wino5(x, U, 0, y, s1, half, tiles, H, W, Ci, Co, relu ? 1 : 0, 32);
         check(arena.f32(y, size), jsConvForward(xv, wv, null, N, H, W, Ci, H, W, Co, 5, 5, 1, 1, 2, 2, relu));
-        k.conv2d_wino5(x, U, bias, y, s0, 0, tiles, H, W, Ci, Co, relu ? 1 : 0);
+        k.conv2d_wino5(x, U, bias, y, s0, 0, tiles, H, W, Ci, Co, relu ? 1 : 0, 8); // 8-tile blocks
         check(arena.f32(y, size), jsConvForward(xv, wv, bv, N, H, W, Ci, H, W, Co, 5, 5, 1, 1, 2, 2, relu));
         assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [w, w + 4 * wv.length], [bias, bias + 4 * Co]]), 0);
       }
@@ -515,18 +515,18 @@ for (const { shared, relaxed } of BUILDS) {
       const dyv = randn(N * H * W * Co);
       const x = arena.alloc(xv.length, xv, false);
       const dy = arena.alloc(dyv.length, dyv, false);
-      const acc0 = arena.alloc(36 * Ci * Co);
-      const acc1 = arena.alloc(36 * Ci * Co);
-      const s = arena.alloc(36 * 32 * (Ci + Co));
+      const acc0 = arena.alloc(36 * (Ci * Co + 16));
+      const acc1 = arena.alloc(36 * (Ci * Co + 16));
+      const s = arena.alloc(36 * (32 * (Ci + Co) + 32));
       const size = 25 * Ci * Co;
       const dw = arena.alloc(size);
       const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
       const half = Math.ceil(tiles / 2);
       // Two tile ranges (main and helper thread), their sums added, as trainWasm.ts' winograd5FilterGrad does.
-      new Float32Array(arena.memory.buffer, acc1, 36 * Ci * Co).fill(7); // zeroed by the kernel, not accumulated into
-      k.conv2d_wino5_fgrad(x, dy, acc0, s, 0, half, H, W, Ci, Co);
-      k.conv2d_wino5_fgrad(x, dy, acc1, s, half, tiles, H, W, Ci, Co);
-      k.f32_add(acc0, acc1, 36 * Ci * Co);
+      new Float32Array(arena.memory.buffer, acc1, 36 * (Ci * Co + 16)).fill(7); // zeroed by the kernel, not accumulated into
+      k.conv2d_wino5_fgrad(x, dy, acc0, s, 0, half, H, W, Ci, Co, 32);
+      k.conv2d_wino5_fgrad(x, dy, acc1, s, half, tiles, H, W, Ci, Co, 7); // 7-tile blocks
+      k.f32_add(acc0, acc1, 36 * (Ci * Co + 16));
       k.wino5_fgrad_out(acc0, Ci, Co, dw);
       const ref = jsFilterGrad(xv, dyv, N, H, W, Ci, H, W, Co, 5, 5, 1, 1, 2, 2);
       const got = arena.f32(dw, size);

@@ -354,22 +354,25 @@ export function winograd5Applies(H: number, W: number, Ci: number, Ho: number, W
   return fh === 5 && !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD5 ?? '' : '') && fw === 5 && fw === 5 && sh === 1 && sw === 1 && top === 2 && left === 2 && Ho === H
     && Wo === W && Ci % 4 === 0 && Co % 8 === 0 && Ci >= WINOGRAD_MIN_CI;
 }
-/** Tiles per block in conv2d_wino5 and conv2d_wino5_fgrad (WINO5_T, WINO5_TF in wasm/winograd5.c). */
-const WINO5_T = 32;
-const WINO5_TF = 32;
+/** Tiles per block in conv2d_wino5 and conv2d_wino5_fgrad. */
+const wino5Tiles = (): number => Number(process.env.XT ?? 32);
+const wino5TilesF = (): number => Number(process.env.XTF ?? 32);
+/** Floats of 36 padded blocks (W5_PAD = 16 in wasm/winograd5.c) of n floats each. */
+const wino5Blocks = (n: number): number => 36 * (n + 16);
 
 /** Winograd F(2×2, 5×5) forward (conv2d_wino5): tiles split in halves with the helper. */
 function winograd5Forward(ctx: TrainContext, x: number, w: number, bias: number, y: number, N: number, H: number,
   W: number, Ci: number, Co: number, relu: boolean): void {
   const { k, helper } = ctx;
   const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
-  const U = scratch(ctx, 36 * Ci * Co);
+  const U = scratch(ctx, wino5Blocks(Ci * Co));
   k.wino5_weights(w, Ci, Co, U.off);
-  const h = helper && tiles >= 2 * WINO5_T ? Math.ceil(tiles / 2) : tiles;
-  const s0 = scratch(ctx, 36 * WINO5_T * (Ci + Co));
-  const s1 = h < tiles ? scratch(ctx, 36 * WINO5_T * (Ci + Co)) : null;
-  runPair(k, helper, ['conv2d_wino5', [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, relu ? 1 : 0]],
-    s1 ? ['conv2d_wino5', [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, relu ? 1 : 0]] : null);
+  const T = wino5Tiles();
+  const h = helper && tiles >= 2 * T ? Math.ceil(tiles / 2) : tiles;
+  const s0 = scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co));
+  const s1 = h < tiles ? scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co)) : null;
+  runPair(k, helper, ['conv2d_wino5', [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, relu ? 1 : 0, T]],
+    s1 ? ['conv2d_wino5', [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, relu ? 1 : 0, T]] : null);
   for (const t of [s0, s1, U]) if (t) free(ctx, t);
 }
 
@@ -381,14 +384,15 @@ function winograd5FilterGrad(ctx: TrainContext, x: number, dy: number, dw: numbe
   Ci: number, Co: number): void {
   const { k, helper } = ctx;
   const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
-  const h = helper && tiles >= 2 * WINO5_TF ? Math.ceil(tiles / 2) : tiles;
-  const acc0 = scratch(ctx, 36 * Ci * Co);
-  const s0 = scratch(ctx, 36 * WINO5_TF * (Ci + Co));
-  const acc1 = h < tiles ? scratch(ctx, 36 * Ci * Co) : null;
-  const s1 = h < tiles ? scratch(ctx, 36 * WINO5_TF * (Ci + Co)) : null;
-  runPair(k, helper, ['conv2d_wino5_fgrad', [x, dy, acc0.off, s0.off, 0, h, H, W, Ci, Co]],
-    acc1 && s1 ? ['conv2d_wino5_fgrad', [x, dy, acc1.off, s1.off, h, tiles, H, W, Ci, Co]] : null);
-  if (acc1) k.f32_add(acc0.off, acc1.off, 36 * Ci * Co);
+  const T = wino5TilesF();
+  const h = helper && tiles >= 2 * T ? Math.ceil(tiles / 2) : tiles;
+  const acc0 = scratch(ctx, wino5Blocks(Ci * Co));
+  const s0 = scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co));
+  const acc1 = h < tiles ? scratch(ctx, wino5Blocks(Ci * Co)) : null;
+  const s1 = h < tiles ? scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co)) : null;
+  runPair(k, helper, ['conv2d_wino5_fgrad', [x, dy, acc0.off, s0.off, 0, h, H, W, Ci, Co, T]],
+    acc1 && s1 ? ['conv2d_wino5_fgrad', [x, dy, acc1.off, s1.off, h, tiles, H, W, Ci, Co, T]] : null);
+  if (acc1) k.f32_add(acc0.off, acc1.off, wino5Blocks(Ci * Co));
   k.wino5_fgrad_out(acc0.off, Ci, Co, dw);
   for (const t of [acc0, s0, acc1, s1]) if (t) free(ctx, t);
 }

@@ -14,8 +14,16 @@
  * GEMMs). Filter gradient (the same identity read for the filter): dW = Gᵀ·[(A·dy·Aᵀ) ⊙
  * (Bᵀ·d·B)]·G summed over the 2×2 tiles of dy. Two-pass transforms go through the caller's
  * scratch (no arrays on the stack).
+ *
+ * The 36 elements of a transformed tile are 36 blocks of scratch; each block is W5_PAD floats
+ * longer than its data so that element e and e + 1 start one cache line apart. Why: unpadded, a
+ * block is a multiple of 4 KiB (e.g. 32 tiles × 64 channels), the 36 loads or stores of one
+ * tile fall in one set of the 8-way L1 and evict one another: measured on [8,64,64,64]→128, one
+ * thread, the input transform alone took ≈130 of the forward's 369 ms.
  */
 #include "kernels.h"
+
+#define W5_PAD 16
 
 /* o = Bᵀ·d for six 4-lane vectors. */
 #define W5_BT(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5)                                       \
@@ -82,12 +90,12 @@
   } while (0)
 
 /*
- * w [5, 5, Ci, Co] → U = G·g·Gᵀ per (ci, co), stored [36·Co/8][Ci][8] (element e = 6·r + c,
- * channel block cb at (e·Co/8 + cb)·Ci·8). Co a multiple of 8; 4 output channels at a time.
+ * w [5, 5, Ci, Co] → U = G·g·Gᵀ per (ci, co), stored [36][Co/8][Ci][8] with element e = 6·r + c
+ * at e·(Ci·Co + W5_PAD) (U: 36·(Ci·Co + W5_PAD) floats). Co a multiple of 8; 4 output channels
+ * at a time.
  */
 EXPORT void wino5_weights(const float *w, u32 Ci, u32 Co, float *U) {
-  u32 nb = Co / 8;
-  unsigned long ts = (unsigned long)Ci * Co, es = (unsigned long)nb * Ci * 8;
+  unsigned long ts = (unsigned long)Ci * Co, es = (unsigned long)Ci * Co + W5_PAD;
   for (u32 ci = 0; ci < Ci; ci++) {
     for (u32 co = 0; co < Co; co += 4) {
       const float *g = w + (unsigned long)ci * Co + co; /* tap (a, b) at g + (5a + b)·ts */
@@ -163,22 +171,20 @@ INLINE void wino5_input_tile(const float *x, u32 q, u32 H, u32 W, u32 Ci, u32 th
 
 /*
  * Forward: output tiles [q0, q1) of the N·⌈H/2⌉·⌈W/2⌉ 2×2 tiles (image-major, row-major),
- * WINO5_T at a time: V = Bᵀ·d·B into scratch [36][T][Ci], M[e] = V[e]·U[e] into scratch
+ * T at a time: V = Bᵀ·d·B into scratch [36][T][Ci], M[e] = V[e]·U[e] into scratch
  * [36][T][Co] (the forward conv's 4×8 register tile), then Y = Aᵀ·M·A (+ bias, relu) stored
- * where inside the image. Ci % 4 == 0, Co % 8 == 0; scratch: 36·WINO5_T·(Ci + Co) floats; bias
- * may be 0.
+ * where inside the image (blocks padded by W5_PAD). Ci % 4 == 0, Co % 8 == 0, T % 4 == 0;
+ * scratch: 36·(T·(Ci + Co) + 2·W5_PAD) floats; bias may be 0.
  */
-#define WINO5_T 32
-
 EXPORT void conv2d_wino5(const float *x, const float *U, const float *bias, float *y, float *scratch, u32 q0, u32 q1,
-                         u32 H, u32 W, u32 Ci, u32 Co, int relu) {
+                         u32 H, u32 W, u32 Ci, u32 Co, int relu, u32 T) {
   u32 th = (H + 1) / 2, tw = (W + 1) / 2, nb = Co / 8;
-  float *V = scratch;                       /* [36][WINO5_T][Ci] */
-  float *M = scratch + 36ul * WINO5_T * Ci; /* [36][WINO5_T][Co] */
-  unsigned long vs = (unsigned long)WINO5_T * Ci, ms = (unsigned long)WINO5_T * Co;
+  unsigned long vs = (unsigned long)T * Ci + W5_PAD, ms = (unsigned long)T * Co + W5_PAD, us = (unsigned long)Ci * Co + W5_PAD;
+  float *V = scratch;          /* [36][T][Ci] */
+  float *M = scratch + 36 * vs; /* [36][T][Co] */
   v128_t zero = wasm_f32x4_splat(0.0f);
-  for (u32 qa = q0; qa < q1; qa += WINO5_T) {
-    u32 cnt = q1 - qa < WINO5_T ? q1 - qa : WINO5_T;
+  for (u32 qa = q0; qa < q1; qa += T) {
+    u32 cnt = q1 - qa < T ? q1 - qa : T;
     u32 cnt4 = (cnt + 3) & ~3u;
     for (u32 t = 0; t < cnt4; t++) {
       float *vt = V + (unsigned long)t * Ci;
@@ -194,7 +200,7 @@ EXPORT void conv2d_wino5(const float *x, const float *U, const float *bias, floa
       const float *Ve = V + e * vs;
       float *Me = M + e * ms;
       for (u32 cb = 0; cb < nb; cb++) {
-        const float *Ub = U + (unsigned long)(e * nb + cb) * Ci * 8;
+        const float *Ub = U + e * us + (unsigned long)cb * Ci * 8;
         for (u32 t = 0; t < cnt4; t += 4) {
           const float *x0 = Ve + (unsigned long)t * Ci, *x1 = x0 + Ci, *x2 = x1 + Ci, *x3 = x2 + Ci;
           v128_t c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero, c30 = zero, c31 = zero;
@@ -250,24 +256,22 @@ EXPORT void conv2d_wino5(const float *x, const float *U, const float *bias, floa
 
 /*
  * Filter gradient: conv2d_wino5_fgrad adds Σ over the 2×2 dy tiles [q0, q1) of the 36
- * products (A·dy·Aᵀ) ⊙ (Bᵀ·d·B) into acc [36][Ci][Co] (zeroed first), WINO5_TF tiles at a time
- * packed as V [36][Ci/4][T][4] and D [36][Co/8][T][8] (contiguous 4×8 register-tile panels);
- * wino5_fgrad_out turns acc into dW [5, 5, Ci, Co] (overwriting acc on the way).
- * scratch: 36·WINO5_TF·(Ci + Co) floats.
+ * products (A·dy·Aᵀ) ⊙ (Bᵀ·d·B) into acc [36][Ci][Co] (zeroed first; blocks padded by W5_PAD:
+ * 36·(Ci·Co + W5_PAD) floats), T tiles at a time packed as V [36][Ci/4][T][4] and
+ * D [36][Co/8][T][8] (contiguous 4×8 register-tile panels); wino5_fgrad_out turns acc into
+ * dW [5, 5, Ci, Co] (overwriting acc on the way). scratch: 36·(T·(Ci + Co) + 2·W5_PAD) floats.
  */
-#define WINO5_TF 32
-
 EXPORT void conv2d_wino5_fgrad(const float *x, const float *dy, float *acc, float *scratch, u32 q0, u32 q1, u32 H,
-                               u32 W, u32 Ci, u32 Co) {
+                               u32 W, u32 Ci, u32 Co, u32 T) {
   u32 th = (H + 1) / 2, tw = (W + 1) / 2;
-  unsigned long vs = (unsigned long)WINO5_TF * Ci, ds = (unsigned long)WINO5_TF * Co, as = (unsigned long)Ci * Co;
+  unsigned long vs = (unsigned long)T * Ci + W5_PAD, ds = (unsigned long)T * Co + W5_PAD, as = (unsigned long)Ci * Co + W5_PAD;
   float *V = scratch, *D = scratch + 36 * vs;
   v128_t zero = wasm_f32x4_splat(0.0f);
   for (unsigned long k = 0; k < 36 * as; k++) acc[k] = 0.0f;
-  for (u32 qa = q0; qa < q1; qa += WINO5_TF) {
-    u32 cnt = q1 - qa < WINO5_TF ? q1 - qa : WINO5_TF;
+  for (u32 qa = q0; qa < q1; qa += T) {
+    u32 cnt = q1 - qa < T ? q1 - qa : T;
     for (u32 t = 0; t < cnt; t++) {
-      wino5_input_tile(x, qa + t, H, W, Ci, th, tw, V + 4 * t, vs, 4 * WINO5_TF);
+      wino5_input_tile(x, qa + t, H, W, Ci, th, tw, V + 4 * t, vs, 4 * T);
       u32 q = qa + t, n = q / (th * tw), rem = q % (th * tw), ti = rem / tw, tj = rem % tw;
       u32 i0 = 2 * ti, j0 = 2 * tj;
       int has_r1 = i0 + 1 < H, has_c1 = j0 + 1 < W;
@@ -283,7 +287,7 @@ EXPORT void conv2d_wino5_fgrad(const float *x, const float *dy, float *acc, floa
         v128_t a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5;
         W5_A(g00, g10, a0, a1, a2, a3, a4, a5);
         W5_A(g01, g11, b0, b1, b2, b3, b4, b5);
-        float *o = dt + (co / 8) * 8 * WINO5_TF + (co & 7);
+        float *o = dt + (co / 8) * 8 * T + (co & 7);
 #define W5_FG_ROW(r, a, b)                                                                            \
   do {                                                                                                \
     v128_t p0_, p1_, p2_, p3_, p4_, p5_;                                                              \
@@ -300,9 +304,9 @@ EXPORT void conv2d_wino5_fgrad(const float *x, const float *dy, float *acc, floa
     /* acc[e][ci][co] += Σ_t V[e][t][ci] · D[e][t][co]. */
     for (u32 e = 0; e < 36; e++) {
       for (u32 ci = 0; ci < Ci; ci += 4) {
-        const float *vp = V + e * vs + (unsigned long)ci * WINO5_TF;
+        const float *vp = V + e * vs + (unsigned long)ci * T;
         for (u32 co = 0; co < Co; co += 8) {
-          const float *dp = D + e * ds + (unsigned long)co * WINO5_TF;
+          const float *dp = D + e * ds + (unsigned long)co * T;
           float *t0 = acc + e * as + (unsigned long)ci * Co + co, *t1 = t0 + Co, *t2 = t1 + Co, *t3 = t2 + Co;
           v128_t a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero;
           for (u32 t = 0; t < cnt; t++) {
@@ -325,26 +329,30 @@ EXPORT void conv2d_wino5_fgrad(const float *x, const float *dy, float *acc, floa
 }
 
 EXPORT void wino5_fgrad_out(float *acc, u32 Ci, u32 Co, float *dw) {
-  unsigned long as = (unsigned long)Ci * Co;
-  for (unsigned long k = 0; k < as; k += 4) {
-    float *a = acc + k;
-    /* Gᵀ over the rows of each column c (6 → 5, in place), then Gᵀ along each row into dW. */
-    for (u32 c = 0; c < 6; c++) {
+  unsigned long n = (unsigned long)Ci * Co, as = n + W5_PAD;
+  /* Gᵀ over the rows of each column c (6 → 5, in place), then Gᵀ along each row into dW; the
+   * inner loops stream along the channels (6 loads, 5 stores). */
+  for (u32 c = 0; c < 6; c++) {
+    float *a = acc + c * as;
+    for (unsigned long k = 0; k < n; k += 4) {
       v128_t o0, o1, o2, o3, o4;
-      W5_GT(wasm_v128_load(a + c * as), wasm_v128_load(a + (6 + c) * as), wasm_v128_load(a + (12 + c) * as),
-            wasm_v128_load(a + (18 + c) * as), wasm_v128_load(a + (24 + c) * as), wasm_v128_load(a + (30 + c) * as),
+      W5_GT(wasm_v128_load(a + k), wasm_v128_load(a + 6 * as + k), wasm_v128_load(a + 12 * as + k),
+            wasm_v128_load(a + 18 * as + k), wasm_v128_load(a + 24 * as + k), wasm_v128_load(a + 30 * as + k),
             o0, o1, o2, o3, o4);
-      wasm_v128_store(a + c * as, o0); wasm_v128_store(a + (6 + c) * as, o1); wasm_v128_store(a + (12 + c) * as, o2);
-      wasm_v128_store(a + (18 + c) * as, o3); wasm_v128_store(a + (24 + c) * as, o4);
+      wasm_v128_store(a + k, o0); wasm_v128_store(a + 6 * as + k, o1); wasm_v128_store(a + 12 * as + k, o2);
+      wasm_v128_store(a + 18 * as + k, o3); wasm_v128_store(a + 24 * as + k, o4);
     }
-    for (u32 r = 0; r < 5; r++) {
-      float *ar = a + 6 * r * as;
+  }
+  for (u32 r = 0; r < 5; r++) {
+    const float *ar = acc + 6 * r * as;
+    float *d = dw + 5 * r * n;
+    for (unsigned long k = 0; k < n; k += 4) {
       v128_t o0, o1, o2, o3, o4;
-      W5_GT(wasm_v128_load(ar), wasm_v128_load(ar + as), wasm_v128_load(ar + 2 * as), wasm_v128_load(ar + 3 * as),
-            wasm_v128_load(ar + 4 * as), wasm_v128_load(ar + 5 * as), o0, o1, o2, o3, o4);
-      float *d = dw + k + 5 * r * as;
-      wasm_v128_store(d, o0); wasm_v128_store(d + as, o1); wasm_v128_store(d + 2 * as, o2);
-      wasm_v128_store(d + 3 * as, o3); wasm_v128_store(d + 4 * as, o4);
+      W5_GT(wasm_v128_load(ar + k), wasm_v128_load(ar + as + k), wasm_v128_load(ar + 2 * as + k),
+            wasm_v128_load(ar + 3 * as + k), wasm_v128_load(ar + 4 * as + k), wasm_v128_load(ar + 5 * as + k),
+            o0, o1, o2, o3, o4);
+      wasm_v128_store(d + k, o0); wasm_v128_store(d + n + k, o1); wasm_v128_store(d + 2 * n + k, o2);
+      wasm_v128_store(d + 3 * n + k, o3); wasm_v128_store(d + 4 * n + k, o4);
     }
   }
 }
