@@ -351,12 +351,15 @@ function winogradForward(ctx: TrainContext, x: number, w: number, bias: number, 
  */
 export function winograd5Applies(H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number,
   fw: number, sh: number, sw: number, top: number, left: number): boolean {
-  return fh === 5 && !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD5 ?? '' : '') && fw === 5 && fw === 5 && sh === 1 && sw === 1 && top === 2 && left === 2 && Ho === H
-    && Wo === W && Ci % 4 === 0 && Co % 8 === 0 && Ci >= WINOGRAD_MIN_CI;
+  return fh === 5 && fw === 5 && sh === 1 && sw === 1 && top === 2 && left === 2 && Ho === H && Wo === W
+    && Ci % 4 === 0 && Co % 8 === 0 && Ci >= WINOGRAD_MIN_CI
+    && !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD5 ?? '' : '');
 }
-/** Tiles per block in conv2d_wino5 and conv2d_wino5_fgrad. */
-const wino5Tiles = (): number => Number(process.env.XT ?? 32);
-const wino5TilesF = (): number => Number(process.env.XTF ?? 32);
+/**
+ * Tiles per block in conv2d_wino5 and conv2d_wino5_fgrad: 32, as the 3×3 kernels (16, 64 and
+ * 128 measured within the noise of a loaded VM on PANNs CNN6's layers).
+ */
+const WINO5_TILES = 32;
 /** Floats of 36 padded blocks (W5_PAD = 16 in wasm/winograd5.c) of n floats each. */
 const wino5Blocks = (n: number): number => 36 * (n + 16);
 
@@ -367,7 +370,7 @@ function winograd5Forward(ctx: TrainContext, x: number, w: number, bias: number,
   const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
   const U = scratch(ctx, wino5Blocks(Ci * Co));
   k.wino5_weights(w, Ci, Co, U.off);
-  const T = wino5Tiles();
+  const T = WINO5_TILES;
   const h = helper && tiles >= 2 * T ? Math.ceil(tiles / 2) : tiles;
   const s0 = scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co));
   const s1 = h < tiles ? scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co)) : null;
@@ -384,7 +387,7 @@ function winograd5FilterGrad(ctx: TrainContext, x: number, dy: number, dw: numbe
   Ci: number, Co: number): void {
   const { k, helper } = ctx;
   const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
-  const T = wino5TilesF();
+  const T = WINO5_TILES;
   const h = helper && tiles >= 2 * T ? Math.ceil(tiles / 2) : tiles;
   const acc0 = scratch(ctx, wino5Blocks(Ci * Co));
   const s0 = scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co));
