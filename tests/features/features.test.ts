@@ -458,3 +458,48 @@ test('mel power and image on WebAssembly leave V8\'s ArrayBuffer-detaching prote
   assert.match(out, /frames 38127 38127/);
   assert.doesNotMatch(out, /Invalidating protector cell ArrayBufferDetaching/);
 });
+
+test('clipImageFromSamples in one WebAssembly memory (trim block sums, padding and image there) gives the step-by-step bytes', async () => {
+  const { useWasmMelPower } = await import('../../lib/features/logmel');
+  const { useWasmImage } = await import('../../lib/features/image');
+  const rng = new Rng(23);
+  // Loud middle, quiet edges (trim cuts both ends), or silence, at lengths around minSamples,
+  // odd lengths, and one past the kernel memory's first size (2^19 samples) so it is replaced.
+  const clip = (n: number, quietHead: number, quietTail: number) => Float32Array.from({ length: n }, (_, i) =>
+    (i < quietHead || i >= n - quietTail ? 1e-5 : 0.3) * rng.normal());
+  const cases: Array<[string, Float32Array, typeof CFG]> = [
+    ['short, trimmed both ends', clip(30001, 5000, 7000), CFG],
+    ['exactly minSamples', clip(CFG.minSamples, 0, 0), CFG],
+    ['long, trimmed', clip(200003, 40000, 1000), CFG],
+    ['digital silence', new Float32Array(50000), CFG],
+    ['one sample', Float32Array.of(0.5), CFG],
+    ['shorter than the reflection', clip(700, 0, 0), { ...CFG, minSamples: 0 }],
+    ['no trim', clip(100000, 20000, 20000), { ...CFG, trim: false }],
+    ['trim hop not a multiple of 4', clip(90001, 10000, 10000), { ...CFG, trimHopLength: 510, trimFrameLength: 2040 }],
+    ['trim frame not a multiple of the hop', clip(90001, 10000, 10000), { ...CFG, trimHopLength: 500, trimFrameLength: 2048 }],
+    ['past the first memory size', clip(600001, 100000, 100), CFG],
+    ['n_fft 2048 plan', clip(50000, 3000, 3000), { ...CFG, nFft: 2048, hopLength: 512 }],
+  ];
+  for (const [name, x, cfg] of cases) {
+    const kernel = clipImageFromSamples(x, cfg);
+    useWasmMelPower(false);
+    useWasmImage(false);
+    const steps = clipImageFromSamples(x, cfg);
+    useWasmMelPower(true);
+    useWasmImage(true);
+    assert.equal(kernel.frames, steps.frames, name);
+    assert.deepEqual(kernel.data, steps.data, name);
+  }
+  // The trim with the kernel's block sums gives trimSilence's own frame levels, bit for bit.
+  const x = clip(123457, 20000, 30000);
+  const plain = trimSilence(x);
+  const withKernel = (await import('../../lib/features/melPowerWasm')).WasmMelPower.create(new (await import('../../lib/features/stft')).StftPlan({ nFft: 2560, hopLength: 694 }),
+    sparseMelFilterbank({ sampleRate: 44100, nFft: 2560, nMels: 128, fMin: 20, fMax: 22050 }), x.length)!;
+  withKernel.signal().set(x);
+  let calls = 0;
+  const r = trimSilence(x, {}, (first, hop, count) => { calls++; return withKernel.blockSums(first, hop, count); });
+  assert.equal(calls, 1);
+  assert.equal(r.start, plain.start);
+  assert.equal(r.end, plain.end);
+  assert.deepEqual(r.frameDb, plain.frameDb);
+});
