@@ -194,10 +194,8 @@ export interface DbImageLayout {
   capacity: number;
   /** float64 [capacity] */
   power: number;
-  /** float32 [capacity] */
+  /** float32 [capacity], plus 16 bytes that clip_image may read past the last value */
   db: number;
-  /** float32 [3 · capacity] */
-  stack: number;
   /** float32 [capacity] */
   z: number;
   /** uint8 [capacity] */
@@ -205,15 +203,16 @@ export interface DbImageLayout {
 }
 
 /** Bytes a {@link DbImageLayout} of `capacity` values takes. */
-export const DB_IMAGE_BYTES_PER_VALUE = 29;
+export function dbImageBytes(capacity: number): number {
+  return 17 * capacity + 16;
+}
 
 /** A {@link DbImageLayout} of `capacity` values from byte offset `at` (8-byte aligned). */
 export function dbImageLayout(at: number, capacity: number): DbImageLayout {
   const power = at;
   const db = power + 8 * capacity;
-  const stack = db + 4 * capacity;
-  const z = stack + 12 * capacity;
-  return { capacity, power, db, stack, z, image: z + 4 * capacity };
+  const z = db + 4 * capacity + 16;
+  return { capacity, power, db, z, image: z + 4 * capacity };
 }
 
 /**
@@ -238,7 +237,7 @@ export class DbImageKernel {
   /** A kernel for matrices of up to `capacity` values, or null without WebAssembly SIMD or beyond 4 GiB. */
   static create(capacity: number): DbImageKernel | null {
     const mod = compileKernel('melPower', WASM_BASE64);
-    const pages = Math.ceil((KERNEL_BASE + DB_IMAGE_BYTES_PER_VALUE * capacity) / 65536);
+    const pages = Math.ceil((KERNEL_BASE + dbImageBytes(capacity)) / 65536);
     if (!mod || pages > 65536) return null;
     const memory = new WebAssembly.Memory({ initial: pages });
     const exports = new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as Exports & { __heap_base: WebAssembly.Global };
@@ -268,7 +267,7 @@ export class DbImageKernel {
 
   /** The image of the first n values of the kernel's dB array (a fresh array). */
   image(n: number, eps: number): Uint8Array {
-    this.kernel.clip_image(this.at.db, n, eps, this.at.stack, this.at.z, this.at.image);
+    this.kernel.clip_image(this.at.db, n, eps, this.at.z, this.at.image);
     return new Uint8Array(this.memory.buffer, this.at.image, n).slice();
   }
 

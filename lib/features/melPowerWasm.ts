@@ -16,7 +16,7 @@ import { compileKernel } from '../wasm/load';
 // '.wasm.js' resolves to the generated '.wasm.ts' (TypeScript, tsx, esbuild); tslab's loader needs the '.js'.
 import { WASM_BASE64, type Exports } from './wasm/melPower.wasm.js';
 import { C5_1, C5_2, S3, S5_1, S5_2, SQRT1_2 } from './fft';
-import { DB_IMAGE_BYTES_PER_VALUE, DbImageKernel, dbImageLayout } from './image';
+import { DbImageKernel, dbImageBytes, dbImageLayout } from './image';
 import type { SparseMel } from './mel';
 import type { StftPlan } from './stft';
 
@@ -105,7 +105,7 @@ export class WasmMelPower {
       signal: L.take(4 * capacity),
       // Trim's block sums: blocks of at least 4 samples (block_sums needs hop % 4 == 0).
       blocks: L.take(8 * Math.ceil(capacity / 4)),
-      images: L.take(DB_IMAGE_BYTES_PER_VALUE * values),
+      images: L.take(dbImageBytes(values)),
     };
     const pages = Math.ceil(L.top / PAGE);
     if (pages > MAX_PAGES) return null;
