@@ -198,13 +198,15 @@ export interface DbImageLayout {
   db: number;
   /** float32 [capacity] */
   z: number;
+  /** float64 [capacity]: power_to_db's first pass */
+  work: number;
   /** uint8 [capacity] */
   image: number;
 }
 
 /** Bytes a {@link DbImageLayout} of `capacity` values takes. */
 export function dbImageBytes(capacity: number): number {
-  return 17 * capacity + 16;
+  return 25 * capacity + 16;
 }
 
 /** A {@link DbImageLayout} of `capacity` values from byte offset `at` (8-byte aligned). */
@@ -212,7 +214,8 @@ export function dbImageLayout(at: number, capacity: number): DbImageLayout {
   const power = at;
   const db = power + 8 * capacity;
   const z = db + 4 * capacity + 16;
-  return { capacity, power, db, z, image: z + 4 * capacity };
+  const work = z + 4 * capacity;
+  return { capacity, power, db, z, work, image: work + 8 * capacity };
 }
 
 /**
@@ -261,7 +264,7 @@ export class DbImageKernel {
       const maxPower = this.kernel.max_f64(at, n);
       floor = DB_PER_NEPER * Math.log(Math.max(amin, maxPower)) - refDb - topDb;
     }
-    this.kernel.power_to_db(at, n, amin, DB_PER_NEPER, refDb, floor, topDb === null ? 0 : 1, this.at.db);
+    this.kernel.power_to_db(at, n, amin, DB_PER_NEPER, refDb, floor, topDb === null ? 0 : 1, this.at.db, this.at.work);
     return new Float32Array(buf, this.at.db, n);
   }
 
