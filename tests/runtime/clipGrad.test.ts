@@ -90,3 +90,23 @@ test('ReLU6 as one clipByValue (the default in training) gives the values of rel
     else process.env.FAT2019_RELU6_ONE_OP = was;
   }
 });
+
+test('ClipByValue on wasm (C kernel) equals cpu bit for bit (bounds, NaN, ±0, sizes 1..1.6M, halves with the helper)', () => {
+  assert.ok(info.customKernels.includes('wasm:ClipByValue'), `${info.customKernels}`);
+  for (const [shape, lo, hi] of [[[1], 0, 6], [[7], -1, 1], [[3, 5, 2], 0, 6], [[2, 33, 31, 8], -0.5, 2.25], [[4, 128, 128, 25], 0, 6]] as Array<[number[], number, number]>) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const xv = Float32Array.from({ length: n }, (_, i) => (i % 13 === 0 ? lo : i % 17 === 0 ? hi : i % 29 === 0 ? NaN : i % 31 === 0 ? -0 : 4 * rng.normal() + 2));
+    const on = (backend: string) => {
+      tf.setBackend(backend);
+      try {
+        return tf.tidy(() => tf.clipByValue(tf.tensor(xv, shape), lo, hi).dataSync() as Float32Array);
+      } finally {
+        tf.setBackend('wasm');
+      }
+    };
+    const before = tf.memory().numTensors;
+    const got = on('wasm');
+    assert.equal(tf.memory().numTensors, before);
+    assertSame(got, on('cpu'), `${shape}`);
+  }
+});
