@@ -20,6 +20,7 @@ import { registerReluGradKernel, reluGradConfig } from './reluGrad';
 import { registerClipGradKernel, clipGradConfig } from './clipGrad';
 import { makePadWasm, makeSliceWasm } from './padSlice';
 import { makeEmptySafePoolWasm } from './poolForward';
+import { makeUnaryWasm } from './unary';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
@@ -63,6 +64,8 @@ export interface CustomKernelOptions {
   padSlice?: boolean;
   /** wasm `AvgPool`/`MaxPool` returning an empty output instead of calling XNNPACK, which writes out of bounds there (./poolForward). */
   emptyPools?: boolean;
+  /** wasm `Relu`, `Neg`, `Abs` on float32 in C on the calling thread instead of XNNPACK's thread pool (./unary). */
+  unary?: boolean;
 }
 
 /** A wasm kernel the project registers in place of (or beside) tfjs' own. */
@@ -119,6 +122,9 @@ const CUSTOM_KERNELS: CustomKernel[] = [
   { option: 'equal', kernel: 'Equal', make: (stock) => makeEqualWasm(stock!), needsStock: true },
   { option: 'convForward', kernel: 'Conv2D', make: (stock) => makeConv2DWasm(stock!), needsStock: true },
   { option: 'convForward', kernel: 'FusedConv2D', make: (stock) => makeFusedConv2DWasm(stock!), needsStock: true },
+  { option: 'unary', kernel: 'Relu', make: (stock) => makeUnaryWasm('Relu', stock!), needsStock: true },
+  { option: 'unary', kernel: 'Neg', make: (stock) => makeUnaryWasm('Neg', stock!), needsStock: true },
+  { option: 'unary', kernel: 'Abs', make: (stock) => makeUnaryWasm('Abs', stock!), needsStock: true },
   // The layer's C forward/backward kernels (wasm; used only when WebAssembly SIMD runs them).
   { option: 'batchNormTraining', layer: 'BatchNormalization',
     install: () => { registerBatchNormTrainKernels(); installBatchNormTraining(); }, uninstall: uninstallBatchNormTraining },

@@ -28,3 +28,4 @@
 #include "poolGrads.c"
 #include "clipGrad.c"
 #include "padSlice.c"
+#include "unary.c"
