@@ -727,4 +727,24 @@ for (const { shared, relaxed } of BUILDS) {
       assert.equal(arena.strayWrites(inputs), 0, `${n}: stray writes`);
     }
   });
+
+  test(`${label}: repeat_channels equals a JavaScript loop (1 to 4 channels, odd pixel counts, split ranges) and writes only out`, () => {
+    const arena = new Arena(shared);
+    const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+    const inputs: Array<[number, number]> = [];
+    for (const pixels of [1, 5, 13, 64]) {
+      const xv = randn(pixels);
+      const x = arena.alloc(pixels, xv, false);
+      inputs.push([x, x + 4 * pixels]);
+      for (const channels of [1, 2, 3, 4]) {
+        const out = arena.alloc(pixels * channels);
+        const h = Math.min(pixels, 3);
+        k.repeat_channels(x, 0, h, channels, out);
+        k.repeat_channels(x, h, pixels, channels, out);
+        assert.deepEqual(arena.f32(out, pixels * channels), Float32Array.from({ length: pixels * channels }, (_, i) => xv[Math.floor(i / channels)]),
+          `${pixels} pixels × ${channels}`);
+      }
+      assert.equal(arena.strayWrites(inputs), 0, `${pixels}: stray writes`);
+    }
+  });
 }
