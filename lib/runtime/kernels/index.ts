@@ -19,7 +19,7 @@ import { makeConv2DWasm, makeFusedConv2DWasm } from './conv2dForward';
 import { registerReluGradKernel, reluGradConfig } from './reluGrad';
 import { registerClipGradKernel, clipGradConfig } from './clipGrad';
 import { makePadWasm, makeSliceWasm } from './padSlice';
-import { makeEmptySafePoolWasm } from './poolForward';
+import { makeEmptySafePoolWasm, makeMaxPoolWasm } from './poolForward';
 import { makeUnaryWasm } from './unary';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
@@ -62,7 +62,7 @@ export interface CustomKernelOptions {
   clipGrad?: boolean;
   /** wasm `PadV2` and `Slice` as C row copies (./padSlice). */
   padSlice?: boolean;
-  /** wasm `AvgPool`/`MaxPool` returning an empty output instead of calling XNNPACK, which writes out of bounds there (./poolForward). */
+  /** wasm `AvgPool`/`MaxPool` returning an empty output instead of calling XNNPACK, which writes out of bounds there; `MaxPool` in C (./poolForward). */
   emptyPools?: boolean;
   /** wasm `Relu`, `Neg`, `Abs` on float32 in C on the calling thread instead of XNNPACK's thread pool (./unary). */
   unary?: boolean;
@@ -116,7 +116,7 @@ const CUSTOM_KERNELS: CustomKernel[] = [
   { option: 'padSlice', kernel: 'PadV2', make: (stock) => makePadWasm(stock!), needsStock: true },
   { option: 'padSlice', kernel: 'Slice', make: (stock) => makeSliceWasm(stock!), needsStock: true },
   { option: 'emptyPools', kernel: 'AvgPool', make: (stock) => makeEmptySafePoolWasm(stock!), needsStock: true },
-  { option: 'emptyPools', kernel: 'MaxPool', make: (stock) => makeEmptySafePoolWasm(stock!), needsStock: true },
+  { option: 'emptyPools', kernel: 'MaxPool', make: (stock) => makeMaxPoolWasm(stock!), needsStock: true },
   { option: 'identity', kernel: 'Identity', make: (stock) => makeIdentityWasm(stock!), needsStock: true },
   { option: 'cast', kernel: 'Cast', make: (stock) => makeCastWasm(stock!), needsStock: true },
   { option: 'equal', kernel: 'Equal', make: (stock) => makeEqualWasm(stock!), needsStock: true },

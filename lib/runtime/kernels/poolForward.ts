@@ -1,4 +1,11 @@
 /**
+ * `MaxPool` on wasm in C (./wasm/poolGrads.c max_pool; output rows in halves with the helper
+ * thread for big tensors), float32 with an output: the stock kernel is XNNPACK's, whose hand-over
+ * to its thread pool on the threaded binary cost more than the pooling (ResNet-18's stem pool at
+ * width 1/8, [32,66,66,8] 3×3/2: 1.4–6.6 ms a call). cpu's values bit for bit (a NaN never wins a
+ * window; a 1×1 window is the identity); the stock kernel's but for NaN and the sign of a zero
+ * tied with a zero.
+ *
  * `AvgPool` and `MaxPool` on wasm with an empty output (a window larger than what is left of
  * the input, e.g. a PANNs network given fewer frames than its pools need): the stock kernels
  * (XNNPACK) write outside the heap's bounds there — measured: pannsCnn14 validated on a
@@ -8,6 +15,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasmBackend';
+import { trainContext, offsetOf } from './trainWasm';
+import { runPair } from './trainPool';
+import { POOL_SPLIT_MIN_ELEMENTS } from './maxPoolGrad';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
 
@@ -26,5 +36,32 @@ export function makeEmptySafePoolWasm(stock: tf.KernelFunc) {
     const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
     if (tf.util.sizeFromShape(info.outShape) > 0 && tf.util.sizeFromShape(x.shape) > 0) return stock(args) as tf.TensorInfo;
     return (args.backend as unknown as WasmBackendLike).makeOutput(info.outShape.map((s) => Math.max(0, s)), x.dtype);
+  };
+}
+
+/** `MaxPool` in C where it applies (float32, non-empty, the C kernels loaded), else {@link makeEmptySafePoolWasm}'s. */
+export function makeMaxPoolWasm(stock: tf.KernelFunc) {
+  const fallback = makeEmptySafePoolWasm(stock);
+  return function maxPoolWasm(args: KernelArgs): tf.TensorInfo {
+    const x = args.inputs.x as tf.TensorInfo;
+    const backend = args.backend as unknown as WasmBackendLike;
+    const a = args.attrs as unknown as PoolAttrs;
+    const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+    const ctx = x.dtype === 'float32' && tf.util.sizeFromShape(info.outShape) > 0 && tf.util.sizeFromShape(x.shape) > 0 ? trainContext(backend) : null;
+    if (!ctx) return fallback(args);
+    if (info.filterHeight === 1 && info.filterWidth === 1 && tf.util.arraysEqual(info.inShape, info.outShape)) {
+      // The identity (cnn7th's 1×1 pool), sharing x's data as cpu's kernel does (NaN kept).
+      backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    }
+    const y = backend.makeOutput(info.outShape, 'float32');
+    const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
+    const { strideHeight: sh, strideWidth: sw, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
+    const geometry = [H, W, C, Ho, Wo, fh, fw, sh, sw, info.padInfo.top, info.padInfo.left];
+    const rows = N * Ho;
+    const h = ctx.helper && rows >= 2 && N * H * W * C >= POOL_SPLIT_MIN_ELEMENTS ? Math.ceil(rows / 2) : rows;
+    const [px, py] = [offsetOf(backend, x), offsetOf(backend, y)];
+    runPair(ctx.k, ctx.helper, ['max_pool', [px, py, 0, h, ...geometry]], h < rows ? ['max_pool', [px, py, h, rows, ...geometry]] : null);
+    return y;
   };
 }

@@ -212,3 +212,47 @@ EXPORT void avg_pool_grad(const float *dy, float *dx, u32 r0, u32 r1, u32 H, u32
     }
   }
 }
+
+/*
+ * MaxPool forward of output rows [r0, r1) (r = n·Ho + oy): each output channel the largest of
+ * its window's pixels inside the image (padding never wins; a window of padding only gives −∞),
+ * compared as cpu's pool: from −∞, a pixel replaces the running maximum only when greater (a NaN
+ * never does). 4 channels at a time. Why not XNNPACK's: on the
+ * threaded binary its thread-pool hand-over alone cost 0.4 ms and more per call (../poolForward.ts).
+ */
+EXPORT void max_pool(const float *x, float *y, u32 r0, u32 r1, u32 H, u32 W, u32 C, u32 Ho, u32 Wo,
+                     u32 fh, u32 fw, u32 sh, u32 sw, u32 top, u32 left) {
+  for (u32 r = r0; r < r1; r++) {
+    u32 n = r / Ho, oy = r % Ho;
+    int y0 = (int)(oy * sh) - (int)top;
+    u32 yMin = y0 < 0 ? 0 : (u32)y0;
+    u32 yMax = y0 + (int)fh > (int)H ? H : (u32)(y0 + (int)fh);
+    const float *xn = x + (unsigned long)n * H * W * C;
+    float *o = y + (unsigned long)r * Wo * C;
+    for (u32 ox = 0; ox < Wo; ox++, o += C) {
+      int x0 = (int)(ox * sw) - (int)left;
+      u32 xMin = x0 < 0 ? 0 : (u32)x0;
+      u32 xMax = x0 + (int)fw > (int)W ? W : (u32)(x0 + (int)fw);
+      u32 c = 0;
+      for (; c + 4 <= C; c += 4) {
+        v128_t m = wasm_f32x4_splat(-__builtin_inff());
+        for (u32 yy = yMin; yy < yMax; yy++) {
+          const float *p = xn + ((unsigned long)yy * W + xMin) * C + c;
+          for (u32 xx = xMin; xx < xMax; xx++, p += C) {
+            v128_t v = wasm_v128_load(p);
+            m = wasm_v128_bitselect(v, m, wasm_f32x4_gt(v, m));
+          }
+        }
+        wasm_v128_store(o + c, m);
+      }
+      for (; c < C; c++) {
+        float m = -__builtin_inff();
+        for (u32 yy = yMin; yy < yMax; yy++) {
+          const float *p = xn + ((unsigned long)yy * W + xMin) * C + c;
+          for (u32 xx = xMin; xx < xMax; xx++, p += C) if (*p > m) m = *p;
+        }
+        o[c] = m;
+      }
+    }
+  }
+}
