@@ -21,6 +21,7 @@ import { registerClipGradKernel, clipGradConfig } from './clipGrad';
 import { makePadWasm, makeSliceWasm } from './padSlice';
 import { makeEmptySafePoolWasm, makeMaxPoolWasm } from './poolForward';
 import { makeUnaryWasm } from './unary';
+import { makeBatchMatMulWasm, makeFusedMatMulWasm } from './matMul';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
@@ -66,6 +67,8 @@ export interface CustomKernelOptions {
   emptyPools?: boolean;
   /** wasm `Relu`, `Neg`, `Abs` on float32 in C on the calling thread instead of XNNPACK's thread pool (./unary). */
   unary?: boolean;
+  /** wasm `BatchMatMul`/`_FusedMatMul` on float32 in C on the calling thread instead of XNNPACK's thread pool (./matMul). */
+  matMul?: boolean;
 }
 
 /** A wasm kernel the project registers in place of (or beside) tfjs' own. */
@@ -125,6 +128,8 @@ const CUSTOM_KERNELS: CustomKernel[] = [
   { option: 'unary', kernel: 'Relu', make: (stock) => makeUnaryWasm('Relu', stock!), needsStock: true },
   { option: 'unary', kernel: 'Neg', make: (stock) => makeUnaryWasm('Neg', stock!), needsStock: true },
   { option: 'unary', kernel: 'Abs', make: (stock) => makeUnaryWasm('Abs', stock!), needsStock: true },
+  { option: 'matMul', kernel: 'BatchMatMul', make: (stock) => makeBatchMatMulWasm(stock!), needsStock: true },
+  { option: 'matMul', kernel: '_FusedMatMul', make: (stock) => makeFusedMatMulWasm(stock!), needsStock: true },
   // The layer's C forward/backward kernels (wasm; used only when WebAssembly SIMD runs them).
   { option: 'batchNormTraining', layer: 'BatchNormalization',
     install: () => { registerBatchNormTrainKernels(); installBatchNormTraining(); }, uninstall: uninstallBatchNormTraining },

@@ -29,3 +29,4 @@
 #include "clipGrad.c"
 #include "padSlice.c"
 #include "unary.c"
+#include "matmul.c"
