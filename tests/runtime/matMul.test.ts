@@ -24,7 +24,7 @@ const randn = (n: number) => Float32Array.from({ length: n }, () => rng.normal()
 
 /** Every option but `matMul` false: restoreStockKernels then puts back only the stock products. */
 const ONLY_MATMUL = Object.fromEntries(['conv2dBackpropInput', 'depthwiseForward', 'reductions', 'batchNormGrad', 'avgPoolGrad',
-  'maxPoolGrad', 'reluGrad', 'clipGrad', 'padSlice', 'emptyPools', 'unary', 'identity', 'cast', 'equal', 'convForward', 'batchNormTraining']
+  'maxPoolGrad', 'reluGrad', 'clipGrad', 'meanGrad', 'padSlice', 'emptyPools', 'unary', 'identity', 'cast', 'equal', 'convForward', 'batchNormTraining']
   .map((k) => [k, false])) as Omit<CustomKernelOptions, 'conv2dBackpropFilter' | 'depthwiseGrads'>;
 
 type Case = { batch: number[]; M: number; K: number; N: number; ta: boolean; tb: boolean; bias: boolean; act: 'linear' | 'relu' };

@@ -17,7 +17,7 @@ import { registerCustomKernels, restoreStockKernels, type CustomKernelOptions } 
 
 /** Every option but `emptyPools` false: restoreStockKernels then puts back only the stock AvgPool and MaxPool. */
 const ONLY_POOLS = Object.fromEntries(['conv2dBackpropInput', 'depthwiseForward', 'reductions', 'batchNormGrad', 'avgPoolGrad',
-  'maxPoolGrad', 'reluGrad', 'clipGrad', 'padSlice', 'unary', 'identity', 'cast', 'equal', 'convForward', 'batchNormTraining']
+  'maxPoolGrad', 'reluGrad', 'clipGrad', 'meanGrad', 'padSlice', 'unary', 'identity', 'cast', 'equal', 'convForward', 'batchNormTraining']
   .map((k) => [k, false])) as Omit<CustomKernelOptions, 'conv2dBackpropFilter' | 'depthwiseGrads'>;
 
 let info: BackendInfo;

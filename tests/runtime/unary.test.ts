@@ -22,7 +22,7 @@ const SHAPES = [[1], [7], [3, 5, 2], [2, 33, 31, 8], [4, 128, 128, 25]];
 
 /** Every option but `unary` set to false: restoreStockKernels then puts back only Relu, Neg, Abs. */
 const ONLY_UNARY = Object.fromEntries(['conv2dBackpropInput', 'depthwiseForward', 'reductions', 'batchNormGrad', 'avgPoolGrad',
-  'maxPoolGrad', 'reluGrad', 'clipGrad', 'padSlice', 'emptyPools', 'identity', 'cast', 'equal', 'convForward', 'batchNormTraining']
+  'maxPoolGrad', 'reluGrad', 'clipGrad', 'meanGrad', 'padSlice', 'emptyPools', 'identity', 'cast', 'equal', 'convForward', 'batchNormTraining']
   .map((k) => [k, false])) as Omit<CustomKernelOptions, 'conv2dBackpropFilter' | 'depthwiseGrads'>;
 
 function values(n: number, seed: number): Float32Array {

@@ -22,6 +22,7 @@ import { makePadWasm, makeSliceWasm } from './padSlice';
 import { makeEmptySafePoolWasm, makeMaxPoolWasm } from './poolForward';
 import { makeUnaryWasm } from './unary';
 import { makeBatchMatMulWasm, makeFusedMatMulWasm } from './matMul';
+import { meanGradConfig, registerMeanGradKernel } from './meanGrad';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
@@ -69,6 +70,8 @@ export interface CustomKernelOptions {
   unary?: boolean;
   /** wasm `BatchMatMul`/`_FusedMatMul` on float32 in C on the calling thread instead of XNNPACK's thread pool (./matMul). */
   matMul?: boolean;
+  /** `Mean` gradient over consecutive axes in one wasm kernel instead of Fill, a broadcasting Multiply and RealDiv (./meanGrad). */
+  meanGrad?: boolean;
 }
 
 /** A wasm kernel the project registers in place of (or beside) tfjs' own. */
@@ -116,6 +119,7 @@ const CUSTOM_KERNELS: CustomKernel[] = [
   { option: 'maxPoolGrad', kernel: 'MaxPoolGrad', make: always(maxPoolGradWasm), needsStock: true },
   { option: 'reluGrad', gradient: reluGradConfig, setup: registerReluGradKernel },
   { option: 'clipGrad', gradient: clipGradConfig, setup: registerClipGradKernel },
+  { option: 'meanGrad', gradient: meanGradConfig, setup: registerMeanGradKernel },
   { option: 'padSlice', kernel: 'PadV2', make: (stock) => makePadWasm(stock!), needsStock: true },
   { option: 'padSlice', kernel: 'Slice', make: (stock) => makeSliceWasm(stock!), needsStock: true },
   { option: 'emptyPools', kernel: 'AvgPool', make: (stock) => makeEmptySafePoolWasm(stock!), needsStock: true },

@@ -260,3 +260,21 @@ EXPORT void bn_running_update(const float *mu, const float *sigma2, const float 
     varOut[c] = v1;
   }
 }
+
+/*
+ * Gradient of a mean over the middle axes of x viewed as [A, R, C]: dx[a, r, c] = f32(dy[a, c] / n)
+ * for a in [a0, a1) — the stock gradient's arithmetic (dy·1, then divided by the float32 n), so the
+ * same bits, in one pass instead of Fill, a broadcasting Multiply and a RealDiv (../meanGrad.ts).
+ */
+EXPORT void mean_grad(const float *dy, u32 a0, u32 a1, u32 R, u32 C, float n, float *dx) {
+  v128_t vn = wasm_f32x4_splat(n);
+  for (u32 a = a0; a < a1; a++) {
+    const float *g = dy + (unsigned long)a * C;
+    for (u32 r = 0; r < R; r++) {
+      float *o = dx + ((unsigned long)a * R + r) * C;
+      u32 c = 0;
+      for (; c + 4 <= C; c += 4) wasm_v128_store(o + c, wasm_f32x4_div(wasm_v128_load(g + c), vn));
+      for (; c < C; c++) o[c] = g[c] / n;
+    }
+  }
+}
