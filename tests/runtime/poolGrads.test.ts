@@ -141,3 +141,32 @@ test('MaxPool on wasm in C equals cpu bit for bit (the zoo\'s pools, padding, Na
   }
   assert.equal(tf.memory().numTensors, before);
 });
+
+test('AvgPool on wasm in C equals the stock XNNPACK kernel bit for bit and cpu to rounding (the zoo\'s pools, padding, a 16-pixel window)', () => {
+  const forward = (backend: string, c: Pool, xv: Float32Array) => {
+    tf.setBackend(backend);
+    try {
+      return tf.tidy(() => tf.avgPool(tf.tensor4d(xv, c.x), c.size, c.stride, c.pad).dataSync() as Float32Array);
+    } finally {
+      tf.setBackend('wasm');
+    }
+  };
+  const before = tf.memory().numTensors;
+  const all: Pool[] = [...cases, { x: [2, 16, 6, 5], size: [16, 1], stride: [16, 1], pad: 'valid' }];
+  for (const c of all) {
+    const n = c.x.reduce((a, b) => a * b);
+    const xv = Float32Array.from({ length: n }, () => rng.normal());
+    const got = forward('wasm', c, xv);
+    restoreStockKernels(ONLY_POOLS);
+    let stock: Float32Array;
+    try {
+      stock = forward('wasm', c, xv);
+    } finally {
+      registerCustomKernels();
+    }
+    if (c.pad !== 2) assert.deepEqual(got, stock, `${JSON.stringify(c)}: stock`);
+    const cpu = forward('cpu', c, xv);
+    for (let i = 0; i < cpu.length; i++) if (Math.abs(got[i] - cpu[i]) > 1e-6) assert.fail(`${JSON.stringify(c)}[${i}]: ${got[i]} vs cpu ${cpu[i]}`);
+  }
+  assert.equal(tf.memory().numTensors, before);
+});

@@ -1,10 +1,10 @@
 /**
  * Training steps with the C kernels that replaced XNNPACK's thread-pool ones on wasm (Relu, Neg,
- * Abs: lib/runtime/kernels/unary.ts; MaxPool: poolForward.ts; BatchMatMul, _FusedMatMul:
+ * Abs: lib/runtime/kernels/unary.ts; MaxPool, AvgPool: poolForward.ts; BatchMatMul, _FusedMatMul:
  * matMul.ts; the Mean gradient: meanGrad.ts) against the same steps with tfjs' stock kernels and
  * gradient: the same losses and weights, bit for bit (resnet18: the stem's max pool, the ReLUs,
  * the head's global average pool and products, the loss's Neg, Abs and mean; cnnModel1: its
- * Dense layers).
+ * average pools and Dense layers).
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,7 +44,7 @@ function train(arch: string, stock: boolean): { losses: number[]; weights: numbe
   }
 }
 
-test('training steps with the C Relu, Neg, Abs, MaxPool, matrix products and Mean gradient equal the stock ones bit for bit (resnet18, cnnModel1)', () => {
+test('training steps with the C Relu, Neg, Abs, pools, matrix products and Mean gradient equal the stock ones bit for bit (resnet18, cnnModel1)', () => {
   // Without the BatchNorm fusions, so that every ReLU layer runs a Relu kernel.
   const was = setBatchNormReluFusion(false);
   try {

@@ -19,7 +19,7 @@ import { makeConv2DWasm, makeFusedConv2DWasm } from './conv2dForward';
 import { registerReluGradKernel, reluGradConfig } from './reluGrad';
 import { registerClipGradKernel, clipGradConfig } from './clipGrad';
 import { makePadWasm, makeSliceWasm } from './padSlice';
-import { makeEmptySafePoolWasm, makeMaxPoolWasm } from './poolForward';
+import { makeAvgPoolWasm, makeMaxPoolWasm } from './poolForward';
 import { makeUnaryWasm } from './unary';
 import { makeBatchMatMulWasm, makeFusedMatMulWasm } from './matMul';
 import { meanGradConfig, registerMeanGradKernel } from './meanGrad';
@@ -64,7 +64,7 @@ export interface CustomKernelOptions {
   clipGrad?: boolean;
   /** wasm `PadV2` and `Slice` as C row copies (./padSlice). */
   padSlice?: boolean;
-  /** wasm `AvgPool`/`MaxPool` returning an empty output instead of calling XNNPACK, which writes out of bounds there; `MaxPool` in C (./poolForward). */
+  /** wasm `AvgPool`/`MaxPool` returning an empty output instead of calling XNNPACK, which writes out of bounds there; `MaxPool`, and `AvgPool` of at most 9 pixels, in C (./poolForward). */
   emptyPools?: boolean;
   /** wasm `Relu`, `Neg`, `Abs` on float32 in C on the calling thread instead of XNNPACK's thread pool (./unary). */
   unary?: boolean;
@@ -122,7 +122,7 @@ const CUSTOM_KERNELS: CustomKernel[] = [
   { option: 'meanGrad', gradient: meanGradConfig, setup: registerMeanGradKernel },
   { option: 'padSlice', kernel: 'PadV2', make: (stock) => makePadWasm(stock!), needsStock: true },
   { option: 'padSlice', kernel: 'Slice', make: (stock) => makeSliceWasm(stock!), needsStock: true },
-  { option: 'emptyPools', kernel: 'AvgPool', make: (stock) => makeEmptySafePoolWasm(stock!), needsStock: true },
+  { option: 'emptyPools', kernel: 'AvgPool', make: (stock) => makeAvgPoolWasm(stock!), needsStock: true },
   { option: 'emptyPools', kernel: 'MaxPool', make: (stock) => makeMaxPoolWasm(stock!), needsStock: true },
   { option: 'identity', kernel: 'Identity', make: (stock) => makeIdentityWasm(stock!), needsStock: true },
   { option: 'cast', kernel: 'Cast', make: (stock) => makeCastWasm(stock!), needsStock: true },
