@@ -152,7 +152,8 @@ test('AvgPool on wasm in C equals the stock XNNPACK kernel bit for bit and cpu t
     }
   };
   const before = tf.memory().numTensors;
-  const all: Pool[] = [...cases, { x: [2, 16, 6, 5], size: [16, 1], stride: [16, 1], pad: 'valid' }];
+  const all: Pool[] = [...cases, { x: [2, 16, 6, 5], size: [16, 1], stride: [16, 1], pad: 'valid' },
+    { x: [4, 2, 2, 64], size: [2, 2], stride: [2, 2], pad: 'valid' }]; // to one pixel: the stock kernel (another order)
   for (const c of all) {
     const n = c.x.reduce((a, b) => a * b);
     const xv = Float32Array.from({ length: n }, () => rng.normal());

@@ -4,7 +4,7 @@
  * matMul.ts; the Mean gradient: meanGrad.ts) against the same steps with tfjs' stock kernels and
  * gradient: the same losses and weights, bit for bit (resnet18: the stem's max pool, the ReLUs,
  * the head's global average pool and products, the loss's Neg, Abs and mean; cnnModel1: its
- * average pools and Dense layers).
+ * average pools and Dense layers; pannsCnn14: its pools down to one pixel, which stay stock).
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,11 +44,11 @@ function train(arch: string, stock: boolean): { losses: number[]; weights: numbe
   }
 }
 
-test('training steps with the C Relu, Neg, Abs, pools, matrix products and Mean gradient equal the stock ones bit for bit (resnet18, cnnModel1)', () => {
+test('training steps with the C Relu, Neg, Abs, pools, matrix products and Mean gradient equal the stock ones bit for bit (resnet18, cnnModel1, pannsCnn14)', () => {
   // Without the BatchNorm fusions, so that every ReLU layer runs a Relu kernel.
   const was = setBatchNormReluFusion(false);
   try {
-    for (const arch of ['resnet18', 'cnnModel1']) {
+    for (const arch of ['resnet18', 'cnnModel1', 'pannsCnn14']) {
       const ref = train(arch, true);
       const got = train(arch, false);
       assert.deepEqual(got.losses, ref.losses, `${arch}: losses`);

@@ -69,8 +69,8 @@ export function makeMaxPoolWasm(stock: tf.KernelFunc) {
 
 /**
  * `AvgPool` in C (./wasm/poolGrads.c avg_pool9) for float32 windows of at most 9 pixels, with
- * XNNPACK's summation order and scale, so the stock kernel's bits; larger windows, other dtypes
- * and empty outputs as {@link makeEmptySafePoolWasm}. Why: the stock kernel's thread-pool
+ * XNNPACK's summation order and scale, so the stock kernel's bits; larger windows, pools to one
+ * pixel, other dtypes and empty outputs as {@link makeEmptySafePoolWasm}. Why: the stock kernel's thread-pool
  * hand-over (XResNet's shortcut pools at width 1/8: 2.3–9 ms for 3 calls a step under load).
  */
 export function makeAvgPoolWasm(stock: tf.KernelFunc) {
@@ -80,7 +80,10 @@ export function makeAvgPoolWasm(stock: tf.KernelFunc) {
     const backend = args.backend as unknown as WasmBackendLike;
     const a = args.attrs as unknown as PoolAttrs;
     const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
-    const small = info.filterHeight * info.filterWidth <= 9 && info.dilationHeight === 1 && info.dilationWidth === 1;
+    // One output pixel per image: tfjs-wasm takes XNNPACK's global average pool there, another
+    // order of additions (PANNs' last 2×2 pool of a 2×2 map differed in 102 of 256 values): stock.
+    const small = info.filterHeight * info.filterWidth <= 9 && info.dilationHeight === 1 && info.dilationWidth === 1
+      && info.outHeight * info.outWidth > 1;
     const ctx = x.dtype === 'float32' && small && tf.util.sizeFromShape(info.outShape) > 0 && tf.util.sizeFromShape(x.shape) > 0 ? trainContext(backend) : null;
     if (!ctx) return fallback(args);
     const y = backend.makeOutput(info.outShape, 'float32');
