@@ -247,8 +247,12 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
   W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number,
   top: number, left: number, relu: boolean): void {
   const { k, helper } = ctx;
+  if (winograd4Applies(N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
+    winogradForward(ctx, x, w, bias, y, N, H, W, Ci, Co, relu, 4);
+    return;
+  }
   if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
-    winogradForward(ctx, x, w, bias, y, N, H, W, Ci, Co, relu);
+    winogradForward(ctx, x, w, bias, y, N, H, W, Ci, Co, relu, 2);
     return;
   }
   const rows = N * Ho;
@@ -315,20 +319,38 @@ function winogradFilterGrad(ctx: TrainContext, x: number, dy: number, dw: number
   for (const t of [acc0, s0, acc1, s1]) if (t) free(ctx, t);
 }
 
-/** Tiles per block in conv2d_wino (WINO_T in trainKernels.c). */
+/** Tiles per block in conv2d_wino and conv2d_wino4 (WINO_T, WINO4_T in trainKernels.c). */
 const WINO_T = 32;
 
+/**
+ * Winograd F(4×4, 3×3) (winograd4.c: 4× fewer multiplications than direct, vs F(2×2)'s
+ * 2.25×) for the 3×3 'same' layers winogradApplies takes with at least WINOGRAD4_MIN_CI input
+ * channels and output maps of 16×16 or more. FAT2019_WINOGRAD4=0 keeps them on F(2×2) (read on
+ * every call, for A/B in one process). Rounding: outputs within ≈1e-5 of the largest |y|
+ * (F(2×2) ≈5e-7; tests/runtime/trainKernels.test.ts).
+ */
+const winograd4Enabled = () => !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD4 ?? '' : '');
+const WINOGRAD4_MIN_CI = 32;
+function winograd4Applies(N: number, H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number,
+  fw: number, sh: number, sw: number, top: number, left: number): boolean {
+  return winograd4Enabled() && N > 0 && H >= 16 && W >= 16 && Ci >= WINOGRAD4_MIN_CI
+    && winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+}
+
 function winogradForward(ctx: TrainContext, x: number, w: number, bias: number, y: number, N: number, H: number,
-  W: number, Ci: number, Co: number, relu: boolean): void {
+  W: number, Ci: number, Co: number, relu: boolean, m: 2 | 4): void {
   const { k, helper } = ctx;
-  const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
-  const U = scratch(ctx, 16 * Ci * Co);
-  k.wino_weights(w, Ci, Co, U.off);
-  const h = helper && tiles >= 2 * WINO_T && tiles * Co >= 16384 ? Math.ceil(tiles / 2) : tiles;
-  const s0 = scratch(ctx, 16 * WINO_T * (Ci + Co));
-  const s1 = h < tiles ? scratch(ctx, 16 * WINO_T * (Ci + Co)) : null;
-  runPair(k, helper, ['conv2d_wino', [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, relu ? 1 : 0]],
-    s1 ? ['conv2d_wino', [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, relu ? 1 : 0]] : null);
+  const tiles = N * Math.ceil(H / m) * Math.ceil(W / m);
+  const taps = (m + 2) * (m + 2);
+  const U = scratch(ctx, taps * Ci * Co);
+  (m === 4 ? k.wino4_weights : k.wino_weights)(w, Ci, Co, U.off);
+  // Split where F(2×2) had ≥ 64 tiles and ≥ 16384 tile·channels (the same outputs for F(4×4)).
+  const h = helper && tiles * m * m >= 256 && tiles * m * m * Co >= 65536 ? Math.ceil(tiles / 2) : tiles;
+  const s0 = scratch(ctx, taps * WINO_T * (Ci + Co));
+  const s1 = h < tiles ? scratch(ctx, taps * WINO_T * (Ci + Co)) : null;
+  const kernel = m === 4 ? 'conv2d_wino4' : 'conv2d_wino';
+  runPair(k, helper, [kernel, [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, relu ? 1 : 0]],
+    s1 ? [kernel, [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, relu ? 1 : 0]] : null);
   free(ctx, s0);
   if (s1) free(ctx, s1);
   free(ctx, U);
