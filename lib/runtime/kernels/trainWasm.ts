@@ -201,7 +201,7 @@ export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: numbe
   Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void {
   const { k, helper } = ctx;
   if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
-    winogradFilterGrad(ctx, x, dy, dw, N, H, W, Ci, Co);
+    winogradFilterGrad(ctx, x, dy, dw, N, H, W, Ci, Co, winograd4Applies(N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left) ? 4 : 2);
     return;
   }
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
@@ -295,27 +295,31 @@ export function winogradApplies(H: number, W: number, Ci: number, Ho: number, Wo
   return winogradEnabled && fh === 3 && fw === 3 && sh === 1 && sw === 1 && top === 1 && left === 1 && Ho === H
     && Wo === W && Ci % 4 === 0 && Co % 8 === 0 && Ci >= WINOGRAD_MIN_CI;
 }
-/** Tiles per block in conv2d_wino_fgrad (WINO_TF in trainKernels.c). */
+/** Tiles per block in conv2d_wino_fgrad and conv2d_wino4_fgrad (WINO_TF, WINO4_TF in trainKernels.c). */
 const WINO_TF = 32;
 
 /**
- * Filter gradient by Winograd F(3×3, 2×2) (trainKernels.c conv2d_wino_fgrad, wino_fgrad_out):
- * the 16 transformed products summed over all 2×2 tiles of dy, split in halves of the tiles
- * with the helper (each half into its own [16, Ci, Co] sum, added before the output transform).
+ * Filter gradient by Winograd F(3×3, 2×2) (trainKernels.c conv2d_wino_fgrad, wino_fgrad_out) or,
+ * m = 4, F(3×3, 4×4) (winograd4.c conv2d_wino4_fgrad, wino4_fgrad_out): the transformed
+ * products summed over all m×m tiles of dy, split in halves of the tiles with the helper (each
+ * half into its own [(m+2)², Ci, Co] sum, added before the output transform).
  */
 function winogradFilterGrad(ctx: TrainContext, x: number, dy: number, dw: number, N: number, H: number, W: number,
-  Ci: number, Co: number): void {
+  Ci: number, Co: number, m: 2 | 4): void {
   const { k, helper } = ctx;
-  const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
-  const h = helper && tiles >= 64 ? Math.ceil(tiles / 2) : tiles;
-  const acc0 = scratch(ctx, 16 * Ci * Co);
-  const s0 = scratch(ctx, 16 * WINO_TF * (Ci + Co));
-  const acc1 = h < tiles ? scratch(ctx, 16 * Ci * Co) : null;
-  const s1 = h < tiles ? scratch(ctx, 16 * WINO_TF * (Ci + Co)) : null;
-  runPair(k, helper, ['conv2d_wino_fgrad', [x, dy, acc0.off, s0.off, 0, h, H, W, Ci, Co]],
-    acc1 && s1 ? ['conv2d_wino_fgrad', [x, dy, acc1.off, s1.off, h, tiles, H, W, Ci, Co]] : null);
-  if (acc1) k.f32_add(acc0.off, acc1.off, 16 * Ci * Co);
-  k.wino_fgrad_out(acc0.off, Ci, Co, dw);
+  const tiles = N * Math.ceil(H / m) * Math.ceil(W / m);
+  const h = helper && tiles * m * m >= 256 ? Math.ceil(tiles / 2) : tiles;
+  const taps = (m + 2) * (m + 2);
+  const floats = m === 4 ? 36 * (WINO_TF * (Ci + Co) + 32 + Ci) : 16 * WINO_TF * (Ci + Co);
+  const acc0 = scratch(ctx, taps * Ci * Co);
+  const s0 = scratch(ctx, floats);
+  const acc1 = h < tiles ? scratch(ctx, taps * Ci * Co) : null;
+  const s1 = h < tiles ? scratch(ctx, floats) : null;
+  const kernel = m === 4 ? 'conv2d_wino4_fgrad' : 'conv2d_wino_fgrad';
+  runPair(k, helper, [kernel, [x, dy, acc0.off, s0.off, 0, h, H, W, Ci, Co]],
+    acc1 && s1 ? [kernel, [x, dy, acc1.off, s1.off, h, tiles, H, W, Ci, Co]] : null);
+  if (acc1) k.f32_add(acc0.off, acc1.off, taps * Ci * Co);
+  (m === 4 ? k.wino4_fgrad_out : k.wino_fgrad_out)(acc0.off, Ci, Co, dw);
   for (const t of [acc0, s0, acc1, s1]) if (t) free(ctx, t);
 }
 
@@ -325,7 +329,8 @@ const WINO_T = 32;
 /**
  * Winograd F(4×4, 3×3) (winograd4.c: 4× fewer multiplications than direct, vs F(2×2)'s
  * 2.25×) for the 3×3 'same' layers winogradApplies takes with at least WINOGRAD4_MIN_CI input
- * channels and output maps of 16×16 or more. FAT2019_WINOGRAD4=0 keeps them on F(2×2) (read on
+ * channels and output maps of 16×16 or more: forward, input gradient (conv2dGrads.ts runs it
+ * as a forward conv) and filter gradient (F(3×3, 4×4)). FAT2019_WINOGRAD4=0 keeps them on F(2×2) (read on
  * every call, for A/B in one process). Rounding: outputs within ≈1e-5 of the largest |y|
  * (F(2×2) ≈5e-7; tests/runtime/trainKernels.test.ts).
  */

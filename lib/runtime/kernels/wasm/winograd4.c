@@ -259,3 +259,144 @@ EXPORT void conv2d_wino4(const float *x, const float *U, const float *bias, floa
     }
   }
 }
+
+/*
+ * Filter gradient F(3×3, 4×4) for the same convolutions (3×3, stride 1, padding 1, Ci % 4 == 0,
+ * Co % 8 == 0), the transpose of the forward's algorithm: per 4×4 tile of dy,
+ * dW_tile = Gᵀ·[(A·dy·Aᵀ) ⊙ (Bᵀ·d·B)]·G with the forward's B and G (A·g = [g0, g0+g1+g2+g3,
+ * g0−g1+g2−g3, g0+2g1+4g2+8g3, g0−2g1+4g2−8g3, g3]). conv2d_wino4_fgrad adds Σ over tiles
+ * [q0, q1) of the 36 products into acc [36][Ci][Co] (zeroed first), WINO4_TF tiles at a time
+ * packed as V [36][Ci/4][T][4] and D [36][Co/8][T][8] (4×8 register-tile panels, as winograd.c;
+ * planes 16 floats further apart than their size so that a tile's 36 stores do not share one
+ * L1 set); the input transform goes through a tile-major block first (wino4_input_tile's two
+ * passes stay within 36·Ci floats). wino4_fgrad_out turns acc into dW [3, 3, Ci, Co].
+ * scratch: 36·(WINO4_TF·(Ci + Co) + 2·WINO4_PAD + Ci) floats.
+ */
+#define WINO4_TF 32
+#define WINO4_PAD 16
+
+/* A·(g0..g3) on four lanes into D0..D5. */
+#define WINO4_A(g0, g1, g2, g3, D0, D1, D2, D3, D4, D5)                                              \
+  do {                                                                                              \
+    v128_t e_ = wasm_f32x4_add(g0, g2), o_ = wasm_f32x4_add(g1, g3);                                 \
+    v128_t e2_ = wasm_f32x4_add(g0, wasm_f32x4_mul(wasm_f32x4_splat(4.0f), g2));                     \
+    v128_t o2_ = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), g1), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), g3)); \
+    D0 = g0; D1 = wasm_f32x4_add(e_, o_); D2 = wasm_f32x4_sub(e_, o_);                               \
+    D3 = wasm_f32x4_add(e2_, o2_); D4 = wasm_f32x4_sub(e2_, o2_); D5 = g3;                           \
+  } while (0)
+
+EXPORT void conv2d_wino4_fgrad(const float *x, const float *dy, float *acc, float *scratch, u32 q0, u32 q1, u32 H,
+                               u32 W, u32 Ci, u32 Co) {
+  u32 th = (H + 3) / 4, tw = (W + 3) / 4;
+  unsigned long vs = (unsigned long)WINO4_TF * Ci + WINO4_PAD, ds = (unsigned long)WINO4_TF * Co + WINO4_PAD;
+  unsigned long as = (unsigned long)Ci * Co;
+  float *V = scratch, *D = scratch + 36 * vs, *tmp = D + 36 * ds; /* tmp: [36][Ci] */
+  v128_t zero = wasm_f32x4_splat(0.0f);
+  for (unsigned long k = 0; k < 36 * as; k++) acc[k] = 0.0f;
+  for (u32 qa = q0; qa < q1; qa += WINO4_TF) {
+    u32 cnt = q1 - qa < WINO4_TF ? q1 - qa : WINO4_TF;
+    for (u32 t = 0; t < cnt; t++) {
+      u32 q = qa + t;
+      wino4_input_tile(x, q, H, W, Ci, th, tw, tmp, Ci, 4);
+      for (u32 e = 0; e < 36; e++)
+        for (u32 ci = 0; ci < Ci; ci += 4)
+          wasm_v128_store(V + e * vs + (unsigned long)ci * WINO4_TF + 4 * t, wasm_v128_load(tmp + e * Ci + ci));
+      u32 n = q / (th * tw), rem = q % (th * tw), ti = rem / tw, tj = rem % tw;
+      u32 i0 = 4 * ti, j0 = 4 * tj;
+      u32 rows = H - i0 < 4 ? H - i0 : 4, cols = W - j0 < 4 ? W - j0 : 4;
+      const float *y0 = dy + (((unsigned long)n * H + i0) * W + j0) * Co;
+      for (u32 co = 0; co < Co; co += 4) {
+        /* A·g along the tile's rows (per column j: c<j><k>), then along the columns (per row k). */
+        float *o = D + (co / 8) * 8 * WINO4_TF + (co & 7) + 8 * t;
+        v128_t c0a, c0b, c0c, c0d, c0e, c0f, c1a, c1b, c1c, c1d, c1e, c1f;
+        v128_t c2a, c2b, c2c, c2d, c2e, c2f, c3a, c3b, c3c, c3d, c3e, c3f;
+#define WINO4_LOAD(i, j) ((i) < rows && (j) < cols ? wasm_v128_load(y0 + ((unsigned long)(i) * W + (j)) * Co + co) : zero)
+        WINO4_A(WINO4_LOAD(0, 0), WINO4_LOAD(1, 0), WINO4_LOAD(2, 0), WINO4_LOAD(3, 0), c0a, c0b, c0c, c0d, c0e, c0f);
+        WINO4_A(WINO4_LOAD(0, 1), WINO4_LOAD(1, 1), WINO4_LOAD(2, 1), WINO4_LOAD(3, 1), c1a, c1b, c1c, c1d, c1e, c1f);
+        WINO4_A(WINO4_LOAD(0, 2), WINO4_LOAD(1, 2), WINO4_LOAD(2, 2), WINO4_LOAD(3, 2), c2a, c2b, c2c, c2d, c2e, c2f);
+        WINO4_A(WINO4_LOAD(0, 3), WINO4_LOAD(1, 3), WINO4_LOAD(2, 3), WINO4_LOAD(3, 3), c3a, c3b, c3c, c3d, c3e, c3f);
+#undef WINO4_LOAD
+#define WINO4_DROW(k, g0, g1, g2, g3)                                                               \
+  do {                                                                                              \
+    v128_t D0, D1, D2, D3, D4, D5;                                                                  \
+    WINO4_A(g0, g1, g2, g3, D0, D1, D2, D3, D4, D5);                                                 \
+    wasm_v128_store(o + (6 * (k)) * ds, D0); wasm_v128_store(o + (6 * (k) + 1) * ds, D1);           \
+    wasm_v128_store(o + (6 * (k) + 2) * ds, D2); wasm_v128_store(o + (6 * (k) + 3) * ds, D3);       \
+    wasm_v128_store(o + (6 * (k) + 4) * ds, D4); wasm_v128_store(o + (6 * (k) + 5) * ds, D5);       \
+  } while (0)
+        WINO4_DROW(0, c0a, c1a, c2a, c3a);
+        WINO4_DROW(1, c0b, c1b, c2b, c3b);
+        WINO4_DROW(2, c0c, c1c, c2c, c3c);
+        WINO4_DROW(3, c0d, c1d, c2d, c3d);
+        WINO4_DROW(4, c0e, c1e, c2e, c3e);
+        WINO4_DROW(5, c0f, c1f, c2f, c3f);
+#undef WINO4_DROW
+      }
+    }
+    /* acc[e][ci][co] += Σ_t V[e][t][ci] · D[e][t][co]. */
+    for (u32 e = 0; e < 36; e++) {
+      for (u32 ci = 0; ci < Ci; ci += 4) {
+        const float *vp = V + e * vs + (unsigned long)ci * WINO4_TF;
+        for (u32 co = 0; co < Co; co += 8) {
+          const float *dp = D + e * ds + (unsigned long)co * WINO4_TF;
+          float *t0 = acc + e * as + (unsigned long)ci * Co + co, *t1 = t0 + Co, *t2 = t1 + Co, *t3 = t2 + Co;
+          v128_t a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero;
+          for (u32 t = 0; t < cnt; t++) {
+            v128_t d0 = wasm_v128_load(dp + 8 * t), d1 = wasm_v128_load(dp + 8 * t + 4);
+            const float *xq = vp + 4 * t;
+            TILE4X8_MAC(a, xq, xq + 1, xq + 2, xq + 3, d0, d1);
+          }
+          wasm_v128_store(t0, wasm_f32x4_add(wasm_v128_load(t0), a00));
+          wasm_v128_store(t0 + 4, wasm_f32x4_add(wasm_v128_load(t0 + 4), a01));
+          wasm_v128_store(t1, wasm_f32x4_add(wasm_v128_load(t1), a10));
+          wasm_v128_store(t1 + 4, wasm_f32x4_add(wasm_v128_load(t1 + 4), a11));
+          wasm_v128_store(t2, wasm_f32x4_add(wasm_v128_load(t2), a20));
+          wasm_v128_store(t2 + 4, wasm_f32x4_add(wasm_v128_load(t2 + 4), a21));
+          wasm_v128_store(t3, wasm_f32x4_add(wasm_v128_load(t3), a30));
+          wasm_v128_store(t3 + 4, wasm_f32x4_add(wasm_v128_load(t3 + 4), a31));
+        }
+      }
+    }
+  }
+}
+
+/* Gᵀ·(p0..p5) on four lanes into w0..w2: w0 = p0/4 − (p1+p2)/6 + (p3+p4)/24,
+ * w1 = −(p1−p2)/6 + (p3−p4)/12, w2 = ((p3+p4) − (p1+p2))/6 + p5. */
+#define WINO4_GT(p0, p1, p2, p3, p4, p5, w0, w1, w2)                                                 \
+  do {                                                                                              \
+    v128_t s12_ = wasm_f32x4_add(p1, p2), d12_ = wasm_f32x4_sub(p1, p2);                             \
+    v128_t s34_ = wasm_f32x4_add(p3, p4), d34_ = wasm_f32x4_sub(p3, p4);                             \
+    w0 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(0.25f), p0),                  \
+                                       wasm_f32x4_mul(wasm_f32x4_splat(1.0f / 6.0f), s12_)),         \
+                        wasm_f32x4_mul(wasm_f32x4_splat(1.0f / 24.0f), s34_));                       \
+    w1 = wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(1.0f / 12.0f), d34_),                        \
+                        wasm_f32x4_mul(wasm_f32x4_splat(1.0f / 6.0f), d12_));                        \
+    w2 = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(1.0f / 6.0f), wasm_f32x4_sub(s34_, s12_)), p5); \
+  } while (0)
+
+EXPORT void wino4_fgrad_out(const float *acc, u32 Ci, u32 Co, float *dw) {
+  unsigned long as = (unsigned long)Ci * Co;
+  for (unsigned long k = 0; k < as; k += 4) {
+    const float *m = acc + k;
+    /* Gᵀ along the rows (per column l: r<a><l>), then along the columns. */
+    v128_t r00, r10, r20, r01, r11, r21, r02, r12, r22, r03, r13, r23, r04, r14, r24, r05, r15, r25;
+#define WINO4_COL(l, a0, a1, a2)                                                                    \
+    WINO4_GT(wasm_v128_load(m + (l) * as), wasm_v128_load(m + (6 + (l)) * as), wasm_v128_load(m + (12 + (l)) * as), \
+             wasm_v128_load(m + (18 + (l)) * as), wasm_v128_load(m + (24 + (l)) * as), wasm_v128_load(m + (30 + (l)) * as), \
+             a0, a1, a2)
+    WINO4_COL(0, r00, r10, r20);
+    WINO4_COL(1, r01, r11, r21);
+    WINO4_COL(2, r02, r12, r22);
+    WINO4_COL(3, r03, r13, r23);
+    WINO4_COL(4, r04, r14, r24);
+    WINO4_COL(5, r05, r15, r25);
+#undef WINO4_COL
+    v128_t w0, w1, w2;
+    WINO4_GT(r00, r01, r02, r03, r04, r05, w0, w1, w2);
+    wasm_v128_store(dw + k, w0); wasm_v128_store(dw + as + k, w1); wasm_v128_store(dw + 2 * as + k, w2);
+    WINO4_GT(r10, r11, r12, r13, r14, r15, w0, w1, w2);
+    wasm_v128_store(dw + 3 * as + k, w0); wasm_v128_store(dw + 4 * as + k, w1); wasm_v128_store(dw + 5 * as + k, w2);
+    WINO4_GT(r20, r21, r22, r23, r24, r25, w0, w1, w2);
+    wasm_v128_store(dw + 6 * as + k, w0); wasm_v128_store(dw + 7 * as + k, w1); wasm_v128_store(dw + 8 * as + k, w2);
+  }
+}
