@@ -330,9 +330,16 @@ const WINO_T = 32;
  * Winograd F(4×4, 3×3) (winograd4.c: 4× fewer multiplications than direct, vs F(2×2)'s
  * 2.25×) for the 3×3 'same' layers winogradApplies takes with at least WINOGRAD4_MIN_CI input
  * channels and output maps of 16×16 or more: forward, input gradient (conv2dGrads.ts runs it
- * as a forward conv) and filter gradient (F(3×3, 4×4)). FAT2019_WINOGRAD4=0 keeps them on F(2×2) (read on
- * every call, for A/B in one process). Rounding: outputs within ≈1e-5 of the largest |y|
- * (F(2×2) ≈5e-7; tests/runtime/trainKernels.test.ts).
+ * as a forward conv) and filter gradient (F(3×3, 4×4)). Measured through tfjs, 2 threads,
+ * F(2×2) → F(4×4), in-process interleaved medians (AMD EPYC, shared VM, load ≈7): forward /
+ * input grad / filter grad [8,32,32,64] 64→64 17.9 → 10.9 / 22.4 → 15.2 / 17.6 → 10.0 ms;
+ * [8,16,16,128] 13.1 → 12.7 / 17.9 → 15.7 / 20.6 → 11.6; [8,16,16,256] 79 → 63 / 80 → 57 /
+ * 74 → 51; [8,128,128,64] 360 → 212 / 322 → 248 / 357 → 214. On 8×8 maps it loses
+ * ([8,8,8,256] 0.85× / 0.94× / 0.84×, [8,8,8,512] 0.94× / 0.91× / 0.74×: 4 tiles per image, and
+ * U (36·Ci·Co floats) is reused by too few tiles). FAT2019_WINOGRAD4=0 keeps them on F(2×2)
+ * (read on every call, for A/B in one process). Rounding: outputs within ≈1e-5 of the largest
+ * |y|, filter gradients ≈4e-6 of the largest |dW| (F(2×2) ≈5e-7 and ≈3e-7;
+ * tests/runtime/trainKernels.test.ts).
  */
 const winograd4Enabled = () => !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD4 ?? '' : '');
 const WINOGRAD4_MIN_CI = 32;
