@@ -342,6 +342,12 @@ const WINO_T = 32;
  * tests/runtime/trainKernels.test.ts).
  */
 const winograd4Enabled = () => !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD4 ?? '' : '');
+/**
+ * Why 32, not F(2×2)'s 16: with 16, tests/runtime/kernels.test.ts' vgg16bn step (width 1/8,
+ * 32×32, 16-channel layers on 16×16 and 32×32 maps) saw a batch-norm γ gradient differ from cpu
+ * by 2.5e-4 (tolerance 2e-4), although single-thread kernel timings had F(4×4) 1.3–1.5× faster
+ * than F(2×2) on [32,64,64,16] and [32,32,32,16].
+ */
 const WINOGRAD4_MIN_CI = 32;
 function winograd4Applies(N: number, H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number,
   fw: number, sh: number, sw: number, top: number, left: number): boolean {
