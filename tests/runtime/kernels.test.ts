@@ -528,6 +528,33 @@ test('Conv2D and FusedConv2D on wasm with 4 and 12 output channels match cpu (C 
   }
 });
 
+// Winograd F(4×4, 3×3) (trainWasm.ts winograd4Applies: 3×3 stride-1 'same', ≥ 32 input channels,
+// maps of 16×16 or more; H, W not multiples of 4): the forward (plain and fused with bias +
+// relu) and the input gradient (a forward conv of dy, 40 → 32 channels) against cpu; the filter
+// gradient stays on F(2×2). Relative error bound 1e-5 of the largest |value| as above (F(4×4)
+// measured ≈2e-6 here).
+convGradTest({ x: [2, 18, 17, 32], w: [3, 3, 32, 40], stride: 1, pad: 'same' });
+test('Winograd F(4×4, 3×3) forward on wasm (plain, fused bias + relu, helper split) matches cpu', () => {
+  const xs: [number, number, number, number] = [3, 17, 22, 32];
+  const ws: [number, number, number, number] = [3, 3, 32, 24];
+  const xv = randn(xs.reduce((a, b) => a * b));
+  const wv = randn(ws.reduce((a, b) => a * b));
+  const bv = randn(ws[3]);
+  const run = (backend: string) => {
+    tf.setBackend(backend);
+    return tf.tidy(() => {
+      const x = tf.tensor4d(xv, xs);
+      const w = tf.tensor4d(wv, ws);
+      const plain = tf.conv2d(x, w, 1, 'same');
+      const fused = tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', bias: tf.tensor1d(bv), activation: 'relu' });
+      return [plain.dataSync() as Float32Array, fused.dataSync() as Float32Array];
+    });
+  };
+  const ref = run('cpu');
+  const got = run('wasm');
+  ref.forEach((r, i) => assert.ok(relErr(r, got[i]) <= 1e-5, `${i ? 'fused' : 'plain'}: relative error ${relErr(r, got[i])}`));
+});
+
 // 5×5 stride-1 'same' convolutions with Ci % 4 == 0, Ci >= 16, Co % 8 == 0 (PANNs CNN6's blocks):
 // forward, filter gradient and input gradient (the forward conv of dy with the flipped filter)
 // by Winograd F(2×2, 5×5) (trainWasm.ts winograd5Applies); odd sizes (half tiles), and one
