@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the side-by-side benchmarks on this machine and records their JSON in
-# bench/results/<UTC date>/, then renders the README's speed table from it
+# bench/results/<UTC date and time>/ (e.g. 2026-12-06T2300Z; earlier records stay), then renders the README's speed table from it
 # (scripts/readme-bench.ts). Needs Debian's python3-torch for the PyTorch side; run it on a
 # quiet machine (it takes about half an hour on 2 cores).
 #   bash scripts/bench-all.sh [--rounds N]
@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=3
 if [ "${1:-}" = "--rounds" ]; then rounds=$2; fi
-out="bench/results/$(date -u +%F)"
+out="bench/results/$(date -u +%FT%H%MZ)"
 mkdir -p "$out"
 record() { # name, command...: keeps the log beside the JSON (the bench's last line)
   local name=$1; shift

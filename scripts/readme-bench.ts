@@ -5,7 +5,7 @@
  *   npx tsx scripts/readme-bench.ts --render     # rewrites the README block from the newest record
  *   npx tsx scripts/readme-bench.ts --check      # README block == render(newest record)?
  *
- * A record is a folder bench/results/<YYYY-MM-DD>/ holding the last line (one JSON object) of
+ * A record is a folder bench/results/<YYYY-MM-DD>[THHMMZ]/ holding the last line (one JSON object) of
  * each bench: train-2threads.json and train-1thread.json (`bench:train`), infer.json
  * (`bench:infer`) and features.json (`bench:features`). The block sits between
  * `<!-- readme-bench:speed -->` and `<!-- /readme-bench:speed -->`; tests/project/readmeBench.test.ts
@@ -56,6 +56,11 @@ interface FeaturesRecord {
   clipsPerSecond1Thread: number;
   pytorchClipsPerSecond1Thread?: number;
   ratioVsPyTorch1Thread?: number;
+  /** Per-round wall-clock ratios: min, quartiles, max (records from 2026-12-06 22:00 on). */
+  ratioSpreadVsPyTorch1Thread?: number[] | null;
+  /** The same comparisons on each side's thread CPU time (records from 2026-12-06 22:00 on). */
+  cpuTimeRatioVsPyTorch1Thread?: number | null;
+  cpuTimeRatioOfMediansVsPyTorch1Thread?: number | null;
 }
 
 /** One recorded benchmark session (a bench/results/<date>/ folder). */
@@ -73,7 +78,7 @@ function readJson<T>(file: string): T | null {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
 }
 
-/** The newest record (folders sort by date); throws when there is none. */
+/** The newest record (folders sort by UTC date, then time); throws when there is none. */
 export function readNewestRecord(dir = RESULTS_DIR): BenchRecord {
   const folders = existsSync(dir) ? readdirSync(dir).filter((f) => /^\d{4}-\d{2}-\d{2}/.test(f)).sort() : [];
   if (folders.length === 0) throw new Error(`no benchmark record in ${dir} (run bash scripts/bench-all.sh)`);
@@ -124,7 +129,11 @@ export function renderSpeedBlock(rec: BenchRecord): string {
     const f = rec.features;
     lines.push('');
     const ofMedians = f.pytorchClipsPerSecond1Thread ? f.clipsPerSecond1Thread / f.pytorchClipsPerSecond1Thread : null;
-    lines.push(`Features (\`bench:features\`, log-mel image of a ${f.clipSeconds} s clip, 1 thread): this project ${rate(f.clipsPerSecond1Thread)} clips/s, PyTorch ${rate(f.pytorchClipsPerSecond1Thread)} (medians of the rounds); the median of the per-round ratios ${x(f.ratioVsPyTorch1Thread)}, the ratio of the medians ${x(ofMedians)}.`);
+    const spread = f.ratioSpreadVsPyTorch1Thread ? ` (per-round ratios ${f.ratioSpreadVsPyTorch1Thread.map((v) => v.toFixed(2)).join(' / ')}: min, quartiles, max)` : '';
+    const cpu = f.cpuTimeRatioVsPyTorch1Thread != null
+      ? ` By each side's CPU time: the median of the per-round ratios ${x(f.cpuTimeRatioVsPyTorch1Thread)}, the ratio of the medians ${x(f.cpuTimeRatioOfMediansVsPyTorch1Thread ?? null)}.`
+      : '';
+    lines.push(`Features (\`bench:features\`, log-mel image of a ${f.clipSeconds} s clip, 1 thread): this project ${rate(f.clipsPerSecond1Thread)} clips/s, PyTorch ${rate(f.pytorchClipsPerSecond1Thread)} (medians of the rounds); the median of the per-round ratios ${x(f.ratioVsPyTorch1Thread)}, the ratio of the medians ${x(ofMedians)}${spread}.${cpu}`);
   }
   return lines.join('\n');
 }
