@@ -196,12 +196,60 @@ export function bnBackwardOp(ctx: TrainContext, dy: number, x: number, rows: num
   });
 }
 
+/**
+ * Which filter-gradient kernel: Winograd (conv2d_wino_fgrad), one GEMM per tap
+ * (conv2d_filter_grad_taps: Ci % 4 == 0, Co % 8 == 0) or row by row (conv2d_filter_grad).
+ * For A/B, read per call: FAT2019_FILTER_GRAD=taps takes the taps kernel wherever it applies,
+ * =rows never (Winograd where it applies, else row by row: with FAT2019_WINOGRAD=all, the rule
+ * before the taps kernel).
+ */
+function filterGradMethod(N: number, H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number,
+  fw: number, sh: number, sw: number, top: number, left: number): 'winograd' | 'taps' | 'rows' {
+  const force = typeof process !== 'undefined' ? process.env.FAT2019_FILTER_GRAD ?? '' : '';
+  const wino = winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+  const taps = Ci % 4 === 0 && Co % 8 === 0;
+  if (force === 'taps' && taps) return 'taps';
+  if (wino && (winogradTiles(N, H, W) >= WINOGRAD_SPLIT_TILES || winogradForced() || force === 'rows')) return 'winograd';
+  if (taps && force !== 'rows' && (wino || N * Ho * Wo <= TAPS_MAX_PIXELS)) return 'taps';
+  return 'rows';
+}
+
+/**
+ * conv2d_filter_grad_taps for layers Winograd does not take up to this many dy pixels N·Ho·Wo
+ * (row by row above: its panels outgrow L1). CPU ms per call, batch 8, on a loaded VM
+ * (bench/conv-choices.ts; taps vs rows): 3×3 stride 2 [8,10,10,256]→512 (128 pixels)
+ * 8.9 vs 12.0, [8,18,18,128]→256 (512) 7.8 vs 8.4, [8,34,34,64]→128 (2,048) 7.3 vs 6.7;
+ * XResNet-50's 1×1 [8,8,8,256]→1024 (512) 6.1 vs 11.3, [8,4,4,512]→2048 (128) 7.6 vs 11.1,
+ * [8,16,16,128]→512 (2,048) 6.9 vs 7.3, [8,32,32,256]→64 (8,192) 9.1 vs 6.6.
+ */
+const TAPS_MAX_PIXELS = 1024;
+
 /** Conv filter gradient (trainKernels.c conv2d_filter_grad) over all N images; halves of the batch with the helper. */
 export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: number, N: number, H: number, W: number,
   Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void {
   const { k, helper } = ctx;
-  if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
+  const method = filterGradMethod(N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+  if (method === 'winograd') {
     winogradFilterGrad(ctx, x, dy, dw, N, H, W, Ci, Co);
+    return;
+  }
+  if (method === 'taps') {
+    // x and dy as channel panels (halves of the rows with the helper), then halves of the
+    // output channels (multiples of 8): disjoint columns of dW.
+    const xRows = N * H * W;
+    const dRows = N * Ho * Wo;
+    const xp = scratch(ctx, xRows * Ci);
+    const dp = scratch(ctx, dRows * Co);
+    const hx = helper && xRows >= 2 ? xRows >> 1 : xRows;
+    const hd = helper && dRows >= 2 ? dRows >> 1 : dRows;
+    runPair(k, helper, ['pack_panels', [x, xRows, 0, hx, Ci, 4, xp.off]], hx < xRows ? ['pack_panels', [x, xRows, hx, xRows, Ci, 4, xp.off]] : null);
+    runPair(k, helper, ['pack_panels', [dy, dRows, 0, hd, Co, 8, dp.off]], hd < dRows ? ['pack_panels', [dy, dRows, hd, dRows, Co, 8, dp.off]] : null);
+    const c = helper && Co >= 16 ? 8 * Math.ceil(Co / 16) : Co;
+    const geometry = [N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
+    runPair(k, helper, ['conv2d_filter_grad_taps', [xp.off, dp.off, dw, 0, c, ...geometry]],
+      c < Co ? ['conv2d_filter_grad_taps', [xp.off, dp.off, dw, c, Co, ...geometry]] : null);
+    free(ctx, xp);
+    free(ctx, dp);
     return;
   }
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
@@ -247,7 +295,7 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
   W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number,
   top: number, left: number, relu: boolean): void {
   const { k, helper } = ctx;
-  if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
+  if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left) && winogradPays(N, H, W)) {
     winogradForward(ctx, x, w, bias, y, N, H, W, Ci, Co, relu);
     return;
   }
@@ -275,7 +323,31 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
  * outputs within ≈3e-6 of the largest |y| (bench/conv-layers.ts). Tiles split in halves with
  * the helper. FAT2019_WINOGRAD=0 turns it off (A/B).
  */
-const winogradEnabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD ?? '' : '');
+function winogradEnabled(): boolean {
+  return !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD ?? '' : '');
+}
+/** FAT2019_WINOGRAD=all: Winograd wherever it applies, whatever the tile count (the rule before; A/B). */
+function winogradForced(): boolean {
+  return typeof process !== 'undefined' && process.env.FAT2019_WINOGRAD === 'all';
+}
+/** 2×2 output tiles of a batch. */
+function winogradTiles(N: number, H: number, W: number): number {
+  return N * Math.ceil(H / 2) * Math.ceil(W / 2);
+}
+/**
+ * Winograd's forward pass and input gradient pay from this many tiles: the transformed weights
+ * (16·Ci·Co floats, built on every call) are used once per tile. ResNet's [8,4,4,512] 3×3
+ * 512→512 layer (32 tiles, 16 MB of transformed weights), CPU ms per call on a loaded VM:
+ * forward 24.6 Winograd vs 13.5 direct, input gradient 28.7 vs 13.9; [8,8,8,256] (128 tiles)
+ * 11.5 vs 11.9 and 13.2 vs 12.5; [8,16,16,128] (512) input gradient 9.0 vs 18.1.
+ */
+const WINOGRAD_MIN_TILES = 128;
+/** Tiles from which the Winograd filter gradient is split with the helper (fewer: one GEMM per tap, split by channels). */
+const WINOGRAD_SPLIT_TILES = 64;
+/** Winograd applies (winogradApplies) and pays for this batch's forward pass or input gradient. */
+export function winogradPays(N: number, H: number, W: number): boolean {
+  return winogradForced() || winogradTiles(N, H, W) >= WINOGRAD_MIN_TILES;
+}
 /**
  * Fewer input channels go to the direct kernel (FAT2019_WINOGRAD_MIN_CI overrides, for
  * measurements). Why 16: with 8, tests/runtime/kernels.test.ts' cnn7th step (width 1/8, 32×32, batch
@@ -288,7 +360,7 @@ const WINOGRAD_MIN_CI = Number(typeof process !== 'undefined' ? process.env.FAT2
 /** 3×3, stride 1, padding 1 ('same'), Ci % 4 == 0, Ci >= WINOGRAD_MIN_CI, Co % 8 == 0, Winograd on. */
 export function winogradApplies(H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number,
   sh: number, sw: number, top: number, left: number): boolean {
-  return winogradEnabled && fh === 3 && fw === 3 && sh === 1 && sw === 1 && top === 1 && left === 1 && Ho === H
+  return winogradEnabled() && fh === 3 && fw === 3 && sh === 1 && sw === 1 && top === 1 && left === 1 && Ho === H
     && Wo === W && Ci % 4 === 0 && Co % 8 === 0 && Ci >= WINOGRAD_MIN_CI;
 }
 /** Tiles per block in conv2d_wino_fgrad (WINO_TF in trainKernels.c). */
@@ -303,7 +375,7 @@ function winogradFilterGrad(ctx: TrainContext, x: number, dy: number, dw: number
   Ci: number, Co: number): void {
   const { k, helper } = ctx;
   const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
-  const h = helper && tiles >= 64 ? Math.ceil(tiles / 2) : tiles;
+  const h = helper && tiles >= WINOGRAD_SPLIT_TILES ? Math.ceil(tiles / 2) : tiles;
   const acc0 = scratch(ctx, 16 * Ci * Co);
   const s0 = scratch(ctx, 16 * WINO_TF * (Ci + Co));
   const acc1 = h < tiles ? scratch(ctx, 16 * Ci * Co) : null;
