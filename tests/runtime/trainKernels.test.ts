@@ -475,6 +475,18 @@ for (const { shared, relaxed } of BUILDS) {
         check(arena.f32(y, size), jsConvForward(xv, wv, null, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1, relu));
         k.conv2d_wino(x, U, bias, y, s0, 0, tiles, H, W, Ci, Co, relu ? 1 : 0);
         check(arena.f32(y, size), jsConvForward(xv, wv, bv, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1, relu));
+        // Halves of the channel blocks (as the two threads split few tiles): U built in two
+        // parts equals U built whole, bit for bit; the output in two channel halves.
+        const nb = Co / 8;
+        const hb = nb >> 1;
+        const U2 = arena.alloc(16 * Ci * Co);
+        k.wino_weights_blocks(w, Ci, Co, hb, nb, U2);
+        k.wino_weights_blocks(w, Ci, Co, 0, hb, U2);
+        assert.deepEqual(arena.f32(U2, 16 * Ci * Co), arena.f32(U, 16 * Ci * Co));
+        new Float32Array(arena.memory.buffer, y, size).fill(7);
+        k.conv2d_wino_blocks(x, U2, bias, y, s0, 0, tiles, 0, hb, H, W, Ci, Co, relu ? 1 : 0);
+        k.conv2d_wino_blocks(x, U2, bias, y, s1, 0, tiles, hb, nb, H, W, Ci, Co, relu ? 1 : 0);
+        check(arena.f32(y, size), jsConvForward(xv, wv, bv, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1, relu));
         assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [w, w + 4 * wv.length], [bias, bias + 4 * Co]]), 0);
       }
     }

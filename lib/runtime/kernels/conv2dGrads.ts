@@ -25,7 +25,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { WasmOps, pair } from './wasmOps';
 import { WasmBackendLike } from './wasmBackend';
-import { trainContext, filterGradOp, inputGradOp, winogradApplies, winogradPays, offsetOf, backendMemory } from './trainWasm';
+import { trainContext, filterGradOp, inputGradOp, winogradApplies, winogradPaysInputGrad, offsetOf, backendMemory } from './trainWasm';
 
 interface ConvGradAttrs {
   strides: number | [number, number];
@@ -129,7 +129,7 @@ function directInputGrad(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf
   const left = info.padInfo.left;
   if (top < 0 || left < 0 || N === 0 || Ci === 0 || Co === 0) return null;
   if (sh === 1 && sw === 1 && winogradApplies(Ho, Wo, Co, H, W, Ci, fh, fw, 1, 1, fh - 1 - top, fw - 1 - left)
-    && winogradPays(N, Ho, Wo)) return null;
+    && winogradPaysInputGrad(N, Ho, Wo)) return null;
   const ctx = trainContext(backend);
   if (!ctx) return null;
   const out = backend.makeOutput([N, H, W, Ci], 'float32');

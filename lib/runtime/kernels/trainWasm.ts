@@ -295,7 +295,7 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
   W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number,
   top: number, left: number, relu: boolean): void {
   const { k, helper } = ctx;
-  if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left) && winogradPays(N, H, W)) {
+  if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
     winogradForward(ctx, x, w, bias, y, N, H, W, Ci, Co, relu);
     return;
   }
@@ -335,18 +335,20 @@ function winogradTiles(N: number, H: number, W: number): number {
   return N * Math.ceil(H / 2) * Math.ceil(W / 2);
 }
 /**
- * Winograd's forward pass and input gradient pay from this many tiles: the transformed weights
- * (16·Ci·Co floats, built on every call) are used once per tile. ResNet's [8,4,4,512] 3×3
- * 512→512 layer (32 tiles, 16 MB of transformed weights), CPU ms per call on a loaded VM:
- * forward 24.6 Winograd vs 13.5 direct, input gradient 28.7 vs 13.9; [8,8,8,256] (128 tiles)
- * 11.5 vs 11.9 and 13.2 vs 12.5; [8,16,16,128] (512) input gradient 9.0 vs 18.1.
+ * Winograd's input gradient pays from this many tiles: it runs as the forward Winograd of dy
+ * with the filter flipped and transposed by tfjs ops (conv2dGrads.ts), two passes over the
+ * weights per call on top of the transformed weights. ResNet's [8,4,4,512] 3×3 512→512 layer
+ * (32 tiles), CPU ms per call on a loaded VM (bench/conv-choices.ts): input gradient 18.5
+ * Winograd vs 13.3 direct; [8,8,8,256] (128 tiles) 8.9 vs 12.2. The forward pass takes
+ * Winograd at any tile count since the weights transform runs vectorized on both threads
+ * ([8,4,4,512]: 10.2 vs 12.7 direct).
  */
-const WINOGRAD_MIN_TILES = 128;
+const WINOGRAD_INPUT_GRAD_MIN_TILES = 128;
 /** Tiles from which the Winograd filter gradient is split with the helper (fewer: one GEMM per tap, split by channels). */
 const WINOGRAD_SPLIT_TILES = 64;
-/** Winograd applies (winogradApplies) and pays for this batch's forward pass or input gradient. */
-export function winogradPays(N: number, H: number, W: number): boolean {
-  return winogradForced() || winogradTiles(N, H, W) >= WINOGRAD_MIN_TILES;
+/** Winograd applies (winogradApplies) and pays for this batch's input gradient. */
+export function winogradPaysInputGrad(N: number, H: number, W: number): boolean {
+  return winogradForced() || winogradTiles(N, H, W) >= WINOGRAD_INPUT_GRAD_MIN_TILES;
 }
 /**
  * Fewer input channels go to the direct kernel (FAT2019_WINOGRAD_MIN_CI overrides, for
@@ -395,12 +397,23 @@ function winogradForward(ctx: TrainContext, x: number, w: number, bias: number, 
   const { k, helper } = ctx;
   const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
   const U = scratch(ctx, 16 * Ci * Co);
-  k.wino_weights(w, Ci, Co, U.off);
+  const nb = Co / 8;
+  const hb = helper && nb >= 2 && Ci * Co >= 16384 ? nb >> 1 : nb;
+  runPair(k, helper, ['wino_weights_blocks', [w, Ci, Co, 0, hb, U.off]], hb < nb ? ['wino_weights_blocks', [w, Ci, Co, hb, nb, U.off]] : null);
   const h = helper && tiles >= 2 * WINO_T && tiles * Co >= 16384 ? Math.ceil(tiles / 2) : tiles;
+  // Fewer than two blocks of tiles: halves of the output channels instead, each thread
+  // transforming the input tiles itself.
+  const hc = h === tiles && helper && nb >= 2 && tiles * Co >= 16384 ? nb >> 1 : nb;
   const s0 = scratch(ctx, 16 * WINO_T * (Ci + Co));
-  const s1 = h < tiles ? scratch(ctx, 16 * WINO_T * (Ci + Co)) : null;
-  runPair(k, helper, ['conv2d_wino', [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, relu ? 1 : 0]],
-    s1 ? ['conv2d_wino', [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, relu ? 1 : 0]] : null);
+  const s1 = h < tiles || hc < nb ? scratch(ctx, 16 * WINO_T * (Ci + Co)) : null;
+  const r = relu ? 1 : 0;
+  if (hc < nb && s1) {
+    runPair(k, helper, ['conv2d_wino_blocks', [x, U.off, bias, y, s0.off, 0, tiles, 0, hc, H, W, Ci, Co, r]],
+      ['conv2d_wino_blocks', [x, U.off, bias, y, s1.off, 0, tiles, hc, nb, H, W, Ci, Co, r]]);
+  } else {
+    runPair(k, helper, ['conv2d_wino', [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, r]],
+      s1 ? ['conv2d_wino', [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, r]] : null);
+  }
   free(ctx, s0);
   if (s1) free(ctx, s1);
   free(ctx, U);
