@@ -303,8 +303,10 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
   const zeros = ctx.backend.makeOutput([Math.max(1, Ci)], 'float32');
   const z = offsetOf(ctx.backend, zeros);
   new Float32Array((ctx.backend.wasm.wasmMemory ?? backendMemory(ctx.backend)!).buffer, z, Math.max(1, Ci)).fill(0);
-  // Weights of a channel block beyond L1 (fh·fw·Ci·8 floats > 16 KiB): packed block by block.
-  const packed = fh * fw * Ci * 8 * 4 > PACK_ABOVE_BYTES && Co >= 8 ? ctx.backend.makeOutput([fh * fw * Ci * (Co & ~7)], 'float32') : null;
+  // Weights of a channel block beyond L1 (fh·fw·Ci·8 floats > 16 KiB), or rows PACK_STRIDE_CO+
+  // floats apart: packed block by block.
+  const pack = Co >= 8 && (fh * fw * Ci * 8 * 4 > PACK_ABOVE_BYTES || (Co >= PACK_STRIDE_CO && Wo >= 4));
+  const packed = pack ? ctx.backend.makeOutput([fh * fw * Ci * (Co & ~7)], 'float32') : null;
   const wp = packed ? offsetOf(ctx.backend, packed) : 0;
   if (packed) k.pack_w8(w, fh * fw, Ci, Co, wp);
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0];
@@ -421,6 +423,13 @@ function winogradForward(ctx: TrainContext, x: number, w: number, bias: number, 
 
 /** Channel-block weights above this size are packed contiguously before the convolution. */
 const PACK_ABOVE_BYTES = 16384;
+/**
+ * Output channels from which the weights are packed whatever the block size: unpacked, a block's
+ * rows are Co floats apart (4–8 KB for XResNet-50's 1×1 expansions), the same few L1 sets. CPU
+ * ms per call, loaded VM (bench/conv-choices.ts): [8,8,8,256] 1×1 →1024 12.6 → 7.3,
+ * [8,4,4,512] →2048 15.7 → 7.4, [8,16,16,128] →512 7.9 → 6.9; others unchanged.
+ */
+const PACK_STRIDE_CO = 128;
 /** dx = dy·step(x) over n elements (trainKernels.c relu_grad); halves with the helper for large tensors. */
 export function reluGradOp(ctx: TrainContext, dy: number, x: number, n: number, dx: number): void {
   const h = ctx.helper && n >= SPLIT_MIN_ELEMENTS ? Math.ceil(n / 8) * 4 : n;
