@@ -43,6 +43,8 @@ export function torchUnavailable(argv: string[]): string | null {
 export interface TorchPeer {
   info: Record<string, unknown>;
   run(reps: number): Promise<number[]>;
+  /** As `run`, with each repetition's CPU time of the peer's thread too (s; null from a peer that does not report it). */
+  runWithCpu(reps: number): Promise<{ seconds: number[]; cpuSeconds: number[] | null }>;
   close(): Promise<void>;
 }
 
@@ -65,12 +67,17 @@ export async function startTorchPeer(args: string[]): Promise<TorchPeer> {
     if (l !== undefined) done(l); else waiters.push(done);
   });
   const ready = JSON.parse(await next()) as { ready: Record<string, unknown> };
+  const runWithCpu = async (reps: number) => {
+    child.stdin.write(JSON.stringify({ op: 'run', reps }) + '\n');
+    const r = JSON.parse(await next()) as { seconds: number[]; cpuSeconds?: number[] };
+    return { seconds: r.seconds, cpuSeconds: r.cpuSeconds ?? null };
+  };
   return {
     info: ready.ready,
     async run(reps: number) {
-      child.stdin.write(JSON.stringify({ op: 'run', reps }) + '\n');
-      return (JSON.parse(await next()) as { seconds: number[] }).seconds;
+      return (await runWithCpu(reps)).seconds;
     },
+    runWithCpu,
     async close() {
       child.stdin.end(JSON.stringify({ op: 'quit' }) + '\n');
       await new Promise<void>((resolve) => { if (child.exitCode !== null) resolve(); else child.on('exit', () => resolve()); });

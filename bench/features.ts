@@ -8,12 +8,16 @@
  *   trim, pad, torch.stft, power, mel product with this project's filterbank, dB, uint8 image;
  *   float32, one thread, inference mode, allocator told to keep freed memory; the mel product
  *   sparse and dense, each its own process), interleaved round by round with this project's
- *   repetitions; the ratio is the median over rounds of (project clips/s) / (torch clips/s),
- *   against the faster of the two mel products.
- *   What is timed: here, `clipImageFromSamples` on n clips in the worker (performance.now
- *   around the loop; the clips are in memory, the images discarded); there, the same per clip
- *   (time.perf_counter around one clip's work on a tensor already in memory, summed). Neither
- *   includes the messages that start a round, the start-up or the warm-up.
+ *   repetitions, the order flipped every round (ours, peers; peers, ours; …). Against the faster
+ *   of the two mel products it prints the median over rounds of (project clips/s) / (torch
+ *   clips/s), the ratio of the two medians and the spread of the per-round ratios (min,
+ *   quartiles, max), from the wall clock and again from CPU time: on a shared machine one
+ *   round's wall time swings by half, its CPU time much less.
+ *   What is timed: here, `clipImageFromSamples` on n clips in the worker (performance.now and
+ *   process.cpuUsage around the loop, the main thread idle meanwhile; the clips are in memory,
+ *   the images discarded); there, the same per clip (time.perf_counter and time.thread_time
+ *   around one clip's work on a tensor already in memory, summed). Neither includes the messages
+ *   that start a round, the start-up or the warm-up.
  * - all cores: `preprocessDatasets` on 16-bit WAV files with one worker per core, end to end
  *   (decode + features + atomic cache write), after a warm-up run that starts the workers' tsx.
  *
@@ -57,22 +61,45 @@ function syntheticClip(rng: Rng): Float32Array {
   return x;
 }
 
+/** One round's time (ms): wall clock, and CPU time where the side reports it. */
+interface RoundTime {
+  ms: number;
+  cpuMs: number | null;
+}
+
+/** Clips per second of each round, from the wall clock and from CPU time, both sides. */
+interface Rounds {
+  wall: number[];
+  cpu: number[];
+}
+
+/**
+ * How two sides' rounds compare: the median of the per-round ratios (rounds that ran close
+ * together see the same load), the ratio of the medians, and the spread of the per-round ratios.
+ */
+function compare(ours: number[], theirs: number[]): { medianOfRatios: number; ratioOfMedians: number; min: number; q1: number; q3: number; max: number } | null {
+  if (ours.length === 0 || ours.length !== theirs.length) return null;
+  const ratios = ours.map((x, r) => x / theirs[r]).sort((a, b) => a - b);
+  const q = (f: number) => ratios[Math.min(ratios.length - 1, Math.max(0, Math.round(f * (ratios.length - 1))))];
+  return { medianOfRatios: median(ratios), ratioOfMedians: median(ours) / median(theirs), min: ratios[0], q1: q(0.25), q3: q(0.75), max: ratios[ratios.length - 1] };
+}
+
 /** bench/featuresThread.ts in a worker thread: `run(n)` times the next n clips there. */
 class FeaturesThread {
   private readonly worker: Worker;
-  private readonly pending: Array<{ resolve: (ms: number) => void; reject: (err: Error) => void }> = [];
+  private readonly pending: Array<{ resolve: (t: RoundTime) => void; reject: (err: Error) => void }> = [];
   private failure: Error | null = null;
 
   constructor(clips: Float32Array[], config: PreprocessConfig) {
     this.worker = new Worker(join(__dirname, 'featuresThread.cjs'), { workerData: { clips, config } });
-    this.worker.on('message', (m: { ms: number }) => this.pending.shift()?.resolve(m.ms));
+    this.worker.on('message', (m: RoundTime) => this.pending.shift()?.resolve(m));
     this.worker.on('error', (err) => {
       this.failure = err;
       for (const p of this.pending.splice(0)) p.reject(err);
     });
   }
 
-  run(clips: number): Promise<number> {
+  run(clips: number): Promise<RoundTime> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve, reject });
@@ -119,31 +146,49 @@ async function main(): Promise<void> {
     }
 
     thread = new FeaturesThread(clips, cfg);
-    await thread.run(2); // warm-up: tsx, plans, JIT
-    const ours: number[] = [];
-    const theirs: Record<string, number[]> = Object.fromEntries(peers.map((p) => [p.dtype, []]));
-    for (let r = 0; r < rounds; r++) {
-      ours.push(perRound / ((await thread.run(perRound)) / 1000));
+    const ourThread = thread;
+    await ourThread.run(2); // warm-up: tsx, plans, JIT
+    const ours: Rounds = { wall: [], cpu: [] };
+    const theirs: Record<string, Rounds> = Object.fromEntries(peers.map((p) => [p.dtype, { wall: [], cpu: [] }]));
+    const runOurs = async () => {
+      const t = await ourThread.run(perRound);
+      ours.wall.push(perRound / (t.ms / 1000));
+      if (t.cpuMs !== null) ours.cpu.push(perRound / (t.cpuMs / 1000));
+    };
+    const runPeers = async () => {
       for (const p of peers) {
-        const secs = await p.peer.run(perRound);
-        theirs[p.dtype].push(perRound / secs.reduce((a, b) => a + b, 0));
+        const t = await p.peer.runWithCpu(perRound);
+        theirs[p.dtype].wall.push(perRound / t.seconds.reduce((a, b) => a + b, 0));
+        if (t.cpuSeconds !== null) theirs[p.dtype].cpu.push(perRound / t.cpuSeconds.reduce((a, b) => a + b, 0));
       }
+    };
+    // Interleaved, and the order flips every round (ours first, then the peers first), so that
+    // neither side always runs right after the other's allocations or in the same slot of a
+    // periodic neighbour.
+    for (let r = 0; r < rounds; r++) {
+      if (r % 2 === 0) { await runOurs(); await runPeers(); } else { await runPeers(); await runOurs(); }
     }
     // The ratio's peer is the faster mel product here (by median): sparse where the system BLAS
     // is the reference one, possibly dense with a fast BLAS.
-    const best = peers.length === 0 ? null : peers.map((p) => p.dtype).reduce((a, b) => (median(theirs[b]) > median(theirs[a]) ? b : a));
-    const ratios = best === null ? [] : ours.map((rate, r) => rate / theirs[best][r]);
+    const best = peers.length === 0 ? null : peers.map((p) => p.dtype).reduce((a, b) => (median(theirs[b].wall) > median(theirs[a].wall) ? b : a));
+    const wallCmp = best === null ? null : compare(ours.wall, theirs[best].wall);
+    const cpuCmp = best === null ? null : compare(ours.cpu, theirs[best].cpu);
     await thread.close();
     thread = null;
-    const oneThread = median(ours);
-    const torchRates = Object.fromEntries(Object.entries(theirs).map(([d, xs]) => [d, round(median(xs))]));
+    const oneThread = median(ours.wall);
+    const torchRates = Object.fromEntries(Object.entries(theirs).map(([d, xs]) => [d, round(median(xs.wall))]));
+    const list = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
+    const cpuNote = (xs: number[]) => (xs.length > 0 ? `; by CPU time median ${median(xs).toFixed(1)} (rounds ${list(xs)})` : '');
     console.log(`1 thread, features from samples: ${rounds} rounds × ${perRound} clips of ${CLIP_SECONDS} s, median ${oneThread.toFixed(1)} clips/s ` +
-      `(${(1000 / oneThread).toFixed(1)} ms/clip; rounds ${ours.map((x) => x.toFixed(1)).join(', ')})`);
+      `(${(1000 / oneThread).toFixed(1)} ms/clip; rounds ${list(ours.wall)})${cpuNote(ours.cpu)}`);
     if (peers.length > 0) {
       for (const [d, xs] of Object.entries(theirs)) {
-        console.log(`1 thread, PyTorch ${peers[0].peer.info.torch} float32, ${d} mel product (torch.stft + mel, same steps), interleaved: median ${median(xs).toFixed(1)} clips/s (rounds ${xs.map((x) => x.toFixed(1)).join(', ')})`);
+        console.log(`1 thread, PyTorch ${peers[0].peer.info.torch} float32, ${d} mel product (torch.stft + mel, same steps), interleaved: median ${median(xs.wall).toFixed(1)} clips/s (rounds ${list(xs.wall)})${cpuNote(xs.cpu)}`);
       }
-      console.log(`ratio (median of per-round ratios) vs torch (${best} mel, the faster): ${median(ratios).toFixed(2)}×`);
+      const describe = (c: NonNullable<ReturnType<typeof compare>>) =>
+        `median of per-round ratios ${c.medianOfRatios.toFixed(2)}×, ratio of medians ${c.ratioOfMedians.toFixed(2)}× (per-round ratios: min ${c.min.toFixed(2)}, quartiles ${c.q1.toFixed(2)}–${c.q3.toFixed(2)}, max ${c.max.toFixed(2)})`;
+      if (wallCmp) console.log(`ratio vs torch (${best} mel, the faster), wall clock: ${describe(wallCmp)}`);
+      if (cpuCmp) console.log(`ratio vs torch (${best} mel), CPU time of each side's thread: ${describe(cpuCmp)}`);
     } else {
       console.log(`recorded peer (not measured here; ${RECORDED_PEER.date}, ${RECORDED_PEER.machine}): ${JSON.stringify(RECORDED_PEER.featuresClipsPerSecond1Thread)} clips/s`);
     }
@@ -185,7 +230,13 @@ async function main(): Promise<void> {
             pytorchMelProduct: best,
             pytorchClipsPerSecond1ThreadSparseMel: torchRates.sparse,
             pytorchClipsPerSecond1ThreadDenseMel: torchRates.dense,
-            ratioVsPyTorch1Thread: round(median(ratios)),
+            ratioVsPyTorch1Thread: wallCmp === null ? null : round(wallCmp.medianOfRatios),
+            ratioOfMediansVsPyTorch1Thread: wallCmp === null ? null : round(wallCmp.ratioOfMedians),
+            ratioSpreadVsPyTorch1Thread: wallCmp === null ? null : [round(wallCmp.min), round(wallCmp.q1), round(wallCmp.q3), round(wallCmp.max)],
+            cpuTimeRatioVsPyTorch1Thread: cpuCmp === null ? null : round(cpuCmp.medianOfRatios),
+            cpuTimeRatioOfMediansVsPyTorch1Thread: cpuCmp === null ? null : round(cpuCmp.ratioOfMedians),
+            clipsPerSecond1ThreadCpuTime: ours.cpu.length > 0 ? round(median(ours.cpu)) : null,
+            pytorchClipsPerSecond1ThreadCpuTime: best !== null && theirs[best].cpu.length > 0 ? round(median(theirs[best].cpu)) : null,
           }
           : { peerNotMeasured: noPeer, recordedPeer: RECORDED_PEER }),
         clipsPerSecond1ThreadEndToEnd: e2e1 === null ? null : round(e2e1),

@@ -8,6 +8,9 @@
  * `imageFromPower` as `clipImageFromSamples` runs it (power_to_db and the image in one WebAssembly
  * memory); `powerToDb` and `dbToImage` are timed alone too, on the kernel and on the JavaScript
  * loops they replace (same bits).
+ * `clipImageFromSamples` itself runs every step in one WebAssembly memory (no copies between
+ * them), so the stage rows, each through its own copies, add up to more than the total row.
+ * Times are CPU time (median per repetition; process.cpuUsage has microsecond resolution).
  * Prints a table, then one JSON object on the last line.
  */
 import { hostname, cpus, loadavg } from 'node:os';
@@ -34,14 +37,18 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
-/** Median milliseconds of `fn` over `reps` runs after 3 warm-up runs. */
+/**
+ * Median CPU milliseconds of `fn` over `reps` runs after 3 warm-up runs (process.cpuUsage: on a
+ * shared machine one run's wall time swings by half, its CPU time much less).
+ */
 function timeMs(reps: number, fn: () => unknown): number {
   for (let i = 0; i < 3; i++) fn();
   const ts: number[] = [];
   for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
+    const c0 = process.cpuUsage();
     fn();
-    ts.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    ts.push((c.user + c.system) / 1000);
   }
   return median(ts);
 }
@@ -111,6 +118,7 @@ function main(): void {
   const r2 = (v: number) => Math.round(v * 100) / 100;
   console.log(JSON.stringify({
     bench: 'profile-features',
+    timing: 'cpu',
     date: new Date().toISOString(),
     machine: `${hostname()}: ${cpus().length} × ${cpuModel()}`,
     clipSeconds: 10,

@@ -2,7 +2,8 @@
 
 Started by bench/train.ts and bench/features.ts (bench/_common.ts `startTorchPeer`) as a child
 process that sets up once, prints one JSON line `{"ready": ...}`, then answers each command line
-`{"op": "run", "reps": k}` with one JSON line `{"seconds": [...]}` (one time per repetition).
+`{"op": "run", "reps": k}` with one JSON line `{"seconds": [...], "cpuSeconds": [...]}` (one wall
+time and one CPU time of this thread per repetition).
 The Node side sends a command only while it is idle itself, so the two never share the cores, and
 it interleaves its own repetitions with the peer's (the machine's load drifts; medians of
 interleaved repetitions compare like with like).
@@ -172,12 +173,14 @@ def main():
         if cmd.get('op') == 'quit':
             break
         reps = int(cmd.get('reps', 1))
-        seconds = []
+        seconds, cpu_seconds = [], []
         for _ in range(reps):
+            c0 = time.thread_time()
             t0 = time.perf_counter()
             step()
             seconds.append(time.perf_counter() - t0)
-        print(json.dumps({'seconds': seconds}), flush=True)
+            cpu_seconds.append(time.thread_time() - c0)
+        print(json.dumps({'seconds': seconds, 'cpuSeconds': cpu_seconds}), flush=True)
 
 
 if __name__ == '__main__':

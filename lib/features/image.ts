@@ -158,14 +158,22 @@ export function dbToImage(m: Matrix, o: ImageOptions): Uint8ClipImage {
  */
 export function imageFromPower(power: Float64Array, rows: number, cols: number, dbOptions: PowerToDbOptions, o: ImageOptions): Uint8ClipImage {
   const n = rows * cols;
+  const kernel = n > 0 && power.length === n ? kernelFor(n) : null;
+  return (kernel && kernelImage(kernel, power, rows, cols, dbOptions, o)) ?? dbToImage({ rows, cols, data: powerToDb(power, dbOptions) }, o);
+}
+
+/**
+ * {@link imageFromPower} on `kernel` (`power` may be its own power array: no copy), or null where
+ * the options need the JavaScript loops (amin below the smallest normal double).
+ */
+export function kernelImage(kernel: DbImageKernel, power: Float64Array, rows: number, cols: number, dbOptions: PowerToDbOptions, o: ImageOptions): Uint8ClipImage | null {
   const amin = dbOptions.amin ?? 1e-10;
-  const kernel = n > 0 && power.length === n && amin >= MIN_NORMAL ? kernelFor(n) : null;
-  if (kernel === null) return dbToImage({ rows, cols, data: powerToDb(power, dbOptions) }, o);
+  if (!(amin >= MIN_NORMAL)) return null;
   const ref = dbOptions.ref ?? 1;
   const topDb = dbOptions.topDb === undefined ? 80 : dbOptions.topDb;
   if (topDb !== null && !(topDb >= 0)) throw new Error(`topDb must be >= 0 or null, got ${topDb}`);
   kernel.powerToDb(power, amin, DB_PER_NEPER * Math.log(Math.max(amin, Math.abs(ref))), topDb);
-  return { nMels: rows, frames: cols, data: kernel.image(n, o.imageEps) };
+  return { nMels: rows, frames: cols, data: kernel.image(rows * cols, o.imageEps) };
 }
 
 /**
@@ -179,74 +187,96 @@ export function powerBufferFor(n: number): Float64Array | null {
 }
 
 /** Smallest normal double: the kernel's log assumes max(amin, p) is one. */
-const MIN_NORMAL = 2.2250738585072014e-308;
+export const MIN_NORMAL = 2.2250738585072014e-308;
+
+/** Where a {@link DbImageKernel}'s arrays lie in its memory (byte offsets), for matrices of up to `capacity` values. */
+export interface DbImageLayout {
+  capacity: number;
+  /** float64 [capacity] */
+  power: number;
+  /** float32 [capacity], plus 16 bytes that clip_image may read past the last value */
+  db: number;
+  /** float32 [capacity] */
+  z: number;
+  /** float64 [capacity]: power_to_db's first pass */
+  work: number;
+  /** uint8 [capacity] */
+  image: number;
+}
+
+/** Bytes a {@link DbImageLayout} of `capacity` values takes. */
+export function dbImageBytes(capacity: number): number {
+  return 25 * capacity + 16;
+}
+
+/** A {@link DbImageLayout} of `capacity` values from byte offset `at` (8-byte aligned). */
+export function dbImageLayout(at: number, capacity: number): DbImageLayout {
+  const power = at;
+  const db = power + 8 * capacity;
+  const z = db + 4 * capacity + 16;
+  const work = z + 4 * capacity;
+  return { capacity, power, db, z, work, image: work + 8 * capacity };
+}
 
 /**
  * power_to_db and the image on WebAssembly SIMD (melPower.c `max_f64`, `power_to_db`,
  * `clip_image`): the same bits as the JavaScript loops (fdlibm's log, V8's Math.log; numpy's
  * float32 steps), 10 s clip: dB 1.25 → 0.3 ms, image 2.31 → 0.33 ms (see the commit messages).
- * Its memory is made for the largest matrix so far and replaced, never grown, when a larger one
- * comes (growing would detach the buffer; see lib/features/melPowerWasm.ts).
- * Layout after the first page: power f64 [cap], dB f32 [cap], stack f32 [3·cap], z f32 [cap], image u8 [cap].
+ * It runs on a melPower instance and memory of its own here (made for the largest matrix so far
+ * and replaced, never grown, when a larger one comes: growing would detach the buffer; see
+ * lib/features/melPowerWasm.ts), or on the mel-power kernel's (lib/features/logmel.ts).
  */
-class DbImageKernel {
-  private readonly powerPtr: number;
-  private readonly dbPtr: number;
-  private readonly stackPtr: number;
-  private readonly zPtr: number;
-  private readonly outPtr: number;
-
-  private constructor(
+export class DbImageKernel {
+  constructor(
     private readonly kernel: Exports,
     private readonly memory: WebAssembly.Memory,
-    readonly capacity: number,
-  ) {
-    this.powerPtr = KERNEL_BASE;
-    this.dbPtr = this.powerPtr + 8 * capacity;
-    this.stackPtr = this.dbPtr + 4 * capacity;
-    this.zPtr = this.stackPtr + 12 * capacity;
-    this.outPtr = this.zPtr + 4 * capacity;
+    private readonly at: DbImageLayout,
+  ) {}
+
+  get capacity(): number {
+    return this.at.capacity;
   }
 
   /** A kernel for matrices of up to `capacity` values, or null without WebAssembly SIMD or beyond 4 GiB. */
   static create(capacity: number): DbImageKernel | null {
     const mod = compileKernel('melPower', WASM_BASE64);
-    const pages = Math.ceil((KERNEL_BASE + 29 * capacity) / 65536);
+    const pages = Math.ceil((KERNEL_BASE + dbImageBytes(capacity)) / 65536);
     if (!mod || pages > 65536) return null;
     const memory = new WebAssembly.Memory({ initial: pages });
     const exports = new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as Exports & { __heap_base: WebAssembly.Global };
     if ((exports.__heap_base.value as number) > KERNEL_BASE) throw new Error(`melPower kernel: static area ends above ${KERNEL_BASE}`);
-    return new DbImageKernel(exports, memory, capacity);
+    return new DbImageKernel(exports, memory, dbImageLayout(KERNEL_BASE, capacity));
   }
 
   /** The kernel's power array `[n]`: a mel power written there needs no copy. */
   powerView(n: number): Float64Array {
-    return new Float64Array(this.memory.buffer, this.powerPtr, n);
+    return new Float64Array(this.memory.buffer, this.at.power, n);
   }
 
   /** dB of `power` into the kernel's dB array; returns a view of it (valid until the next call). */
   powerToDb(power: Float64Array, amin: number, refDb: number, topDb: number | null): Float32Array {
     const n = power.length;
     const buf = this.memory.buffer;
-    if (power.buffer !== buf || power.byteOffset !== this.powerPtr) new Float64Array(buf, this.powerPtr, n).set(power);
+    const at = this.at.power;
+    if (power.buffer !== buf || power.byteOffset !== at) new Float64Array(buf, at, n).set(power);
     let floor = -Infinity;
     if (topDb !== null && n > 0) {
-      const maxPower = this.kernel.max_f64(this.powerPtr, n);
+      const maxPower = this.kernel.max_f64(at, n);
       floor = DB_PER_NEPER * Math.log(Math.max(amin, maxPower)) - refDb - topDb;
     }
-    this.kernel.power_to_db(this.powerPtr, n, amin, DB_PER_NEPER, refDb, floor, topDb === null ? 0 : 1, this.dbPtr);
-    return new Float32Array(buf, this.dbPtr, n);
+    this.kernel.power_to_db(at, n, amin, DB_PER_NEPER, refDb, floor, topDb === null ? 0 : 1, this.at.db, this.at.work);
+    return new Float32Array(buf, this.at.db, n);
   }
 
   /** The image of the first n values of the kernel's dB array (a fresh array). */
   image(n: number, eps: number): Uint8Array {
-    this.kernel.clip_image(this.dbPtr, n, eps, this.stackPtr, this.zPtr, this.outPtr);
-    return new Uint8Array(this.memory.buffer, this.outPtr, n).slice();
+    this.kernel.clip_image(this.at.db, n, eps, this.at.z, this.at.image);
+    return new Uint8Array(this.memory.buffer, this.at.image, n).slice();
   }
 
   /** The image of the dB matrix `db` (a fresh array). */
   imageOf(db: Float32Array, eps: number): Uint8Array {
-    new Float32Array(this.memory.buffer, this.dbPtr, db.length).set(db);
+    new Float32Array(this.memory.buffer, this.at.db, db.length).set(db);
     return this.image(db.length, eps);
   }
 }

@@ -7,8 +7,8 @@ import type { PreprocessConfig } from '../config';
 import { sparseMelFilterbank, type SparseMel } from './mel';
 import { StftPlan } from './stft';
 import { WasmMelPower } from './melPowerWasm';
-import { padCentered, trimSilence } from './trim';
-import { imageFromPower, powerBufferFor, powerToDb } from './image';
+import { padCentered, reflectIndex, trimSilence } from './trim';
+import { imageFromPower, kernelImage, MIN_NORMAL, powerBufferFor, powerToDb } from './image';
 import type { ClipImage, Matrix, Matrix64 } from './types';
 
 /** The parts of {@link PreprocessConfig} the log-mel transform depends on. */
@@ -17,7 +17,10 @@ export type LogMelConfig = Pick<PreprocessConfig, 'sampleRate' | 'nFft' | 'hopLe
 interface LogMelPlan {
   stft: StftPlan;
   mel: SparseMel;
-  /** The same mel power on WebAssembly SIMD (bit-identical), or null: the loop below runs. */
+  /**
+   * The same mel power on WebAssembly SIMD (bit-identical), or null: the loop below runs. Its
+   * memory holds the longest clip so far; {@link wasmFor} replaces it for a longer one.
+   */
   wasm: WasmMelPower | null;
   power: Float64Array;
   /** Reused between clips (grown when a longer clip comes): the padded signal, the mel power. */
@@ -49,11 +52,23 @@ function planFor(cfg: LogMelConfig): LogMelPlan {
   if (!plan) {
     const stft = new StftPlan({ nFft: cfg.nFft, hopLength: cfg.hopLength, center: true });
     const mel = sparseMelFilterbank({ sampleRate: cfg.sampleRate, nFft: cfg.nFft, nMels: cfg.nMels, fMin: cfg.fMin, fMax: cfg.fMax });
-    const wasm = wasmEnabled ? WasmMelPower.create(stft, mel) : null;
+    const wasm = wasmEnabled ? WasmMelPower.create(stft, mel, 0) : null;
     plan = { stft, mel, wasm, power: new Float64Array(stft.bins), padded: new Float32Array(0), melPower: new Float64Array(0) };
     plans.set(key, plan);
   }
   return plan;
+}
+
+/** Samples a kernel's memory is made for: whole multiples of 2^19 (~11.9 s at 44.1 kHz), so clips of similar lengths share one. */
+const CAPACITY_STEP = 1 << 19;
+
+/** The plan's kernel with room for `samples` samples (a larger one made when needed), or null. */
+function wasmFor(plan: LogMelPlan, samples: number): WasmMelPower | null {
+  if (plan.wasm === null || plan.wasm.capacity >= samples) return plan.wasm;
+  // A clip beyond the 4 GiB a memory can hold takes the JavaScript loop; later ones keep the kernel.
+  const larger = WasmMelPower.create(plan.stft, plan.mel, Math.ceil(samples / CAPACITY_STEP) * CAPACITY_STEP);
+  if (larger !== null) plan.wasm = larger;
+  return larger;
 }
 
 /**
@@ -75,10 +90,14 @@ export function melSpectrogram(samples: Float32Array, cfg: LogMelConfig): Matrix
 function melPowerInto(plan: LogMelPlan, samples: Float32Array, s: Float64Array): void {
   const { stft, mel, power } = plan;
   const padLength = samples.length + stft.nFft;
+  const frames = stft.frames(samples.length);
+  const wasm = wasmFor(plan, padLength);
+  if (wasm) {
+    wasm.run(stft.padSignal(samples, wasm.signal()), frames, s);
+    return;
+  }
   if (plan.padded.length < padLength) plan.padded = new Float32Array(padLength);
   const padded = stft.padSignal(samples, plan.padded);
-  const frames = stft.frames(samples.length);
-  if (plan.wasm) { plan.wasm.run(padded, frames, s); return; }
   const { nMels, start, length, offset, weights } = mel;
   for (let t = 0; t < frames; t++) {
     stft.framePowerF64(padded, t, power);
@@ -139,7 +158,11 @@ export function trimClip(samples: Float32Array, cfg: Pick<PreprocessConfig, 'tri
  */
 export function imageFromTrimmed(trimmed: Float32Array, cfg: PreprocessConfig): ClipImage {
   if (trimmed.length === 0) throw new Error('trimmed waveform must not be empty, got 0 samples');
-  const padded = padCentered(trimmed, cfg.minSamples);
+  return kernelClipImage(trimmed, cfg, false) ?? imageFromPadded(padCentered(trimmed, cfg.minSamples), cfg);
+}
+
+/** The log-mel image (or dB matrix) of a padded clip, through the mel power buffers of the plan. */
+function imageFromPadded(padded: Float32Array, cfg: PreprocessConfig): ClipImage {
   if (cfg.output === 'db') {
     // 'db' (PANNs): the network takes the dB matrix itself; logMelSpectrogram's array is fresh.
     const db = logMelSpectrogram(padded, cfg);
@@ -159,6 +182,55 @@ export function imageFromTrimmed(trimmed: Float32Array, cfg: PreprocessConfig): 
 }
 
 /**
+ * The uint8 image of `samples` with every step in the WebAssembly kernel's memory: the clip is
+ * copied in once, trimmed there (block sums on the kernel, the rest of trimSilence as always),
+ * zero-padded and reflect-padded in place, and its mel power, dB and image computed where they
+ * lie. Null where the kernel does not run (no SIMD, 'db' output, amin below the smallest normal
+ * double): the caller takes the step-by-step path, which gives the same bytes.
+ */
+function kernelClipImage(samples: Float32Array, cfg: PreprocessConfig, trim: boolean): ClipImage | null {
+  if (cfg.output === 'db' || !(cfg.dbAmin >= MIN_NORMAL)) return null;
+  const plan = planFor(cfg);
+  if (plan.wasm === null) return null;
+  const n = samples.length;
+  const { minSamples } = cfg;
+  const pad = plan.stft.nFft / 2;
+  if (!plan.stft.center) return null;
+  // signal: [lead | clip (n) | room for the zero padding and the right reflection]; the padded
+  // clip starts at most floor(minSamples / 2) before the kept region, so `lead` leaves room for
+  // that and the left reflection.
+  const lead = pad + Math.ceil(minSamples / 2);
+  const wasm = wasmFor(plan, lead + n + minSamples + pad);
+  if (wasm === null) return null;
+  const signal = wasm.signal();
+  signal.set(samples, lead);
+  let start = 0;
+  let end = n;
+  if (trim) {
+    const r = trimSilence(samples, { topDb: cfg.trimTopDb, frameLength: cfg.trimFrameLength, hopLength: cfg.trimHopLength },
+      (first, hop, count) => wasm.blockSums(lead + first, hop, count));
+    start = r.start;
+    end = r.end;
+  }
+  const kept = end - start;
+  if (kept === 0) throw new Error('trimmed waveform must not be empty, got 0 samples');
+  // padCentered: zeros on both sides up to minSamples (the left floor((minSamples − kept) / 2)).
+  const length = Math.max(kept, minSamples);
+  const left = kept < minSamples ? Math.floor((minSamples - kept) / 2) : 0;
+  const y0 = lead + start - left;
+  signal.fill(0, y0, lead + start);
+  signal.fill(0, lead + end, y0 + length);
+  // StftPlan.padSignal: reflect by nFft / 2 on each side.
+  for (let i = 0; i < pad; i++) {
+    signal[y0 - pad + i] = signal[y0 + reflectIndex(i - pad, length)];
+    signal[y0 + length + i] = signal[y0 + reflectIndex(length + i, length)];
+  }
+  const frames = plan.stft.frames(length);
+  const power = wasm.melPowerAt(y0 - pad, frames);
+  return kernelImage(wasm.images, power, plan.mel.nMels, frames, { ref: cfg.dbRef, amin: cfg.dbAmin, topDb: cfg.dbTopDb }, cfg);
+}
+
+/**
  * The reference preprocessing of one clip: trim → pad → log-mel → uint8 image (SPEC steps 2–5);
  * with `cfg.trim` false no trim, with `cfg.output` 'db' the float32 dB matrix instead of the image.
  *
@@ -167,5 +239,6 @@ export function imageFromTrimmed(trimmed: Float32Array, cfg: PreprocessConfig): 
  */
 export function clipImageFromSamples(samples: Float32Array, cfg: PreprocessConfig): ClipImage {
   if (samples.length === 0) throw new Error('samples must not be empty, got 0 samples');
-  return imageFromTrimmed(cfg.trim === false ? samples : trimClip(samples, cfg), cfg);
+  const trim = cfg.trim !== false;
+  return kernelClipImage(samples, cfg, trim) ?? imageFromTrimmed(trim ? trimClip(samples, cfg) : samples, cfg);
 }

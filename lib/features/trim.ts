@@ -24,6 +24,9 @@ export interface TrimResult {
   frameDb: Float64Array;
 }
 
+/** See {@link trimSilence}'s `blockSums`. */
+export type BlockSums = (first: number, hop: number, count: number) => Float64Array | null;
+
 /**
  * Index into a signal of length `n` reflected at both ends without repeating the edge sample
  * (numpy `pad(mode='reflect')`: `x[-k] = x[k]`, `x[n-1+k] = x[n-1-k]`), repeated for pads longer
@@ -47,8 +50,12 @@ export function reflectIndex(i: number, n: number): number {
  * `min(n, hop · (last + 1))`. Digital silence (every mse 0) is kept whole.
  *
  * @param samples mono waveform `[n]`, n ≥ 1
+ * @param blockSums optional engine for the sums of squares of whole blocks inside the signal:
+ *   `(first, hop, count)` gives `count` sums of `hop` samples each from `samples[first]`, each
+ *   one sequential float64 chain as here (the WebAssembly kernel of lib/features/logmel.ts,
+ *   which holds a copy of the samples), or null to leave them to this loop
  */
-export function trimSilence(samples: Float32Array, options: TrimOptions = {}): TrimResult {
+export function trimSilence(samples: Float32Array, options: TrimOptions = {}, blockSums?: BlockSums): TrimResult {
   const topDb = options.topDb ?? 60;
   const frameLength = options.frameLength ?? 2048;
   const hop = options.hopLength ?? 512;
@@ -78,6 +85,11 @@ export function trimSilence(samples: Float32Array, options: TrimOptions = {}): T
     const bIn = Math.ceil(pad / hop);
     const bOut = Math.max(bIn, Math.min(nBlocks, Math.floor((pad + n) / hop)));
     let b4 = bIn;
+    const fromEngine = blockSums?.(bIn * hop - pad, hop, bOut - bIn) ?? null;
+    if (fromEngine !== null) {
+      blocks.set(fromEngine, bIn);
+      b4 = bOut;
+    }
     for (; b4 + 7 < bOut; b4 += 8) {
       let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
       const a0 = b4 * hop - pad, a1 = a0 + hop, a2 = a1 + hop, a3 = a2 + hop;

@@ -17,6 +17,7 @@ import { decodeForTagging } from './tag';
 import type { ClipImage } from '../features/types';
 import { toModelInput } from '../runtime/modelInput';
 import { fillWindowBatch, planWindows, windowBatches } from './windows';
+import { minInputWidth } from './windowNetwork';
 
 /** The model from the input to the input of the last Dense layer (shares the weights; dispose only the wrapper's own nothing). */
 export function embeddingModel(model: tf.LayersModel): tf.LayersModel {
@@ -42,7 +43,7 @@ export function embedClipImages(model: tf.LayersModel, images: readonly ClipImag
   });
   const sums = new Float64Array(images.length * dims);
   const counts = new Float64Array(images.length);
-  const windows = planWindows(images, frames, infer.windowShift, 'sliding', width == null);
+  const windows = planWindows(images, frames, infer.windowShift, 'sliding', width == null ? { minFrames: minInputWidth(model) } : null);
   for (const { windows: batch, frames: w } of windowBatches(windows, frames, Math.max(1, infer.batchSize))) {
     const nMels = images[batch[0].clip].nMels;
     const x = new Float32Array(batch.length * nMels * w);

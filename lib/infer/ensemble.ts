@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import type { Architecture, Fat2019Config, InferConfig } from '../config';
 import { INFER_DEFAULTS } from '../config';
 import { checkOnnxFits, exportModelDir, onnxPath, readOnnxFile, tfjsModelChecksum } from '../export/onnxFile';
+import { getArchitecture, minInputOf } from '../models/index';
 import { loadModel } from '../runtime/modelFile';
 import { findRunMembers, findRunningJobs, readRunInfo, type MemberFilter } from '../run/runFolder';
 import { chooseEngine, type EngineChoice, type EnginePreference } from './engine';
@@ -199,6 +200,7 @@ async function loadMemberNetwork(m: EnsembleMember, ensemble: Ensemble): Promise
       channels,
       height: typeof info.inputDims[2] === 'number' ? info.inputDims[2] : null,
       width: typeof info.inputDims[3] === 'number' ? info.inputDims[3] : null,
+      minWidth: minInputOf(getArchitecture(m.arch), config.model).frames,
       numClasses,
     }, { threads: ensemble.engine.threads, inputName: info.inputName, outputName: info.outputName, normalization: memberNormalization(m, config), thread: 'worker' });
   }

@@ -11,7 +11,7 @@ import { exportModelBytes } from '../export/onnxFile';
 import { checkActivation, type OutputActivation } from './activation';
 import { chooseEngine, type EngineChoice, type EnginePreference } from './engine';
 import { ortNetwork } from './network';
-import { tfjsNetwork } from './windowNetwork';
+import { minInputWidth, tfjsNetwork } from './windowNetwork';
 import { predictWindows, predictWindowsSync, type WindowPassOptions } from './windowPredictor';
 import { WindowScoreSums, type EnsembleMean } from './scores';
 import type { WindowMode } from './windows';
@@ -105,7 +105,7 @@ export async function predictModelClips(model: tf.LayersModel, images: readonly 
   if (engine.engine === 'tfjs') return predictClipImages(model, images, options);
   const { height, width, channels } = modelInputSize(model, 'predictModelClips');
   const numClasses = modelClassCount(model, 'predictModelClips');
-  const net = await ortNetwork(exportModelBytes(model), `${model.name} (exported in memory)`, { channels, height, width, numClasses }, { threads: engine.threads, normalization: options.inputNormalization ?? null });
+  const net = await ortNetwork(exportModelBytes(model), `${model.name} (exported in memory)`, { channels, height, width, minWidth: minInputWidth(model), numClasses }, { threads: engine.threads, normalization: options.inputNormalization ?? null });
   try {
     const windows = clipWindowOptions('predictModelClips', width, numClasses, options);
     const sums = new WindowScoreSums(images.length, numClasses, options.mean ?? 'arithmetic', checkActivation(options.activation ?? 'sigmoid'));

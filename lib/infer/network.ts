@@ -13,6 +13,16 @@ import { loadOnnxRuntime, ortSessionOptions, type OrtModule, type OrtSession } f
 export { tfjsNetwork, type EngineName, type WindowNetwork } from './windowNetwork';
 import type { WindowNetwork } from './windowNetwork';
 
+/** What an ONNX file's network takes and gives (its input dims, or the run's config where the file leaves one free). */
+export interface OrtDims {
+  channels: number;
+  height: number | null;
+  width: number | null;
+  /** Fewest frames when width is free (the architecture's minimum input); default 1. */
+  minWidth?: number;
+  numClasses: number;
+}
+
 /** Options of {@link ortNetwork}. */
 export interface OrtNetworkOptions {
   /** ONNX Runtime intra-op threads (default: every core). */
@@ -67,7 +77,7 @@ type WorkerReply =
   | { type: 'error'; id: number; message: string };
 
 /** {@link ortNetwork} with the session on a worker thread. */
-async function ortWorkerNetwork(model: Uint8Array, name: string, dims: { channels: number; height: number | null; width: number | null; numClasses: number }, options: OrtNetworkOptions): Promise<WindowNetwork> {
+async function ortWorkerNetwork(model: Uint8Array, name: string, dims: OrtDims, options: OrtNetworkOptions): Promise<WindowNetwork> {
   const norm = checkNormalization(options, dims.channels, name);
   const worker = new Worker(ORT_WORKER_SCRIPT);
   const pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
@@ -111,6 +121,7 @@ async function ortWorkerNetwork(model: Uint8Array, name: string, dims: { channel
   return {
     engine: 'ort',
     ...dims,
+    minWidth: dims.minWidth ?? 1,
     async logits(x, n, height, width) {
       const plane = height * width;
       // A fresh buffer per pass: it is transferred to the worker.
@@ -135,7 +146,7 @@ async function ortWorkerNetwork(model: Uint8Array, name: string, dims: { channel
  * An ONNX Runtime session of a model with NCHW input `[batch, C, H, W]` (dims as the file
  * declares them) and logits `[batch, classes]`. `name` (the file) appears in every error.
  */
-export async function ortNetwork(model: Uint8Array, name: string, dims: { channels: number; height: number | null; width: number | null; numClasses: number }, options: OrtNetworkOptions = {}): Promise<WindowNetwork> {
+export async function ortNetwork(model: Uint8Array, name: string, dims: OrtDims, options: OrtNetworkOptions = {}): Promise<WindowNetwork> {
   const { ort, reason } = loadOnnxRuntime();
   if (!ort) throw new Error(`${name}: ONNX Runtime is not available: ${reason}`);
   // The worker bootstrap sits beside this module; a bundler or a notebook kernel that compiled
@@ -155,6 +166,7 @@ export async function ortNetwork(model: Uint8Array, name: string, dims: { channe
   return {
     engine: 'ort',
     ...dims,
+    minWidth: dims.minWidth ?? 1,
     async logits(x, n, height, width) {
       const plane = height * width;
       const size = n * channels * plane;

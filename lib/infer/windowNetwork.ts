@@ -18,6 +18,8 @@ export interface WindowNetwork {
   /** Input height (mel bands) and width (frames); null = any. */
   readonly height: number | null;
   readonly width: number | null;
+  /** Fewest frames a network of any width (width null) accepts; shorter clips are padded to it. 1 when width is fixed. */
+  readonly minWidth: number;
   readonly numClasses: number;
   /** Logits `[n][numClasses]` of `n` windows `x` = `[n][height][width]` (row-major, 0..1). */
   logits(x: Float32Array, n: number, height: number, width: number): Promise<Float32Array>;
@@ -40,6 +42,22 @@ export interface TfjsNetworkOptions {
 }
 
 const foldByDefault = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env?.FAT2019_INFER_FOLD ?? '' : '');
+
+/**
+ * The product of the width strides of a model's pooling and convolution layers: the fewest
+ * input frames for which no layer's output is empty, when (as in PANNs) each pool's window
+ * equals its stride. Why it matters: a map pooled down to nothing makes the global pool's mean
+ * NaN (and XNNPACK's empty pools wrote out of bounds, see lib/runtime/kernels/poolForward).
+ */
+export function minInputWidth(model: tf.LayersModel): number {
+  let factor = 1;
+  for (const layer of model.layers) {
+    const strides = (layer.getConfig() as { strides?: number | number[] }).strides;
+    const s = Array.isArray(strides) ? strides[1] ?? strides[0] : strides;
+    if (typeof s === 'number' && s > 1) factor *= s;
+  }
+  return factor;
+}
 
 /**
  * A tfjs LayersModel with NHWC input `[B, H, W, C]` and logits `[B, classes]`; `normalization`
@@ -66,6 +84,7 @@ export function tfjsNetwork(model: tf.LayersModel, name: string, normalization: 
     channels,
     height: shape[1],
     width: shape[2],
+    minWidth: shape[2] == null ? minInputWidth(model) : 1,
     numClasses: out[1],
     logitsSync,
     async logits(x, n, height, width) {

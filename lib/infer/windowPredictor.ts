@@ -62,8 +62,8 @@ function* windowPasses(net: WindowNetwork, images: readonly ClipImage[], options
     }
   });
   // A network of any width (net.width null: PANNs, which pools globally) takes a short clip
-  // whole rather than padded; batches then hold windows of one width.
-  const windows = planWindows(images, W, options.windowShift, options.mode ?? 'sliding', net.width == null);
+  // whole rather than padded (but at least its minimum width); batches then hold windows of one width.
+  const windows = planWindows(images, W, options.windowShift, options.mode ?? 'sliding', net.width == null ? { minFrames: net.minWidth } : null);
   let buffer = new Float32Array(0);
   let b = 0;
   for (const { windows: batch, frames } of windowBatches(windows, W, batchSize)) {

@@ -30,16 +30,29 @@ export function windowStarts(width: number, windowFrames: number, windowShift: n
 export type WindowMode = 'sliding' | 'centre';
 
 /**
- * Every window of `images`, clip by clip, starts ascending. With `wholeShortClips` (a network
- * that takes any width and pools globally, e.g. PANNs) a clip narrower than the window is one
- * window of its own width instead of a padded one, so the network sees exactly the clip.
+ * Short clips on a network that takes any width and pools globally (e.g. PANNs): each is one
+ * window of its own width, but at least `minFrames` (the network's fewest frames: every 2×2
+ * pool halves the width, and a map pooled down to nothing has no values to pool globally).
  */
-export function planWindows(images: readonly ClipImage[], windowFrames: number, windowShift: number, mode: WindowMode = 'sliding', wholeShortClips = false): InferenceWindow[] {
+export interface WholeShortClips {
+  minFrames: number;
+}
+
+/**
+ * Every window of `images`, clip by clip, starts ascending. With `wholeShortClips` a clip
+ * narrower than the window is one window of its own width instead of a padded one, so the
+ * network sees exactly the clip; one narrower than `wholeShortClips.minFrames` is centred and
+ * padded to that width (as {@link fillWindowBatch} pads any narrow clip).
+ */
+export function planWindows(images: readonly ClipImage[], windowFrames: number, windowShift: number, mode: WindowMode = 'sliding', wholeShortClips: WholeShortClips | null = null): InferenceWindow[] {
   if (mode !== 'sliding' && mode !== 'centre') throw new Error(`window mode must be 'sliding' or 'centre', got '${String(mode)}'`);
+  if (wholeShortClips && !(Number.isInteger(wholeShortClips.minFrames) && wholeShortClips.minFrames >= 1)) {
+    throw new Error(`wholeShortClips.minFrames must be an integer >= 1, got ${wholeShortClips.minFrames}`);
+  }
   const out: InferenceWindow[] = [];
   images.forEach((img, clip) => {
     if (wholeShortClips && img.frames < windowFrames) {
-      out.push({ clip, start: 0, frames: img.frames });
+      out.push({ clip, start: 0, frames: Math.max(img.frames, wholeShortClips.minFrames) });
       return;
     }
     if (mode === 'centre') {

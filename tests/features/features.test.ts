@@ -339,7 +339,7 @@ test('image: the WebAssembly kernel gives the JavaScript loop\'s exact bytes (go
   }
 });
 
-test('power_to_db: the WebAssembly kernel (fdlibm log on f64x2) gives the JavaScript loop\'s exact bits', async () => {
+test('power_to_db: the WebAssembly kernel (fast log where safe, else fdlibm log on f64x2) gives the JavaScript loop\'s exact bits', async () => {
   const { useWasmImage, imageFromPower } = await import('../../lib/features/image');
   const rng = new Rng(13);
   const powers: Array<[string, Float64Array]> = [];
@@ -351,7 +351,22 @@ test('power_to_db: the WebAssembly kernel (fdlibm log on f64x2) gives the JavaSc
   const exact = Float64Array.from({ length: 257 }, (_, i) => 2 ** (i - 128));
   const split = Float64Array.from({ length: 1000 }, (_, i) => 1 + (0x60000 + i * 16) / 2 ** 20);
   const special = Float64Array.from([1, 0, -0, -5, NaN, Infinity, 1e-10, 1e-11, 2.2250738585072014e-308, 5e-324, 3]);
-  powers.push(['wide', wide], ['near powers of 2', near2], ['powers of 2', exact], ['split', split], ['special', special]);
+  // The kernel's fast log is used only where its float32 result cannot differ: powers whose dB
+  // value lies on (or 1e-13 .. 1e-8 dB off) a float32 rounding midpoint, or near the floor
+  // (max 1, top_db 80: floor −80 dB), must still come out bit for bit; many plain ones too.
+  const dbPerNeper = 10 / Math.LN10;
+  const f = new Float32Array(2);
+  const u = new Uint32Array(f.buffer);
+  const midpoints = Float64Array.from({ length: 40000 }, (_, i) => {
+    f[0] = 180 * rng.uniform() - 120;
+    u[1] = u[0] + 1;
+    const offset = i % 4 === 0 ? 0 : (rng.uniform() - 0.5) * 10 ** (-13 + 5 * rng.uniform());
+    return Math.exp(((f[0] + f[1]) / 2 + offset) / dbPerNeper);
+  });
+  const nearFloor = Float64Array.from({ length: 4001 }, (_, i) => (i === 0 ? 1 : 1e-8 * (1 + (rng.uniform() - 0.5) * 10 ** (-14 + 6 * rng.uniform()))));
+  const plain = Float64Array.from({ length: 200001 }, () => 10 ** (18 * rng.uniform() - 12));
+  powers.push(['wide', wide], ['near powers of 2', near2], ['powers of 2', exact], ['split', split], ['special', special],
+    ['float32 midpoints', midpoints], ['near the floor', nearFloor], ['plain', plain]);
   const options = [{}, { topDb: null }, { topDb: 0 }, { ref: 3.7, amin: 1e-5, topDb: 40 }, { amin: 1e-300 }];
   try {
     for (const [name, p] of powers) {
@@ -457,4 +472,49 @@ test('mel power and image on WebAssembly leave V8\'s ArrayBuffer-detaching prote
   const out = execFileSync(process.execPath, ['--trace-protector-invalidation', '-e', script], { cwd: join(__dirname, '..', '..'), encoding: 'utf8' });
   assert.match(out, /frames 38127 38127/);
   assert.doesNotMatch(out, /Invalidating protector cell ArrayBufferDetaching/);
+});
+
+test('clipImageFromSamples in one WebAssembly memory (trim block sums, padding and image there) gives the step-by-step bytes', async () => {
+  const { useWasmMelPower } = await import('../../lib/features/logmel');
+  const { useWasmImage } = await import('../../lib/features/image');
+  const rng = new Rng(23);
+  // Loud middle, quiet edges (trim cuts both ends), or silence, at lengths around minSamples,
+  // odd lengths, and one past the kernel memory's first size (2^19 samples) so it is replaced.
+  const clip = (n: number, quietHead: number, quietTail: number) => Float32Array.from({ length: n }, (_, i) =>
+    (i < quietHead || i >= n - quietTail ? 1e-5 : 0.3) * rng.normal());
+  const cases: Array<[string, Float32Array, typeof CFG]> = [
+    ['short, trimmed both ends', clip(30001, 5000, 7000), CFG],
+    ['exactly minSamples', clip(CFG.minSamples, 0, 0), CFG],
+    ['long, trimmed', clip(200003, 40000, 1000), CFG],
+    ['digital silence', new Float32Array(50000), CFG],
+    ['one sample', Float32Array.of(0.5), CFG],
+    ['shorter than the reflection', clip(700, 0, 0), { ...CFG, minSamples: 0 }],
+    ['no trim', clip(100000, 20000, 20000), { ...CFG, trim: false }],
+    ['trim hop not a multiple of 4', clip(90001, 10000, 10000), { ...CFG, trimHopLength: 510, trimFrameLength: 2040 }],
+    ['trim frame not a multiple of the hop', clip(90001, 10000, 10000), { ...CFG, trimHopLength: 500, trimFrameLength: 2048 }],
+    ['past the first memory size', clip(600001, 100000, 100), CFG],
+    ['n_fft 2048 plan', clip(50000, 3000, 3000), { ...CFG, nFft: 2048, hopLength: 512 }],
+  ];
+  for (const [name, x, cfg] of cases) {
+    const kernel = clipImageFromSamples(x, cfg);
+    useWasmMelPower(false);
+    useWasmImage(false);
+    const steps = clipImageFromSamples(x, cfg);
+    useWasmMelPower(true);
+    useWasmImage(true);
+    assert.equal(kernel.frames, steps.frames, name);
+    assert.deepEqual(kernel.data, steps.data, name);
+  }
+  // The trim with the kernel's block sums gives trimSilence's own frame levels, bit for bit.
+  const x = clip(123457, 20000, 30000);
+  const plain = trimSilence(x);
+  const withKernel = (await import('../../lib/features/melPowerWasm')).WasmMelPower.create(new (await import('../../lib/features/stft')).StftPlan({ nFft: 2560, hopLength: 694 }),
+    sparseMelFilterbank({ sampleRate: 44100, nFft: 2560, nMels: 128, fMin: 20, fMax: 22050 }), x.length)!;
+  withKernel.signal().set(x);
+  let calls = 0;
+  const r = trimSilence(x, {}, (first, hop, count) => { calls++; return withKernel.blockSums(first, hop, count); });
+  assert.equal(calls, 1);
+  assert.equal(r.start, plain.start);
+  assert.equal(r.end, plain.end);
+  assert.deepEqual(r.frameDb, plain.frameDb);
 });

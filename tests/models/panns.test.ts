@@ -154,8 +154,11 @@ test('float images: the feature cache stores dB values exactly; the reference co
 test('whole-clip windows: a short clip is one window of its own width; longer ones slide; batches keep one width', () => {
   const img = (frames: number, v: number): ClipImage => ({ nMels: 1, frames, data: new Float32Array(frames).fill(v) });
   const images = [img(40, -50), img(1500, -10), img(40, -60)];
-  const windows = planWindows(images, 1001, 500, 'sliding', true);
+  const windows = planWindows(images, 1001, 500, 'sliding', { minFrames: 32 });
   assert.deepEqual(windows, [{ clip: 0, start: 0, frames: 40 }, { clip: 1, start: 0 }, { clip: 1, start: 499 }, { clip: 2, start: 0, frames: 40 }]);
+  // below the network's minimum width a clip is padded up to it, in either mode
+  for (const mode of ['sliding', 'centre'] as const) assert.deepEqual(planWindows([img(20, -5)], 1001, 500, mode, { minFrames: 32 }), [{ clip: 0, start: 0, frames: 32 }]);
+  assert.throws(() => planWindows(images, 1001, 500, 'sliding', { minFrames: 0 }), /minFrames must be an integer >= 1/);
   assert.deepEqual(windowBatches(windows, 1001, 8).map((b) => [b.frames, b.windows.length]), [[40, 1], [1001, 2], [40, 1]]);
   // without wholeShortClips a float clip is padded with its own minimum (silence in dB), not 0
   const padded = new Float32Array(60);
@@ -243,6 +246,36 @@ test('browser page scorer (lib/web/windowScores): a short clip whole, a long one
     };
     const [a, b] = [slice(0), slice(21)];
     assert.ok(maxDiff(long.clip, a.map((v, i) => (v + b[i]) / 2)) < 1e-6);
+  } finally {
+    model.dispose();
+  }
+});
+
+test('a clip shorter than Cnn14\'s minimum (32 frames, five 2×2 pools) is padded to it, not pooled to nothing: same scores on every predictor', async () => {
+  const { predictClipImages, predictModelClips } = await import('../../lib/infer/modelPredict');
+  const { minInputWidth } = await import('../../lib/infer/windowNetwork');
+  const m = EXPECTED.models.find((x) => x.arch === 'pannsCnn14')!;
+  const { model } = networkFromCheckpoint(readCheckpoint(loadTorchFile(fixture(m.file))), m.arch, m.file);
+  try {
+    assert.equal(minInputWidth(model), 32);
+    // 20 frames of the test clip; by hand: centred in 32 frames, padded with its own minimum (silence in dB)
+    const frames = 20;
+    const short = new Float32Array(64 * frames);
+    for (let b = 0; b < 64; b++) short.set(LOGMEL.subarray(b * EXPECTED.logmel.frames, b * EXPECTED.logmel.frames + frames), b * frames);
+    const floor = short.reduce((a, v) => Math.min(a, v), Infinity);
+    const padded = new Float32Array(64 * 32).fill(floor);
+    for (let b = 0; b < 64; b++) padded.set(short.subarray(b * frames, (b + 1) * frames), b * 32 + 6);
+    const want = tf.tidy(() => tf.sigmoid(model.predict(tf.tensor4d(padded, [1, 64, 32, 1])) as tf.Tensor).dataSync());
+    assert.ok(want.every(Number.isFinite));
+    const images = [{ nMels: 64, frames, data: short }];
+    const probs = predictClipImages(model, images, { windowFrames: 1001, windowShift: 500 });
+    assert.ok(maxDiff(probs, want) < 1e-5, `tfjs: ${maxDiff(probs, want)}`);
+    const page = await scoreClipWindows([model], images[0], { ...INFER_DEFAULTS, ...PANNS_INFER }, 527);
+    assert.ok(maxDiff(page.clip, want) < 1e-5, `page: ${maxDiff(page.clip, want)}`);
+    if (loadOnnxRuntime().ort) {
+      const ort = await predictModelClips(model, images, { windowFrames: 1001, windowShift: 500, engine: 'ort', threads: 1 });
+      assert.ok(maxDiff(ort, want) < 1e-4, `ort: ${maxDiff(ort, want)}`);
+    }
   } finally {
     model.dispose();
   }

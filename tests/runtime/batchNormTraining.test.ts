@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { installBatchNormTraining, uninstallBatchNormTraining, restoreStockKernels, batchNormTraining } from '../../lib/runtime/kernels';
 import { Rng } from '../../lib/util/rng';
+import { initWasmBackend } from '../fixtures/wasmBackend';
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -114,4 +115,43 @@ test('batchNormTraining with relu equals tf.relu after it: values and gradients 
   assert.ok(ref[0].some((v) => v === 0) && ref[0].some((v) => v > 0), 'relu clips some values and keeps others');
   ['y', 'dx', 'dγ', 'dβ'].forEach((name, i) => assert.deepEqual(got[i], ref[i], name));
   tf.dispose([x, r, g, b]);
+});
+
+test('batchNormTraining with a residual equals tf.add (then tf.relu) after it: values and gradients bit for bit, cpu and wasm (C kernels)', async () => {
+  await initWasmBackend();
+  for (const backend of ['cpu', 'wasm']) {
+    await tf.setBackend(backend);
+    for (const relu of [true, false]) {
+      const shape = [3, 4, 5, 8];
+      const n = shape.reduce((a, b) => a * b);
+      const [x, s, r] = [tf.tensor(randn(n), shape), tf.tensor(randn(n), shape), tf.tensor(randn(n), shape)];
+      const [g, b] = [tf.tensor1d(randn(8)), tf.tensor1d(randn(8))];
+      const before = tf.memory().numTensors;
+      const run = (fused: boolean) => tf.tidy(() => {
+        const f = (a: tf.Tensor, gm: tf.Tensor, bt: tf.Tensor, res: tf.Tensor) => {
+          const out = fused ? batchNormTraining(a, gm, bt, 1e-3, relu, res) : batchNormTraining(a, gm, bt, 1e-3);
+          tf.dispose([out.mean, out.variance]);
+          if (fused) return out.y;
+          const sum = tf.add(out.y, res);
+          return relu ? tf.relu(sum) : sum;
+        };
+        const y = f(x, g, b, s);
+        const grads = tf.grads((a: tf.Tensor, gm: tf.Tensor, bt: tf.Tensor, res: tf.Tensor) => tf.sum(tf.mul(f(a, gm, bt, res), r)))([x, g, b, s]);
+        return [y, ...grads].map((t) => Array.from(t.dataSync()));
+      });
+      const ref = run(false);
+      let got: number[][] = [];
+      const kernels = new Set((await tf.profile(() => { got = run(true); })).kernels.map((k) => k.name));
+      // On wasm the C kernels run it (forward, and backward with the residual's gradient); no Add or Relu.
+      if (backend === 'wasm') {
+        assert.ok(kernels.has('Fat2019BatchNormTrainForward') && kernels.has('Fat2019BatchNormTrainBackward'), [...kernels].join());
+        assert.ok(!kernels.has('Relu') && !kernels.has('Add'), [...kernels].join());
+      }
+      assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
+      if (relu) assert.ok(ref[0].some((v) => v === 0) && ref[0].some((v) => v > 0), 'relu clips some values and keeps others');
+      ['y', 'dx', 'dγ', 'dβ', 'dresidual'].forEach((name, i) => assert.deepEqual(got[i], ref[i], `${backend}, relu ${relu}: ${name}`));
+      tf.dispose([x, s, r, g, b]);
+    }
+  }
+  await tf.setBackend('cpu');
 });

@@ -3,7 +3,8 @@
  * kernels in ./wasm/poolGrads.c) against the cpu backend for the pools of the model zoo —
  * resnet's 3×3/stride-2 stem, cnn7th's (1,1), (4,1) and (1,3), xresnet's 2×2 'same' shortcut
  * pool on odd sizes, PANNs' 2×2 and whole-frequency [mels, 1] pools — plus channel tails and
- * sizes split with the helper thread; the max pool also through its JavaScript fallback.
+ * sizes split with the helper thread; the max pool also through its JavaScript fallback. The
+ * MaxPool forward in C against cpu and the stock XNNPACK kernel.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,12 @@ import type { BackendInfo } from '../../lib/runtime/backend';
 import { initWasmBackend } from '../fixtures/wasmBackend';
 import { setTrainKernelsEnabled } from '../../lib/runtime/kernels/trainWasm';
 import { Rng } from '../../lib/util/rng';
+import { registerCustomKernels, restoreStockKernels, type CustomKernelOptions } from '../../lib/runtime/kernels';
+
+/** Every option but `emptyPools` false: restoreStockKernels then puts back only the stock AvgPool and MaxPool. */
+const ONLY_POOLS = Object.fromEntries(['conv2dBackpropInput', 'depthwiseForward', 'reductions', 'batchNormGrad', 'avgPoolGrad',
+  'maxPoolGrad', 'reluGrad', 'clipGrad', 'meanGrad', 'padSlice', 'unary', 'identity', 'cast', 'equal', 'convForward', 'batchNormTraining']
+  .map((k) => [k, false])) as Omit<CustomKernelOptions, 'conv2dBackpropFilter' | 'depthwiseGrads'>;
 
 let info: BackendInfo;
 before(async () => {
@@ -101,4 +108,66 @@ test('AvgPool and MaxPool on wasm with an empty output return cpu\'s empty tenso
     assert.equal(tf.tidy(() => tf.ones([1000 + 77 * i]).sum().dataSync()[0]), 1000 + 77 * i);
   }
   x.dispose();
+});
+
+test('MaxPool on wasm in C equals cpu bit for bit (the zoo\'s pools, padding, NaN) and the stock XNNPACK kernel on numbers', () => {
+  const forward = (backend: string, c: Pool, xv: Float32Array) => {
+    tf.setBackend(backend);
+    try {
+      return tf.tidy(() => tf.maxPool(tf.tensor4d(xv, c.x), c.size, c.stride, c.pad).dataSync() as Float32Array);
+    } finally {
+      tf.setBackend('wasm');
+    }
+  };
+  const before = tf.memory().numTensors;
+  for (const c of cases) {
+    const n = c.x.reduce((a, b) => a * b);
+    const xv = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? Math.round(rng.normal()) : rng.normal() - 1));
+    const got = forward('wasm', c, xv);
+    assert.deepEqual(got, forward('cpu', c, xv), JSON.stringify(c));
+    if (c.pad !== 2) {
+      // XNNPACK (the stock kernel, behind the empty-output guard) on the same input: the same
+      // values (between −0 and +0 in a window it may pick the other one).
+      restoreStockKernels(ONLY_POOLS);
+      try {
+        const stock = forward('wasm', c, xv);
+        for (let i = 0; i < stock.length; i++) if (got[i] !== stock[i]) assert.fail(`${JSON.stringify(c)}[${i}]: ${got[i]} vs stock ${stock[i]}`);
+      } finally {
+        registerCustomKernels();
+      }
+    }
+    const withNaN = xv.map((v, i) => (i % 7 === 0 ? NaN : v));
+    assert.deepEqual(forward('wasm', c, withNaN), forward('cpu', c, withNaN), `${JSON.stringify(c)} with NaN`);
+  }
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('AvgPool on wasm in C equals the stock XNNPACK kernel bit for bit and cpu to rounding (the zoo\'s pools, padding, a 16-pixel window)', () => {
+  const forward = (backend: string, c: Pool, xv: Float32Array) => {
+    tf.setBackend(backend);
+    try {
+      return tf.tidy(() => tf.avgPool(tf.tensor4d(xv, c.x), c.size, c.stride, c.pad).dataSync() as Float32Array);
+    } finally {
+      tf.setBackend('wasm');
+    }
+  };
+  const before = tf.memory().numTensors;
+  const all: Pool[] = [...cases, { x: [2, 16, 6, 5], size: [16, 1], stride: [16, 1], pad: 'valid' },
+    { x: [4, 2, 2, 64], size: [2, 2], stride: [2, 2], pad: 'valid' }]; // to one pixel: the stock kernel (another order)
+  for (const c of all) {
+    const n = c.x.reduce((a, b) => a * b);
+    const xv = Float32Array.from({ length: n }, () => rng.normal());
+    const got = forward('wasm', c, xv);
+    restoreStockKernels(ONLY_POOLS);
+    let stock: Float32Array;
+    try {
+      stock = forward('wasm', c, xv);
+    } finally {
+      registerCustomKernels();
+    }
+    if (c.pad !== 2) assert.deepEqual(got, stock, `${JSON.stringify(c)}: stock`);
+    const cpu = forward('cpu', c, xv);
+    for (let i = 0; i < cpu.length; i++) if (Math.abs(got[i] - cpu[i]) > 1e-6) assert.fail(`${JSON.stringify(c)}[${i}]: ${got[i]} vs cpu ${cpu[i]}`);
+  }
+  assert.equal(tf.memory().numTensors, before);
 });

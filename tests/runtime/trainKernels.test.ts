@@ -168,13 +168,31 @@ for (const { shared, relaxed } of BUILDS) {
       const b = arena.alloc(cols, bv, false);
       const acc = arena.alloc(7 * cols);
       const [mean, variance, y, dx, dg, db] = [cols, cols, n, n, cols, cols].map((s) => arena.alloc(s));
-      k.bn_train_forward(x, rows, cols, g, b, eps, acc, mean, variance, y, 0);
+      k.bn_train_forward(x, rows, cols, g, b, eps, acc, mean, variance, 0, y, 0);
       k.bn_train_backward(dy, x, rows, cols, mean, variance, g, eps, acc, dx, dg, db);
       // With relu: the same values, negatives (and −0) as +0.
       const yRelu = arena.alloc(n);
-      k.bn_train_forward(x, rows, cols, g, b, eps, acc, mean, variance, yRelu, 1);
+      k.bn_train_forward(x, rows, cols, g, b, eps, acc, mean, variance, 0, yRelu, 1);
       assert.deepEqual(arena.f32(yRelu, n), arena.f32(y, n).map((v) => (v > 0 ? v : 0)), `${rows}×${cols}: relu(y)`);
-      assert.equal(arena.strayWrites([[x, x + 4 * n], [dy, dy + 4 * n], [g, g + 4 * cols], [b, b + 4 * cols]]), 0);
+      // With a residual: f32(y + res) (as Add), then relu: the same bits as the ops one by one.
+      const resv = randn(n, 7);
+      const res = arena.alloc(n, resv, false);
+      const ySum = arena.alloc(n);
+      const yRes = arena.alloc(n);
+      k.bn_train_forward(x, rows, cols, g, b, eps, acc, mean, variance, res, ySum, 0);
+      k.bn_train_forward(x, rows, cols, g, b, eps, acc, mean, variance, res, yRes, 1);
+      const sum = Float32Array.from(arena.f32(y, n), (v, i) => v + resv[i]);
+      assert.deepEqual(arena.f32(ySum, n), sum, `${rows}×${cols}: y + res`);
+      assert.deepEqual(arena.f32(yRes, n), sum.map((v) => (v > 0 ? v : 0)), `${rows}×${cols}: relu(y + res)`);
+      // The helper's half: rows from h on, with the residual's rows from h on.
+      const h = rows >> 1;
+      const sd = arena.alloc(2 * cols);
+      const yHalf = arena.alloc(n);
+      k.bn_sd(variance, cols, eps, sd);
+      k.bn_normalize(x, h, cols, mean, g, sd, b, res, yHalf, 1);
+      k.bn_normalize(x + 4 * h * cols, rows - h, cols, mean, g, sd, b, res + 4 * h * cols, yHalf + 4 * h * cols, 1);
+      assert.deepEqual(arena.f32(yHalf, n), arena.f32(yRes, n), `${rows}×${cols}: bn_normalize halves with a residual`);
+      assert.equal(arena.strayWrites([[x, x + 4 * n], [dy, dy + 4 * n], [g, g + 4 * cols], [b, b + 4 * cols], [res, res + 4 * n]]), 0);
       // float64 references.
       const mu = new Float64Array(cols);
       const va = new Float64Array(cols);
@@ -743,5 +761,54 @@ for (const { shared, relaxed } of BUILDS) {
     }
     assert.deepEqual(arena.f32(pout, 600), pref);
     assert.equal(arena.strayWrites([[x, x + 4 * n], [dy, dy + 4 * n], [src, src + 480], [px, px + 240]]), 0);
+  });
+
+  test(`${label}: relu_f32, neg_f32 and abs_f32 equal JavaScript (±0, NaN, ±∞, odd sizes, split ranges) and write only y`, () => {
+    const arena = new Arena(shared);
+    const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+    const special = [0, -0, NaN, Infinity, -Infinity];
+    const bitsOf = (a: Float32Array) => Array.from(new Uint32Array(a.buffer));
+    const refs = {
+      relu_f32: (v: number) => (v > 0 || Number.isNaN(v) ? v : 0),
+      neg_f32: (v: number) => -v,
+      abs_f32: (v: number) => Math.abs(v),
+    } as const;
+    const inputs: Array<[number, number]> = [];
+    for (const n of [1, 3, 4, 39]) {
+      const xv = Float32Array.from({ length: n }, (_, i) => (i % 4 === 1 ? special[i % special.length] : rng.normal()));
+      const x = arena.alloc(n, xv, false);
+      inputs.push([x, x + 4 * n]);
+      for (const [name, f] of Object.entries(refs) as Array<[keyof typeof refs, (v: number) => number]>) {
+        const y = arena.alloc(n);
+        const h = n >> 1;
+        k[name](x, h, y);
+        k[name](x + 4 * h, n - h, y + 4 * h);
+        const want = Float32Array.from(xv, f);
+        // NaN's sign: neg flips it, abs clears it (as the stock XNNPACK kernels).
+        if (name !== 'relu_f32') assert.deepEqual(bitsOf(arena.f32(y, n)), bitsOf(want), `${name} ${n}: bits`);
+        else assert.deepEqual(arena.f32(y, n), want, `${name} ${n}`);
+      }
+      assert.equal(arena.strayWrites(inputs), 0, `${n}: stray writes`);
+    }
+  });
+
+  test(`${label}: repeat_channels equals a JavaScript loop (1 to 4 channels, odd pixel counts, split ranges) and writes only out`, () => {
+    const arena = new Arena(shared);
+    const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+    const inputs: Array<[number, number]> = [];
+    for (const pixels of [1, 5, 13, 64]) {
+      const xv = randn(pixels);
+      const x = arena.alloc(pixels, xv, false);
+      inputs.push([x, x + 4 * pixels]);
+      for (const channels of [1, 2, 3, 4]) {
+        const out = arena.alloc(pixels * channels);
+        const h = Math.min(pixels, 3);
+        k.repeat_channels(x, 0, h, channels, out);
+        k.repeat_channels(x, h, pixels, channels, out);
+        assert.deepEqual(arena.f32(out, pixels * channels), Float32Array.from({ length: pixels * channels }, (_, i) => xv[Math.floor(i / channels)]),
+          `${pixels} pixels × ${channels}`);
+      }
+      assert.equal(arena.strayWrites(inputs), 0, `${pixels}: stray writes`);
+    }
   });
 }

@@ -1,6 +1,7 @@
 /**
- * conv → BatchNorm → ReLU trained with the relu inside the batch-norm op (lib/runtime/kernels/
- * batchNormTraining fuseBatchNormRelu, used by trainStep) against the same steps with the layers
+ * conv → BatchNorm → ReLU trained with the relu inside the batch-norm op, and conv → BatchNorm →
+ * residual Add → ReLU with the add and the relu inside it (lib/runtime/kernels/batchNormTraining
+ * fuseBatchNormRelu, used by trainStep), against the same steps with the layers
  * as they are: the same losses, weights, running statistics and optimizer moments, bit for bit,
  * on wasm (C kernels) and cpu (tfjs ops); fewer kernel calls; the model's layers and saved
  * topology untouched; nothing leaks.
@@ -49,20 +50,24 @@ async function train(arch: string, fused: boolean): Promise<{ losses: number[]; 
 }
 
 for (const backend of ['wasm', 'cpu']) {
-  test(`BatchNorm + ReLU fused in training on ${backend}: the same bits as the layers one by one (resnet18, mobilenetv2)`, async () => {
+  test(`BatchNorm + ReLU and BatchNorm + residual add + ReLU fused in training on ${backend}: the same bits as the layers one by one (resnet18, xresnet18, mobilenetv2)`, async () => {
     await tf.setBackend(backend);
-    for (const arch of ['resnet18', 'mobilenetv2']) {
+    for (const arch of ['resnet18', 'xresnet18', 'mobilenetv2']) {
       const ref = await train(arch, false);
       const got = await train(arch, true);
       assert.deepEqual(got.losses, ref.losses, `${arch}: losses`);
       got.state.forEach((v, i) => assert.deepEqual(v, ref.state[i], `${arch}: weight or moment ${i}`));
       assert.equal(got.topology, ref.topology, `${arch}: model topology`);
       // wasm, resnet18: every conv → BN → ReLU (the stem and the first conv of each of 8 blocks)
-      // loses its Relu kernel; the ReLUs after the residual adds keep theirs. mobilenetv2's ReLU6
-      // stay. cpu: nothing is fused (the C kernels are wasm's).
-      const relus = (r: typeof ref) => r.calls.get('Relu') ?? 0;
-      const fusedPairs = arch === 'resnet18' && backend === 'wasm' ? 9 : 0;
-      assert.equal(relus(ref) - relus(got), 2 * fusedPairs, `${arch}: Relu kernel calls ${relus(ref)} → ${relus(got)} (two micro-batches)`);
+      // and every BN → add → ReLU (the end of each block) loses its Relu kernel, the latter its
+      // Add too; xresnet18 likewise, with a stem of three. mobilenetv2's ReLU6 and its adds
+      // without a ReLU stay. cpu: nothing is fused (the C kernels are wasm's).
+      const count = (r: typeof ref, kernel: string) => r.calls.get(kernel) ?? 0;
+      const wasm = backend === 'wasm';
+      const [pairs, blocks] = wasm ? ({ resnet18: [9, 8], xresnet18: [11, 8] } as Record<string, [number, number]>)[arch] ?? [0, 0] : [0, 0];
+      assert.equal(count(ref, 'Relu') - count(got, 'Relu'), 2 * (pairs + blocks),
+        `${arch}: Relu kernel calls ${count(ref, 'Relu')} → ${count(got, 'Relu')} (two micro-batches)`);
+      assert.equal(count(ref, 'Add') - count(got, 'Add'), 2 * blocks, `${arch}: Add kernel calls ${count(ref, 'Add')} → ${count(got, 'Add')}`);
     }
   });
 }

@@ -47,35 +47,43 @@ function prepare(kernel: string, { inputs, attrs, backend: b }: KernelArgs) {
 }
 
 /**
- * Inputs x [..., C], gamma [C], beta [C]; attrs {epsilon, relu}. Outputs y (relu(y) with relu),
- * mean [C], variance [C].
+ * Inputs x [..., C], gamma [C], beta [C], optionally residual (shaped like x); attrs {epsilon,
+ * relu}. Outputs y (plus the residual, then relu(y) with relu), mean [C], variance [C].
  */
 function bnTrainForwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const { ctx, rows, cols, outputs, off, eps } = prepare(BN_TRAIN_FORWARD, args);
   const [y, mean, variance] = outputs;
-  const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+  const { x, gamma, beta, residual } = args.inputs as Record<string, tf.TensorInfo | undefined> as Record<string, tf.TensorInfo> & { residual?: tf.TensorInfo };
   const relu = (args.attrs as unknown as { relu?: boolean }).relu === true;
-  bnForwardOp(ctx, off(x), rows, cols, off(gamma), off(beta), eps, off(mean), off(variance), off(y), relu);
+  bnForwardOp(ctx, off(x), rows, cols, off(gamma), off(beta), eps, off(mean), off(variance), off(y), relu, residual ? off(residual) : 0);
   return outputs;
 }
 
 /**
  * Inputs dy, x [..., C], mean, variance, gamma [C], and y (the forward's output) where the
- * forward applied relu; attrs {epsilon}. Outputs dx, dgamma, dbeta. With y, dy first goes through
- * relu's gradient (dy·step(y), the relu_grad kernel).
+ * forward applied relu; attrs {epsilon, residual}. Outputs dx, dgamma, dbeta, and with residual
+ * (the forward added one) the residual's gradient too. With y, dy first goes through relu's
+ * gradient (dy·step(y), the relu_grad kernel); that masked dy is the residual's gradient.
  */
 function bnTrainBackwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const { ctx, rows, cols, outputs, off, eps } = prepare(BN_TRAIN_BACKWARD, args);
   const [dx, dgamma, dbeta] = outputs;
   const { dy, x, mean, variance, gamma, y } = args.inputs as Record<string, tf.TensorInfo | undefined> as Record<string, tf.TensorInfo> & { y?: tf.TensorInfo };
+  const residual = (args.attrs as unknown as { residual?: boolean }).residual === true;
   let masked: tf.TensorInfo | null = null;
   if (y) {
     masked = ctx.backend.makeOutput(dy.shape, 'float32');
     reluGradOp(ctx, off(dy), off(y), rows * cols, off(masked));
   }
   bnBackwardOp(ctx, off(masked ?? dy), off(x), rows, cols, off(mean), off(variance), off(gamma), eps, off(dx), off(dgamma), off(dbeta));
-  if (masked) ctx.backend.disposeData(masked.dataId);
-  return outputs;
+  if (!residual) {
+    if (masked) ctx.backend.disposeData(masked.dataId);
+    return outputs;
+  }
+  if (masked) return [...outputs, masked];
+  // No relu: the residual's gradient is dy itself (a new reference to its data).
+  ctx.backend.incRef(dy.dataId);
+  return [...outputs, { dataId: dy.dataId, shape: dy.shape, dtype: dy.dtype }];
 }
 
 /** Attributes of {@link bnRunningUpdateKernel}; factor 0: tfjs-layers' update (biased variance). */
@@ -145,59 +153,62 @@ function batchNormPrototype(): { call: Call } {
 
 /**
  * y = γ·(x − μ)/√(σ² + ε) + β with μ, σ² the batch statistics over every axis but the last,
- * differentiable in x, γ and β (closed-form gradient); with `relu`, relu(y) (the same values and
- * gradients as tf.relu after it). Returns y and the (biased) statistics; the caller owns `mean`
+ * differentiable in x, γ and β (closed-form gradient); with `residual` (shaped like x), y +
+ * residual, differentiable in it too; with `relu`, relu of that (the same values and gradients
+ * as tf.add and tf.relu after it). Returns y and the (biased) statistics; the caller owns `mean`
  * and `variance` (they are kept out of the enclosing tidy).
  */
 export function batchNormTraining(
-  x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number, relu = false,
+  x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number, relu = false, residual: tf.Tensor | null = null,
 ): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   let stats: { mean: tf.Tensor; variance: tf.Tensor } | null = null;
-  const fused = useCKernels(x, gamma, beta);
-  const op = tf.customGrad((xIn, gIn, bIn, save) => {
-    const xt = xIn as tf.Tensor;
-    const g = gIn as tf.Tensor;
-    const b = bIn as tf.Tensor;
+  const fused = useCKernels(x, gamma, beta) && (residual === null || (residual.dtype === 'float32' && tf.util.arraysEqual(residual.shape, x.shape)));
+  const forward = (xt: tf.Tensor, g: tf.Tensor, b: tf.Tensor, r: tf.Tensor | null, save: tf.GradSaveFunc) => {
     let y: tf.Tensor;
     let mean: tf.Tensor;
     let variance: tf.Tensor;
     if (fused) {
-      // One C kernel: the statistics (as below) and the normalisation (as FusedBatchNorm), relu.
-      [y, mean, variance] = tf.engine().runKernel(BN_TRAIN_FORWARD, { x: xt, gamma: g, beta: b }, { epsilon, relu }) as tf.Tensor[];
+      // One C kernel: the statistics (as below), the normalisation (as FusedBatchNorm), the residual, relu.
+      [y, mean, variance] = tf.engine().runKernel(BN_TRAIN_FORWARD, { x: xt, gamma: g, beta: b, ...(r ? { residual: r } : {}) },
+        { epsilon, relu }) as tf.Tensor[];
     } else {
       ({ mean, variance } = wasmMoments(xt) ?? tf.moments(xt, axes));
       y = tf.batchNorm(xt, mean, variance, b, g, epsilon);
+      if (r) y = tf.add(y, r);
       if (relu) y = tf.relu(y);
     }
-    (save as tf.GradSaveFunc)(relu ? [xt, mean, variance, g, y] : [xt, mean, variance, g]);
+    save(relu ? [xt, mean, variance, g, y] : [xt, mean, variance, g]);
     // Kept, not cloned: the tape saved its own clones (one Identity call fewer each).
     stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]): tf.Tensor[] => {
         const [xs, mu, v, gm, yRelu] = saved;
         if (fused && tf.getBackend() === 'wasm') {
-          // The same closed form in two passes (./wasm/trainKernels.c bn_train_backward), after relu's gradient.
+          // The same closed form in two passes (./wasm/trainKernels.c bn_train_backward), after
+          // relu's gradient, which is also the residual's gradient.
           const inputs = { dy: dy as tf.Tensor, x: xs, mean: mu, variance: v, gamma: gm, ...(relu ? { y: yRelu } : {}) };
-          return tf.engine().runKernel(BN_TRAIN_BACKWARD, inputs, { epsilon }) as tf.Tensor[];
+          return tf.engine().runKernel(BN_TRAIN_BACKWARD, inputs, { epsilon, residual: r !== null }) as tf.Tensor[];
         }
         // relu's gradient as tfjs forms it: dy·step(x), where step(relu(z)) = step(z).
         const d = relu ? tf.mul(dy as tf.Tensor, tf.step(yRelu)) : dy as tf.Tensor;
         const n = xs.size / mu.size;
-        const r = tf.rsqrt(tf.add(v, epsilon));
-        const gr = tf.mul(gm, r);
+        const rs = tf.rsqrt(tf.add(v, epsilon));
+        const gr = tf.mul(gm, rs);
         const xc = tf.sub(xs, mu);
         const sumDy = tf.sum(d, axes);
         const sumDyXc = tf.sum(tf.mul(d, xc), axes);
-        const coefXc = tf.mul(tf.mul(gr, tf.square(r)), tf.mul(sumDyXc, -1 / n));
+        const coefXc = tf.mul(tf.mul(gr, tf.square(rs)), tf.mul(sumDyXc, -1 / n));
         const shift = tf.mul(gr, tf.mul(sumDy, -1 / n));
         const dx = tf.add(tf.add(tf.mul(d, gr), tf.mul(xc, coefXc)), shift);
-        return [dx, tf.mul(sumDyXc, r), sumDy];
+        return r ? [dx, tf.mul(sumDyXc, rs), sumDy, d] : [dx, tf.mul(sumDyXc, rs), sumDy];
       },
     };
-  });
-  const y = op(x, gamma, beta) as tf.Tensor;
+  };
+  const y = (residual
+    ? tf.customGrad((xIn, gIn, bIn, rIn, save) => forward(xIn as tf.Tensor, gIn as tf.Tensor, bIn as tf.Tensor, rIn as tf.Tensor, save as tf.GradSaveFunc))(x, gamma, beta, residual)
+    : tf.customGrad((xIn, gIn, bIn, save) => forward(xIn as tf.Tensor, gIn as tf.Tensor, bIn as tf.Tensor, null, save as tf.GradSaveFunc))(x, gamma, beta)) as tf.Tensor;
   const s = stats as { mean: tf.Tensor; variance: tf.Tensor } | null;
   if (!s) throw new Error('batchNormTraining: statistics were not computed');
   return { y, mean: s.mean, variance: s.variance };
@@ -281,6 +292,12 @@ function runningAverages(mean: tf.Tensor, variance: tf.Tensor, batchMean: tf.Ten
 const STOCK_KEY = Symbol.for('fat2019.batchNormTraining.stockCall');
 /** Set on a BatchNormalization layer by {@link fuseBatchNormRelu}. */
 const FUSE_RELU_KEY = Symbol.for('fat2019.batchNormTraining.fuseRelu');
+/** Set on a BatchNormalization layer by {@link fuseBatchNormRelu} when a residual Add → ReLU follows it: its call is deferred to the Add. */
+const DEFER_KEY = Symbol.for('fat2019.batchNormTraining.deferToAdd');
+/** Set on that Add layer: the BatchNormalization layer whose deferred call it makes. */
+const RESIDUAL_KEY = Symbol.for('fat2019.batchNormTraining.residualBatchNorm');
+/** What a deferred batch-norm call returned (its input, reshaped) → the layer, for the Add to normalise. */
+const deferred = new WeakMap<tf.Tensor, BnLayer>();
 /** Outputs of batch-norm training calls that applied relu already (the ReLU layer passes them on). */
 const reluApplied = new WeakSet<tf.Tensor>();
 /** Set on a layer by {@link requestUnbiasedRunningVariance}. */
@@ -308,6 +325,25 @@ export function releaseUnbiasedRunningVariance(layer: tf.layers.Layer): void {
 }
 
 /**
+ * A BatchNormalization layer's training call through {@link batchNormTraining} (with the
+ * residual added and relu applied where asked) and its running averages' update.
+ */
+function trainingCall(layer: BnLayer, input: tf.Tensor, relu: boolean, residual: tf.Tensor | null): tf.Tensor {
+  const unbiased = (layer as unknown as Record<symbol, boolean>)[UNBIASED_KEY] === true;
+  return tf.tidy(() => {
+    const { y, mean, variance } = batchNormTraining(input, layer.gamma!.read(), layer.beta!.read(), layer.epsilon, relu, residual);
+    if (relu) reluApplied.add(y);
+    const count = input.size / input.shape[input.rank - 1];
+    const [newMean, newVariance] = runningAverages(layer.movingMean.read(), layer.movingVariance.read(), mean, variance,
+      layer.momentum, count, unbiased);
+    layer.movingMean.write(newMean);
+    layer.movingVariance.write(newVariance);
+    tf.dispose([mean, variance, newMean, newVariance]);
+    return y;
+  });
+}
+
+/**
  * Makes every BatchNormalization layer (channels-last, with γ and β) train through
  * {@link batchNormTraining}; other configurations and inference keep the stock code.
  * Returns false if already installed.
@@ -328,20 +364,18 @@ export function installBatchNormTraining(): boolean {
       if (training && unbiased) throw new Error(`BatchNormalization ${(this as unknown as tf.layers.Layer).name}: PyTorch's running variance was asked for an input the project's training path does not take`);
       return stock.call(this, inputs, kwargs);
     }
+    const flags = this as unknown as Record<symbol, unknown>;
+    if (flags[DEFER_KEY] && useCKernels(input, this.gamma.read(), this.beta.read())) {
+      // Normalised by the residual Add that follows, with the add and the relu (fuseBatchNormRelu).
+      const standIn = tf.reshape(input, input.shape);
+      deferred.set(standIn, this);
+      return standIn;
+    }
     // Fused where the C kernels run (elsewhere relu inside the op is still a Relu kernel).
-    const relu = (this as unknown as Record<symbol, boolean>)[FUSE_RELU_KEY] === true && useCKernels(input, this.gamma.read(), this.beta.read());
-    return tf.tidy(() => {
-      const { y, mean, variance } = batchNormTraining(input, this.gamma!.read(), this.beta!.read(), this.epsilon, relu);
-      if (relu) reluApplied.add(y);
-      const count = input.size / input.shape[input.rank - 1];
-      const [newMean, newVariance] = runningAverages(this.movingMean.read(), this.movingVariance.read(), mean, variance,
-        this.momentum, count, unbiased);
-      this.movingMean.write(newMean);
-      this.movingVariance.write(newVariance);
-      tf.dispose([mean, variance, newMean, newVariance]);
-      return y;
-    });
+    const relu = flags[FUSE_RELU_KEY] === true && useCKernels(input, this.gamma.read(), this.beta.read());
+    return trainingCall(this, input, relu, null);
   };
+  installResidualAdd();
   return true;
 }
 
@@ -351,24 +385,49 @@ interface GraphLayer {
   outboundNodes: Array<{ outboundLayer: tf.layers.Layer }>;
 }
 
-/** Per model, its BatchNormalization layers followed by a plain ReLU layer and nothing else. */
-const reluPairs = new WeakMap<tf.LayersModel, tf.layers.Layer[]>();
+/** Per model, the layers {@link fuseBatchNormRelu} marks. */
+interface Fusions {
+  /** BatchNormalization layers followed by a plain ReLU layer and nothing else. */
+  beforeRelu: tf.layers.Layer[];
+  /** A BatchNormalization layer whose only consumer is an Add of two tensors followed by a plain ReLU layer and nothing else. */
+  residual: Array<{ bn: tf.layers.Layer; add: tf.layers.Layer }>;
+}
+const fusionsOf = new WeakMap<tf.LayersModel, Fusions>();
 
-function batchNormsBeforeRelu(model: tf.LayersModel): tf.layers.Layer[] {
-  const known = reluPairs.get(model);
+/** A BatchNormalization layer the training path takes (γ, β, last axis), applied once, consumed once, not a model output. */
+function fusableBatchNorm(layer: tf.layers.Layer, outputs: Set<tf.layers.Layer>): boolean {
+  if (layer.getClassName() !== 'BatchNormalization' || outputs.has(layer)) return false;
+  const bn = layer as unknown as GraphLayer & BnLayer;
+  const rank = (layer.input as tf.SymbolicTensor).shape.length;
+  if (!bn.gamma || !bn.beta || !(bn.axis === -1 || bn.axis === rank - 1)) return false;
+  return bn.inboundNodes.length === 1 && bn.outboundNodes.length === 1;
+}
+
+/** A plain ReLU layer (no cap) applied once, or none. */
+function onlyPlainRelu(layer: tf.layers.Layer, outputs: Set<tf.layers.Layer>): boolean {
+  const g = layer as unknown as GraphLayer;
+  if (outputs.has(layer) || g.outboundNodes.length !== 1) return false;
+  const next = g.outboundNodes[0].outboundLayer;
+  return next.getClassName() === 'ReLU' && (next as unknown as { maxValue?: number | null }).maxValue == null
+    && (next as unknown as GraphLayer).inboundNodes.length === 1;
+}
+
+function fusions(model: tf.LayersModel): Fusions {
+  const known = fusionsOf.get(model);
   if (known) return known;
   const outputs = new Set(model.outputs.map((o) => o.sourceLayer));
-  const found = model.layers.filter((layer) => {
-    if (layer.getClassName() !== 'BatchNormalization' || outputs.has(layer)) return false;
-    const bn = layer as unknown as GraphLayer & BnLayer;
-    const rank = (layer.input as tf.SymbolicTensor).shape.length;
-    if (!bn.gamma || !bn.beta || !(bn.axis === -1 || bn.axis === rank - 1)) return false;
-    if (bn.inboundNodes.length !== 1 || bn.outboundNodes.length !== 1) return false;
-    const next = bn.outboundNodes[0].outboundLayer;
-    return next.getClassName() === 'ReLU' && (next as unknown as { maxValue?: number | null }).maxValue == null
-      && (next as unknown as GraphLayer).inboundNodes.length === 1;
-  });
-  reluPairs.set(model, found);
+  const beforeRelu = model.layers.filter((layer) => fusableBatchNorm(layer, outputs) && onlyPlainRelu(layer, outputs));
+  const residual: Fusions['residual'] = [];
+  for (const add of model.layers) {
+    const g = add as unknown as GraphLayer;
+    if (add.getClassName() !== 'Add' || g.inboundNodes.length !== 1 || !onlyPlainRelu(add, outputs)) continue;
+    const sources = g.inboundNodes[0].inboundLayers;
+    if (sources.length !== 2 || sources[0] === sources[1]) continue;
+    const bn = sources.find((l) => fusableBatchNorm(l, outputs));
+    if (bn) residual.push({ bn, add });
+  }
+  const found = { beforeRelu, residual };
+  fusionsOf.set(model, found);
   return found;
 }
 
@@ -382,22 +441,75 @@ export function setBatchNormReluFusion(on: boolean): boolean {
 }
 
 /**
- * Until the returned function is called, every BatchNormalization layer of `model` whose only
- * consumer is a plain ReLU layer (conv → BN → ReLU) applies the relu itself in its training
- * calls, and that ReLU layer passes the result on: one C pass writes relu(BN(x)) (./wasm/
- * reductions.c bn_train_forward) and the backward applies relu's gradient before BN's in the same
- * kernel, instead of a Relu kernel (a full pass), its saved copy and a ReluGrad kernel. Values and
- * gradients are the same bits. A training-time graph pass only: the layers, their names and
- * weights, and inference are unchanged. Does nothing where {@link installBatchNormTraining} is
- * not in place or FAT2019_FUSE_BN_RELU=0 (for A/B timing).
+ * Until the returned function is called, in `model`'s training calls:
+ * - every BatchNormalization layer whose only consumer is a plain ReLU layer (conv → BN → ReLU)
+ *   applies the relu itself, and that ReLU layer passes the result on: one C pass writes
+ *   relu(BN(x)) (./wasm/reductions.c bn_train_forward) and the backward applies relu's gradient
+ *   before BN's in the same kernel, instead of a Relu kernel (a full pass), its saved copy and a
+ *   ReluGrad kernel;
+ * - every BatchNormalization layer whose only consumer is a residual Add followed by a plain ReLU
+ *   (the end of a ResNet block: conv → BN → add(·, shortcut) → ReLU) hands its call to the Add,
+ *   which writes relu(BN(x) + shortcut) in that same C pass (the ReLU layer passing it on); the
+ *   backward's masked dy is the shortcut's gradient. Instead of an Add and a Relu kernel, a saved
+ *   copy and a ReluGrad kernel per block: on the threaded binary the stock Relu went through
+ *   XNNPACK's thread pool, 0.4–1 ms a call here.
+ * Values and gradients are the same bits. A training-time graph pass only: the layers, their
+ * names and weights, and inference are unchanged. Does nothing where
+ * {@link installBatchNormTraining} is not in place or FAT2019_FUSE_BN_RELU=0 (for A/B timing).
  */
 export function fuseBatchNormRelu(model: tf.LayersModel): () => void {
   if (!fusionEnabled || !(batchNormPrototype() as unknown as Record<symbol, unknown>)[STOCK_KEY]) return () => {};
-  const layers = batchNormsBeforeRelu(model);
-  for (const layer of layers) (layer as unknown as Record<symbol, boolean>)[FUSE_RELU_KEY] = true;
+  const { beforeRelu, residual } = fusions(model);
+  const flag = (layer: tf.layers.Layer) => layer as unknown as Record<symbol, unknown>;
+  for (const layer of beforeRelu) flag(layer)[FUSE_RELU_KEY] = true;
+  for (const { bn, add } of residual) {
+    flag(bn)[DEFER_KEY] = true;
+    flag(add)[RESIDUAL_KEY] = bn;
+  }
   return () => {
-    for (const layer of layers) delete (layer as unknown as Record<symbol, boolean>)[FUSE_RELU_KEY];
+    for (const layer of beforeRelu) delete flag(layer)[FUSE_RELU_KEY];
+    for (const { bn, add } of residual) {
+      delete flag(bn)[DEFER_KEY];
+      delete flag(add)[RESIDUAL_KEY];
+    }
   };
+}
+
+type MergeCall = (this: tf.layers.Layer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+
+/** The prototype of tfjs-layers' Add layer. */
+function addPrototype(): { call: MergeCall } & Record<symbol, MergeCall | undefined> {
+  return Object.getPrototypeOf(tf.layers.add({})) as { call: MergeCall } & Record<symbol, MergeCall | undefined>;
+}
+
+/**
+ * Add layers marked by {@link fuseBatchNormRelu} make the deferred call of their batch-norm
+ * input: relu(BN(x) + other) in one op where the shapes match (the ReLU layer after passes it
+ * on), else BN(x) and then the stock add.
+ */
+function installResidualAdd(): void {
+  const proto = addPrototype();
+  if (proto[STOCK_KEY]) return;
+  const stock = proto.call;
+  proto[STOCK_KEY] = stock;
+  proto.call = function call(inputs, kwargs) {
+    const bn = (this as unknown as Record<symbol, BnLayer | undefined>)[RESIDUAL_KEY];
+    const i = bn && Array.isArray(inputs) && inputs.length === 2 ? inputs.findIndex((t) => deferred.get(t) === bn) : -1;
+    if (!bn || i < 0) return stock.call(this, inputs, kwargs);
+    const [x, other] = [(inputs as tf.Tensor[])[i], (inputs as tf.Tensor[])[1 - i]];
+    deferred.delete(x);
+    if (other.dtype === 'float32' && tf.util.arraysEqual(other.shape, x.shape)) return trainingCall(bn, x, true, other);
+    const y = trainingCall(bn, x, false, null);
+    return stock.call(this, i === 0 ? [y, other] : [other, y], kwargs);
+  };
+}
+
+function uninstallResidualAdd(): void {
+  const proto = addPrototype();
+  const stock = proto[STOCK_KEY];
+  if (!stock) return;
+  proto.call = stock;
+  delete proto[STOCK_KEY];
 }
 
 type ReluCall = (this: { maxValue?: number | null }, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
@@ -441,5 +553,6 @@ export function uninstallBatchNormTraining(): boolean {
   proto.call = stock;
   delete proto[STOCK_KEY];
   uninstallReluPassThrough();
+  uninstallResidualAdd();
   return true;
 }

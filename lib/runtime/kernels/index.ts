@@ -19,7 +19,10 @@ import { makeConv2DWasm, makeFusedConv2DWasm } from './conv2dForward';
 import { registerReluGradKernel, reluGradConfig } from './reluGrad';
 import { registerClipGradKernel, clipGradConfig } from './clipGrad';
 import { makePadWasm, makeSliceWasm } from './padSlice';
-import { makeEmptySafePoolWasm } from './poolForward';
+import { makeAvgPoolWasm, makeMaxPoolWasm } from './poolForward';
+import { makeUnaryWasm } from './unary';
+import { makeBatchMatMulWasm, makeFusedMatMulWasm } from './matMul';
+import { meanGradConfig, registerMeanGradKernel } from './meanGrad';
 
 export { conv2dBackpropFilterWasm, makeConv2dBackpropInputWasm } from './conv2dGrads';
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwiseGrads';
@@ -61,8 +64,14 @@ export interface CustomKernelOptions {
   clipGrad?: boolean;
   /** wasm `PadV2` and `Slice` as C row copies (./padSlice). */
   padSlice?: boolean;
-  /** wasm `AvgPool`/`MaxPool` returning an empty output instead of calling XNNPACK, which writes out of bounds there (./poolForward). */
+  /** wasm `AvgPool`/`MaxPool` returning an empty output instead of calling XNNPACK, which writes out of bounds there; `MaxPool`, and `AvgPool` of at most 9 pixels, in C (./poolForward). */
   emptyPools?: boolean;
+  /** wasm `Relu`, `Neg`, `Abs` on float32 in C on the calling thread instead of XNNPACK's thread pool (./unary). */
+  unary?: boolean;
+  /** wasm `BatchMatMul`/`_FusedMatMul` on float32 in C on the calling thread instead of XNNPACK's thread pool (./matMul). */
+  matMul?: boolean;
+  /** `Mean` gradient over consecutive axes in one wasm kernel instead of Fill, a broadcasting Multiply and RealDiv (./meanGrad). */
+  meanGrad?: boolean;
 }
 
 /** A wasm kernel the project registers in place of (or beside) tfjs' own. */
@@ -110,15 +119,21 @@ const CUSTOM_KERNELS: CustomKernel[] = [
   { option: 'maxPoolGrad', kernel: 'MaxPoolGrad', make: always(maxPoolGradWasm), needsStock: true },
   { option: 'reluGrad', gradient: reluGradConfig, setup: registerReluGradKernel },
   { option: 'clipGrad', gradient: clipGradConfig, setup: registerClipGradKernel },
+  { option: 'meanGrad', gradient: meanGradConfig, setup: registerMeanGradKernel },
   { option: 'padSlice', kernel: 'PadV2', make: (stock) => makePadWasm(stock!), needsStock: true },
   { option: 'padSlice', kernel: 'Slice', make: (stock) => makeSliceWasm(stock!), needsStock: true },
-  { option: 'emptyPools', kernel: 'AvgPool', make: (stock) => makeEmptySafePoolWasm(stock!), needsStock: true },
-  { option: 'emptyPools', kernel: 'MaxPool', make: (stock) => makeEmptySafePoolWasm(stock!), needsStock: true },
+  { option: 'emptyPools', kernel: 'AvgPool', make: (stock) => makeAvgPoolWasm(stock!), needsStock: true },
+  { option: 'emptyPools', kernel: 'MaxPool', make: (stock) => makeMaxPoolWasm(stock!), needsStock: true },
   { option: 'identity', kernel: 'Identity', make: (stock) => makeIdentityWasm(stock!), needsStock: true },
   { option: 'cast', kernel: 'Cast', make: (stock) => makeCastWasm(stock!), needsStock: true },
   { option: 'equal', kernel: 'Equal', make: (stock) => makeEqualWasm(stock!), needsStock: true },
   { option: 'convForward', kernel: 'Conv2D', make: (stock) => makeConv2DWasm(stock!), needsStock: true },
   { option: 'convForward', kernel: 'FusedConv2D', make: (stock) => makeFusedConv2DWasm(stock!), needsStock: true },
+  { option: 'unary', kernel: 'Relu', make: (stock) => makeUnaryWasm('Relu', stock!), needsStock: true },
+  { option: 'unary', kernel: 'Neg', make: (stock) => makeUnaryWasm('Neg', stock!), needsStock: true },
+  { option: 'unary', kernel: 'Abs', make: (stock) => makeUnaryWasm('Abs', stock!), needsStock: true },
+  { option: 'matMul', kernel: 'BatchMatMul', make: (stock) => makeBatchMatMulWasm(stock!), needsStock: true },
+  { option: 'matMul', kernel: '_FusedMatMul', make: (stock) => makeFusedMatMulWasm(stock!), needsStock: true },
   // The layer's C forward/backward kernels (wasm; used only when WebAssembly SIMD runs them).
   { option: 'batchNormTraining', layer: 'BatchNormalization',
     install: () => { registerBatchNormTrainKernels(); installBatchNormTraining(); }, uninstall: uninstallBatchNormTraining },

@@ -159,14 +159,14 @@ export function colSumsOp(ctx: TrainContext, x: number, rows: number, cols: numb
 }
 
 /**
- * Batch-norm training forward (see trainKernels.c bn_train_forward; relu: then relu(y)), split by
- * rows with the helper.
+ * Batch-norm training forward (see trainKernels.c bn_train_forward; res: plus that residual, 0
+ * for none; relu: then relu(y)), split by rows with the helper.
  */
 export function bnForwardOp(ctx: TrainContext, x: number, rows: number, cols: number, gamma: number, beta: number,
-  eps: number, mean: number, variance: number, y: number, relu = false): void {
+  eps: number, mean: number, variance: number, y: number, relu = false, res = 0): void {
   const { k, helper } = ctx;
   const r = relu ? 1 : 0;
-  byRows(ctx, rows, cols, 6 * cols, (acc0) => k.bn_train_forward(x, rows, cols, gamma, beta, eps, acc0, mean, variance, y, r), (h, acc0) => {
+  byRows(ctx, rows, cols, 6 * cols, (acc0) => k.bn_train_forward(x, rows, cols, gamma, beta, eps, acc0, mean, variance, res, y, r), (h, acc0) => {
     const acc1 = acc0 + 8 * cols;
     const sd = acc0 + 16 * cols;
     const x1 = x + 4 * h * cols;
@@ -176,8 +176,8 @@ export function bnForwardOp(ctx: TrainContext, x: number, rows: number, cols: nu
       k.col_finish(acc0, cols, out, 1 / rows);
     }
     k.bn_sd(variance, cols, eps, sd);
-    runPair(k, helper, ['bn_normalize', [x, h, cols, mean, gamma, sd, beta, y, r]],
-      ['bn_normalize', [x1, rows - h, cols, mean, gamma, sd, beta, y + 4 * h * cols, r]]);
+    runPair(k, helper, ['bn_normalize', [x, h, cols, mean, gamma, sd, beta, res, y, r]],
+      ['bn_normalize', [x1, rows - h, cols, mean, gamma, sd, beta, res && res + 4 * h * cols, y + 4 * h * cols, r]]);
   });
 }
 
@@ -434,4 +434,13 @@ const PACK_STRIDE_CO = 128;
 export function reluGradOp(ctx: TrainContext, dy: number, x: number, n: number, dx: number): void {
   const h = ctx.helper && n >= SPLIT_MIN_ELEMENTS ? Math.ceil(n / 8) * 4 : n;
   runPair(ctx.k, ctx.helper, ['relu_grad', [dy, x, h, dx]], h < n ? ['relu_grad', [dy + 4 * h, x + 4 * h, n - h, dx + 4 * h]] : null);
+}
+
+/** The elementwise kernels of ./wasm/unary.c (y = f(x) over n floats). */
+export type UnaryKernelName = 'relu_f32' | 'neg_f32' | 'abs_f32';
+
+/** y = f(x) over n elements (./wasm/unary.c); halves with the helper for large tensors. */
+export function unaryOp(ctx: TrainContext, name: UnaryKernelName, x: number, n: number, y: number): void {
+  const h = ctx.helper && n >= SPLIT_MIN_ELEMENTS ? Math.ceil(n / 8) * 4 : n;
+  runPair(ctx.k, ctx.helper, [name, [x, h, y]], h < n ? [name, [x + 4 * h, n - h, y + 4 * h]] : null);
 }

@@ -57,3 +57,24 @@ EXPORT void pad_rows(const u32 *x, u32 *out, u32 r0, u32 r1, u32 o1, u32 o2, u32
     fill_run(dst + p3 + x3, o3 - p3 - x3, value);
   }
 }
+
+/*
+ * out[p·channels + c] = x[p] for pixels p in [p0, p1) and every channel c: the 1-channel model
+ * input repeated on each channel (../padSlice.ts repeatChannels). 3 channels: 4 pixels → 3 vectors.
+ */
+EXPORT void repeat_channels(const u32 *x, u32 p0, u32 p1, u32 channels, u32 *out) {
+  u32 p = p0;
+  if (channels == 3) {
+    for (; p + 4 <= p1; p += 4) {
+      v128_t v = wasm_v128_load(x + p);
+      u32 *o = out + 3 * p;
+      wasm_v128_store(o, wasm_i32x4_shuffle(v, v, 0, 0, 0, 1));
+      wasm_v128_store(o + 4, wasm_i32x4_shuffle(v, v, 1, 1, 2, 2));
+      wasm_v128_store(o + 8, wasm_i32x4_shuffle(v, v, 2, 3, 3, 3));
+    }
+  }
+  for (; p < p1; p++) {
+    u32 *o = out + (unsigned long)p * channels;
+    for (u32 c = 0; c < channels; c++) o[c] = x[p];
+  }
+}

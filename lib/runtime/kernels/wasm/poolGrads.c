@@ -212,3 +212,103 @@ EXPORT void avg_pool_grad(const float *dy, float *dx, u32 r0, u32 r1, u32 H, u32
     }
   }
 }
+
+/*
+ * MaxPool forward of output rows [r0, r1) (r = n·Ho + oy): each output channel the largest of
+ * its window's pixels inside the image (padding never wins; a window of padding only gives −∞),
+ * compared as cpu's pool: from −∞, a pixel replaces the running maximum only when greater (a NaN
+ * never does). 4 channels at a time. Why not XNNPACK's: on the
+ * threaded binary its thread-pool hand-over alone cost 0.4 ms and more per call (../poolForward.ts).
+ */
+EXPORT void max_pool(const float *x, float *y, u32 r0, u32 r1, u32 H, u32 W, u32 C, u32 Ho, u32 Wo,
+                     u32 fh, u32 fw, u32 sh, u32 sw, u32 top, u32 left) {
+  for (u32 r = r0; r < r1; r++) {
+    u32 n = r / Ho, oy = r % Ho;
+    int y0 = (int)(oy * sh) - (int)top;
+    u32 yMin = y0 < 0 ? 0 : (u32)y0;
+    u32 yMax = y0 + (int)fh > (int)H ? H : (u32)(y0 + (int)fh);
+    const float *xn = x + (unsigned long)n * H * W * C;
+    float *o = y + (unsigned long)r * Wo * C;
+    for (u32 ox = 0; ox < Wo; ox++, o += C) {
+      int x0 = (int)(ox * sw) - (int)left;
+      u32 xMin = x0 < 0 ? 0 : (u32)x0;
+      u32 xMax = x0 + (int)fw > (int)W ? W : (u32)(x0 + (int)fw);
+      u32 c = 0;
+      for (; c + 4 <= C; c += 4) {
+        v128_t m = wasm_f32x4_splat(-__builtin_inff());
+        for (u32 yy = yMin; yy < yMax; yy++) {
+          const float *p = xn + ((unsigned long)yy * W + xMin) * C + c;
+          for (u32 xx = xMin; xx < xMax; xx++, p += C) {
+            v128_t v = wasm_v128_load(p);
+            m = wasm_v128_bitselect(v, m, wasm_f32x4_gt(v, m));
+          }
+        }
+        wasm_v128_store(o + c, m);
+      }
+      for (; c < C; c++) {
+        float m = -__builtin_inff();
+        for (u32 yy = yMin; yy < yMax; yy++) {
+          const float *p = xn + ((unsigned long)yy * W + xMin) * C + c;
+          for (u32 xx = xMin; xx < xMax; xx++, p += C) if (*p > m) m = *p;
+        }
+        o[c] = m;
+      }
+    }
+  }
+}
+
+/*
+ * AvgPool forward of output rows [r0, r1) for windows of at most 9 pixels: XNNPACK's arithmetic
+ * (its 9-input average-pool kernel), so the same bits: the window's taps column by column (x
+ * outer, y inner) as i0…i8, taps outside the image and unused slots 0, summed as
+ * ((i2+i3)+(i4+i5)) + (((i0+i1)+i8)+(i6+i7)), times f32(1/count) (count: the taps inside the
+ * image). Why not XNNPACK's: on the threaded binary its thread-pool hand-over alone cost more
+ * than the pooling (≈1 ms a call, ../poolForward.ts).
+ */
+/* Element offset of slot j (column-major tap kx = j / fh, ky = j % fh) in an image, or -1 (outside, unused). */
+INLINE long avg_tap(u32 j, u32 fh, u32 fw, int y0, int x0, u32 H, u32 W, u32 C, u32 *count) {
+  if (j >= fh * fw) return -1;
+  int yy = y0 + (int)(j % fh), xx = x0 + (int)(j / fh);
+  if (yy < 0 || yy >= (int)H || xx < 0 || xx >= (int)W) return -1;
+  (*count)++;
+  return ((long)yy * W + xx) * C;
+}
+
+EXPORT void avg_pool9(const float *x, float *y, u32 r0, u32 r1, u32 H, u32 W, u32 C, u32 Ho, u32 Wo,
+                      u32 fh, u32 fw, u32 sh, u32 sw, u32 top, u32 left) {
+  v128_t zero = wasm_f32x4_splat(0.0f);
+  for (u32 r = r0; r < r1; r++) {
+    u32 n = r / Ho, oy = r % Ho;
+    int y0 = (int)(oy * sh) - (int)top;
+    const float *xn = x + (unsigned long)n * H * W * C;
+    float *o = y + (unsigned long)r * Wo * C;
+    for (u32 ox = 0; ox < Wo; ox++, o += C) {
+      int x0 = (int)(ox * sw) - (int)left;
+      u32 count = 0;
+      long a0 = avg_tap(0, fh, fw, y0, x0, H, W, C, &count), a1 = avg_tap(1, fh, fw, y0, x0, H, W, C, &count);
+      long a2 = avg_tap(2, fh, fw, y0, x0, H, W, C, &count), a3 = avg_tap(3, fh, fw, y0, x0, H, W, C, &count);
+      long a4 = avg_tap(4, fh, fw, y0, x0, H, W, C, &count), a5 = avg_tap(5, fh, fw, y0, x0, H, W, C, &count);
+      long a6 = avg_tap(6, fh, fw, y0, x0, H, W, C, &count), a7 = avg_tap(7, fh, fw, y0, x0, H, W, C, &count);
+      long a8 = avg_tap(8, fh, fw, y0, x0, H, W, C, &count);
+      float scale = 1.0f / (float)count;
+      v128_t vs = wasm_f32x4_splat(scale);
+      u32 c = 0;
+      for (; c + 4 <= C; c += 4) {
+#define TAP(a) ((a) < 0 ? zero : wasm_v128_load(xn + (a) + c))
+        v128_t s01 = wasm_f32x4_add(TAP(a0), TAP(a1)), s23 = wasm_f32x4_add(TAP(a2), TAP(a3));
+        v128_t s45 = wasm_f32x4_add(TAP(a4), TAP(a5)), s67 = wasm_f32x4_add(TAP(a6), TAP(a7));
+        v128_t s018 = wasm_f32x4_add(s01, TAP(a8));
+#undef TAP
+        v128_t sum = wasm_f32x4_add(wasm_f32x4_add(s23, s45), wasm_f32x4_add(s018, s67));
+        wasm_v128_store(o + c, wasm_f32x4_mul(sum, vs));
+      }
+      for (; c < C; c++) {
+#define TAP(a) ((a) < 0 ? 0.0f : xn[(a) + c])
+        float s01 = TAP(a0) + TAP(a1), s23 = TAP(a2) + TAP(a3), s45 = TAP(a4) + TAP(a5), s67 = TAP(a6) + TAP(a7);
+        float s018 = s01 + TAP(a8);
+#undef TAP
+        o[c] = ((s23 + s45) + (s018 + s67)) * scale;
+      }
+    }
+  }
+}

@@ -100,14 +100,16 @@ EXPORT void moments(const float *x, u32 rows, u32 cols, double *acc, float *mean
  * y = f32(β + f32(f32(x − μ)·γ) / sd) per column with sd = √(σ²+ε) (f32 square root) and the
  * last division and addition in double: the stock FusedBatchNorm kernel's arithmetic exactly
  * (tfjs-backend-wasm 4.22's binary keeps its normalisation factors as doubles), so the same bits.
+ * res (a residual, shaped like x; 0 for none): then y = f32(y + res), as the stock Add.
  * relu: then y = relu(y) as tfjs-backend-wasm's Relu gives it (y > 0 or NaN: y; else +0).
  */
 INLINE void normalize(const float *x, u32 rows, u32 cols, const float *mean, const float *gamma, const double *sd,
-                      const float *beta, float *y, int relu) {
+                      const float *beta, const float *res, float *y, int relu) {
   v128_t zero = wasm_f32x4_splat(0.0f);
   for (u32 r = 0; r < rows; r++) {
     const float *p = x + (unsigned long)r * cols;
     float *o = y + (unsigned long)r * cols;
+    const float *s = res ? res + (unsigned long)r * cols : 0;
     u32 c = 0;
     for (; c + 4 <= cols; c += 4) {
       v128_t d = wasm_f32x4_sub(wasm_v128_load(p + c), wasm_v128_load(mean + c));
@@ -118,11 +120,13 @@ INLINE void normalize(const float *x, u32 rows, u32 cols, const float *mean, con
       v128_t hi = wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(b, b, 2, 3, 2, 3)),
         wasm_f64x2_div(wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(q, q, 2, 3, 2, 3)), wasm_v128_load(sd + c + 2)));
       v128_t v = wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0, 1, 4, 5);
+      if (s) v = wasm_f32x4_add(v, wasm_v128_load(s + c));
       if (relu) v = wasm_v128_bitselect(v, zero, wasm_v128_or(wasm_f32x4_gt(v, zero), wasm_f32x4_ne(v, v)));
       wasm_v128_store(o + c, v);
     }
     for (; c < cols; c++) {
       float v = (float)((double)beta[c] + (double)((p[c] - mean[c]) * gamma[c]) / sd[c]);
+      if (s) v = v + s[c];
       o[c] = relu && !(v > 0.0f || v != v) ? 0.0f : v;
     }
   }
@@ -130,14 +134,14 @@ INLINE void normalize(const float *x, u32 rows, u32 cols, const float *mean, con
 
 /*
  * Batch norm in training mode, forward: mean and biased variance over the rows (as `moments`),
- * then y = β + (x − μ)·γ/√(σ²+ε) (as FusedBatchNorm), and relu(y) when relu != 0 (as Relu).
- * acc: `cols` doubles of scratch.
+ * then y = β + (x − μ)·γ/√(σ²+ε) (as FusedBatchNorm), plus res where res != 0 (a residual shaped
+ * like x, as Add), and relu(y) when relu != 0 (as Relu). acc: `cols` doubles of scratch.
  */
 EXPORT void bn_train_forward(const float *x, u32 rows, u32 cols, const float *gamma, const float *beta, float eps,
-                             double *acc, float *mean, float *var, float *y, int relu) {
+                             double *acc, float *mean, float *var, const float *res, float *y, int relu) {
   moments(x, rows, cols, acc, mean, var);
   for (u32 c = 0; c < cols; c++) acc[c] = (double)__builtin_sqrtf(var[c] + eps);
-  normalize(x, rows, cols, mean, gamma, acc, beta, y, relu);
+  normalize(x, rows, cols, mean, gamma, acc, beta, res, y, relu);
 }
 
 /*
@@ -194,10 +198,10 @@ EXPORT void bn_sd(const float *var, u32 cols, float eps, double *sd) {
   for (u32 c = 0; c < cols; c++) sd[c] = (double)__builtin_sqrtf(var[c] + eps);
 }
 
-/* y for rows of x (as bn_train_forward's second half). */
+/* y for rows of x (as bn_train_forward's second half; res: the same rows of the residual, or 0). */
 EXPORT void bn_normalize(const float *x, u32 rows, u32 cols, const float *mean, const float *gamma, const double *sd,
-                         const float *beta, float *y, int relu) {
-  normalize(x, rows, cols, mean, gamma, sd, beta, y, relu);
+                         const float *beta, const float *res, float *y, int relu) {
+  normalize(x, rows, cols, mean, gamma, sd, beta, res, y, relu);
 }
 
 /*
@@ -254,5 +258,23 @@ EXPORT void bn_running_update(const float *mu, const float *sigma2, const float 
       v1 = base + (v1 - base) * factor;
     }
     varOut[c] = v1;
+  }
+}
+
+/*
+ * Gradient of a mean over the middle axes of x viewed as [A, R, C]: dx[a, r, c] = f32(dy[a, c] / n)
+ * for a in [a0, a1) — the stock gradient's arithmetic (dy·1, then divided by the float32 n), so the
+ * same bits, in one pass instead of Fill, a broadcasting Multiply and a RealDiv (../meanGrad.ts).
+ */
+EXPORT void mean_grad(const float *dy, u32 a0, u32 a1, u32 R, u32 C, float n, float *dx) {
+  v128_t vn = wasm_f32x4_splat(n);
+  for (u32 a = a0; a < a1; a++) {
+    const float *g = dy + (unsigned long)a * C;
+    for (u32 r = 0; r < R; r++) {
+      float *o = dx + ((unsigned long)a * R + r) * C;
+      u32 c = 0;
+      for (; c + 4 <= C; c += 4) wasm_v128_store(o + c, wasm_f32x4_div(wasm_v128_load(g + c), vn));
+      for (; c < C; c++) o[c] = g[c] / n;
+    }
   }
 }

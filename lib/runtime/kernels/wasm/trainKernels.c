@@ -28,3 +28,5 @@
 #include "poolGrads.c"
 #include "clipGrad.c"
 #include "padSlice.c"
+#include "unary.c"
+#include "matmul.c"
