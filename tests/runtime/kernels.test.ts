@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendInfo } from '../../lib/runtime/backend';
 import { initWasmBackend } from '../fixtures/wasmBackend';
 import { batchNormTraining, registerCustomKernels, restoreStockKernels } from '../../lib/runtime/kernels';
-import { setTrainKernelsEnabled } from '../../lib/runtime/kernels/trainWasm';
+import { setTrainKernelsEnabled, winograd5Applies } from '../../lib/runtime/kernels/trainWasm';
 import { Rng } from '../../lib/util/rng';
 import { buildModel } from '../../lib/models';
 import { MODEL_DEFAULTS, type ModelConfig } from '../../lib/config';
@@ -230,8 +230,8 @@ test('Sum and Mean on wasm match cpu for leading-axis and other reductions', () 
 });
 
 /** Loss and gradients of one training step of lib/models' `arch` (dropout 0) on `backend`. */
-function modelStepGrads(backend: string, arch: string, xv: Float32Array, yv: Float32Array, over: Partial<ModelConfig> = {}, training = true):
-  { loss: number; grads: Map<string, Float32Array> } {
+function modelStepGrads(backend: string, arch: string, xv: Float32Array, yv: Float32Array, over: Partial<ModelConfig> = {}, training = true,
+  channels = 3): { loss: number; grads: Map<string, Float32Array> } {
   tf.setBackend(backend);
   const model = buildModel({
     ...MODEL_DEFAULTS, arch, numClasses: 7, inputMels: 32, inputFrames: 32, widthMultiplier: 0.125,
@@ -242,7 +242,7 @@ function modelStepGrads(backend: string, arch: string, xv: Float32Array, yv: Flo
   try {
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
     const tensors = tf.tidy(() => {
-      const x = tf.tensor4d(xv, [4, 32, 32, 3]);
+      const x = tf.tensor4d(xv, [4, 32, 32, channels]);
       const y = tf.tensor2d(yv, [4, 7]);
       const { value, grads } = tf.variableGrads(() =>
         tf.losses.sigmoidCrossEntropy(y, model.apply(x, { training }) as tf.Tensor) as tf.Scalar, vars);
@@ -273,7 +273,7 @@ function modelStepGrads(backend: string, arch: string, xv: Float32Array, yv: Flo
  * differences between any two implementations. XResNet with Mish (at the end of this file) found
  * the stock wasm MaxPoolGrad's bug with all-negative windows (lib/runtime/kernels/maxPoolGrad.ts).
  */
-type StepCase = { arch: string; over?: Partial<ModelConfig>; training?: boolean; tolerance: number };
+type StepCase = { arch: string; over?: Partial<ModelConfig>; training?: boolean; tolerance: number; channels?: number };
 const stepCases: StepCase[] = [
   { arch: 'cnnModel1', tolerance: 1e-4 },
   { arch: 'vgg16bn', tolerance: 2e-4 },
@@ -284,13 +284,13 @@ const stepCases: StepCase[] = [
 ];
 for (const c of stepCases) stepTest(c);
 
-function stepTest({ arch, over, training = true, tolerance }: StepCase): void {
+function stepTest({ arch, over, training = true, tolerance, channels = 3 }: StepCase): void {
   test(`a training step of ${arch}${over ? ` ${JSON.stringify(over)}` : ''}${training ? '' : ' (BN in inference mode)'} (lib/models, width 0.125, 32×32) gives the same gradients on wasm and cpu`, () => {
-    const xv = Float32Array.from(randn(4 * 32 * 32 * 3), (v) => Math.abs(v) % 1);
+    const xv = Float32Array.from(randn(4 * 32 * 32 * channels), (v) => Math.abs(v) % 1);
     const yv = Float32Array.from({ length: 28 }, (_, i) => (i % 5 === 0 ? 1 : 0));
-    const ref = modelStepGrads('cpu', arch, xv, yv, over, training);
+    const ref = modelStepGrads('cpu', arch, xv, yv, over, training, channels);
     const before = tf.memory().numTensors;
-    const got = modelStepGrads('wasm', arch, xv, yv, over, training);
+    const got = modelStepGrads('wasm', arch, xv, yv, over, training, channels);
     tf.setBackend('wasm');
     assert.equal(tf.memory().numTensors, before);
     assert.ok(Math.abs(ref.loss - got.loss) <= 1e-5 * Math.abs(ref.loss), `loss ${ref.loss} vs ${got.loss}`);
@@ -540,3 +540,58 @@ test('Conv2D and FusedConv2D on wasm with 4 and 12 output channels match cpu (C 
     ref.forEach((r, i) => assert.ok(relErr(r, got[i]) <= 1e-5, `x ${xs} W ${ws} ${i ? 'fused' : 'plain'}: relative error ${relErr(r, got[i])}`));
   }
 });
+
+// Winograd F(4×4, 3×3) (trainWasm.ts winograd4Applies: 3×3 stride-1 'same', ≥ 32 input channels,
+// maps of 16×16 or more; H, W not multiples of 4): the forward (plain and fused with bias +
+// relu) and the input gradient (a forward conv of dy, 40 → 32 channels) against cpu; the filter
+// gradient stays on F(2×2). Relative error bound 1e-5 of the largest |value| as above (F(4×4)
+// measured ≈2e-6 here).
+convGradTest({ x: [2, 18, 17, 32], w: [3, 3, 32, 40], stride: 1, pad: 'same' });
+test('Winograd F(4×4, 3×3) forward on wasm (plain, fused bias + relu, helper split) matches cpu', () => {
+  const xs: [number, number, number, number] = [3, 17, 22, 32];
+  const ws: [number, number, number, number] = [3, 3, 32, 24];
+  const xv = randn(xs.reduce((a, b) => a * b));
+  const wv = randn(ws.reduce((a, b) => a * b));
+  const bv = randn(ws[3]);
+  const run = (backend: string) => {
+    tf.setBackend(backend);
+    return tf.tidy(() => {
+      const x = tf.tensor4d(xv, xs);
+      const w = tf.tensor4d(wv, ws);
+      const plain = tf.conv2d(x, w, 1, 'same');
+      const fused = tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', bias: tf.tensor1d(bv), activation: 'relu' });
+      return [plain.dataSync() as Float32Array, fused.dataSync() as Float32Array];
+    });
+  };
+  const ref = run('cpu');
+  const got = run('wasm');
+  ref.forEach((r, i) => assert.ok(relErr(r, got[i]) <= 1e-5, `${i ? 'fused' : 'plain'}: relative error ${relErr(r, got[i])}`));
+});
+
+// 5×5 stride-1 'same' convolutions with Ci % 4 == 0, Ci >= 16, Co % 8 == 0 (PANNs CNN6's blocks):
+// forward, filter gradient and input gradient (the forward conv of dy with the flipped filter)
+// by Winograd F(2×2, 5×5) (trainWasm.ts winograd5Applies); odd sizes (half tiles), and one
+// large enough for the helper thread's half of the tiles (≥ 64 tiles). (After the other tests:
+// draws from the shared rng.)
+const winograd5Cases: Array<(typeof convCases)[number]> = [
+  { x: [2, 7, 9, 16], w: [5, 5, 16, 24], stride: 1, pad: 'same' },
+  { x: [2, 18, 17, 16], w: [5, 5, 16, 16], stride: 1, pad: 'same' },
+  { x: [1, 3, 2, 24], w: [5, 5, 24, 32], stride: 1, pad: 'same' },
+];
+for (const c of winograd5Cases) convGradTest(c);
+test('the 5×5 cases above take Winograd F(2×2, 5×5) for the forward conv, the filter gradient and the input gradient', () => {
+  for (const { x: [, H, W, Ci], w: [, , , Co] } of winograd5Cases) {
+    assert.ok(winograd5Applies(H, W, Ci, H, W, Co, 5, 5, 1, 1, 2, 2), `forward and filter gradient ${H}×${W} ${Ci}→${Co}`);
+    assert.ok(winograd5Applies(H, W, Co, H, W, Ci, 5, 5, 1, 1, 2, 2), `input gradient ${H}×${W} ${Co}→${Ci}`);
+  }
+  // Not: fewer than 16 input channels (PANNs' first block), stride 2, 'valid', 3×3.
+  assert.ok(!winograd5Applies(12, 11, 1, 12, 11, 64, 5, 5, 1, 1, 2, 2));
+  assert.ok(!winograd5Applies(12, 12, 16, 6, 6, 16, 5, 5, 2, 2, 2, 2));
+  assert.ok(!winograd5Applies(12, 12, 16, 8, 8, 16, 5, 5, 1, 1, 0, 0));
+  assert.ok(!winograd5Applies(12, 12, 16, 12, 12, 16, 3, 3, 1, 1, 1, 1));
+});
+
+// PANNs CNN6 at width 1/4 (16→32→64 channels after its 1-channel first block): its 5×5 blocks
+// but the first run as Winograd F(2×2, 5×5) on wasm, through training-mode batch norm. (Last:
+// draws from the shared rng.)
+stepTest({ arch: 'pannsCnn6', over: { widthMultiplier: 0.25 }, tolerance: 5e-4, channels: 1 });

@@ -512,6 +512,54 @@ for (const { shared, relaxed } of BUILDS) {
 }
 
 for (const { shared, relaxed } of BUILDS) {
+  test(`${buildLabel({ shared, relaxed })}: conv2d_wino4 (Winograd F(4×4,3×3)) equals a float64 loop (odd sizes, borders, tile ranges, several tile blocks; error vs max |y| bounded)`, () => {
+    // [N, H, W, Ci, Co]: 3×3, stride 1, padding 1; H, W not multiples of 4 (partial tiles),
+    // 1-pixel images, tile counts beyond one WINO4_T (32) block and not a multiple of 4; 64
+    // channels for the error bound at a realistic depth.
+    for (const [N, H, W, Ci, Co] of [[2, 7, 9, 4, 8], [1, 1, 1, 8, 8], [3, 5, 2, 12, 16], [2, 18, 17, 8, 24], [1, 2, 3, 4, 8], [3, 22, 21, 4, 8], [1, 10, 11, 64, 64]]) {
+      for (const relu of [false, true]) {
+        const arena = new Arena(shared);
+        const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+        const xv = randn(N * H * W * Ci);
+        const wv = randn(9 * Ci * Co);
+        const bv = randn(Co);
+        const x = arena.alloc(xv.length, xv, false);
+        const w = arena.alloc(wv.length, wv, false);
+        const bias = arena.alloc(Co, bv, false);
+        const U = arena.alloc(36 * Ci * Co);
+        const s0 = arena.alloc(36 * 32 * (Ci + Co));
+        const s1 = arena.alloc(36 * 32 * (Ci + Co));
+        const size = N * H * W * Co;
+        const y = arena.alloc(size);
+        k.wino4_weights(w, Ci, Co, U);
+        const tiles = N * Math.ceil(H / 4) * Math.ceil(W / 4);
+        const what = `${N},${H},${W},${Ci}->${Co} relu ${relu}`;
+        // Error relative to the largest |y| (Winograd's rounding scales with the sums' terms,
+        // not with each output): F(4×4) measured 1e-6–6e-6 of max |y| at 8–64 channels, up to
+        // 1.3e-5 at 256 (F(2×2) 1e-7–6e-7, direct 2e-7–2e-6).
+        const check = (got: Float32Array, ref: Float64Array) => {
+          let maxY = 0;
+          let maxErr = 0;
+          for (let i = 0; i < size; i++) {
+            maxY = Math.max(maxY, Math.abs(ref[i]));
+            maxErr = Math.max(maxErr, Math.abs(got[i] - ref[i]));
+          }
+          assert.ok(maxErr <= 2e-5 * maxY, `${what}: max error ${maxErr} vs max |y| ${maxY}`);
+        };
+        // Two tile ranges (main and helper thread), no bias; then all tiles with bias.
+        const half = Math.ceil(tiles / 2);
+        k.conv2d_wino4(x, U, 0, y, s0, 0, half, H, W, Ci, Co, relu ? 1 : 0);
+        k.conv2d_wino4(x, U, 0, y, s1, half, tiles, H, W, Ci, Co, relu ? 1 : 0);
+        check(arena.f32(y, size), jsConvForward(xv, wv, null, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1, relu));
+        k.conv2d_wino4(x, U, bias, y, s0, 0, tiles, H, W, Ci, Co, relu ? 1 : 0);
+        check(arena.f32(y, size), jsConvForward(xv, wv, bv, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1, relu));
+        assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [w, w + 4 * wv.length], [bias, bias + 4 * Co]]), 0);
+      }
+    }
+  });
+}
+
+for (const { shared, relaxed } of BUILDS) {
   test(`${buildLabel({ shared, relaxed })}: conv2d_wino_fgrad + wino_fgrad_out (Winograd filter gradient) equal a float64 loop (odd sizes, tile ranges, several tile blocks)`, () => {
     // 3×3, stride 1, padding 1; odd H/W (half tiles of dy), 1-pixel images, tile counts beyond
     // one WINO_TF (32) block and not a multiple of it.
@@ -538,6 +586,125 @@ for (const { shared, relaxed } of BUILDS) {
       const ref = jsFilterGrad(xv, dyv, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1);
       const got = arena.f32(dw, size);
       for (let i = 0; i < size; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${N},${H},${W},${Ci}->${Co}: dW[${i}] ${got[i]} vs ${ref[i]}`);
+      assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [dy, dy + 4 * dyv.length]]), 0);
+    }
+  });
+}
+for (const { shared, relaxed } of BUILDS) {
+  test(`${buildLabel({ shared, relaxed })}: conv2d_wino4_fgrad + wino4_fgrad_out (Winograd F(3×3, 4×4) filter gradient) equal a float64 loop (odd sizes, tile ranges, several tile blocks; error vs max |dW| bounded)`, () => {
+    // 3×3, stride 1, padding 1; H, W not multiples of 4 (partial dy tiles), 1-pixel images,
+    // tile counts beyond one WINO4_TF (32) block and not a multiple of it; 64 channels.
+    for (const [N, H, W, Ci, Co] of [[2, 7, 9, 4, 8], [1, 1, 1, 8, 8], [3, 5, 2, 12, 16], [2, 18, 17, 8, 24], [3, 22, 21, 4, 8], [1, 10, 11, 64, 64]]) {
+      const arena = new Arena(shared);
+      const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+      const xv = randn(N * H * W * Ci);
+      const dyv = randn(N * H * W * Co);
+      const x = arena.alloc(xv.length, xv, false);
+      const dy = arena.alloc(dyv.length, dyv, false);
+      const acc0 = arena.alloc(36 * Ci * Co);
+      const acc1 = arena.alloc(36 * Ci * Co);
+      const s = arena.alloc(36 * (32 * (Ci + Co) + 32 + Ci));
+      const size = 9 * Ci * Co;
+      const dw = arena.alloc(size);
+      const tiles = N * Math.ceil(H / 4) * Math.ceil(W / 4);
+      const half = Math.ceil(tiles / 2);
+      // Two tile ranges (main and helper thread), their sums added, as filterGradOp does.
+      new Float32Array(arena.memory.buffer, acc1, 36 * Ci * Co).fill(7); // zeroed by the kernel, not accumulated into
+      k.conv2d_wino4_fgrad(x, dy, acc0, s, 0, half, H, W, Ci, Co);
+      k.conv2d_wino4_fgrad(x, dy, acc1, s, half, tiles, H, W, Ci, Co);
+      k.f32_add(acc0, acc1, 36 * Ci * Co);
+      k.wino4_fgrad_out(acc0, Ci, Co, dw);
+      const ref = jsFilterGrad(xv, dyv, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1);
+      const got = arena.f32(dw, size);
+      let maxRef = 0;
+      let maxErr = 0;
+      for (let i = 0; i < size; i++) {
+        maxRef = Math.max(maxRef, Math.abs(ref[i]));
+        maxErr = Math.max(maxErr, Math.abs(got[i] - ref[i]));
+      }
+      assert.ok(maxErr <= 2e-5 * maxRef, `${N},${H},${W},${Ci}->${Co}: max error ${maxErr} vs max |dW| ${maxRef}`);
+      assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [dy, dy + 4 * dyv.length]]), 0);
+    }
+  });
+}
+
+
+/** [N, H, W, Ci, Co] of the 5×5 Winograd cases: odd H/W (half tiles), 1-pixel and 2-pixel images (patches mostly outside), tile counts beyond one 32-tile block and not a multiple of 4. */
+const WINO5_CASES = [[2, 7, 9, 4, 8], [1, 1, 1, 8, 8], [3, 5, 2, 12, 16], [2, 18, 17, 8, 24], [1, 2, 3, 4, 8], [1, 6, 11, 16, 8]];
+
+for (const { shared, relaxed } of BUILDS) {
+  test(`${buildLabel({ shared, relaxed })}: conv2d_wino5 (Winograd F(2×2,5×5)) equals a float64 loop (odd sizes, borders, tile ranges, several tile blocks)`, () => {
+    for (const [N, H, W, Ci, Co] of WINO5_CASES) {
+      for (const relu of [false, true]) {
+        const arena = new Arena(shared);
+        const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+        const xv = randn(N * H * W * Ci);
+        const wv = randn(25 * Ci * Co);
+        const bv = randn(Co);
+        const x = arena.alloc(xv.length, xv, false);
+        const w = arena.alloc(wv.length, wv, false);
+        const bias = arena.alloc(Co, bv, false);
+        const U = arena.alloc(36 * (Ci * Co + 16)); // 36 blocks padded by 16 floats (W5_PAD)
+        const s0 = arena.alloc(36 * (32 * (Ci + Co) + 32));
+        const s1 = arena.alloc(36 * (32 * (Ci + Co) + 32));
+        const size = N * H * W * Co;
+        const y = arena.alloc(size);
+        k.wino5_weights(w, Ci, Co, U);
+        const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+        const what = `${N},${H},${W},${Ci}->${Co} relu ${relu}`;
+        // Winograd's error scales with the largest |y| (the transforms add and cancel terms of
+        // that size; 1.2e-6 of it in a float32 simulation over 256 channels), so small outputs
+        // get 2e-5 of the largest on top of the usual bound.
+        const check = (got: Float32Array, ref: Float64Array) => {
+          const top = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+          for (let i = 0; i < size; i++) {
+            assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])) + 2e-5 * top, `${what}: y[${i}] ${got[i]} vs ${ref[i]}`);
+          }
+        };
+        // Two tile ranges (main and helper thread), no bias; then all tiles with bias.
+        const half = Math.ceil(tiles / 2);
+        k.conv2d_wino5(x, U, 0, y, s0, 0, half, H, W, Ci, Co, relu ? 1 : 0, 32);
+        k.conv2d_wino5(x, U, 0, y, s1, half, tiles, H, W, Ci, Co, relu ? 1 : 0, 32);
+        check(arena.f32(y, size), jsConvForward(xv, wv, null, N, H, W, Ci, H, W, Co, 5, 5, 1, 1, 2, 2, relu));
+        k.conv2d_wino5(x, U, bias, y, s0, 0, tiles, H, W, Ci, Co, relu ? 1 : 0, 8); // 8-tile blocks
+        check(arena.f32(y, size), jsConvForward(xv, wv, bv, N, H, W, Ci, H, W, Co, 5, 5, 1, 1, 2, 2, relu));
+        assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [w, w + 4 * wv.length], [bias, bias + 4 * Co]]), 0);
+      }
+    }
+  });
+}
+
+for (const { shared, relaxed } of BUILDS) {
+  test(`${buildLabel({ shared, relaxed })}: conv2d_wino5_fgrad + wino5_fgrad_out (Winograd F(5×5,2×2) filter gradient) equal a float64 loop (odd sizes, tile ranges, several tile blocks)`, () => {
+    for (const [N, H, W, Ci, Co] of WINO5_CASES) {
+      const arena = new Arena(shared);
+      const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+      const xv = randn(N * H * W * Ci);
+      const dyv = randn(N * H * W * Co);
+      const x = arena.alloc(xv.length, xv, false);
+      const dy = arena.alloc(dyv.length, dyv, false);
+      const acc0 = arena.alloc(36 * (Ci * Co + 16));
+      const acc1 = arena.alloc(36 * (Ci * Co + 16));
+      const s = arena.alloc(36 * (32 * (Ci + Co) + 32));
+      const size = 25 * Ci * Co;
+      const dw = arena.alloc(size);
+      const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+      const half = Math.ceil(tiles / 2);
+      // Two tile ranges (main and helper thread), their sums added, as trainWasm.ts' winograd5FilterGrad does.
+      new Float32Array(arena.memory.buffer, acc1, 36 * (Ci * Co + 16)).fill(7); // zeroed by the kernel, not accumulated into
+      k.conv2d_wino5_fgrad(x, dy, acc0, s, 0, half, H, W, Ci, Co, 32);
+      k.conv2d_wino5_fgrad(x, dy, acc1, s, half, tiles, H, W, Ci, Co, 7); // 7-tile blocks
+      k.f32_add(acc0, acc1, 36 * (Ci * Co + 16));
+      k.wino5_fgrad_out(acc0, Ci, Co, dw);
+      const ref = jsFilterGrad(xv, dyv, N, H, W, Ci, H, W, Co, 5, 5, 1, 1, 2, 2);
+      const got = arena.f32(dw, size);
+      // Winograd's error scales with the largest |dW| (the transforms add and cancel terms of
+      // that size): measured up to 5.4e-6 of it here (the 2×2-tile 3×3 version: within 1e-4 of
+      // each value), so small entries get 2e-5 of the largest on top of the usual bound.
+      const top = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      for (let i = 0; i < size; i++) {
+        assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])) + 2e-5 * top, `${N},${H},${W},${Ci}->${Co}: dW[${i}] ${got[i]} vs ${ref[i]}`);
+      }
       assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [dy, dy + 4 * dyv.length]]), 0);
     }
   });

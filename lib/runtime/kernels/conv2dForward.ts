@@ -16,7 +16,8 @@
  * stride 2 3.58 → 2.45), bias [Co] or none, activation linear or relu; everything else
  * goes to the stock kernel. 3×3 stride-1 'same' layers with Ci % 4 == 0 and Ci >= 16 run as
  * Winograd F(2×2, 3×3) instead (trainWasm.ts winogradForward; not XNNPACK's sums: outputs within
- * ≈3e-6 of the largest |y|).
+ * ≈3e-6 of the largest |y|), those with ≥ 32 channels on maps of 16×16 or more as F(4×4, 3×3)
+ * (≈1e-5).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasmBackend';

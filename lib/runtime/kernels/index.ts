@@ -17,7 +17,7 @@ import { makeIdentityWasm, makeEqualWasm, makeCastWasm } from './identityEqual';
 import { registerAdamWKernel } from './adamwKernel';
 import { makeConv2DWasm, makeFusedConv2DWasm } from './conv2dForward';
 import { registerReluGradKernel, reluGradConfig } from './reluGrad';
-import { registerClipGradKernel, clipGradConfig } from './clipGrad';
+import { registerClipGradKernel, clipGradConfig, makeClipByValueWasm } from './clipGrad';
 import { makePadWasm, makeSliceWasm } from './padSlice';
 import { makeAvgPoolWasm, makeMaxPoolWasm } from './poolForward';
 import { makeUnaryWasm } from './unary';
@@ -62,6 +62,8 @@ export interface CustomKernelOptions {
   reluGrad?: boolean;
   /** `ClipByValue` gradient (ReLU6) in one wasm kernel instead of four comparisons and a select (./clipGrad). */
   clipGrad?: boolean;
+  /** wasm `ClipByValue` (ReLU6's forward) by a C kernel with the helper thread (./clipGrad). */
+  clipForward?: boolean;
   /** wasm `PadV2` and `Slice` as C row copies (./padSlice). */
   padSlice?: boolean;
   /** wasm `AvgPool`/`MaxPool` returning an empty output instead of calling XNNPACK, which writes out of bounds there; `MaxPool`, and `AvgPool` of at most 9 pixels, in C (./poolForward). */
@@ -119,6 +121,7 @@ const CUSTOM_KERNELS: CustomKernel[] = [
   { option: 'maxPoolGrad', kernel: 'MaxPoolGrad', make: always(maxPoolGradWasm), needsStock: true },
   { option: 'reluGrad', gradient: reluGradConfig, setup: registerReluGradKernel },
   { option: 'clipGrad', gradient: clipGradConfig, setup: registerClipGradKernel },
+  { option: 'clipForward', kernel: 'ClipByValue', make: (stock) => makeClipByValueWasm(stock!), needsStock: true },
   { option: 'meanGrad', gradient: meanGradConfig, setup: registerMeanGradKernel },
   { option: 'padSlice', kernel: 'PadV2', make: (stock) => makePadWasm(stock!), needsStock: true },
   { option: 'padSlice', kernel: 'Slice', make: (stock) => makeSliceWasm(stock!), needsStock: true },

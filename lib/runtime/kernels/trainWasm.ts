@@ -230,7 +230,11 @@ export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: numbe
   const { k, helper } = ctx;
   const method = filterGradMethod(N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
   if (method === 'winograd') {
-    winogradFilterGrad(ctx, x, dy, dw, N, H, W, Ci, Co);
+    winogradFilterGrad(ctx, x, dy, dw, N, H, W, Ci, Co, winograd4Applies(N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left) ? 4 : 2);
+    return;
+  }
+  if (winograd5Applies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
+    winograd5FilterGrad(ctx, x, dy, dw, N, H, W, Ci, Co);
     return;
   }
   if (method === 'taps') {
@@ -295,8 +299,16 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
   W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number,
   top: number, left: number, relu: boolean): void {
   const { k, helper } = ctx;
+  if (winograd4Applies(N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
+    winogradForward(ctx, x, w, bias, y, N, H, W, Ci, Co, relu, 4);
+    return;
+  }
   if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
-    winogradForward(ctx, x, w, bias, y, N, H, W, Ci, Co, relu);
+    winogradForward(ctx, x, w, bias, y, N, H, W, Ci, Co, relu, 2);
+    return;
+  }
+  if (winograd5Applies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
+    winograd5Forward(ctx, x, w, bias, y, N, H, W, Ci, Co, relu);
     return;
   }
   const rows = N * Ho;
@@ -367,58 +379,156 @@ export function winogradApplies(H: number, W: number, Ci: number, Ho: number, Wo
   return winogradEnabled() && fh === 3 && fw === 3 && sh === 1 && sw === 1 && top === 1 && left === 1 && Ho === H
     && Wo === W && Ci % 4 === 0 && Co % 8 === 0 && Ci >= WINOGRAD_MIN_CI;
 }
-/** Tiles per block in conv2d_wino_fgrad (WINO_TF in trainKernels.c). */
+/** Tiles per block in conv2d_wino_fgrad and conv2d_wino4_fgrad (WINO_TF, WINO4_TF in trainKernels.c). */
 const WINO_TF = 32;
 
 /**
- * Filter gradient by Winograd F(3×3, 2×2) (trainKernels.c conv2d_wino_fgrad, wino_fgrad_out):
- * the 16 transformed products summed over all 2×2 tiles of dy, split in halves of the tiles
- * with the helper (each half into its own [16, Ci, Co] sum, added before the output transform).
+ * Filter gradient by Winograd F(3×3, 2×2) (trainKernels.c conv2d_wino_fgrad, wino_fgrad_out) or,
+ * m = 4, F(3×3, 4×4) (winograd4.c conv2d_wino4_fgrad, wino4_fgrad_out): the transformed
+ * products summed over all m×m tiles of dy, split in halves of the tiles with the helper (each
+ * half into its own [(m+2)², Ci, Co] sum, added before the output transform).
  */
 function winogradFilterGrad(ctx: TrainContext, x: number, dy: number, dw: number, N: number, H: number, W: number,
-  Ci: number, Co: number): void {
+  Ci: number, Co: number, m: 2 | 4): void {
   const { k, helper } = ctx;
-  const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
-  const h = helper && tiles >= WINOGRAD_SPLIT_TILES ? Math.ceil(tiles / 2) : tiles;
-  const acc0 = scratch(ctx, 16 * Ci * Co);
-  const s0 = scratch(ctx, 16 * WINO_TF * (Ci + Co));
-  const acc1 = h < tiles ? scratch(ctx, 16 * Ci * Co) : null;
-  const s1 = h < tiles ? scratch(ctx, 16 * WINO_TF * (Ci + Co)) : null;
-  runPair(k, helper, ['conv2d_wino_fgrad', [x, dy, acc0.off, s0.off, 0, h, H, W, Ci, Co]],
-    acc1 && s1 ? ['conv2d_wino_fgrad', [x, dy, acc1.off, s1.off, h, tiles, H, W, Ci, Co]] : null);
-  if (acc1) k.f32_add(acc0.off, acc1.off, 16 * Ci * Co);
-  k.wino_fgrad_out(acc0.off, Ci, Co, dw);
+  const tiles = N * Math.ceil(H / m) * Math.ceil(W / m);
+  const h = helper && tiles * m * m >= 256 ? Math.ceil(tiles / 2) : tiles;
+  const taps = (m + 2) * (m + 2);
+  const floats = m === 4 ? 36 * (WINO_TF * (Ci + Co) + 32 + Ci) : 16 * WINO_TF * (Ci + Co);
+  const acc0 = scratch(ctx, taps * Ci * Co);
+  const s0 = scratch(ctx, floats);
+  const acc1 = h < tiles ? scratch(ctx, taps * Ci * Co) : null;
+  const s1 = h < tiles ? scratch(ctx, floats) : null;
+  const kernel = m === 4 ? 'conv2d_wino4_fgrad' : 'conv2d_wino_fgrad';
+  runPair(k, helper, [kernel, [x, dy, acc0.off, s0.off, 0, h, H, W, Ci, Co]],
+    acc1 && s1 ? [kernel, [x, dy, acc1.off, s1.off, h, tiles, H, W, Ci, Co]] : null);
+  if (acc1) k.f32_add(acc0.off, acc1.off, taps * Ci * Co);
+  (m === 4 ? k.wino4_fgrad_out : k.wino_fgrad_out)(acc0.off, Ci, Co, dw);
   for (const t of [acc0, s0, acc1, s1]) if (t) free(ctx, t);
 }
 
-/** Tiles per block in conv2d_wino (WINO_T in trainKernels.c). */
+/** Tiles per block in conv2d_wino and conv2d_wino4 (WINO_T, WINO4_T in trainKernels.c). */
 const WINO_T = 32;
 
+/**
+ * Winograd F(4×4, 3×3) (winograd4.c: 4× fewer multiplications than direct, vs F(2×2)'s
+ * 2.25×) for the 3×3 'same' layers winogradApplies takes with at least WINOGRAD4_MIN_CI input
+ * channels and output maps of 16×16 or more: forward, input gradient (conv2dGrads.ts runs it
+ * as a forward conv) and filter gradient (F(3×3, 4×4)). Measured through tfjs, 2 threads,
+ * F(2×2) → F(4×4), in-process interleaved medians (AMD EPYC, shared VM, load ≈7): forward /
+ * input grad / filter grad [8,32,32,64] 64→64 17.9 → 10.9 / 22.4 → 15.2 / 17.6 → 10.0 ms;
+ * [8,16,16,128] 13.1 → 12.7 / 17.9 → 15.7 / 20.6 → 11.6; [8,16,16,256] 79 → 63 / 80 → 57 /
+ * 74 → 51; [8,128,128,64] 360 → 212 / 322 → 248 / 357 → 214. On 8×8 maps it loses
+ * ([8,8,8,256] 0.85× / 0.94× / 0.84×, [8,8,8,512] 0.94× / 0.91× / 0.74×: 4 tiles per image, and
+ * U (36·Ci·Co floats) is reused by too few tiles). FAT2019_WINOGRAD4=0 keeps them on F(2×2)
+ * (read on every call, for A/B in one process). Rounding: outputs within ≈1e-5 of the largest
+ * |y|, filter gradients ≈4e-6 of the largest |dW| (F(2×2) ≈5e-7 and ≈3e-7;
+ * tests/runtime/trainKernels.test.ts).
+ */
+const winograd4Enabled = () => !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD4 ?? '' : '');
+/**
+ * Why 32, not F(2×2)'s 16: with 16, tests/runtime/kernels.test.ts' vgg16bn step (width 1/8,
+ * 32×32, 16-channel layers on 16×16 and 32×32 maps) saw a batch-norm γ gradient differ from cpu
+ * by 2.5e-4 (tolerance 2e-4), although single-thread kernel timings had F(4×4) 1.3–1.5× faster
+ * than F(2×2) on [32,64,64,16] and [32,32,32,16].
+ */
+const WINOGRAD4_MIN_CI = 32;
+function winograd4Applies(N: number, H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number,
+  fw: number, sh: number, sw: number, top: number, left: number): boolean {
+  return winograd4Enabled() && N > 0 && H >= 16 && W >= 16 && Ci >= WINOGRAD4_MIN_CI
+    && winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+}
+
 function winogradForward(ctx: TrainContext, x: number, w: number, bias: number, y: number, N: number, H: number,
-  W: number, Ci: number, Co: number, relu: boolean): void {
+  W: number, Ci: number, Co: number, relu: boolean, m: 2 | 4): void {
   const { k, helper } = ctx;
-  const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
-  const U = scratch(ctx, 16 * Ci * Co);
+  const tiles = N * Math.ceil(H / m) * Math.ceil(W / m);
+  const taps = (m + 2) * (m + 2);
+  const U = scratch(ctx, taps * Ci * Co);
   const nb = Co / 8;
-  const hb = helper && nb >= 2 && Ci * Co >= 16384 ? nb >> 1 : nb;
-  runPair(k, helper, ['wino_weights_blocks', [w, Ci, Co, 0, hb, U.off]], hb < nb ? ['wino_weights_blocks', [w, Ci, Co, hb, nb, U.off]] : null);
-  const h = helper && tiles >= 2 * WINO_T && tiles * Co >= 16384 ? Math.ceil(tiles / 2) : tiles;
-  // Fewer than two blocks of tiles: halves of the output channels instead, each thread
-  // transforming the input tiles itself.
-  const hc = h === tiles && helper && nb >= 2 && tiles * Co >= 16384 ? nb >> 1 : nb;
-  const s0 = scratch(ctx, 16 * WINO_T * (Ci + Co));
-  const s1 = h < tiles || hc < nb ? scratch(ctx, 16 * WINO_T * (Ci + Co)) : null;
+  if (m === 4) {
+    k.wino4_weights(w, Ci, Co, U.off);
+  } else {
+    const hb = helper && nb >= 2 && Ci * Co >= 16384 ? nb >> 1 : nb;
+    runPair(k, helper, ['wino_weights_blocks', [w, Ci, Co, 0, hb, U.off]], hb < nb ? ['wino_weights_blocks', [w, Ci, Co, hb, nb, U.off]] : null);
+  }
+  // Split where F(2×2) had ≥ 64 tiles and ≥ 16384 tile·channels (the same outputs for F(4×4)).
+  const h = helper && tiles * m * m >= 256 && tiles * m * m * Co >= 65536 ? Math.ceil(tiles / 2) : tiles;
+  // F(2×2) with fewer than two blocks of tiles: halves of the output channels instead, each
+  // thread transforming the input tiles itself.
+  const hc = m === 2 && h === tiles && helper && nb >= 2 && tiles * Co >= 16384 ? nb >> 1 : nb;
+  const s0 = scratch(ctx, taps * WINO_T * (Ci + Co));
+  const s1 = h < tiles || hc < nb ? scratch(ctx, taps * WINO_T * (Ci + Co)) : null;
   const r = relu ? 1 : 0;
+  const kernel = m === 4 ? 'conv2d_wino4' : 'conv2d_wino';
   if (hc < nb && s1) {
     runPair(k, helper, ['conv2d_wino_blocks', [x, U.off, bias, y, s0.off, 0, tiles, 0, hc, H, W, Ci, Co, r]],
       ['conv2d_wino_blocks', [x, U.off, bias, y, s1.off, 0, tiles, hc, nb, H, W, Ci, Co, r]]);
   } else {
-    runPair(k, helper, ['conv2d_wino', [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, r]],
-      s1 ? ['conv2d_wino', [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, r]] : null);
+    runPair(k, helper, [kernel, [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, r]],
+      s1 ? [kernel, [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, r]] : null);
   }
   free(ctx, s0);
   if (s1) free(ctx, s1);
   free(ctx, U);
+}
+
+/**
+ * 5×5, stride 1, padding 2 ('same') convolutions with Ci % 4 == 0, Ci >= WINOGRAD_MIN_CI and
+ * Co % 8 == 0 (PANNs CNN6/10/14's blocks but the first, and their input gradients, which
+ * conv2dGrads.ts runs as the forward conv of dy with the flipped filter): Winograd F(2×2, 5×5)
+ * (wasm/winograd5.c), 36 products per 2×2 output tile instead of 100. FAT2019_WINOGRAD5=0
+ * turns it off (read on every call: A/B in one process).
+ */
+export function winograd5Applies(H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number,
+  fw: number, sh: number, sw: number, top: number, left: number): boolean {
+  return fh === 5 && fw === 5 && sh === 1 && sw === 1 && top === 2 && left === 2 && Ho === H && Wo === W
+    && Ci % 4 === 0 && Co % 8 === 0 && Ci >= WINOGRAD_MIN_CI
+    && !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD5 ?? '' : '');
+}
+/**
+ * Tiles per block in conv2d_wino5 and conv2d_wino5_fgrad: 32, as the 3×3 kernels (16, 64 and
+ * 128 measured within the noise of a loaded VM on PANNs CNN6's layers).
+ */
+const WINO5_TILES = 32;
+/** Floats of 36 padded blocks (W5_PAD = 16 in wasm/winograd5.c) of n floats each. */
+const wino5Blocks = (n: number): number => 36 * (n + 16);
+
+/** Winograd F(2×2, 5×5) forward (conv2d_wino5): tiles split in halves with the helper. */
+function winograd5Forward(ctx: TrainContext, x: number, w: number, bias: number, y: number, N: number, H: number,
+  W: number, Ci: number, Co: number, relu: boolean): void {
+  const { k, helper } = ctx;
+  const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+  const U = scratch(ctx, wino5Blocks(Ci * Co));
+  k.wino5_weights(w, Ci, Co, U.off);
+  const T = WINO5_TILES;
+  const h = helper && tiles >= 2 * T ? Math.ceil(tiles / 2) : tiles;
+  const s0 = scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co));
+  const s1 = h < tiles ? scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co)) : null;
+  runPair(k, helper, ['conv2d_wino5', [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, relu ? 1 : 0, T]],
+    s1 ? ['conv2d_wino5', [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, relu ? 1 : 0, T]] : null);
+  for (const t of [s0, s1, U]) if (t) free(ctx, t);
+}
+
+/**
+ * Winograd F(5×5, 2×2) filter gradient (conv2d_wino5_fgrad, wino5_fgrad_out): halves of the
+ * tiles with the helper, each into its own [36, Ci, Co] sum, added before the output transform.
+ */
+function winograd5FilterGrad(ctx: TrainContext, x: number, dy: number, dw: number, N: number, H: number, W: number,
+  Ci: number, Co: number): void {
+  const { k, helper } = ctx;
+  const tiles = N * Math.ceil(H / 2) * Math.ceil(W / 2);
+  const T = WINO5_TILES;
+  const h = helper && tiles >= 2 * T ? Math.ceil(tiles / 2) : tiles;
+  const acc0 = scratch(ctx, wino5Blocks(Ci * Co));
+  const s0 = scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co));
+  const acc1 = h < tiles ? scratch(ctx, wino5Blocks(Ci * Co)) : null;
+  const s1 = h < tiles ? scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co)) : null;
+  runPair(k, helper, ['conv2d_wino5_fgrad', [x, dy, acc0.off, s0.off, 0, h, H, W, Ci, Co, T]],
+    acc1 && s1 ? ['conv2d_wino5_fgrad', [x, dy, acc1.off, s1.off, h, tiles, H, W, Ci, Co, T]] : null);
+  if (acc1) k.f32_add(acc0.off, acc1.off, wino5Blocks(Ci * Co));
+  k.wino5_fgrad_out(acc0.off, Ci, Co, dw);
+  for (const t of [acc0, s0, acc1, s1]) if (t) free(ctx, t);
 }
 
 /** Channel-block weights above this size are packed contiguously before the convolution. */

@@ -22,6 +22,8 @@
 #include "adamw.c"
 #include "convForward.c"
 #include "winograd.c"
+#include "winograd4.c"
+#include "winograd5.c"
 #include "reluGrad.c"
 #include "gradAccumulate.c"
 #include "depthwise.c"
