@@ -492,7 +492,8 @@ stepTest({ arch: 'xresnet50', over: { xresnetActivation: 'mish' }, tolerance: 5e
 // conv2d_input_grad (trainKernels.c; after the other tests, which draw from `rng` in file order):
 // 1×1 stride 2 with 8-channel blocks and a tail, the 7×7 stride-2 stem (3 channels, padding 3),
 // 5×5 'same' from 1 and 9 channels, batch 1, a layer large enough for the helper thread's split
-// (rows·W·Ci ≥ 65536); 3×3 stride-1 'same' with 16 channels stays on the composed Winograd path.
+// (rows·W·Ci ≥ 65536); 3×3 stride-1 'same' with 16 channels and 18 tiles goes to the direct
+// kernels too (Winograd pays from 128 tiles), with 128 tiles to the composed Winograd path.
 const inputGradCases: Array<(typeof convCases)[number]> = [
   { x: [2, 9, 8, 21], w: [1, 1, 21, 8], stride: 2, pad: 'same' },
   { x: [2, 15, 14, 3], w: [7, 7, 3, 8], stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
@@ -501,8 +502,20 @@ const inputGradCases: Array<(typeof convCases)[number]> = [
   { x: [2, 64, 64, 16], w: [1, 1, 16, 16], stride: 2, pad: 'valid' },
   { x: [2, 34, 34, 8], w: [3, 3, 8, 16], stride: 2, pad: 'valid' },
   { x: [2, 6, 6, 16], w: [3, 3, 16, 16], stride: 1, pad: 'same' },
+  { x: [2, 16, 16, 16], w: [3, 3, 16, 8], stride: 1, pad: 'same' },
 ];
 for (const c of inputGradCases) convGradTest(c);
+
+// The filter gradient's per-shape choice (trainWasm.ts filterGradMethod): one GEMM per tap
+// (conv2d_filter_grad_taps, output channels split with the helper) for Winograd's layers with
+// fewer than 64 tiles, for small 3×3 stride-2 and 1×1 layers; Winograd split by tiles from 64.
+const filterGradCases: Array<(typeof convCases)[number]> = [
+  { x: [2, 4, 4, 32], w: [3, 3, 32, 40], stride: 1, pad: 'same' },
+  { x: [2, 10, 10, 16], w: [3, 3, 16, 24], stride: 2, pad: 'valid' },
+  { x: [2, 8, 8, 24], w: [1, 1, 24, 40], stride: 1, pad: 'valid' },
+  { x: [4, 8, 8, 16], w: [3, 3, 16, 24], stride: 1, pad: 'same' },
+];
+for (const c of filterGradCases) convGradTest(c);
 
 // conv2d_forward with Co % 8 == 4 (a last 4-channel block in a 4×4 tile; XResNet's 4-channel stem
 // at width 1/8), plain and fused with bias + relu, against cpu.

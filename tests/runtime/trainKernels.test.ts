@@ -253,6 +253,13 @@ const convCases: number[][] = [
   [2, 6, 6, 12, 24, 5, 3, 1, 2, 2, 1, 6, 3],
 ];
 
+// Rows wide enough (W·Ci, Wo·Co = 16,640 floats) that conv2d_forward and conv2d_input_grad cut
+// their rows into chunks of 4 (CONV_CHUNK_FLOATS), within each half of a row range.
+const chunkCases: number[][] = [
+  [2, 9, 260, 64, 8, 3, 3, 1, 1, 1, 1, 9, 260],
+  [2, 9, 260, 8, 64, 3, 3, 1, 1, 1, 1, 9, 260],
+];
+
 // Few input channels with wide filters (the 7×7 stride-2 stem with 3, PANNs' 5×5 with 1): rows
 // whose taps all fall inside the image run as one fw·Ci block in conv2d_forward and
 // conv2d_filter_grad; padding wider than the filter's reach, rows of 4+ pixels with interiors.
@@ -295,6 +302,51 @@ for (const { shared, relaxed } of BUILDS) {
   });
 }
 
+// conv2d_filter_grad_taps (Ci % 4 == 0, Co % 8 == 0) on panels from pack_panels: small images
+// with borders, strides, padding beyond the filter's reach (taps that meet no pixel: zeros),
+// 1×1 and 5×3 filters, output-channel halves as the helper thread runs them.
+const tapsCases: number[][] = [
+  ...convCases.filter((c) => c[3] % 4 === 0 && c[4] % 8 === 0),
+  [2, 4, 4, 8, 16, 3, 3, 1, 1, 1, 1, 4, 4],
+  [3, 5, 5, 12, 24, 3, 3, 2, 2, 0, 0, 2, 2],
+  [1, 3, 3, 4, 8, 3, 3, 1, 1, 2, 2, 5, 5],
+  [2, 7, 6, 4, 8, 1, 1, 2, 2, 0, 0, 4, 3],
+  [2, 6, 9, 8, 32, 5, 3, 1, 2, 2, 1, 6, 5],
+];
+
+for (const { shared, relaxed } of BUILDS) {
+  test(`${buildLabel({ shared, relaxed })}: pack_panels + conv2d_filter_grad_taps equal a float64 loop (borders, strides, empty taps, channel halves) and write only dW and the panels`, () => {
+    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of tapsCases) {
+      const arena = new Arena(shared);
+      const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
+      const xv = randn(N * H * W * Ci);
+      const dyv = randn(N * Ho * Wo * Co);
+      const x = arena.alloc(xv.length, xv, false);
+      const dy = arena.alloc(dyv.length, dyv, false);
+      const xRows = N * H * W;
+      const dRows = N * Ho * Wo;
+      const xp = arena.alloc(xRows * Ci);
+      const dp = arena.alloc(dRows * Co);
+      const hx = xRows >> 1;
+      k.pack_panels(x, xRows, 0, hx, Ci, 4, xp);
+      k.pack_panels(x, xRows, hx, xRows, Ci, 4, xp);
+      k.pack_panels(dy, dRows, 0, dRows, Co, 8, dp);
+      const panels = arena.f32(xp, xRows * Ci);
+      for (let r = 0; r < xRows; r++) for (let c = 0; c < Ci; c++) assert.equal(panels[((c >> 2) * xRows + r) * 4 + (c & 3)], xv[r * Ci + c]);
+      const size = fh * fw * Ci * Co;
+      const dw = arena.alloc(size);
+      new Float32Array(arena.memory.buffer, dw, size).fill(7); // overwritten, not accumulated into
+      const c = 8 * Math.ceil(Co / 16);
+      k.conv2d_filter_grad_taps(xp, dp, dw, 0, c, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+      k.conv2d_filter_grad_taps(xp, dp, dw, c, Co, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+      const ref = jsFilterGrad(xv, dyv, N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+      const got = arena.f32(dw, size);
+      for (let i = 0; i < size; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${N},${H},${W},${Ci},${Co} stride ${sh}: dW[${i}] ${got[i]} vs ${ref[i]}`);
+      assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [dy, dy + 4 * dyv.length]]), 0);
+    }
+  });
+}
+
 /** Float64 JS oracle of conv2d_input_grad: the transposed convolution, scattered from dy. */
 function jsInputGrad(dy: Float32Array, w: Float32Array, N: number, H: number, W: number, Ci: number, Ho: number, Wo: number,
   Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): Float64Array {
@@ -316,7 +368,7 @@ function jsInputGrad(dy: Float32Array, w: Float32Array, N: number, H: number, W:
 // (3 channels, padding 3), 5×5 'same' with 1 and 8 channels, stride-2 rows narrower than 4
 // pixels per phase, a stride larger than the filter, 16+5 input channels.
 const inputGradCases: number[][] = [
-  ...convCases,
+  ...convCases, ...chunkCases,
   ...fewChannelCases,
   [2, 8, 8, 16, 8, 1, 1, 2, 2, 0, 0, 4, 4],
   [1, 9, 7, 5, 11, 1, 1, 1, 1, 0, 0, 9, 7],
@@ -375,7 +427,7 @@ function jsConvForward(x: Float32Array, w: Float32Array, bias: Float32Array | nu
 
 for (const { shared, relaxed } of BUILDS) {
   test(`${buildLabel({ shared, relaxed })}: conv2d_forward equals a float64 loop (borders, strides, channel tails, narrow rows, row ranges)`, () => {
-    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of [...convCases, ...fewChannelCases, [2, 5, 3, 4, 16, 3, 3, 1, 1, 1, 1, 5, 3], [1, 9, 13, 1, 8, 3, 3, 1, 1, 0, 0, 7, 11]]) {
+    for (const [N, H, W, Ci, Co, fh, fw, sh, sw, top, left, Ho, Wo] of [...convCases, ...chunkCases, ...fewChannelCases, [2, 5, 3, 4, 16, 3, 3, 1, 1, 1, 1, 5, 3], [1, 9, 13, 1, 8, 3, 3, 1, 1, 0, 0, 7, 11]]) {
       for (const relu of [false, true]) {
         const arena = new Arena(shared);
         const k = trainKernelsOnMemory(arena.memory, relaxed) as TrainKernelExports;
@@ -440,6 +492,18 @@ for (const { shared, relaxed } of BUILDS) {
         k.conv2d_wino(x, U, 0, y, s1, half, tiles, H, W, Ci, Co, relu ? 1 : 0);
         check(arena.f32(y, size), jsConvForward(xv, wv, null, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1, relu));
         k.conv2d_wino(x, U, bias, y, s0, 0, tiles, H, W, Ci, Co, relu ? 1 : 0);
+        check(arena.f32(y, size), jsConvForward(xv, wv, bv, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1, relu));
+        // Halves of the channel blocks (as the two threads split few tiles): U built in two
+        // parts equals U built whole, bit for bit; the output in two channel halves.
+        const nb = Co / 8;
+        const hb = nb >> 1;
+        const U2 = arena.alloc(16 * Ci * Co);
+        k.wino_weights_blocks(w, Ci, Co, hb, nb, U2);
+        k.wino_weights_blocks(w, Ci, Co, 0, hb, U2);
+        assert.deepEqual(arena.f32(U2, 16 * Ci * Co), arena.f32(U, 16 * Ci * Co));
+        new Float32Array(arena.memory.buffer, y, size).fill(7);
+        k.conv2d_wino_blocks(x, U2, bias, y, s0, 0, tiles, 0, hb, H, W, Ci, Co, relu ? 1 : 0);
+        k.conv2d_wino_blocks(x, U2, bias, y, s1, 0, tiles, hb, nb, H, W, Ci, Co, relu ? 1 : 0);
         check(arena.f32(y, size), jsConvForward(xv, wv, bv, N, H, W, Ci, H, W, Co, 3, 3, 1, 1, 1, 1, relu));
         assert.equal(arena.strayWrites([[x, x + 4 * xv.length], [w, w + 4 * wv.length], [bias, bias + 4 * Co]]), 0);
       }

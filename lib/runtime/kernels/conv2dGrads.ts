@@ -25,7 +25,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { WasmOps, pair } from './wasmOps';
 import { WasmBackendLike } from './wasmBackend';
-import { trainContext, filterGradOp, inputGradOp, winogradApplies, winograd5Applies, offsetOf, backendMemory } from './trainWasm';
+import { trainContext, filterGradOp, inputGradOp, winogradApplies, winogradPaysInputGrad, winograd5Applies, offsetOf, backendMemory } from './trainWasm';
 
 interface ConvGradAttrs {
   strides: number | [number, number];
@@ -128,7 +128,8 @@ function directInputGrad(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   if (top < 0 || left < 0 || N === 0 || Ci === 0 || Co === 0) return null;
-  if (sh === 1 && sw === 1 && winogradApplies(Ho, Wo, Co, H, W, Ci, fh, fw, 1, 1, fh - 1 - top, fw - 1 - left)) return null;
+  if (sh === 1 && sw === 1 && winogradApplies(Ho, Wo, Co, H, W, Ci, fh, fw, 1, 1, fh - 1 - top, fw - 1 - left)
+    && winogradPaysInputGrad(N, Ho, Wo)) return null;
   if (sh === 1 && sw === 1 && winograd5Applies(Ho, Wo, Co, H, W, Ci, fh, fw, 1, 1, fh - 1 - top, fw - 1 - left)) return null;
   const ctx = trainContext(backend);
   if (!ctx) return null;

@@ -196,16 +196,64 @@ export function bnBackwardOp(ctx: TrainContext, dy: number, x: number, rows: num
   });
 }
 
+/**
+ * Which filter-gradient kernel: Winograd (conv2d_wino_fgrad), one GEMM per tap
+ * (conv2d_filter_grad_taps: Ci % 4 == 0, Co % 8 == 0) or row by row (conv2d_filter_grad).
+ * For A/B, read per call: FAT2019_FILTER_GRAD=taps takes the taps kernel wherever it applies,
+ * =rows never (Winograd where it applies, else row by row: with FAT2019_WINOGRAD=all, the rule
+ * before the taps kernel).
+ */
+function filterGradMethod(N: number, H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number,
+  fw: number, sh: number, sw: number, top: number, left: number): 'winograd' | 'taps' | 'rows' {
+  const force = typeof process !== 'undefined' ? process.env.FAT2019_FILTER_GRAD ?? '' : '';
+  const wino = winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+  const taps = Ci % 4 === 0 && Co % 8 === 0;
+  if (force === 'taps' && taps) return 'taps';
+  if (wino && (winogradTiles(N, H, W) >= WINOGRAD_SPLIT_TILES || winogradForced() || force === 'rows')) return 'winograd';
+  if (taps && force !== 'rows' && (wino || N * Ho * Wo <= TAPS_MAX_PIXELS)) return 'taps';
+  return 'rows';
+}
+
+/**
+ * conv2d_filter_grad_taps for layers Winograd does not take up to this many dy pixels N·Ho·Wo
+ * (row by row above: its panels outgrow L1). CPU ms per call, batch 8, on a loaded VM
+ * (bench/conv-choices.ts; taps vs rows): 3×3 stride 2 [8,10,10,256]→512 (128 pixels)
+ * 8.9 vs 12.0, [8,18,18,128]→256 (512) 7.8 vs 8.4, [8,34,34,64]→128 (2,048) 7.3 vs 6.7;
+ * XResNet-50's 1×1 [8,8,8,256]→1024 (512) 6.1 vs 11.3, [8,4,4,512]→2048 (128) 7.6 vs 11.1,
+ * [8,16,16,128]→512 (2,048) 6.9 vs 7.3, [8,32,32,256]→64 (8,192) 9.1 vs 6.6.
+ */
+const TAPS_MAX_PIXELS = 1024;
+
 /** Conv filter gradient (trainKernels.c conv2d_filter_grad) over all N images; halves of the batch with the helper. */
 export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: number, N: number, H: number, W: number,
   Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void {
   const { k, helper } = ctx;
-  if (winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
+  const method = filterGradMethod(N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+  if (method === 'winograd') {
     winogradFilterGrad(ctx, x, dy, dw, N, H, W, Ci, Co, winograd4Applies(N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left) ? 4 : 2);
     return;
   }
   if (winograd5Applies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left)) {
     winograd5FilterGrad(ctx, x, dy, dw, N, H, W, Ci, Co);
+    return;
+  }
+  if (method === 'taps') {
+    // x and dy as channel panels (halves of the rows with the helper), then halves of the
+    // output channels (multiples of 8): disjoint columns of dW.
+    const xRows = N * H * W;
+    const dRows = N * Ho * Wo;
+    const xp = scratch(ctx, xRows * Ci);
+    const dp = scratch(ctx, dRows * Co);
+    const hx = helper && xRows >= 2 ? xRows >> 1 : xRows;
+    const hd = helper && dRows >= 2 ? dRows >> 1 : dRows;
+    runPair(k, helper, ['pack_panels', [x, xRows, 0, hx, Ci, 4, xp.off]], hx < xRows ? ['pack_panels', [x, xRows, hx, xRows, Ci, 4, xp.off]] : null);
+    runPair(k, helper, ['pack_panels', [dy, dRows, 0, hd, Co, 8, dp.off]], hd < dRows ? ['pack_panels', [dy, dRows, hd, dRows, Co, 8, dp.off]] : null);
+    const c = helper && Co >= 16 ? 8 * Math.ceil(Co / 16) : Co;
+    const geometry = [N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
+    runPair(k, helper, ['conv2d_filter_grad_taps', [xp.off, dp.off, dw, 0, c, ...geometry]],
+      c < Co ? ['conv2d_filter_grad_taps', [xp.off, dp.off, dw, c, Co, ...geometry]] : null);
+    free(ctx, xp);
+    free(ctx, dp);
     return;
   }
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
@@ -267,8 +315,10 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
   const zeros = ctx.backend.makeOutput([Math.max(1, Ci)], 'float32');
   const z = offsetOf(ctx.backend, zeros);
   new Float32Array((ctx.backend.wasm.wasmMemory ?? backendMemory(ctx.backend)!).buffer, z, Math.max(1, Ci)).fill(0);
-  // Weights of a channel block beyond L1 (fh·fw·Ci·8 floats > 16 KiB): packed block by block.
-  const packed = fh * fw * Ci * 8 * 4 > PACK_ABOVE_BYTES && Co >= 8 ? ctx.backend.makeOutput([fh * fw * Ci * (Co & ~7)], 'float32') : null;
+  // Weights of a channel block beyond L1 (fh·fw·Ci·8 floats > 16 KiB), or rows PACK_STRIDE_CO+
+  // floats apart: packed block by block.
+  const pack = Co >= 8 && (fh * fw * Ci * 8 * 4 > PACK_ABOVE_BYTES || (Co >= PACK_STRIDE_CO && Wo >= 4));
+  const packed = pack ? ctx.backend.makeOutput([fh * fw * Ci * (Co & ~7)], 'float32') : null;
   const wp = packed ? offsetOf(ctx.backend, packed) : 0;
   if (packed) k.pack_w8(w, fh * fw, Ci, Co, wp);
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0];
@@ -287,7 +337,33 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
  * outputs within ≈3e-6 of the largest |y| (bench/conv-layers.ts). Tiles split in halves with
  * the helper. FAT2019_WINOGRAD=0 turns it off (A/B).
  */
-const winogradEnabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD ?? '' : '');
+function winogradEnabled(): boolean {
+  return !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD ?? '' : '');
+}
+/** FAT2019_WINOGRAD=all: Winograd wherever it applies, whatever the tile count (the rule before; A/B). */
+function winogradForced(): boolean {
+  return typeof process !== 'undefined' && process.env.FAT2019_WINOGRAD === 'all';
+}
+/** 2×2 output tiles of a batch. */
+function winogradTiles(N: number, H: number, W: number): number {
+  return N * Math.ceil(H / 2) * Math.ceil(W / 2);
+}
+/**
+ * Winograd's input gradient pays from this many tiles: it runs as the forward Winograd of dy
+ * with the filter flipped and transposed by tfjs ops (conv2dGrads.ts), two passes over the
+ * weights per call on top of the transformed weights. ResNet's [8,4,4,512] 3×3 512→512 layer
+ * (32 tiles), CPU ms per call on a loaded VM (bench/conv-choices.ts): input gradient 18.5
+ * Winograd vs 13.3 direct; [8,8,8,256] (128 tiles) 8.9 vs 12.2. The forward pass takes
+ * Winograd at any tile count since the weights transform runs vectorized on both threads
+ * ([8,4,4,512]: 10.2 vs 12.7 direct).
+ */
+const WINOGRAD_INPUT_GRAD_MIN_TILES = 128;
+/** Tiles from which the Winograd filter gradient is split with the helper (fewer: one GEMM per tap, split by channels). */
+const WINOGRAD_SPLIT_TILES = 64;
+/** Winograd applies (winogradApplies) and pays for this batch's input gradient. */
+export function winogradPaysInputGrad(N: number, H: number, W: number): boolean {
+  return winogradForced() || winogradTiles(N, H, W) >= WINOGRAD_INPUT_GRAD_MIN_TILES;
+}
 /**
  * Fewer input channels go to the direct kernel (FAT2019_WINOGRAD_MIN_CI overrides, for
  * measurements). Why 16: with 8, tests/runtime/kernels.test.ts' cnn7th step (width 1/8, 32×32, batch
@@ -300,7 +376,7 @@ const WINOGRAD_MIN_CI = Number(typeof process !== 'undefined' ? process.env.FAT2
 /** 3×3, stride 1, padding 1 ('same'), Ci % 4 == 0, Ci >= WINOGRAD_MIN_CI, Co % 8 == 0, Winograd on. */
 export function winogradApplies(H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number,
   sh: number, sw: number, top: number, left: number): boolean {
-  return winogradEnabled && fh === 3 && fw === 3 && sh === 1 && sw === 1 && top === 1 && left === 1 && Ho === H
+  return winogradEnabled() && fh === 3 && fw === 3 && sh === 1 && sw === 1 && top === 1 && left === 1 && Ho === H
     && Wo === W && Ci % 4 === 0 && Co % 8 === 0 && Ci >= WINOGRAD_MIN_CI;
 }
 /** Tiles per block in conv2d_wino_fgrad and conv2d_wino4_fgrad (WINO_TF, WINO4_TF in trainKernels.c). */
@@ -369,14 +445,29 @@ function winogradForward(ctx: TrainContext, x: number, w: number, bias: number, 
   const tiles = N * Math.ceil(H / m) * Math.ceil(W / m);
   const taps = (m + 2) * (m + 2);
   const U = scratch(ctx, taps * Ci * Co);
-  (m === 4 ? k.wino4_weights : k.wino_weights)(w, Ci, Co, U.off);
+  const nb = Co / 8;
+  if (m === 4) {
+    k.wino4_weights(w, Ci, Co, U.off);
+  } else {
+    const hb = helper && nb >= 2 && Ci * Co >= 16384 ? nb >> 1 : nb;
+    runPair(k, helper, ['wino_weights_blocks', [w, Ci, Co, 0, hb, U.off]], hb < nb ? ['wino_weights_blocks', [w, Ci, Co, hb, nb, U.off]] : null);
+  }
   // Split where F(2×2) had ≥ 64 tiles and ≥ 16384 tile·channels (the same outputs for F(4×4)).
   const h = helper && tiles * m * m >= 256 && tiles * m * m * Co >= 65536 ? Math.ceil(tiles / 2) : tiles;
+  // F(2×2) with fewer than two blocks of tiles: halves of the output channels instead, each
+  // thread transforming the input tiles itself.
+  const hc = m === 2 && h === tiles && helper && nb >= 2 && tiles * Co >= 16384 ? nb >> 1 : nb;
   const s0 = scratch(ctx, taps * WINO_T * (Ci + Co));
-  const s1 = h < tiles ? scratch(ctx, taps * WINO_T * (Ci + Co)) : null;
+  const s1 = h < tiles || hc < nb ? scratch(ctx, taps * WINO_T * (Ci + Co)) : null;
+  const r = relu ? 1 : 0;
   const kernel = m === 4 ? 'conv2d_wino4' : 'conv2d_wino';
-  runPair(k, helper, [kernel, [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, relu ? 1 : 0]],
-    s1 ? [kernel, [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, relu ? 1 : 0]] : null);
+  if (hc < nb && s1) {
+    runPair(k, helper, ['conv2d_wino_blocks', [x, U.off, bias, y, s0.off, 0, tiles, 0, hc, H, W, Ci, Co, r]],
+      ['conv2d_wino_blocks', [x, U.off, bias, y, s1.off, 0, tiles, hc, nb, H, W, Ci, Co, r]]);
+  } else {
+    runPair(k, helper, [kernel, [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, r]],
+      s1 ? [kernel, [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, r]] : null);
+  }
   free(ctx, s0);
   if (s1) free(ctx, s1);
   free(ctx, U);
@@ -442,6 +533,13 @@ function winograd5FilterGrad(ctx: TrainContext, x: number, dy: number, dw: numbe
 
 /** Channel-block weights above this size are packed contiguously before the convolution. */
 const PACK_ABOVE_BYTES = 16384;
+/**
+ * Output channels from which the weights are packed whatever the block size: unpacked, a block's
+ * rows are Co floats apart (4–8 KB for XResNet-50's 1×1 expansions), the same few L1 sets. CPU
+ * ms per call, loaded VM (bench/conv-choices.ts): [8,8,8,256] 1×1 →1024 12.6 → 7.3,
+ * [8,4,4,512] →2048 15.7 → 7.4, [8,16,16,128] →512 7.9 → 6.9; others unchanged.
+ */
+const PACK_STRIDE_CO = 128;
 /** dx = dy·step(x) over n elements (trainKernels.c relu_grad); halves with the helper for large tensors. */
 export function reluGradOp(ctx: TrainContext, dy: number, x: number, n: number, dx: number): void {
   const h = ctx.helper && n >= SPLIT_MIN_ELEMENTS ? Math.ceil(n / 8) * 4 : n;

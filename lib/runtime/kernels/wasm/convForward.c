@@ -134,56 +134,74 @@ EXPORT void conv2d_forward(const float *x, const float *w, const float *wpack, c
                            int left, int relu) {
   u32 blockSize = fh * fw * Ci * 8;
   u32 co8 = Wo >= 4 ? Co & ~7u : 0;
-  for (u32 r = r0; r < r1; r++) {
-    u32 n = r / Ho, i = r % Ho;
-    int rowTop = (int)(i * sh) - top;
-    u32 a0 = rowTop < 0 ? (u32)(-rowTop) : 0;
-    int a1i = (int)fh;
-    if (rowTop + (int)fh > (int)H) a1i = (int)H - rowTop;
-    u32 a1 = a1i < (int)a0 ? a0 : (u32)a1i;
-    float *yrow = y + (unsigned long)r * Wo * Co;
-    const float *ximg = x + (unsigned long)n * H * W * Ci;
+  /* Rows go in chunks whose input rows fit in L2 (CONV_CHUNK_FLOATS), every 8-channel block over
+   * the whole chunk: a block's weights are read once per chunk, not once per row. Why: ResNet's
+   * [8,4,4,512] 3×3 512→512 layer has 9.4 MB of weights and 32 rows of 4 pixels; row by row it
+   * streamed them from L3 32 times. Same sums, same order per output (bit-identical). */
+  u32 chunk = CONV_CHUNK_FLOATS / (sh * W * Ci + 1) + 1;
+  for (u32 rc = r0; rc < r1; rc += chunk) {
+    u32 rce = r1 - rc < chunk ? r1 : rc + chunk;
     for (u32 co = 0; co < co8; co += 8) {
       v128_t b0 = bias ? wasm_v128_load(bias + co) : wasm_f32x4_splat(0.0f);
       v128_t b1 = bias ? wasm_v128_load(bias + co + 4) : wasm_f32x4_splat(0.0f);
-      for (u32 j = 0; j < Wo; j += 4) {
-        u32 jj = j + 4 <= Wo ? j : Wo - 4;
-        if (wpack) {
-          conv_block4x8(ximg, wpack + (unsigned long)(co / 8) * blockSize, 8, zeros, W, Ci, Co, fw, sw, rowTop, a0, a1, jj,
-                        left, b0, b1, relu, yrow + (unsigned long)jj * Co + co);
-        } else {
-          conv_block4x8(ximg, w + co, Co, zeros, W, Ci, Co, fw, sw, rowTop, a0, a1, jj, left, b0, b1, relu,
-                        yrow + (unsigned long)jj * Co + co);
+      for (u32 r = rc; r < rce; r++) {
+        u32 n = r / Ho, i = r % Ho;
+        int rowTop = (int)(i * sh) - top;
+        u32 a0 = rowTop < 0 ? (u32)(-rowTop) : 0;
+        int a1i = (int)fh;
+        if (rowTop + (int)fh > (int)H) a1i = (int)H - rowTop;
+        u32 a1 = a1i < (int)a0 ? a0 : (u32)a1i;
+        float *yrow = y + (unsigned long)r * Wo * Co;
+        const float *ximg = x + (unsigned long)n * H * W * Ci;
+        for (u32 j = 0; j < Wo; j += 4) {
+          u32 jj = j + 4 <= Wo ? j : Wo - 4;
+          if (wpack) {
+            conv_block4x8(ximg, wpack + (unsigned long)(co / 8) * blockSize, 8, zeros, W, Ci, Co, fw, sw, rowTop, a0, a1, jj,
+                          left, b0, b1, relu, yrow + (unsigned long)jj * Co + co);
+          } else {
+            conv_block4x8(ximg, w + co, Co, zeros, W, Ci, Co, fw, sw, rowTop, a0, a1, jj, left, b0, b1, relu,
+                          yrow + (unsigned long)jj * Co + co);
+          }
         }
       }
     }
     if (co8 == Co) continue;
-    u32 co4 = co8;
-    if (Wo >= 4 && Co - co8 >= 4) {
-      /* 4 more channels, 4 pixels at a time (was one pixel at a time: 4 taps·Ci-long chains). */
-      v128_t b0 = bias ? wasm_v128_load(bias + co8) : wasm_f32x4_splat(0.0f);
-      for (u32 j = 0; j < Wo; j += 4) {
-        u32 jj = j + 4 <= Wo ? j : Wo - 4;
-        conv_block4x4(ximg, w + co8, Co, zeros, W, Ci, Co, fw, sw, rowTop, a0, a1, jj, left, b0, relu,
-                      yrow + (unsigned long)jj * Co + co8);
+    for (u32 r = rc; r < rce; r++) {
+      u32 n = r / Ho, i = r % Ho;
+      int rowTop = (int)(i * sh) - top;
+      u32 a0 = rowTop < 0 ? (u32)(-rowTop) : 0;
+      int a1i = (int)fh;
+      if (rowTop + (int)fh > (int)H) a1i = (int)H - rowTop;
+      u32 a1 = a1i < (int)a0 ? a0 : (u32)a1i;
+      float *yrow = y + (unsigned long)r * Wo * Co;
+      const float *ximg = x + (unsigned long)n * H * W * Ci;
+      u32 co4 = co8;
+      if (Wo >= 4 && Co - co8 >= 4) {
+        /* 4 more channels, 4 pixels at a time (was one pixel at a time: 4 taps·Ci-long chains). */
+        v128_t b0 = bias ? wasm_v128_load(bias + co8) : wasm_f32x4_splat(0.0f);
+        for (u32 j = 0; j < Wo; j += 4) {
+          u32 jj = j + 4 <= Wo ? j : Wo - 4;
+          conv_block4x4(ximg, w + co8, Co, zeros, W, Ci, Co, fw, sw, rowTop, a0, a1, jj, left, b0, relu,
+                        yrow + (unsigned long)jj * Co + co8);
+        }
+        co4 = co8 + 4;
+        if (co4 == Co) continue;
       }
-      co4 = co8 + 4;
-      if (co4 == Co) continue;
-    }
-    for (u32 j = 0; j < Wo; j++) {
-      /* One pixel, any position. */
-      float *out = yrow + (unsigned long)j * Co;
-      u32 co = co4;
-      for (; co + 4 <= Co; co += 4) {
-        v128_t acc = bias ? wasm_v128_load(bias + co) : wasm_f32x4_splat(0.0f);
-        PIXEL_TAPS(for (u32 ci = 0; ci < Ci; ci++, wp += Co) acc = MAC(acc, wasm_v128_load32_splat(xp + ci), wasm_v128_load(wp)));
-        if (relu) acc = wasm_f32x4_max(acc, wasm_f32x4_splat(0.0f));
-        wasm_v128_store(out + co, acc);
-      }
-      for (; co < Co; co++) {
-        float s = bias ? bias[co] : 0.0f;
-        PIXEL_TAPS(for (u32 ci = 0; ci < Ci; ci++) s += xp[ci] * wp[(unsigned long)ci * Co]);
-        out[co] = relu && s < 0.0f ? 0.0f : s;
+      for (u32 j = 0; j < Wo; j++) {
+        /* One pixel, any position. */
+        float *out = yrow + (unsigned long)j * Co;
+        u32 co = co4;
+        for (; co + 4 <= Co; co += 4) {
+          v128_t acc = bias ? wasm_v128_load(bias + co) : wasm_f32x4_splat(0.0f);
+          PIXEL_TAPS(for (u32 ci = 0; ci < Ci; ci++, wp += Co) acc = MAC(acc, wasm_v128_load32_splat(xp + ci), wasm_v128_load(wp)));
+          if (relu) acc = wasm_f32x4_max(acc, wasm_f32x4_splat(0.0f));
+          wasm_v128_store(out + co, acc);
+        }
+        for (; co < Co; co++) {
+          float s = bias ? bias[co] : 0.0f;
+          PIXEL_TAPS(for (u32 ci = 0; ci < Ci; ci++) s += xp[ci] * wp[(unsigned long)ci * Co]);
+          out[co] = relu && s < 0.0f ? 0.0f : s;
+        }
       }
     }
   }

@@ -51,152 +51,159 @@ EXPORT void conv2d_input_grad(const float *dy, const float *wpack, const float *
                               u32 sw, int top, int left) {
   u32 ci8 = Ci & ~7u;
   unsigned long blockSize = (unsigned long)fh * fw * Co * 8;
-  for (u32 r = r0; r < r1; r++) {
-    u32 n = r / H, y = r % H;
-    float *dxrow = dx + (unsigned long)r * W * Ci;
-    const float *dyimg = dy + (unsigned long)n * Ho * Wo * Co;
-    int ty = (int)y + top;
-    u32 aStart = (u32)ty % sh;
-    int iStart = (int)(((u32)ty - aStart) / sh);
-    /* Every 8-channel block of dx along the whole row (its weights stay in L1), then the tail. */
+  /* Rows go in chunks whose dy rows fit in L2 (CONV_CHUNK_FLOATS), every 8-channel block of dx
+   * over the whole chunk (its weights stay in L1/L2), then the tail: a block's weights are read
+   * once per chunk, not once per row (ResNet's [8,4,4,512] 3×3 layer: 9.4 MB of weights, 32
+   * rows). Same sums, same order per output (bit-identical). */
+  u32 chunk = CONV_CHUNK_FLOATS * sh / (Wo * Co + 1) + 1;
+  for (u32 rc = r0; rc < r1; rc += chunk) {
+    u32 rce = r1 - rc < chunk ? r1 : rc + chunk;
     for (u32 cb = 0; cb <= ci8; cb += 8) {
       int tail = cb == ci8;
       if (tail && ci8 == Ci) break;
       const float *wb = wpack + (unsigned long)(cb / 8) * blockSize;
-      for (u32 p = 0; p < sw && p < W; p++) {
-        u32 m = (W - p + sw - 1) / sw; /* pixels p, p + sw, … of the row */
-        u32 bStart = (u32)((int)p + left) % sw;
-        int u0 = (int)p + left - (int)bStart; /* a multiple of sw, >= 0 */
-        int jPhase = (int)((u32)u0 / sw);     /* dy column of pixel p at tap bStart */
-        for (u32 g = 0; g < m; g += 4) {
-          u32 k0 = g + 4 <= m ? g : (m >= 4 ? m - 4 : g);
-          u32 cnt = m - k0 < 4 ? m - k0 : 4;
-          u32 x0 = p + k0 * sw;
-          int jStart = jPhase + (int)k0;
-          float *o = dxrow + (unsigned long)x0 * Ci;
-          unsigned long ostep = (unsigned long)sw * Ci;
-          if (!tail) {
-            v128_t z = wasm_f32x4_splat(0.0f);
-            v128_t c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
-            if (sw == 1 && cnt == 4 && jStart + 1 >= (int)fw && jStart + 3 < (int)Wo) {
-              /* Stride 1, every tap inside dy: the fw taps of a filter row read fw·Co contiguous
-               * floats of dy (columns jStart − fw + 1 + k …), and wpack holds them in that order
-               * (b reversed): one loop instead of fw loops of Co. */
-              int i_ = iStart;
-              for (u32 a = aStart; a < fh && i_ >= 0; a += sh, i_--) {
-                if ((u32)i_ >= Ho) continue;
-                const float *d0 = dyimg + ((unsigned long)i_ * Wo + (u32)(jStart + 1 - (int)fw)) * Co;
-                const float *d1 = d0 + Co, *d2 = d1 + Co, *d3 = d2 + Co;
-                const float *wp = wb + (unsigned long)a * fw * Co * 8;
-                u32 q1 = fw * Co;
-                for (u32 q = 0; q < q1; q++, wp += 8) {
-                  v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
-                  TILE4X8_MAC(c, d0 + q, d1 + q, d2 + q, d3 + q, w0, w1);
+      for (u32 r = rc; r < rce; r++) {
+        u32 n = r / H, y = r % H;
+        float *dxrow = dx + (unsigned long)r * W * Ci;
+        const float *dyimg = dy + (unsigned long)n * Ho * Wo * Co;
+        int ty = (int)y + top;
+        u32 aStart = (u32)ty % sh;
+        int iStart = (int)(((u32)ty - aStart) / sh);
+        for (u32 p = 0; p < sw && p < W; p++) {
+          u32 m = (W - p + sw - 1) / sw; /* pixels p, p + sw, … of the row */
+          u32 bStart = (u32)((int)p + left) % sw;
+          int u0 = (int)p + left - (int)bStart; /* a multiple of sw, >= 0 */
+          int jPhase = (int)((u32)u0 / sw);     /* dy column of pixel p at tap bStart */
+          for (u32 g = 0; g < m; g += 4) {
+            u32 k0 = g + 4 <= m ? g : (m >= 4 ? m - 4 : g);
+            u32 cnt = m - k0 < 4 ? m - k0 : 4;
+            u32 x0 = p + k0 * sw;
+            int jStart = jPhase + (int)k0;
+            float *o = dxrow + (unsigned long)x0 * Ci;
+            unsigned long ostep = (unsigned long)sw * Ci;
+            if (!tail) {
+              v128_t z = wasm_f32x4_splat(0.0f);
+              v128_t c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+              if (sw == 1 && cnt == 4 && jStart + 1 >= (int)fw && jStart + 3 < (int)Wo) {
+                /* Stride 1, every tap inside dy: the fw taps of a filter row read fw·Co contiguous
+                 * floats of dy (columns jStart − fw + 1 + k …), and wpack holds them in that order
+                 * (b reversed): one loop instead of fw loops of Co. */
+                int i_ = iStart;
+                for (u32 a = aStart; a < fh && i_ >= 0; a += sh, i_--) {
+                  if ((u32)i_ >= Ho) continue;
+                  const float *d0 = dyimg + ((unsigned long)i_ * Wo + (u32)(jStart + 1 - (int)fw)) * Co;
+                  const float *d1 = d0 + Co, *d2 = d1 + Co, *d3 = d2 + Co;
+                  const float *wp = wb + (unsigned long)a * fw * Co * 8;
+                  u32 q1 = fw * Co;
+                  for (u32 q = 0; q < q1; q++, wp += 8) {
+                    v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
+                    TILE4X8_MAC(c, d0 + q, d1 + q, d2 + q, d3 + q, w0, w1);
+                  }
                 }
+              } else {
+                GROUP_TAPS({
+                  const float *wp = wb + (unsigned long)(a * fw + fw - 1 - b) * Co * 8;
+                  for (u32 co = 0; co < Co; co++, wp += 8) {
+                    v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
+                    TILE4X8_MAC(c, d0 + co, d1 + co, d2 + co, d3 + co, w0, w1);
+                  }
+                });
               }
-            } else {
-              GROUP_TAPS({
-                const float *wp = wb + (unsigned long)(a * fw + fw - 1 - b) * Co * 8;
-                for (u32 co = 0; co < Co; co++, wp += 8) {
-                  v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
-                  TILE4X8_MAC(c, d0 + co, d1 + co, d2 + co, d3 + co, w0, w1);
-                }
-              });
+              float *oc = o + cb;
+              wasm_v128_store(oc, c00); wasm_v128_store(oc + 4, c01);
+              if (cnt > 1) { wasm_v128_store(oc + ostep, c10); wasm_v128_store(oc + ostep + 4, c11); }
+              if (cnt > 2) { wasm_v128_store(oc + 2 * ostep, c20); wasm_v128_store(oc + 2 * ostep + 4, c21); }
+              if (cnt > 3) { wasm_v128_store(oc + 3 * ostep, c30); wasm_v128_store(oc + 3 * ostep + 4, c31); }
+              continue;
             }
-            float *oc = o + cb;
-            wasm_v128_store(oc, c00); wasm_v128_store(oc + 4, c01);
-            if (cnt > 1) { wasm_v128_store(oc + ostep, c10); wasm_v128_store(oc + ostep + 4, c11); }
-            if (cnt > 2) { wasm_v128_store(oc + 2 * ostep, c20); wasm_v128_store(oc + 2 * ostep + 4, c21); }
-            if (cnt > 3) { wasm_v128_store(oc + 3 * ostep, c30); wasm_v128_store(oc + 3 * ostep + 4, c31); }
-            continue;
-          }
-          u32 ci4 = ci8;
-          if (Ci - ci8 >= 4) {
-            /* A last 4-channel block ([taps, reversed][Co][4]): 4 pixels × 4 channels in registers. */
-            const float *w4 = wpack + (unsigned long)ci8 * fh * fw * Co;
-            v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
-            if (sw == 1 && cnt == 4 && jStart + 1 >= (int)fw && jStart + 3 < (int)Wo) {
-              int i_ = iStart;
-              for (u32 a = aStart; a < fh && i_ >= 0; a += sh, i_--) {
-                if ((u32)i_ >= Ho) continue;
-                const float *d0 = dyimg + ((unsigned long)i_ * Wo + (u32)(jStart + 1 - (int)fw)) * Co;
-                const float *d1 = d0 + Co, *d2 = d1 + Co, *d3 = d2 + Co;
-                const float *wp = w4 + (unsigned long)a * fw * Co * 4;
-                u32 q1 = fw * Co;
-                for (u32 q = 0; q < q1; q++, wp += 4) {
-                  v128_t w0 = wasm_v128_load(wp);
-                  c0 = MAC(c0, wasm_v128_load32_splat(d0 + q), w0);
-                  c1 = MAC(c1, wasm_v128_load32_splat(d1 + q), w0);
-                  c2 = MAC(c2, wasm_v128_load32_splat(d2 + q), w0);
-                  c3 = MAC(c3, wasm_v128_load32_splat(d3 + q), w0);
+            u32 ci4 = ci8;
+            if (Ci - ci8 >= 4) {
+              /* A last 4-channel block ([taps, reversed][Co][4]): 4 pixels × 4 channels in registers. */
+              const float *w4 = wpack + (unsigned long)ci8 * fh * fw * Co;
+              v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+              if (sw == 1 && cnt == 4 && jStart + 1 >= (int)fw && jStart + 3 < (int)Wo) {
+                int i_ = iStart;
+                for (u32 a = aStart; a < fh && i_ >= 0; a += sh, i_--) {
+                  if ((u32)i_ >= Ho) continue;
+                  const float *d0 = dyimg + ((unsigned long)i_ * Wo + (u32)(jStart + 1 - (int)fw)) * Co;
+                  const float *d1 = d0 + Co, *d2 = d1 + Co, *d3 = d2 + Co;
+                  const float *wp = w4 + (unsigned long)a * fw * Co * 4;
+                  u32 q1 = fw * Co;
+                  for (u32 q = 0; q < q1; q++, wp += 4) {
+                    v128_t w0 = wasm_v128_load(wp);
+                    c0 = MAC(c0, wasm_v128_load32_splat(d0 + q), w0);
+                    c1 = MAC(c1, wasm_v128_load32_splat(d1 + q), w0);
+                    c2 = MAC(c2, wasm_v128_load32_splat(d2 + q), w0);
+                    c3 = MAC(c3, wasm_v128_load32_splat(d3 + q), w0);
+                  }
                 }
+              } else {
+                GROUP_TAPS({
+                  const float *wp = w4 + (unsigned long)(a * fw + fw - 1 - b) * Co * 4;
+                  for (u32 co = 0; co < Co; co++, wp += 4) {
+                    v128_t w0 = wasm_v128_load(wp);
+                    c0 = MAC(c0, wasm_v128_load32_splat(d0 + co), w0);
+                    c1 = MAC(c1, wasm_v128_load32_splat(d1 + co), w0);
+                    c2 = MAC(c2, wasm_v128_load32_splat(d2 + co), w0);
+                    c3 = MAC(c3, wasm_v128_load32_splat(d3 + co), w0);
+                  }
+                });
               }
-            } else {
-              GROUP_TAPS({
-                const float *wp = w4 + (unsigned long)(a * fw + fw - 1 - b) * Co * 4;
-                for (u32 co = 0; co < Co; co++, wp += 4) {
-                  v128_t w0 = wasm_v128_load(wp);
-                  c0 = MAC(c0, wasm_v128_load32_splat(d0 + co), w0);
-                  c1 = MAC(c1, wasm_v128_load32_splat(d1 + co), w0);
-                  c2 = MAC(c2, wasm_v128_load32_splat(d2 + co), w0);
-                  c3 = MAC(c3, wasm_v128_load32_splat(d3 + co), w0);
-                }
-              });
+              float *oc = o + ci8;
+              wasm_v128_store(oc, c0);
+              if (cnt > 1) wasm_v128_store(oc + ostep, c1);
+              if (cnt > 2) wasm_v128_store(oc + 2 * ostep, c2);
+              if (cnt > 3) wasm_v128_store(oc + 3 * ostep, c3);
+              ci4 = ci8 + 4;
             }
-            float *oc = o + ci8;
-            wasm_v128_store(oc, c0);
-            if (cnt > 1) wasm_v128_store(oc + ostep, c1);
-            if (cnt > 2) wasm_v128_store(oc + 2 * ostep, c2);
-            if (cnt > 3) wasm_v128_store(oc + 3 * ostep, c3);
-            ci4 = ci8 + 4;
-          }
-          for (u32 ci = ci4; ci < Ci; ci++) {
-            v128_t z = wasm_f32x4_splat(0.0f);
-            v128_t s0 = z, s1 = z, s2 = z, s3 = z;
-            float e0 = 0.0f, e1 = 0.0f, e2 = 0.0f, e3 = 0.0f;
-            const float *wt = wpack + (unsigned long)ci * fh * fw * Co; /* [fh][fw reversed][Co] */
-            if (sw == 1 && cnt == 4 && jStart + 1 >= (int)fw && jStart + 3 < (int)Wo) {
-              /* As the 8-channel blocks: a filter row's taps as one run of fw·Co floats. */
-              int i_ = iStart;
-              for (u32 a = aStart; a < fh && i_ >= 0; a += sh, i_--) {
-                if ((u32)i_ >= Ho) continue;
-                const float *d0 = dyimg + ((unsigned long)i_ * Wo + (u32)(jStart + 1 - (int)fw)) * Co;
-                const float *d1 = d0 + Co, *d2 = d1 + Co, *d3 = d2 + Co;
-                const float *wp = wt + (unsigned long)a * fw * Co;
-                u32 q1 = fw * Co, q = 0;
-                for (; q + 4 <= q1; q += 4) {
-                  v128_t wv = wasm_v128_load(wp + q);
-                  s0 = MAC(s0, wasm_v128_load(d0 + q), wv);
-                  s1 = MAC(s1, wasm_v128_load(d1 + q), wv);
-                  s2 = MAC(s2, wasm_v128_load(d2 + q), wv);
-                  s3 = MAC(s3, wasm_v128_load(d3 + q), wv);
+            for (u32 ci = ci4; ci < Ci; ci++) {
+              v128_t z = wasm_f32x4_splat(0.0f);
+              v128_t s0 = z, s1 = z, s2 = z, s3 = z;
+              float e0 = 0.0f, e1 = 0.0f, e2 = 0.0f, e3 = 0.0f;
+              const float *wt = wpack + (unsigned long)ci * fh * fw * Co; /* [fh][fw reversed][Co] */
+              if (sw == 1 && cnt == 4 && jStart + 1 >= (int)fw && jStart + 3 < (int)Wo) {
+                /* As the 8-channel blocks: a filter row's taps as one run of fw·Co floats. */
+                int i_ = iStart;
+                for (u32 a = aStart; a < fh && i_ >= 0; a += sh, i_--) {
+                  if ((u32)i_ >= Ho) continue;
+                  const float *d0 = dyimg + ((unsigned long)i_ * Wo + (u32)(jStart + 1 - (int)fw)) * Co;
+                  const float *d1 = d0 + Co, *d2 = d1 + Co, *d3 = d2 + Co;
+                  const float *wp = wt + (unsigned long)a * fw * Co;
+                  u32 q1 = fw * Co, q = 0;
+                  for (; q + 4 <= q1; q += 4) {
+                    v128_t wv = wasm_v128_load(wp + q);
+                    s0 = MAC(s0, wasm_v128_load(d0 + q), wv);
+                    s1 = MAC(s1, wasm_v128_load(d1 + q), wv);
+                    s2 = MAC(s2, wasm_v128_load(d2 + q), wv);
+                    s3 = MAC(s3, wasm_v128_load(d3 + q), wv);
+                  }
+                  for (; q < q1; q++) {
+                    float wv = wp[q];
+                    e0 += d0[q] * wv; e1 += d1[q] * wv; e2 += d2[q] * wv; e3 += d3[q] * wv;
+                  }
                 }
-                for (; q < q1; q++) {
-                  float wv = wp[q];
-                  e0 += d0[q] * wv; e1 += d1[q] * wv; e2 += d2[q] * wv; e3 += d3[q] * wv;
-                }
+              } else {
+                GROUP_TAPS({
+                  const float *wp = wt + (unsigned long)(a * fw + fw - 1 - b) * Co;
+                  u32 co = 0;
+                  for (; co + 4 <= Co; co += 4) {
+                    v128_t wv = wasm_v128_load(wp + co);
+                    s0 = MAC(s0, wasm_v128_load(d0 + co), wv);
+                    s1 = MAC(s1, wasm_v128_load(d1 + co), wv);
+                    s2 = MAC(s2, wasm_v128_load(d2 + co), wv);
+                    s3 = MAC(s3, wasm_v128_load(d3 + co), wv);
+                  }
+                  for (; co < Co; co++) {
+                    float wv = wp[co];
+                    e0 += d0[co] * wv; e1 += d1[co] * wv; e2 += d2[co] * wv; e3 += d3[co] * wv;
+                  }
+                });
               }
-            } else {
-              GROUP_TAPS({
-                const float *wp = wt + (unsigned long)(a * fw + fw - 1 - b) * Co;
-                u32 co = 0;
-                for (; co + 4 <= Co; co += 4) {
-                  v128_t wv = wasm_v128_load(wp + co);
-                  s0 = MAC(s0, wasm_v128_load(d0 + co), wv);
-                  s1 = MAC(s1, wasm_v128_load(d1 + co), wv);
-                  s2 = MAC(s2, wasm_v128_load(d2 + co), wv);
-                  s3 = MAC(s3, wasm_v128_load(d3 + co), wv);
-                }
-                for (; co < Co; co++) {
-                  float wv = wp[co];
-                  e0 += d0[co] * wv; e1 += d1[co] * wv; e2 += d2[co] * wv; e3 += d3[co] * wv;
-                }
-              });
+              o[ci] = hsum(s0) + e0;
+              if (cnt > 1) o[ostep + ci] = hsum(s1) + e1;
+              if (cnt > 2) o[2 * ostep + ci] = hsum(s2) + e2;
+              if (cnt > 3) o[3 * ostep + ci] = hsum(s3) + e3;
             }
-            o[ci] = hsum(s0) + e0;
-            if (cnt > 1) o[ostep + ci] = hsum(s1) + e1;
-            if (cnt > 2) o[2 * ostep + ci] = hsum(s2) + e2;
-            if (cnt > 3) o[3 * ostep + ci] = hsum(s3) + e3;
           }
         }
       }
