@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasmBackend';
 import { trainContext, offsetOf, type TrainContext } from './trainWasm';
-import { runPair } from './trainPool';
+import { runPair, SPLIT_MIN_ELEMENTS } from './trainPool';
 
 /** Geometry of a depthwise convolution: x [N, H, W, C], filter [fh, fw, C, m], output [N, Ho, Wo, C·m]. */
 export interface DepthwiseGeometry {
@@ -36,12 +36,9 @@ export function depthwiseContext(backend: WasmBackendLike, ...tensors: tf.Tensor
 }
 
 /**
- * Outputs smaller than this run on one thread. Each output element costs fh·fw multiply-adds
- * (9 for MobileNetV2), little more than a pass of batch norm, whose split pays from about
- * 1.5 M elements (trainWasm.ts SPLIT_MIN_ELEMENTS); a hand-over costs tens of µs.
+ * Each output element costs fh·fw multiply-adds (9 for MobileNetV2), little more than a pass of
+ * batch norm: the same threshold (trainPool.ts SPLIT_MIN_ELEMENTS).
  */
-const SPLIT_MIN_ELEMENTS = 262_144;
-
 function args(g: DepthwiseGeometry): number[] {
   return [g.H, g.W, g.C, g.m, g.Ho, g.Wo, g.fh, g.fw, g.sh, g.sw, g.top, g.left];
 }

@@ -19,7 +19,7 @@ import { WASM_BASE64 as SHARED_BASE64 } from './wasm/trainKernelsShared.wasm.js'
 import { WASM_BASE64 as PLAIN_RELAXED_BASE64 } from './wasm/trainKernelsRelaxed.wasm.js';
 import { WASM_BASE64 as SHARED_RELAXED_BASE64 } from './wasm/trainKernelsSharedRelaxed.wasm.js';
 import type { WasmBackendLike } from './wasmBackend';
-import { helperFor, runPair } from './trainPool';
+import { helperFor, runPair, SPLIT_MIN_ELEMENTS } from './trainPool';
 
 /** Exports of trainKernels.c: generated from its EXPORT-marked C signatures (every pointer a byte offset into tfjs' heap). */
 export type TrainKernelExports = Exports;
@@ -108,14 +108,6 @@ export function trainContext(backend: WasmBackendLike): TrainContext | null {
   const module = shared ? kernelModule(memory) : null;
   return { k, helper: helperFor(memory, module, EXPORTS), backend };
 }
-
-/**
- * Tensors with fewer elements run on one thread. A hand-over costs tens of µs, but right after
- * an XNNPACK call its pool thread still spins on the other core for a while, so the helper's
- * half starts late: measured after a conv, splitting [32,64,64,16] saves ≈0.5 ms per pass,
- * [32,32,32,32] nothing and [32,16,16,64] loses ≈0.1 ms.
- */
-const SPLIT_MIN_ELEMENTS = 1_500_000;
 
 /** First row of the helper's half, or 0 when the work stays on one thread. */
 function rowSplit(ctx: TrainContext, rows: number, cols: number): number {
