@@ -35,15 +35,15 @@ export function depthwiseContext(backend: WasmBackendLike, ...tensors: tf.Tensor
   return trainContext(backend);
 }
 
-/**
- * Each output element costs fh·fw multiply-adds (9 for MobileNetV2), little more than a pass of
- * batch norm: the same threshold (trainPool.ts SPLIT_MIN_ELEMENTS).
- */
 function args(g: DepthwiseGeometry): number[] {
   return [g.H, g.W, g.C, g.m, g.Ho, g.Wo, g.fh, g.fw, g.sh, g.sw, g.top, g.left];
 }
 
-/** Halves of `rows` rows of `perRow` elements each, or [rows] when the work stays on one thread. */
+/**
+ * Halves of `rows` rows of `perRow` elements each, or [rows] when the work stays on one thread.
+ * Each output element costs fh·fw multiply-adds (9 for MobileNetV2), little more than a pass of
+ * batch norm: the same threshold (trainPool.ts SPLIT_MIN_ELEMENTS).
+ */
 function split(ctx: TrainContext, rows: number, perRow: number): number {
   return ctx.helper && rows >= 2 && rows * perRow >= SPLIT_MIN_ELEMENTS ? Math.ceil(rows / 2) : rows;
 }
