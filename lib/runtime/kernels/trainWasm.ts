@@ -405,8 +405,8 @@ const WINO_T = 32;
 /**
  * Winograd F(4×4, 3×3) (winograd4.c: 4× fewer multiplications than direct, vs F(2×2)'s
  * 2.25×) for the 3×3 'same' layers winogradApplies takes with at least WINOGRAD4_MIN_CI input
- * channels and output maps of 16×16 or more: forward, input gradient (conv2dGrads.ts runs it
- * as a forward conv) and filter gradient (F(3×3, 4×4)). Measured through tfjs, 2 threads,
+ * channels and output maps of 16×16 or more (8×8 with enough tiles, below): forward, input
+ * gradient (conv2dGrads.ts runs it as a forward conv) and filter gradient (F(3×3, 4×4)). Measured through tfjs, 2 threads,
  * F(2×2) → F(4×4), in-process interleaved medians (AMD EPYC, shared VM, load ≈7): forward /
  * input grad / filter grad [8,32,32,64] 64→64 17.9 → 10.9 / 22.4 → 15.2 / 17.6 → 10.0 ms;
  * [8,16,16,128] 13.1 → 12.7 / 17.9 → 15.7 / 20.6 → 11.6; [8,16,16,256] 79 → 63 / 80 → 57 /
@@ -425,9 +425,19 @@ const winograd4Enabled = () => !/^(0|false|off)$/i.test(typeof process !== 'unde
  * than F(2×2) on [32,64,64,16] and [32,32,32,16].
  */
 const WINOGRAD4_MIN_CI = 32;
+/**
+ * 8×8 maps take F(4×4) too when the batch has at least this many 4×4 tiles, so that U is
+ * reused: ResNet-34 at width 1/8, batch 32, [32,8,8,32] 32→32 (128 tiles), F(2×2) → F(4×4),
+ * 2 threads, in-process interleaved best of 15 (AMD EPYC VM): forward 0.48 → 0.42 ms, input
+ * gradient 0.52 → 0.45, filter gradient 0.39 → 0.25 (a second run: 0.63 → 0.54, 0.68 → 0.57,
+ * 0.49 → 0.34). Full width at micro-batch 8 has 32 tiles there and stays on F(2×2) (above);
+ * 4×4 maps gain nothing ([32,4,4,64]: 0.60 → 0.64, 0.59 → 0.68, 0.42 → 0.37).
+ */
+const WINOGRAD4_SMALL_MAP_MIN_TILES = 128;
 function winograd4Applies(N: number, H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number,
   fw: number, sh: number, sw: number, top: number, left: number): boolean {
-  return winograd4Enabled() && N > 0 && H >= 16 && W >= 16 && Ci >= WINOGRAD4_MIN_CI
+  const mapOk = (H >= 16 && W >= 16) || (H >= 8 && W >= 8 && N * Math.ceil(H / 4) * Math.ceil(W / 4) >= WINOGRAD4_SMALL_MAP_MIN_TILES);
+  return winograd4Enabled() && N > 0 && mapOk && Ci >= WINOGRAD4_MIN_CI
     && winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
 }
 
