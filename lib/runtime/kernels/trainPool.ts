@@ -50,8 +50,8 @@ export const SPLIT_MIN_ELEMENTS = SPIN_US > 0 ? 65_536 : 1_500_000;
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, sab, names, spinMs } = workerData;
-const ctrl = new Int32Array(sab, 0, 8);
-const args = new Float64Array(sab, 32, ${MAX_ARGS + 1});
+const ctrl = new Int32Array(sab, 0, 16);
+const args = new Float64Array(sab, 64, ${MAX_ARGS + 1});
 let inst = null;
 try { inst = new WebAssembly.Instance(module, { env: { memory } }).exports; } catch (e) { inst = null; }
 Atomics.store(ctrl, 4, inst ? 1 : -1);
@@ -73,7 +73,19 @@ while (inst) {
     const n = args[0];
     const a = new Array(n);
     for (let i = 0; i < n; i++) a[i] = args[1 + i];
-    f(...a);
+    if (Atomics.load(ctrl, 5) === 1) {
+      // Shared range: take chunks until none is left (see runShared).
+      const at = ctrl[7], total = ctrl[8], chunk = ctrl[9];
+      for (;;) {
+        const lo = Atomics.add(ctrl, 6, 1) * chunk;
+        if (lo >= total) break;
+        a[at] = lo;
+        a[at + 1] = Math.min(total, lo + chunk);
+        f(...a);
+      }
+    } else {
+      f(...a);
+    }
   } catch (e) { status = 1; }
   Atomics.store(ctrl, 3, status);
   Atomics.store(ctrl, 1, seq);
@@ -94,8 +106,10 @@ let helpersEnabled = !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? p
 
 function startHelper(memory: WebAssembly.Memory, module: WebAssembly.Module, names: readonly string[]): Helper | null {
   try {
-    const sab = new SharedArrayBuffer(32 + 8 * (MAX_ARGS + 1));
-    const ctrl = new Int32Array(sab, 0, 8);
+    // Control block: 0 sequence posted, 1 sequence done, 2 kernel, 3 status, 4 ready, 5 mode (0 one
+    // call, 1 shared range), 6 next chunk, 7 range argument, 8 range end, 9 chunk size.
+    const sab = new SharedArrayBuffer(64 + 8 * (MAX_ARGS + 1));
+    const ctrl = new Int32Array(sab, 0, 16);
     const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module, memory, sab, names, spinMs: SPIN_US / 1000 } });
     worker.unref();
     worker.on('error', () => { /* reported through the control block (no ready flag, or status) */ });
@@ -106,7 +120,7 @@ function startHelper(memory: WebAssembly.Memory, module: WebAssembly.Module, nam
       void worker.terminate();
       return null;
     }
-    return { worker, ctrl, args: new Float64Array(sab, 32, MAX_ARGS + 1), names, seq: 0 };
+    return { worker, ctrl, args: new Float64Array(sab, 64, MAX_ARGS + 1), names, seq: 0 };
   } catch {
     return null;
   }
@@ -136,17 +150,76 @@ export function runPair(k: TrainKernelExports, helper: Helper | null, main: Call
     call(k, other);
     return;
   }
-  const [name, a] = other;
+  const seq = post(helper, other, 0);
+  call(k, main);
+  if (!joined(helper, seq)) call(k, other);
+}
+
+/**
+ * Runs kernel `name` over the range [0, total) of its arguments `at` and `at + 1` in chunks of
+ * `grain`-multiple size (about 8 in all) that this thread and the helper take in turn from a
+ * shared counter; `mainArgs` here, `helperArgs` there (they differ in per-thread scratch only).
+ * For kernels whose chunks write disjoint outputs, each the same whichever thread computes it
+ * (bit-identical results). Why: with fixed halves the main thread waited whenever the helper's
+ * half ended later, because its core was slower at that moment or the helper was descheduled
+ * (on the 2-core VM about 6 times a ResNet-34 step the helper started over 1 ms late while it
+ * should have been polling); with chunks the thread that is ahead takes more.
+ */
+export function runShared(k: TrainKernelExports, helper: Helper | null, name: KernelName, mainArgs: number[],
+  helperArgs: number[], at: number, total: number, grain: number): void {
+  const perChunk = grain * Math.ceil(Math.ceil(total / SHARED_CHUNKS) / grain);
+  if (!helper || perChunk >= total) {
+    mainArgs[at] = 0;
+    mainArgs[at + 1] = total;
+    call(k, [name, mainArgs]);
+    return;
+  }
+  const { ctrl } = helper;
+  Atomics.store(ctrl, 6, 0);
+  ctrl[7] = at;
+  ctrl[8] = total;
+  ctrl[9] = perChunk;
+  const seq = post(helper, [name, helperArgs], 1);
+  const kernel = k[name] as unknown as (...args: number[]) => void;
+  for (;;) {
+    const lo = Atomics.add(ctrl, 6, 1) * perChunk;
+    if (lo >= total) break;
+    mainArgs[at] = lo;
+    mainArgs[at + 1] = Math.min(total, lo + perChunk);
+    kernel(...mainArgs);
+  }
+  if (!joined(helper, seq)) {
+    // The helper failed: which of its chunks were written is unknown, so all are redone here.
+    mainArgs[at] = 0;
+    mainArgs[at + 1] = total;
+    call(k, [name, mainArgs]);
+  }
+}
+
+/** Chunks of a shared range: enough that the thread ahead can take a larger share, few enough that a chunk stays long. */
+const SHARED_CHUNKS = 8;
+
+/** Hands `c` to the helper (mode 0: one call; 1: chunks of a shared range); returns its sequence number. */
+function post(helper: Helper, [name, a]: Call, mode: 0 | 1): number {
   if (a.length > MAX_ARGS) throw new Error(`runPair: ${name} has more than ${MAX_ARGS} arguments`);
   const fn = helper.names.indexOf(name);
   if (fn < 0) throw new Error(`runPair: unknown kernel ${name}`);
   helper.args[0] = a.length;
   for (let i = 0; i < a.length; i++) helper.args[1 + i] = a[i];
   Atomics.store(helper.ctrl, 2, fn);
+  Atomics.store(helper.ctrl, 5, mode);
   const seq = (helper.seq = (helper.seq + 1) & 0x3fffffff);
   Atomics.store(helper.ctrl, 0, seq);
   Atomics.notify(helper.ctrl, 0);
-  call(k, main);
+  return seq;
+}
+
+/**
+ * Waits for the helper to finish call `seq` (polling SPIN_US, then sleeping); false when it
+ * failed or took over 60 s (then the caller redoes its work; the halves write disjoint memory,
+ * so this is safe once the helper has given up; a stuck helper is abandoned for good).
+ */
+function joined(helper: Helper, seq: number): boolean {
   const deadline = Date.now() + 60_000;
   let done = Atomics.load(helper.ctrl, 1);
   if (done !== seq && SPIN_US > 0) {
@@ -158,12 +231,8 @@ export function runPair(k: TrainKernelExports, helper: Helper | null, main: Call
     Atomics.wait(helper.ctrl, 1, done, 1000);
     done = Atomics.load(helper.ctrl, 1);
   }
-  if (done !== seq || Atomics.load(helper.ctrl, 3) !== 0) {
-    // Failed or stuck: redo it here (the halves write disjoint memory, so this is safe once the
-    // helper has given up; a stuck helper is abandoned for good).
-    if (done !== seq) helpersEnabled = false;
-    call(k, other);
-  }
+  if (done !== seq) helpersEnabled = false;
+  return done === seq && Atomics.load(helper.ctrl, 3) === 0;
 }
 
 function call(k: TrainKernelExports, [name, a]: Call): void {

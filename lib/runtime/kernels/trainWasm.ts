@@ -19,7 +19,7 @@ import { WASM_BASE64 as SHARED_BASE64 } from './wasm/trainKernelsShared.wasm.js'
 import { WASM_BASE64 as PLAIN_RELAXED_BASE64 } from './wasm/trainKernelsRelaxed.wasm.js';
 import { WASM_BASE64 as SHARED_RELAXED_BASE64 } from './wasm/trainKernelsSharedRelaxed.wasm.js';
 import type { WasmBackendLike } from './wasmBackend';
-import { helperFor, runPair, SPLIT_MIN_ELEMENTS } from './trainPool';
+import { helperFor, runPair, runShared, SPLIT_MIN_ELEMENTS } from './trainPool';
 
 /** Exports of trainKernels.c: generated from its EXPORT-marked C signatures (every pointer a byte offset into tfjs' heap). */
 export type TrainKernelExports = Exports;
@@ -264,7 +264,7 @@ export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: numbe
 /**
  * Conv input gradient (trainKernels.c conv2d_input_grad) of all N·H dx rows, any filter and
  * stride, read straight from dy and the filter (packed by pack_wT8: input channels in blocks of
- * 8, then the rest); halves of the rows with the helper.
+ * 8, then the rest); rows in chunks shared with the helper (trainPool.ts runShared).
  */
 export function inputGradOp(ctx: TrainContext, dy: number, w: number, dx: number, N: number, H: number, W: number,
   Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void {
@@ -275,17 +275,16 @@ export function inputGradOp(ctx: TrainContext, dy: number, w: number, dx: number
   k.pack_wT8(w, fh, fw, Ci, Co, packed.off);
   const rows = N * H;
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
-  const h = helper && rows >= 2 && rows * W * Ci >= 65536 ? Math.ceil(rows / 2) : rows;
-  const wp = packed.off;
-  runPair(k, helper, ['conv2d_input_grad', [dy, wp, zeros.off, dx, 0, h, ...geometry]],
-    h < rows ? ['conv2d_input_grad', [dy, wp, zeros.off, dx, h, rows, ...geometry]] : null);
+  const split = helper && rows >= 2 && rows * W * Ci >= 65536;
+  const args = [dy, packed.off, zeros.off, dx, 0, rows, ...geometry];
+  runShared(k, split ? helper : null, 'conv2d_input_grad', args, args.slice(), 4, rows, 1);
   free(ctx, zeros);
   free(ctx, packed);
 }
 
 /**
  * Forward convolution (trainKernels.c conv2d_forward) of all N·Ho output rows; with the helper
- * the rows are cut in two halves. bias: 0 for none.
+ * the rows go in chunks shared with the helper (trainPool.ts runShared). bias: 0 for none.
  */
 export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: number, y: number, N: number, H: number,
   W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number,
@@ -314,9 +313,9 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
   const wp = packed ? offsetOf(ctx.backend, packed) : 0;
   if (packed) k.pack_w8(w, fh * fw, Ci, Co, wp);
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0];
-  const h = helper && rows >= 2 && rows * Wo * Co >= 65536 ? Math.ceil(rows / 2) : rows;
-  runPair(k, helper, ['conv2d_forward', [x, w, wp, bias, z, y, 0, h, ...geometry]],
-    h < rows ? ['conv2d_forward', [x, w, wp, bias, z, y, h, rows, ...geometry]] : null);
+  const split = helper && rows >= 2 && rows * Wo * Co >= 65536;
+  const args = [x, w, wp, bias, z, y, 0, rows, ...geometry];
+  runShared(k, split ? helper : null, 'conv2d_forward', args, args.slice(), 6, rows, 1);
   ctx.backend.disposeData(zeros.dataId);
   if (packed) ctx.backend.disposeData(packed.dataId);
 }
@@ -326,8 +325,8 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
  * of CNN-model-1 but the first, and their input gradients): Winograd F(2×2, 3×3)
  * (trainKernels.c wino_weights + conv2d_wino), 2.25× fewer multiplications than the direct
  * kernel, which is bound by them. One thread, batch 8: 94–116 GFLOP/s-equivalent vs 62 direct,
- * outputs within ≈3e-6 of the largest |y| (bench/conv-layers.ts). Tiles split in halves with
- * the helper. FAT2019_WINOGRAD=0 turns it off (A/B).
+ * outputs within ≈3e-6 of the largest |y| (bench/conv-layers.ts). Tiles in chunks shared with
+ * the helper (or, when few, halves of the output channels). FAT2019_WINOGRAD=0 turns it off (A/B).
  */
 function winogradEnabled(): boolean {
   return !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD ?? '' : '');
@@ -467,8 +466,8 @@ function winogradForward(ctx: TrainContext, x: number, w: number, bias: number, 
     runPair(k, helper, ['conv2d_wino_blocks', [x, U.off, bias, y, s0.off, 0, tiles, 0, hc, H, W, Ci, Co, r]],
       ['conv2d_wino_blocks', [x, U.off, bias, y, s1.off, 0, tiles, hc, nb, H, W, Ci, Co, r]]);
   } else {
-    runPair(k, helper, [kernel, [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, r]],
-      s1 ? [kernel, [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, r]] : null);
+    runShared(k, s1 ? helper : null, kernel, [x, U.off, bias, y, s0.off, 0, tiles, H, W, Ci, Co, r],
+      [x, U.off, bias, y, s1 ? s1.off : 0, 0, tiles, H, W, Ci, Co, r], 5, tiles, WINO_T);
   }
   free(ctx, s0);
   if (s1) free(ctx, s1);
@@ -496,7 +495,7 @@ const WINO5_TILES = 32;
 /** Floats of 36 padded blocks (W5_PAD = 16 in wasm/winograd5.c) of n floats each. */
 const wino5Blocks = (n: number): number => 36 * (n + 16);
 
-/** Winograd F(2×2, 5×5) forward (conv2d_wino5): tiles split in halves with the helper. */
+/** Winograd F(2×2, 5×5) forward (conv2d_wino5): tiles in chunks shared with the helper. */
 function winograd5Forward(ctx: TrainContext, x: number, w: number, bias: number, y: number, N: number, H: number,
   W: number, Ci: number, Co: number, relu: boolean): void {
   const { k, helper } = ctx;
@@ -507,8 +506,8 @@ function winograd5Forward(ctx: TrainContext, x: number, w: number, bias: number,
   const h = helper && tiles >= 2 * T ? Math.ceil(tiles / 2) : tiles;
   const s0 = scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co));
   const s1 = h < tiles ? scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co)) : null;
-  runPair(k, helper, ['conv2d_wino5', [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, relu ? 1 : 0, T]],
-    s1 ? ['conv2d_wino5', [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, relu ? 1 : 0, T]] : null);
+  runShared(k, s1 ? helper : null, 'conv2d_wino5', [x, U.off, bias, y, s0.off, 0, tiles, H, W, Ci, Co, relu ? 1 : 0, T],
+    [x, U.off, bias, y, s1 ? s1.off : 0, 0, tiles, H, W, Ci, Co, relu ? 1 : 0, T], 5, tiles, T);
   for (const t of [s0, s1, U]) if (t) free(ctx, t);
 }
 
