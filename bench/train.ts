@@ -17,7 +17,7 @@
  * builds the same network (bench/torch_models.py) and runs the same step (same batch, micro-batches, loss, AdamW,
  * threads = this backend's threads). Rounds alternate: steps here, then as many there, so both
  * see the same machine load; a round is 3 steps on each side below width 0.5 (--steps-per-round),
- * 1 at full width, after as many warm-up steps on each side. Each side's figure is the median of
+ * 1 at full width, after warm-up steps (at least a round's and 1.5 s here, as many there). Each side's figure is the median of
  * its per-round mean step time, the ratio the median of the per-round ratios. The last line of output is one JSON object.
  */
 import * as os from 'node:os';
@@ -132,13 +132,16 @@ async function main(): Promise<void> {
           console.log(`PyTorch peer for ${arch}: ${peerNote}`);
         }
       }
-      // Steps per round: short steps (< 0.5 s at width 1/8) are timed 3 at a time on each side,
-      // so that a round is not one step's noise; warm-up is as many steps on each side (kernels,
-      // wasm heap growth, V8's optimising tier for the hot wasm and JS functions, PyTorch's
-      // allocator caches).
+      // Steps per round: short steps (width < 0.5) are timed 3 at a time on each side, so that a
+      // round is not one step's noise. Warm-up: at least that many steps and 1.5 s here (kernel
+      // set-up, wasm heap growth, V8 moving the hot wasm and JS functions to its optimising tier,
+      // which on 2 cores took ~10 width-1/8 steps), then as many steps there (PyTorch's
+      // allocator caches, oneDNN's primitive cache): both sides measured in their steady state,
+      // as a training run of thousands of steps sees them.
       const perRound = stepsArg ?? (width < 0.5 ? 3 : 1);
-      for (let i = 0; i < perRound; i++) step();
-      if (peer) await peer.run(perRound);
+      let warm = 0;
+      for (const t0 = performance.now(); warm < perRound || performance.now() - t0 < 1500; warm++) step();
+      if (peer) await peer.run(warm);
       const ours: number[] = [];
       const theirs: number[] = [];
       const ratios: number[] = [];
