@@ -1,9 +1,9 @@
 /**
  * A/B of the convolution kernels' per-shape choices (lib/runtime/kernels/trainWasm.ts), through
  * the tfjs kernels on the wasm backend (2 threads, helper thread on): forward (f), input gradient
- * (i) and filter gradient (g) of ResNet/XResNet's full-width layers at micro-batch 8, each op
- * under each value of one environment switch (read per call), interleaved round by round in one
- * process; best wall ms / best CPU ms (both threads) of --rounds. CPU time is the steadier
+ * (i) and filter gradient (g) of ResNet/XResNet's full-width layers at micro-batch 8 and of
+ * ResNet's width-1/8 layers at batch 32, each op under each value of one environment switch
+ * (read per call), interleaved round by round in one process; best wall ms / best CPU ms (both threads) of --rounds. CPU time is the steadier
  * figure on a shared VM.
  *
  *   node --import tsx bench/conv-choices.ts [--var FAT2019_WINOGRAD] [--modes 0,all,] [--ops f,i,g]
@@ -33,6 +33,8 @@ const LAYERS: Array<[number, number, number, number, number, number, 'same' | 'v
   [8, 8, 256, 1024, 1, 1, 'valid'], [8, 8, 1024, 256, 1, 1, 'valid'], [8, 4, 512, 2048, 1, 1, 'valid'], [8, 4, 2048, 512, 1, 1, 'valid'],
   [8, 16, 128, 512, 1, 1, 'valid'], [8, 16, 512, 128, 1, 1, 'valid'], [8, 32, 64, 256, 1, 1, 'valid'], [8, 32, 256, 64, 1, 1, 'valid'],
   [8, 64, 32, 64, 3, 1, 'same'],
+  // ResNet-18/34's 3×3 layers at width 1/8, batch 32 (the default of bench:train at that width).
+  [32, 32, 8, 8, 3, 1, 'same'], [32, 16, 16, 16, 3, 1, 'same'], [32, 8, 32, 32, 3, 1, 'same'], [32, 4, 64, 64, 3, 1, 'same'],
 ];
 
 async function main(): Promise<void> {
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
     for (const op of ops) for (const m of modes) once(op, m, false);
     for (let r = 0; r < rounds; r++) for (const op of ops) for (const m of modes) once(op, m, true);
     const mflop = (2 * N * So * So * k * k * Ci * Co) / 1e6;
-    const cells = ops.map((op) => `${op} ` + modes.map((m) => `'${m}' ${best[`${op}:${m}`][0].toFixed(1)}/${best[`${op}:${m}`][1].toFixed(1)}`).join(', '));
+    const cells = ops.map((op) => `${op} ` + modes.map((m) => `'${m}' ${best[`${op}:${m}`][0].toFixed(2)}/${best[`${op}:${m}`][1].toFixed(2)}`).join(', '));
     console.log(`[${N},${S},${S},${Ci}] ${k}×${k} s${st} →${Co} (${mflop.toFixed(0)} MFLOP): ${cells.join(' | ')}`);
     tf.dispose([x, w, dy]);
   }

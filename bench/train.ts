@@ -4,7 +4,7 @@
  * side by side with the same step in PyTorch.
  *
  *   npm run bench:train -- [--models cnnModel1[,name...] | all] [--widths 0.125,1] [--batch 32] [--micro N]
- *                          [--rounds 3] [--size 128] [--classes 80] [--no-peer] [--stock]
+ *                          [--rounds 3] [--steps-per-round N] [--size 128] [--classes 80] [--no-peer] [--stock]
  *   FAT2019_BACKEND=wasm|cpu  FAT2019_THREADS=1|2  select the backend / wasm threads.
  *
  * One step = `trainStep` on a batch of `batch` single-channel 128×128 images (as lib/train's
@@ -15,9 +15,10 @@
  * `--models` takes any names registered in lib/models (issue 15: samples/s per network next to
  * PyTorch's for the same network). Where Debian's python3-torch imports, bench/torch_peer.py
  * builds the same network (bench/torch_models.py) and runs the same step (same batch, micro-batches, loss, AdamW,
- * threads = this backend's threads). Repetitions alternate: one step here, one step there, so
- * both see the same machine load; each side's figure is its median, the ratio the median of the
- * per-round ratios. The last line of output is one JSON object.
+ * threads = this backend's threads). Rounds alternate: steps here, then as many there, so both
+ * see the same machine load; a round is 3 steps on each side below width 0.5 (--steps-per-round),
+ * 1 at full width, after warm-up steps (at least a round's and 1.5 s here, as many there). Each side's figure is the median of
+ * its per-round mean step time, the ratio the median of the per-round ratios. The last line of output is one JSON object.
  */
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
   const numClasses = positive(argv, 'classes', 80);
   const rounds = positive(argv, 'rounds', 3);
   const microArg = argValue(argv, 'micro');
+  const stepsArg = argValue(argv, 'steps-per-round') !== undefined ? positive(argv, 'steps-per-round', 1) : undefined;
 
   const info = await initBackend({ verbose: false });
   if (argv.includes('--stock')) restoreStockKernels();
@@ -130,19 +132,28 @@ async function main(): Promise<void> {
           console.log(`PyTorch peer for ${arch}: ${peerNote}`);
         }
       }
-      step(); // warm-up: kernels, wasm heap growth
-      if (peer) await peer.run(1);
+      // Steps per round: short steps (width < 0.5) are timed 3 at a time on each side, so that a
+      // round is not one step's noise. Warm-up: at least that many steps and 1.5 s here (kernel
+      // set-up, wasm heap growth, V8 moving the hot wasm and JS functions to its optimising tier,
+      // which on 2 cores took ~10 width-1/8 steps), then as many steps there (PyTorch's
+      // allocator caches, oneDNN's primitive cache): both sides measured in their steady state,
+      // as a training run of thousands of steps sees them.
+      const perRound = stepsArg ?? (width < 0.5 ? 3 : 1);
+      let warm = 0;
+      for (const t0 = performance.now(); warm < perRound || performance.now() - t0 < 1500; warm++) step();
+      if (peer) await peer.run(warm);
       const ours: number[] = [];
       const theirs: number[] = [];
       const ratios: number[] = [];
       let loss = 0;
       for (let r = 0; r < rounds; r++) {
         const t0 = performance.now();
-        loss = step();
-        const s = (performance.now() - t0) / 1000;
+        for (let i = 0; i < perRound; i++) loss = step();
+        const s = (performance.now() - t0) / 1000 / perRound;
         ours.push(s);
         if (peer) {
-          const [p] = await peer.run(1);
+          const ps = await peer.run(perRound);
+          const p = ps.reduce((a, v) => a + v, 0) / ps.length;
           theirs.push(p);
           ratios.push(p / s);
         }

@@ -6,7 +6,7 @@
 #   bash scripts/bench-all.sh [--rounds N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=3
+rounds=5
 if [ "${1:-}" = "--rounds" ]; then rounds=$2; fi
 out="bench/results/$(date -u +%FT%H%MZ)"
 mkdir -p "$out"

@@ -13,8 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapF32, WasmBackendLike } from './wasmBackend';
 import { trainContext, offsetOf } from './trainWasm';
-import { runPair } from './trainPool';
-import { POOL_SPLIT_MIN_ELEMENTS } from './maxPoolGrad';
+import { runPair, SPLIT_MIN_ELEMENTS } from './trainPool';
 
 interface PoolGradAttrs {
   filterSize: number | [number, number];
@@ -43,7 +42,7 @@ export function makeAvgPoolGradWasm(stock: tf.KernelFunc) {
       const geometry = [H, W, C, info.outHeight, info.outWidth, info.effectiveFilterHeight, info.effectiveFilterWidth,
         info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, 1 / (info.filterHeight * info.filterWidth)];
       const [g, out] = [offsetOf(backend, dy), offsetOf(backend, dx)];
-      const h = ctx.helper && rows >= 2 && rows * W * C >= POOL_SPLIT_MIN_ELEMENTS ? Math.ceil(rows / 2) : rows;
+      const h = ctx.helper && rows >= 2 && rows * W * C >= SPLIT_MIN_ELEMENTS ? Math.ceil(rows / 2) : rows;
       runPair(ctx.k, ctx.helper, ['avg_pool_grad', [g, out, 0, h, ...geometry]], h < rows ? ['avg_pool_grad', [g, out, h, rows, ...geometry]] : null);
       return dx;
     }

@@ -8,12 +8,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasmBackend';
 import { trainContext, offsetOf } from './trainWasm';
-import { runPair } from './trainPool';
+import { runPair, SPLIT_MIN_ELEMENTS } from './trainPool';
 
 const CLIP_GRAD_KERNEL = 'Fat2019ClipByValueGrad';
-
-/** Elementwise passes with fewer elements run on one thread (as trainWasm.ts reluGradOp). */
-const SPLIT_MIN_ELEMENTS = 1_500_000;
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
 

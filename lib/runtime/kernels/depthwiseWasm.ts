@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasmBackend';
 import { trainContext, offsetOf, type TrainContext } from './trainWasm';
-import { runPair } from './trainPool';
+import { runPair, SPLIT_MIN_ELEMENTS } from './trainPool';
 
 /** Geometry of a depthwise convolution: x [N, H, W, C], filter [fh, fw, C, m], output [N, Ho, Wo, C·m]. */
 export interface DepthwiseGeometry {
@@ -35,18 +35,15 @@ export function depthwiseContext(backend: WasmBackendLike, ...tensors: tf.Tensor
   return trainContext(backend);
 }
 
-/**
- * Outputs smaller than this run on one thread. Each output element costs fh·fw multiply-adds
- * (9 for MobileNetV2), little more than a pass of batch norm, whose split pays from about
- * 1.5 M elements (trainWasm.ts SPLIT_MIN_ELEMENTS); a hand-over costs tens of µs.
- */
-const SPLIT_MIN_ELEMENTS = 262_144;
-
 function args(g: DepthwiseGeometry): number[] {
   return [g.H, g.W, g.C, g.m, g.Ho, g.Wo, g.fh, g.fw, g.sh, g.sw, g.top, g.left];
 }
 
-/** Halves of `rows` rows of `perRow` elements each, or [rows] when the work stays on one thread. */
+/**
+ * Halves of `rows` rows of `perRow` elements each, or [rows] when the work stays on one thread.
+ * Each output element costs fh·fw multiply-adds (9 for MobileNetV2), little more than a pass of
+ * batch norm: the same threshold (trainPool.ts SPLIT_MIN_ELEMENTS).
+ */
 function split(ctx: TrainContext, rows: number, perRow: number): number {
   return ctx.helper && rows >= 2 && rows * perRow >= SPLIT_MIN_ELEMENTS ? Math.ceil(rows / 2) : rows;
 }

@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapF32, WasmBackendLike } from './wasmBackend';
 import { trainContext, offsetOf } from './trainWasm';
-import { runPair } from './trainPool';
+import { runPair, SPLIT_MIN_ELEMENTS } from './trainPool';
 
 interface MaxPoolGradAttrs {
   filterSize: number | [number, number];
@@ -23,12 +23,6 @@ interface MaxPoolGradAttrs {
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
-
-/**
- * Pool gradients with fewer dx elements stay on one thread. Measured on the 2-core EPYC
- * (cnn7th's pools, width 1/8): see ./avgPoolGrad.ts POOL_SPLIT_MIN_ELEMENTS.
- */
-export const POOL_SPLIT_MIN_ELEMENTS = 1 << 18;
 
 export function maxPoolGradWasm(args: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend }): tf.TensorInfo {
   const attrs = args.attrs as unknown as MaxPoolGradAttrs;
@@ -47,7 +41,7 @@ export function maxPoolGradWasm(args: { inputs: tf.NamedTensorInfoMap; attrs: tf
     if (N * H * W * C === 0) return dx;
     const [g, x, out] = [dy, input, dx].map((t) => offsetOf(backend, t));
     const geometry = [H, W, C, Ho, Wo, fh, fw, sh, sw, top, left];
-    const h = ctx.helper && N >= 2 && N * H * W * C >= POOL_SPLIT_MIN_ELEMENTS ? Math.ceil(N / 2) : N;
+    const h = ctx.helper && N >= 2 && N * H * W * C >= SPLIT_MIN_ELEMENTS ? Math.ceil(N / 2) : N;
     runPair(ctx.k, ctx.helper, ['max_pool_grad', [g, x, out, 0, h, ...geometry]], h < N ? ['max_pool_grad', [g, x, out, h, N, ...geometry]] : null);
     return dx;
   }

@@ -10,14 +10,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasmBackend';
 import { trainContext, offsetOf } from './trainWasm';
-import { runPair } from './trainPool';
+import { runPair, SPLIT_MIN_ELEMENTS } from './trainPool';
 
 const MEAN_GRAD_KERNEL = 'Fat2019MeanGrad';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
-
-/** Outputs with fewer elements stay on one thread. */
-const SPLIT_MIN_ELEMENTS = 1 << 20;
 
 /** x as [A, R, C] with the reduced axes in R, or null when they are not consecutive. */
 function middleView(shape: number[], axes: number[]): [number, number, number] | null {

@@ -11,12 +11,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasmBackend';
 import { trainContext, offsetOf, type TrainContext } from './trainWasm';
-import { runPair, type KernelName } from './trainPool';
+import { runPair, SPLIT_MIN_ELEMENTS, type KernelName } from './trainPool';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
-
-/** Copies of fewer elements run on one thread (a plain memory pass, as trainWasm.ts SPLIT_MIN_ELEMENTS). */
-const SPLIT_MIN_ELEMENTS = 1_500_000;
 
 const size = (shape: number[]) => shape.reduce((a, s) => a * s, 1);
 

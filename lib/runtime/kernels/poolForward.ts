@@ -17,8 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasmBackend';
 import { trainContext, offsetOf } from './trainWasm';
-import { runPair } from './trainPool';
-import { POOL_SPLIT_MIN_ELEMENTS } from './maxPoolGrad';
+import { runPair, SPLIT_MIN_ELEMENTS } from './trainPool';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
 
@@ -60,7 +59,7 @@ export function makeMaxPoolWasm(stock: tf.KernelFunc) {
     const { strideHeight: sh, strideWidth: sw, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
     const geometry = [H, W, C, Ho, Wo, fh, fw, sh, sw, info.padInfo.top, info.padInfo.left];
     const rows = N * Ho;
-    const h = ctx.helper && rows >= 2 && N * H * W * C >= POOL_SPLIT_MIN_ELEMENTS ? Math.ceil(rows / 2) : rows;
+    const h = ctx.helper && rows >= 2 && N * H * W * C >= SPLIT_MIN_ELEMENTS ? Math.ceil(rows / 2) : rows;
     const [px, py] = [offsetOf(backend, x), offsetOf(backend, y)];
     runPair(ctx.k, ctx.helper, ['max_pool', [px, py, 0, h, ...geometry]], h < rows ? ['max_pool', [px, py, h, rows, ...geometry]] : null);
     return y;
@@ -90,7 +89,7 @@ export function makeAvgPoolWasm(stock: tf.KernelFunc) {
     const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
     const geometry = [H, W, C, Ho, Wo, info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left];
     const rows = N * Ho;
-    const h = ctx.helper && rows >= 2 && N * H * W * C >= POOL_SPLIT_MIN_ELEMENTS ? Math.ceil(rows / 2) : rows;
+    const h = ctx.helper && rows >= 2 && N * H * W * C >= SPLIT_MIN_ELEMENTS ? Math.ceil(rows / 2) : rows;
     const [px, py] = [offsetOf(backend, x), offsetOf(backend, y)];
     runPair(ctx.k, ctx.helper, ['avg_pool9', [px, py, 0, h, ...geometry]], h < rows ? ['avg_pool9', [px, py, h, rows, ...geometry]] : null);
     return y;

@@ -19,7 +19,7 @@ import { WASM_BASE64 as SHARED_BASE64 } from './wasm/trainKernelsShared.wasm.js'
 import { WASM_BASE64 as PLAIN_RELAXED_BASE64 } from './wasm/trainKernelsRelaxed.wasm.js';
 import { WASM_BASE64 as SHARED_RELAXED_BASE64 } from './wasm/trainKernelsSharedRelaxed.wasm.js';
 import type { WasmBackendLike } from './wasmBackend';
-import { helperFor, runPair } from './trainPool';
+import { helperFor, runPair, runShared, SPLIT_MIN_ELEMENTS } from './trainPool';
 
 /** Exports of trainKernels.c: generated from its EXPORT-marked C signatures (every pointer a byte offset into tfjs' heap). */
 export type TrainKernelExports = Exports;
@@ -108,14 +108,6 @@ export function trainContext(backend: WasmBackendLike): TrainContext | null {
   const module = shared ? kernelModule(memory) : null;
   return { k, helper: helperFor(memory, module, EXPORTS), backend };
 }
-
-/**
- * Tensors with fewer elements run on one thread. A hand-over costs tens of µs, but right after
- * an XNNPACK call its pool thread still spins on the other core for a while, so the helper's
- * half starts late: measured after a conv, splitting [32,64,64,16] saves ≈0.5 ms per pass,
- * [32,32,32,32] nothing and [32,16,16,64] loses ≈0.1 ms.
- */
-const SPLIT_MIN_ELEMENTS = 1_500_000;
 
 /** First row of the helper's half, or 0 when the work stays on one thread. */
 function rowSplit(ctx: TrainContext, rows: number, cols: number): number {
@@ -272,7 +264,7 @@ export function filterGradOp(ctx: TrainContext, x: number, dy: number, dw: numbe
 /**
  * Conv input gradient (trainKernels.c conv2d_input_grad) of all N·H dx rows, any filter and
  * stride, read straight from dy and the filter (packed by pack_wT8: input channels in blocks of
- * 8, then the rest); halves of the rows with the helper.
+ * 8, then the rest); rows in chunks shared with the helper (trainPool.ts runShared).
  */
 export function inputGradOp(ctx: TrainContext, dy: number, w: number, dx: number, N: number, H: number, W: number,
   Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number): void {
@@ -283,17 +275,16 @@ export function inputGradOp(ctx: TrainContext, dy: number, w: number, dx: number
   k.pack_wT8(w, fh, fw, Ci, Co, packed.off);
   const rows = N * H;
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left];
-  const h = helper && rows >= 2 && rows * W * Ci >= 65536 ? Math.ceil(rows / 2) : rows;
-  const wp = packed.off;
-  runPair(k, helper, ['conv2d_input_grad', [dy, wp, zeros.off, dx, 0, h, ...geometry]],
-    h < rows ? ['conv2d_input_grad', [dy, wp, zeros.off, dx, h, rows, ...geometry]] : null);
+  const split = helper && rows >= 2 && rows * W * Ci >= 65536;
+  const args = [dy, packed.off, zeros.off, dx, 0, rows, ...geometry];
+  runShared(k, split ? helper : null, 'conv2d_input_grad', args, args.slice(), 4, rows, 1);
   free(ctx, zeros);
   free(ctx, packed);
 }
 
 /**
  * Forward convolution (trainKernels.c conv2d_forward) of all N·Ho output rows; with the helper
- * the rows are cut in two halves. bias: 0 for none.
+ * the rows go in chunks shared with the helper (trainPool.ts runShared). bias: 0 for none.
  */
 export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: number, y: number, N: number, H: number,
   W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number, fw: number, sh: number, sw: number,
@@ -322,9 +313,9 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
   const wp = packed ? offsetOf(ctx.backend, packed) : 0;
   if (packed) k.pack_w8(w, fh * fw, Ci, Co, wp);
   const geometry = [H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left, relu ? 1 : 0];
-  const h = helper && rows >= 2 && rows * Wo * Co >= 65536 ? Math.ceil(rows / 2) : rows;
-  runPair(k, helper, ['conv2d_forward', [x, w, wp, bias, z, y, 0, h, ...geometry]],
-    h < rows ? ['conv2d_forward', [x, w, wp, bias, z, y, h, rows, ...geometry]] : null);
+  const split = helper && rows >= 2 && rows * Wo * Co >= 65536;
+  const args = [x, w, wp, bias, z, y, 0, rows, ...geometry];
+  runShared(k, split ? helper : null, 'conv2d_forward', args, args.slice(), 6, rows, 1);
   ctx.backend.disposeData(zeros.dataId);
   if (packed) ctx.backend.disposeData(packed.dataId);
 }
@@ -334,8 +325,8 @@ export function convForwardOp(ctx: TrainContext, x: number, w: number, bias: num
  * of CNN-model-1 but the first, and their input gradients): Winograd F(2×2, 3×3)
  * (trainKernels.c wino_weights + conv2d_wino), 2.25× fewer multiplications than the direct
  * kernel, which is bound by them. One thread, batch 8: 94–116 GFLOP/s-equivalent vs 62 direct,
- * outputs within ≈3e-6 of the largest |y| (bench/conv-layers.ts). Tiles split in halves with
- * the helper. FAT2019_WINOGRAD=0 turns it off (A/B).
+ * outputs within ≈3e-6 of the largest |y| (bench/conv-layers.ts). Tiles in chunks shared with
+ * the helper (or, when few, halves of the output channels). FAT2019_WINOGRAD=0 turns it off (A/B).
  */
 function winogradEnabled(): boolean {
   return !/^(0|false|off)$/i.test(typeof process !== 'undefined' ? process.env.FAT2019_WINOGRAD ?? '' : '');
@@ -413,8 +404,8 @@ const WINO_T = 32;
 /**
  * Winograd F(4×4, 3×3) (winograd4.c: 4× fewer multiplications than direct, vs F(2×2)'s
  * 2.25×) for the 3×3 'same' layers winogradApplies takes with at least WINOGRAD4_MIN_CI input
- * channels and output maps of 16×16 or more: forward, input gradient (conv2dGrads.ts runs it
- * as a forward conv) and filter gradient (F(3×3, 4×4)). Measured through tfjs, 2 threads,
+ * channels and output maps of 16×16 or more (8×8 with enough tiles, below): forward, input
+ * gradient (conv2dGrads.ts runs it as a forward conv) and filter gradient (F(3×3, 4×4)). Measured through tfjs, 2 threads,
  * F(2×2) → F(4×4), in-process interleaved medians (AMD EPYC, shared VM, load ≈7): forward /
  * input grad / filter grad [8,32,32,64] 64→64 17.9 → 10.9 / 22.4 → 15.2 / 17.6 → 10.0 ms;
  * [8,16,16,128] 13.1 → 12.7 / 17.9 → 15.7 / 20.6 → 11.6; [8,16,16,256] 79 → 63 / 80 → 57 /
@@ -433,9 +424,19 @@ const winograd4Enabled = () => !/^(0|false|off)$/i.test(typeof process !== 'unde
  * than F(2×2) on [32,64,64,16] and [32,32,32,16].
  */
 const WINOGRAD4_MIN_CI = 32;
+/**
+ * 8×8 maps take F(4×4) too when the batch has at least this many 4×4 tiles, so that U is
+ * reused: ResNet-34 at width 1/8, batch 32, [32,8,8,32] 32→32 (128 tiles), F(2×2) → F(4×4),
+ * 2 threads, in-process interleaved best of 15 (AMD EPYC VM): forward 0.48 → 0.42 ms, input
+ * gradient 0.52 → 0.45, filter gradient 0.39 → 0.25 (a second run: 0.63 → 0.54, 0.68 → 0.57,
+ * 0.49 → 0.34). Full width at micro-batch 8 has 32 tiles there and stays on F(2×2) (above);
+ * 4×4 maps gain nothing ([32,4,4,64]: 0.60 → 0.64, 0.59 → 0.68, 0.42 → 0.37).
+ */
+const WINOGRAD4_SMALL_MAP_MIN_TILES = 128;
 function winograd4Applies(N: number, H: number, W: number, Ci: number, Ho: number, Wo: number, Co: number, fh: number,
   fw: number, sh: number, sw: number, top: number, left: number): boolean {
-  return winograd4Enabled() && N > 0 && H >= 16 && W >= 16 && Ci >= WINOGRAD4_MIN_CI
+  const mapOk = (H >= 16 && W >= 16) || (H >= 8 && W >= 8 && N * Math.ceil(H / 4) * Math.ceil(W / 4) >= WINOGRAD4_SMALL_MAP_MIN_TILES);
+  return winograd4Enabled() && N > 0 && mapOk && Ci >= WINOGRAD4_MIN_CI
     && winogradApplies(H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
 }
 
@@ -465,8 +466,8 @@ function winogradForward(ctx: TrainContext, x: number, w: number, bias: number, 
     runPair(k, helper, ['conv2d_wino_blocks', [x, U.off, bias, y, s0.off, 0, tiles, 0, hc, H, W, Ci, Co, r]],
       ['conv2d_wino_blocks', [x, U.off, bias, y, s1.off, 0, tiles, hc, nb, H, W, Ci, Co, r]]);
   } else {
-    runPair(k, helper, [kernel, [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, r]],
-      s1 ? [kernel, [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, r]] : null);
+    runShared(k, s1 ? helper : null, kernel, [x, U.off, bias, y, s0.off, 0, tiles, H, W, Ci, Co, r],
+      [x, U.off, bias, y, s1 ? s1.off : 0, 0, tiles, H, W, Ci, Co, r], 5, tiles, WINO_T);
   }
   free(ctx, s0);
   if (s1) free(ctx, s1);
@@ -494,7 +495,7 @@ const WINO5_TILES = 32;
 /** Floats of 36 padded blocks (W5_PAD = 16 in wasm/winograd5.c) of n floats each. */
 const wino5Blocks = (n: number): number => 36 * (n + 16);
 
-/** Winograd F(2×2, 5×5) forward (conv2d_wino5): tiles split in halves with the helper. */
+/** Winograd F(2×2, 5×5) forward (conv2d_wino5): tiles in chunks shared with the helper. */
 function winograd5Forward(ctx: TrainContext, x: number, w: number, bias: number, y: number, N: number, H: number,
   W: number, Ci: number, Co: number, relu: boolean): void {
   const { k, helper } = ctx;
@@ -505,8 +506,8 @@ function winograd5Forward(ctx: TrainContext, x: number, w: number, bias: number,
   const h = helper && tiles >= 2 * T ? Math.ceil(tiles / 2) : tiles;
   const s0 = scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co));
   const s1 = h < tiles ? scratch(ctx, wino5Blocks(T * Ci) + wino5Blocks(T * Co)) : null;
-  runPair(k, helper, ['conv2d_wino5', [x, U.off, bias, y, s0.off, 0, h, H, W, Ci, Co, relu ? 1 : 0, T]],
-    s1 ? ['conv2d_wino5', [x, U.off, bias, y, s1.off, h, tiles, H, W, Ci, Co, relu ? 1 : 0, T]] : null);
+  runShared(k, s1 ? helper : null, 'conv2d_wino5', [x, U.off, bias, y, s0.off, 0, tiles, H, W, Ci, Co, relu ? 1 : 0, T],
+    [x, U.off, bias, y, s1 ? s1.off : 0, 0, tiles, H, W, Ci, Co, relu ? 1 : 0, T], 5, tiles, T);
   for (const t of [s0, s1, U]) if (t) free(ctx, t);
 }
 
