@@ -17,11 +17,13 @@
  * goes to the stock kernel. 3×3 stride-1 'same' layers with Ci % 4 == 0 and Ci >= 16 run as
  * Winograd F(2×2, 3×3) instead (trainWasm.ts winogradForward; not XNNPACK's sums: outputs within
  * ≈3e-6 of the largest |y|), those with ≥ 32 channels on maps of 16×16 or more as F(4×4, 3×3)
- * (≈1e-5).
+ * (≈1e-5). An input whose channels copy its first (the repeated model input) runs as one channel
+ * with the filter summed over the channels (./repeatedChannels).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasmBackend';
-import { trainContext, convForwardOp, offsetOf } from './trainWasm';
+import { trainContext, convForwardOp, offsetOf, backendMemory } from './trainWasm';
+import { firstChannel, hasRepeatedChannels } from './repeatedChannels';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
 
@@ -45,7 +47,28 @@ export function convForwardC(
   const ctx = trainContext(backend);
   if (!ctx) return null;
   const out = backend.makeOutput([N, Ho, Wo, Co], 'float32');
-  convForwardOp(ctx, offsetOf(backend, x), offsetOf(backend, filter), bias ? offsetOf(backend, bias) : 0, offsetOf(backend, out),
+  const biasOff = bias ? offsetOf(backend, bias) : 0;
+  if (hasRepeatedChannels(x)) {
+    // Channels that copy the first: the 1-channel conv with the filter summed over them (./repeatedChannels).
+    const x1 = firstChannel(ctx, x);
+    const w1 = backend.makeOutput([fh, fw, 1, Co], 'float32');
+    const heap = backendMemory(backend)!.buffer;
+    const w = new Float32Array(heap, offsetOf(backend, filter), fh * fw * Ci * Co);
+    const sum = new Float32Array(heap, offsetOf(backend, w1), fh * fw * Co);
+    for (let t = 0; t < fh * fw; t++) {
+      for (let co = 0; co < Co; co++) {
+        let v = 0;
+        for (let ci = 0; ci < Ci; ci++) v += w[(t * Ci + ci) * Co + co];
+        sum[t * Co + co] = v;
+      }
+    }
+    convForwardOp(ctx, offsetOf(backend, x1), offsetOf(backend, w1), biasOff, offsetOf(backend, out),
+      N, H, W, 1, Ho, Wo, Co, fh, fw, sh, sw, pads[0], pads[2], relu);
+    backend.disposeData(x1.dataId);
+    backend.disposeData(w1.dataId);
+    return out;
+  }
+  convForwardOp(ctx, offsetOf(backend, x), offsetOf(backend, filter), biasOff, offsetOf(backend, out),
     N, H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, pads[0], pads[2], relu);
   return out;
 }

@@ -25,6 +25,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { WasmOps, pair } from './wasmOps';
 import { WasmBackendLike } from './wasmBackend';
+import { firstChannel, hasRepeatedChannels } from './repeatedChannels';
 import { trainContext, filterGradOp, inputGradOp, winogradApplies, winogradPaysInputGrad, winograd5Applies, offsetOf, backendMemory } from './trainWasm';
 
 interface ConvGradAttrs {
@@ -74,6 +75,22 @@ export function conv2dBackpropFilterWasm(args: {
   const ctx = x.dtype === 'float32' && dy.dtype === 'float32' ? trainContext(backend) : null;
   if (ctx) {
     const out = backend.makeOutput([fh, fw, Ci, Co], 'float32');
+    if (hasRepeatedChannels(x)) {
+      // Channels that copy the first: the 1-channel gradient, on every channel (./repeatedChannels).
+      const x1 = firstChannel(ctx, x);
+      const dw1 = backend.makeOutput([fh, fw, 1, Co], 'float32');
+      filterGradOp(ctx, offsetOf(backend, x1), offsetOf(backend, dy), offsetOf(backend, dw1), x.shape[0],
+        H, W, 1, Ho, Wo, Co, fh, fw, sh, sw, top, left);
+      const heap = backendMemory(backend)!.buffer;
+      const one = new Float32Array(heap, offsetOf(backend, dw1), fh * fw * Co);
+      const all = new Float32Array(heap, offsetOf(backend, out), fh * fw * Ci * Co);
+      for (let t = 0; t < fh * fw; t++) {
+        for (let ci = 0; ci < Ci; ci++) all.set(one.subarray(t * Co, (t + 1) * Co), (t * Ci + ci) * Co);
+      }
+      backend.disposeData(x1.dataId);
+      backend.disposeData(dw1.dataId);
+      return out;
+    }
     filterGradOp(ctx, offsetOf(backend, x), offsetOf(backend, dy), offsetOf(backend, out), x.shape[0],
       H, W, Ci, Ho, Wo, Co, fh, fw, sh, sw, top, left);
     return out;

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasmBackend';
 import { trainContext, offsetOf, type TrainContext } from './trainWasm';
 import { runPair, SPLIT_MIN_ELEMENTS, type KernelName } from './trainPool';
+import { hasRepeatedChannels, markRepeatedChannels } from './repeatedChannels';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend };
 
@@ -103,6 +104,7 @@ export function repeatChannels(x: tf.Tensor4D, channels: number): tf.Tensor4D | 
   const [n, h, w] = x.shape;
   const out = backend.makeOutput([n, h, w, channels], 'float32');
   byRows(ctx, 'repeat_channels', [offsetOf(backend, x)], [channels, offsetOf(backend, out)], pixels, channels);
+  markRepeatedChannels(out);
   const engine = tf.engine() as unknown as { makeTensorFromTensorInfo(t: tf.TensorInfo): tf.Tensor };
   return engine.makeTensorFromTensorInfo(out) as tf.Tensor4D;
 }
@@ -121,6 +123,8 @@ export function makePadWasm(stock: tf.KernelFunc) {
     const [o0, o1, o2, o3] = view.out;
     byRows(ctx, 'pad_rows', [offsetOf(backend, x), offsetOf(backend, out)], [o1, o2, o3, ...view.x, ...view.before, f32Bits(constantValue)],
       o0 * o1 * o2, o3);
+    // Spatial padding keeps channels that copy the first copies (one pad value for all).
+    if (x.shape.length === 4 && paddings[3][0] === 0 && paddings[3][1] === 0 && hasRepeatedChannels(x)) markRepeatedChannels(out);
     return out;
   };
 }
